@@ -1,0 +1,232 @@
+"""MLflow tracking for every pipeline: runs with config, seed and data fingerprint, model registration,
+and the champion gate. The only module (with the pipelines) that imports MLflow.
+
+Default store: ``sqlite:///mlflow.db`` in the working directory (artifacts under ``./mlruns``), so a
+data scientist's ``mlflow ui --backend-store-uri sqlite:///mlflow.db`` shows it. ``--tracking-uri`` or
+``MLFLOW_TRACKING_URI`` points it at a team server instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from pydantic import BaseModel
+
+from engine.data.dataset import ShopData
+from engine.io import library_versions
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+CHAMPION = "champion"
+_PRIMARY_METRIC_TAG = "primary_metric"
+_PRIMARY_VALUE_TAG = "primary_metric_value"
+
+
+def configure(tracking_uri: str | None = None) -> str:
+    """Point MLflow at ``tracking_uri``, else ``$MLFLOW_TRACKING_URI``, else the local SQLite store."""
+    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
+def _flatten(prefix: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        flat: dict[str, Any] = {}
+        for key, item in value.items():
+            flat.update(_flatten(f"{prefix}.{key}" if prefix else str(key), item))
+        return flat
+    return {prefix: value}
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+@contextmanager
+def tracked_run(
+    experiment: str,
+    config: BaseModel,
+    shop: ShopData,
+    seed: int | None,
+    run_name: str | None = None,
+) -> Iterator[mlflow.ActiveRun]:
+    """An MLflow run that records what makes it reproducible: the config (as params and as a JSON
+    artifact), the seed, the data source, fingerprint and summary, library versions and git commit."""
+    mlflow.set_experiment(experiment)
+    with mlflow.start_run(run_name=run_name) as run:
+        config_dict = config.model_dump(mode="json")
+        params = {k: str(v)[:500] for k, v in _flatten("", config_dict).items()}
+        items = list(params.items())
+        for start in range(0, len(items), 100):
+            mlflow.log_params(dict(items[start : start + 100]))
+        mlflow.log_dict(config_dict, "config.json")
+        summary = shop.summary()
+        mlflow.log_dict(summary, "data_summary.json")
+        mlflow.set_tags(
+            {
+                "seed": str(seed),
+                "data.source": shop.source,
+                "data.fingerprint": summary["fingerprint"],
+                "git_commit": _git_commit(),
+                **{f"version.{name}": v for name, v in library_versions().items()},
+            }
+        )
+        yield run
+
+
+def metric_key(name: str) -> str:
+    """An MLflow-safe metric name: ``ndcg@10`` -> ``ndcg_at_10`` (MLflow forbids ``@``)."""
+    return name.replace("@", "_at_")
+
+
+def log_metrics(metrics: dict[str, float], prefix: str = "") -> None:
+    """Log numeric metrics on the active run under MLflow-safe names, skipping non-finite values."""
+    import math
+
+    clean = {
+        metric_key(f"{prefix}{name}"): float(value)
+        for name, value in metrics.items()
+        if isinstance(value, (int, float)) and math.isfinite(value)
+    }
+    mlflow.log_metrics(clean)
+
+
+def log_figure(figure: Any, name: str) -> None:
+    """Log a matplotlib figure as a PNG artifact under ``plots/`` and close it."""
+    import matplotlib.pyplot as plt
+
+    mlflow.log_figure(figure, f"plots/{name}.png")
+    plt.close(figure)
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """Whether a newly registered version became champion, and why (printed to the user)."""
+
+    model_name: str
+    version: str
+    metric: str
+    challenger: float
+    champion: float | None
+    champion_version: str | None
+    promoted: bool
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def register_model(
+    model_dir: str | Path,
+    model_name: str,
+    primary_metric: str,
+    value: float,
+    higher_is_better: bool = True,
+) -> str:
+    """Log an engine model folder as artifacts of the active run and register it as a new version of
+    ``model_name``; the primary metric is stored on the version so that the gate can compare."""
+    run = mlflow.active_run()
+    if run is None:
+        raise RuntimeError("register_model needs an active MLflow run (use tracked_run)")
+    mlflow.log_artifacts(str(model_dir), "model")
+    client = MlflowClient()
+    try:
+        client.create_registered_model(model_name)
+    except MlflowException as error:
+        if "RESOURCE_ALREADY_EXISTS" not in str(error.error_code):
+            raise
+    version = client.create_model_version(
+        model_name,
+        source=mlflow.get_artifact_uri("model"),
+        run_id=run.info.run_id,
+        tags={
+            _PRIMARY_METRIC_TAG: primary_metric,
+            _PRIMARY_VALUE_TAG: repr(float(value)),
+            "higher_is_better": str(higher_is_better),
+        },
+    )
+    return str(version.version)
+
+
+def promote_if_better(
+    model_name: str,
+    version: str,
+    primary_metric: str,
+    value: float,
+    higher_is_better: bool = True,
+    min_improvement: float = 0.0,
+    alias: str = CHAMPION,
+) -> GateDecision:
+    """Move ``alias`` to ``version`` only if it beats the current holder on ``primary_metric`` by more
+    than ``min_improvement``; otherwise leave the champion in place and say why.
+
+    A champion that was scored on another metric cannot be compared: the gate refuses and says so.
+    """
+    client = MlflowClient()
+    try:
+        current = client.get_model_version_by_alias(model_name, alias)
+    except MlflowException:
+        current = None
+    if current is None:
+        client.set_registered_model_alias(model_name, alias, version)
+        return GateDecision(model_name, version, primary_metric, value, None, None, True, "no champion yet")
+    if current.tags.get(_PRIMARY_METRIC_TAG) != primary_metric:
+        return GateDecision(
+            model_name, version, primary_metric, value, None, str(current.version), False,
+            f"champion v{current.version} was scored on {current.tags.get(_PRIMARY_METRIC_TAG)!r}, "
+            f"not {primary_metric!r}; promote by hand if intended",
+        )
+    best = float(current.tags[_PRIMARY_VALUE_TAG])
+    gain = (value - best) if higher_is_better else (best - value)
+    if gain > min_improvement:
+        client.set_registered_model_alias(model_name, alias, version)
+        reason = f"{primary_metric} {value:.4f} beats champion v{current.version} ({best:.4f})"
+        return GateDecision(model_name, version, primary_metric, value, best, str(current.version), True, reason)
+    reason = (
+        f"refused: {primary_metric} {value:.4f} does not beat champion v{current.version} ({best:.4f})"
+        f"{f' by more than {min_improvement}' if min_improvement else ''}; champion unchanged"
+    )
+    return GateDecision(model_name, version, primary_metric, value, best, str(current.version), False, reason)
+
+
+def log_gate(decision: GateDecision) -> None:
+    """Record the gate's decision on the active run (tag and JSON artifact)."""
+    mlflow.set_tags({"gate.promoted": str(decision.promoted), "gate.reason": decision.reason})
+    mlflow.log_dict(decision.as_dict(), "gate.json")
+
+
+def download_champion(model_name: str, alias: str = CHAMPION, destination: str | Path | None = None) -> Path:
+    """Download the files of the version holding ``alias`` (an engine model folder) and return its path."""
+    target = str(destination) if destination else tempfile.mkdtemp(prefix=f"{model_name}-")
+    return Path(mlflow.artifacts.download_artifacts(f"models:/{model_name}@{alias}", dst_path=target))
+
+
+def champion_version(model_name: str, alias: str = CHAMPION) -> str | None:
+    """The version number holding ``alias``, or None if there is none."""
+    try:
+        return str(MlflowClient().get_model_version_by_alias(model_name, alias).version)
+    except MlflowException:
+        return None
+
+
+def write_json(path: str | Path, payload: dict[str, Any]) -> Path:
+    """Write a benchmark or report payload as indented JSON, creating parent folders."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, default=float))
+    return path
