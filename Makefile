@@ -1,0 +1,37 @@
+# Two commands on a fresh machine with Python 3.11+:  make demo   and   make test
+# Each builds the project's virtual environment in .venv/ first (once; again when pyproject.toml changes).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CRM := $(BIN)/crm
+OUT ?= out
+DEMO_DATA ?= completejourney
+export OPENBLAS_NUM_THREADS := 1
+export MKL_NUM_THREADS := 1
+
+.PHONY: demo test test-fast serve clean
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), f"Python 3.11+ needed, found {sys.version.split()[0]}"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python tools/check_versions.py
+	@touch $@
+
+## demo: the main job end to end on the embedded default data (Complete Journey)
+demo: $(VENV)/.installed
+	$(CRM) segments --data $(DEMO_DATA) --out $(OUT)/segments --quarantine $(OUT)/quarantine.csv
+
+## test: the whole test suite, real-data checks and notebooks included
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --nbmake notebooks/ -p no:randomly -q
+
+## test-fast: unit tests only (no real data, no notebooks)
+test-fast: $(VENV)/.installed
+	$(BIN)/python -m pytest -m "not realdata"
+
+clean:
+	rm -rf $(VENV) $(OUT)
