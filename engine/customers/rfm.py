@@ -1,0 +1,59 @@
+"""Recency, frequency and monetary value per customer as of a date, with quintile scores."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from engine.data.columns import Columns
+from engine.errors import EngineError
+
+RECENCY = "recency_days"
+FREQUENCY = "frequency"
+MONETARY = "monetary"
+R_SCORE, F_SCORE, M_SCORE = "r_score", "f_score", "m_score"
+FIRST_PURCHASE = "first_purchase"
+LAST_PURCHASE = "last_purchase"
+SCORE_BINS = 5
+
+
+def rank_scores(values: pd.Series, bins: int = SCORE_BINS) -> pd.Series:
+    """Equal-count scores 1..bins of ``values`` (higher value, higher score); ties are broken by rank
+    in index order, so equal values can land in neighbouring scores and every bin is filled evenly."""
+    if values.empty:
+        return values.astype("int64")
+    ranks = values.rank(method="first").to_numpy()
+    return pd.Series(np.ceil(ranks * bins / len(values)).astype("int64"), index=values.index)
+
+
+def rfm_scores(transactions: pd.DataFrame, as_of: str | pd.Timestamp) -> pd.DataFrame:
+    """RFM per customer from the lines strictly before ``as_of``.
+
+    - recency_days: days from the last purchase (a line with positive quantity) to ``as_of``;
+    - frequency: distinct orders with a purchase;
+    - monetary: net revenue (returns reduce it);
+    - r/f/m_score: quintiles 1..5 (5 = most recent, most frequent, highest spend).
+
+    Customers with no purchase before ``as_of`` (none, or only returns) are not scored.
+    """
+    c = Columns
+    as_of = pd.Timestamp(as_of)
+    past = transactions.loc[transactions[c.timestamp] < as_of]
+    purchases = past.loc[past[c.quantity] > 0]
+    if purchases.empty:
+        raise EngineError(f"no purchases before as_of={as_of.date()}: nothing to score")
+    by_customer = purchases.groupby(c.customer, sort=True)
+    frame = pd.DataFrame(
+        {
+            FIRST_PURCHASE: by_customer[c.timestamp].min(),
+            LAST_PURCHASE: by_customer[c.timestamp].max(),
+            FREQUENCY: by_customer[c.order].nunique(),
+        }
+    )
+    frame[RECENCY] = (as_of - frame[LAST_PURCHASE]) / pd.Timedelta(days=1)
+    frame[MONETARY] = past.groupby(c.customer)[c.revenue].sum().reindex(frame.index)
+    frame[R_SCORE] = rank_scores(-frame[RECENCY])
+    frame[F_SCORE] = rank_scores(frame[FREQUENCY])
+    frame[M_SCORE] = rank_scores(frame[MONETARY])
+    frame.index.name = c.customer
+    return frame[[RECENCY, FREQUENCY, MONETARY, R_SCORE, F_SCORE, M_SCORE, FIRST_PURCHASE, LAST_PURCHASE]]
