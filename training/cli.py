@@ -7,7 +7,7 @@ import sys
 import typer
 
 from engine.errors import EngineError
-from training.commands import data
+from training.commands import data, segments
 
 app = typer.Typer(
     name="crm",
@@ -21,6 +21,7 @@ bench_app = typer.Typer(help="Benchmarks that write JSON with baselines measured
 app.add_typer(data.app, name="data")
 app.add_typer(train_app, name="train")
 app.add_typer(bench_app, name="bench")
+app.command("segments")(segments.segments)
 
 
 def main() -> None:

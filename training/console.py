@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import sys
+
 from rich.console import Console
 
-console = Console(stderr=True)
+# logs and CI are not terminals: give tables room instead of rich's 80-column default
+console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
 
 @contextmanager

@@ -1,0 +1,74 @@
+"""``crm segments``: RFM segments, loyalty tiers and the segment profile for every customer."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from pydantic import BaseModel, ConfigDict, Field
+from rich.table import Table
+
+from engine.customers.segments import DEFAULT_SEGMENT_RULES, SegmentRules, segment_profile
+from engine.customers.tiers import TierConfig
+from engine.customers.view import customer_view, default_as_of
+from training.commands.data import DataOption, MapOption, QuarantineOption, load_from_cli
+from training.config import load_config
+from training.console import console, step
+
+
+class SegmentsConfig(BaseModel):
+    """``configs/segments.yaml``: the segment rule table and the loyalty ladder."""
+
+    model_config = ConfigDict(extra="forbid")
+    as_of: date | None = Field(None, description="score as of this date; default: the day after the last line")
+    segments: SegmentRules = DEFAULT_SEGMENT_RULES
+    tiers: TierConfig = Field(default_factory=TierConfig)
+
+
+def segments(
+    data: DataOption = "completejourney",
+    out: Annotated[Path, typer.Option("--out", help="Folder for customers.csv, segment_profile.csv, ...")] = Path("out/segments"),
+    config: Annotated[Path | None, typer.Option("--config", help="YAML like configs/segments.yaml")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Score as of this date (YYYY-MM-DD).")] = None,
+    column_map: MapOption = None,
+    quarantine: QuarantineOption = None,
+) -> None:
+    """Score every customer: RFM, named segment and loyalty tier; write them with the segment profile."""
+    settings = load_config(config, SegmentsConfig)
+    shop = load_from_cli(data, column_map, quarantine)
+    moment = pd.Timestamp(as_of or settings.as_of or default_as_of(shop.transactions))
+    with step(f"scoring {shop.transactions['customer_id'].nunique():,} customers as of {moment.date()}"):
+        view = customer_view(shop.transactions, moment, settings.segments, settings.tiers)
+        profile = segment_profile(view, view["segment"])
+        tiers = view.groupby("tier").agg(customers=("tier", "size"), avg_window_value=("window_value", "mean"))
+        tiers = tiers.reindex([t.name for t in settings.tiers.tiers]).fillna(0)
+    out.mkdir(parents=True, exist_ok=True)
+    view.round(4).to_csv(out / "customers.csv")
+    profile.round(4).to_csv(out / "segment_profile.csv")
+    tiers.to_csv(out / "tier_summary.csv")
+    summary = {
+        "as_of": str(moment.date()),
+        "data": shop.summary(),
+        "segments": profile["customers"].to_dict(),
+        "tiers": tiers["customers"].astype(int).to_dict(),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    _print_profile(profile, tiers)
+    console.print(f"wrote {out}/customers.csv ({len(view):,} customers), segment_profile.csv, tier_summary.csv, summary.json")
+
+
+def _print_profile(profile: pd.DataFrame, tiers: pd.DataFrame) -> None:
+    table = Table(title="Segment profile")
+    for column in ("segment", "customers", "% customers", "% revenue", "avg recency (d)", "avg orders", "avg spend"):
+        table.add_column(column, justify="right" if column != "segment" else "left")
+    for name, row in profile.iterrows():
+        table.add_row(
+            str(name), f"{row.customers:,.0f}", f"{row.share_customers:.1%}", f"{row.share_revenue:.1%}",
+            f"{row.avg_recency_days:.0f}", f"{row.avg_frequency:.1f}", f"{row.avg_monetary:,.0f}",
+        )
+    console.print(table)
+    console.print("Loyalty tiers: " + ", ".join(f"{name} {int(n):,}" for name, n in tiers["customers"].items()))
