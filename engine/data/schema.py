@@ -106,10 +106,22 @@ def _coerce_number(values: pd.Series) -> pd.Series:
 
 
 def _coerce_timestamp(values: pd.Series, timestamp_format: str | None) -> pd.Series:
+    """Parse timestamps; without an explicit format, try ISO 8601, then the format pandas infers, then
+    value by value, each stage only on what is still unparsed (fast on clean files, tolerant of a
+    column that mixes dates and date-times)."""
     if pd.api.types.is_datetime64_any_dtype(values):
         parsed = values
     else:
-        parsed = pd.to_datetime(_blank_to_na(values), errors="coerce", format=timestamp_format)
+        values = _blank_to_na(values)
+        stages = [timestamp_format] if timestamp_format else ["ISO8601", None, "mixed"]
+        parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+        for stage in stages:
+            todo = parsed.isna() & values.notna()
+            if not todo.any():
+                break
+            parsed[todo] = pd.to_datetime(values[todo], errors="coerce", format=stage, utc=True)
+        # naive values were read as UTC; aware ones were converted to it
+        return parsed.dt.tz_localize(None).astype("datetime64[ns]")
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
     return parsed.astype("datetime64[ns]")
