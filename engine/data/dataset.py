@@ -18,8 +18,8 @@ class ShopData:
 
     ``transactions`` always follows the contract of :func:`engine.data.schema.validate_transactions`;
     ``products`` and ``customers`` are optional. ``promotions`` (product-week promotion flags) is filled
-    only by sources that have it and when asked for. ``truth`` carries the generating parameters of a
-    synthetic shop (``None`` for real data).
+    only by sources that have it and when asked for; ``stock`` (product_id, week_start, stock_on_hand)
+    likewise. ``truth`` carries the generating parameters of a synthetic shop (``None`` for real data).
     """
 
     transactions: pd.DataFrame
@@ -27,6 +27,7 @@ class ShopData:
     products: pd.DataFrame | None = None
     customers: pd.DataFrame | None = None
     promotions: pd.DataFrame | None = None
+    stock: pd.DataFrame | None = None
     reports: list[ValidationReport] = field(default_factory=list)
     truth: Any = None
 
