@@ -22,6 +22,7 @@ app.add_typer(data.app, name="data")
 app.add_typer(train_app, name="train")
 app.add_typer(bench_app, name="bench")
 app.command("segments")(segments.segments)
+bench_app.command("segments")(segments.bench)
 
 
 def main() -> None:

@@ -72,3 +72,45 @@ def _print_profile(profile: pd.DataFrame, tiers: pd.DataFrame) -> None:
         )
     console.print(table)
     console.print("Loyalty tiers: " + ", ".join(f"{name} {int(n):,}" for name, n in tiers["customers"].items()))
+
+
+def bench(
+    data: DataOption = "completejourney",
+    out: Annotated[Path, typer.Option("--out", help="JSON file for the figures")] = Path("out/bench/segments.json"),
+    repeats: Annotated[int, typer.Option(min=1, help="timed repetitions of each step; the median is kept")] = 3,
+) -> None:
+    """Time loading + validation, RFM + segments and tiers on a source; record peak memory (RSS)."""
+    import resource
+    import statistics
+    import time
+
+    from engine.customers.rfm import rfm_scores
+    from engine.customers.segments import assign_segments
+    from engine.customers.tiers import loyalty_tiers
+    from engine.data.sources import load_shop
+    from training.tracking import write_json
+
+    def timed(action):
+        seconds = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            result = action()
+            seconds.append(time.perf_counter() - started)
+        return result, statistics.median(seconds)
+
+    shop, load_seconds = timed(lambda: load_shop(data))
+    moment = default_as_of(shop.transactions)
+    _, rfm_seconds = timed(lambda: assign_segments(rfm_scores(shop.transactions, moment)))
+    _, tier_seconds = timed(lambda: loyalty_tiers(shop.transactions, moment))
+    result = {
+        "dataset": data,
+        "rows": len(shop.transactions),
+        "customers": int(shop.transactions["customer_id"].nunique()),
+        "load_and_validate_seconds": round(load_seconds, 3),
+        "rfm_and_segments_seconds": round(rfm_seconds, 3),
+        "tiers_seconds": round(tier_seconds, 3),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "repeats": repeats,
+    }
+    write_json(out, result)
+    typer.echo(json.dumps(result, indent=2))
