@@ -8,6 +8,8 @@ A source is named by a short spec string:
 - ``synthetic`` or ``synthetic:SEED``: a generated shop with its true parameters (``ShopData.truth``).
 - ``PATH.csv`` / ``PATH.parquet`` (optionally ``.csv.gz``): a user's own transactions table, with a
   column map from the user's names to the canonical ones.
+- ``PATH.yaml``: a :class:`DataSourceConfig` naming one of the above with its column map, timestamp
+  format and products file, so that a shop's mapping is written down once.
 
 Every source goes through the same contracts (:mod:`engine.data.schema`). Bad rows stop a user's file
 by default (``on_bad_rows="raise"``); the public data sets have known bad rows (zero quantities, $0
@@ -19,9 +21,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.data.columns import Columns
 from engine.data.dataset import ShopData
@@ -35,6 +40,40 @@ from engine.errors import DataValidationError, EngineError
 
 BUILTIN_SOURCES = ("completejourney", "cdnow", "movielens", "synthetic")
 _FILE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
+_CONFIG_SUFFIXES = (".yaml", ".yml")
+
+
+class DataSourceConfig(BaseModel):
+    """A data source written down in YAML: ``source`` is any spec :func:`load_shop` takes (a relative
+    file path is read relative to the YAML file)."""
+
+    model_config = ConfigDict(extra="forbid")
+    source: str
+    columns: dict[str, str] = Field(default_factory=dict, description="your column name: canonical name")
+    timestamp_format: str | None = None
+    products: str | None = None
+    on_bad_rows: Literal["raise", "quarantine"] | None = None
+
+
+def _from_config(path: Path, on_bad_rows: BadRows | None, include_promotions: bool) -> ShopData:
+    try:
+        config = DataSourceConfig.model_validate(yaml.safe_load(path.read_text()) or {})
+    except (yaml.YAMLError, ValidationError) as error:
+        raise EngineError(f"data config {path}: {error}") from error
+
+    def beside(name: str | None) -> str | None:
+        if name is None or not name.endswith((*_FILE_SUFFIXES,)) or Path(name).is_absolute():
+            return name
+        return str(path.parent / name)
+
+    return load_shop(
+        beside(config.source) or config.source,
+        column_map=config.columns,
+        on_bad_rows=on_bad_rows or config.on_bad_rows,
+        timestamp_format=config.timestamp_format,
+        products=beside(config.products),
+        include_promotions=include_promotions,
+    )
 
 
 def load_shop(
@@ -52,6 +91,8 @@ def load_shop(
     ``on_bad_rows`` defaults to ``"raise"`` for user files and ``"quarantine"`` for the built-in
     public data sets. ``products`` is an optional products table file for user data.
     """
+    if source.endswith(_CONFIG_SUFFIXES):
+        return _from_config(_existing(source, source), on_bad_rows, include_promotions)
     kind, _, argument = source.partition(":")
     if kind == "completejourney":
         return _completejourney(on_bad_rows or "quarantine", include_promotions)
@@ -134,10 +175,13 @@ def _validated(
 
 def _read_cdnow(path: Path) -> pd.DataFrame:
     """The CDNOW master file; a customer's rows of one day are merged into one order line (CDs and
-    dollars summed), as in the buy-till-you-die literature. A header line, if present, is skipped."""
-    raw = pd.read_csv(
-        path, sep=r"\s+", header=None, names=["customer", "date", "cds", "dollars"], dtype=str, comment=None
-    )
+    dollars summed), as in the buy-till-you-die literature. A header line, if present, is skipped.
+    The 1/10 sample file (5 columns: original id, sample id, date, CDs, dollars) is read too, keyed by
+    the original id."""
+    raw = pd.read_csv(path, sep=r"\s+", header=None, dtype=str, comment=None)
+    if raw.shape[1] == 5:
+        raw = raw.drop(columns=1)
+    raw.columns = ["customer", "date", "cds", "dollars"]
     if not raw.empty and not raw.iloc[0]["date"].isdigit():
         raw = raw.iloc[1:]
     raw["cds"] = pd.to_numeric(raw["cds"], errors="coerce")

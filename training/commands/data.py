@@ -18,7 +18,7 @@ DataOption = Annotated[
     str,
     typer.Option(
         "--data",
-        help="Source: completejourney | cdnow:PATH | movielens:PATH | synthetic[:SEED] | FILE.csv | FILE.parquet",
+        help="Source: completejourney | cdnow:PATH | movielens:PATH | synthetic[:SEED] | FILE.csv | FILE.parquet | DATA.yaml (source + column map)",
     ),
 ]
 MapOption = Annotated[

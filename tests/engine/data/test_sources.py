@@ -96,3 +96,17 @@ def test_completejourney_loads_with_known_bad_rows_quarantined():
     assert summary["transactions"] == 1_469_307 - 9132
     # revenue is what the shop received: the package's sales_value of the kept lines
     assert summary["revenue"] == pytest.approx(4_596_027.06, rel=1e-9)
+
+
+def test_yaml_data_config_carries_the_mapping(user_csv, tmp_path):
+    config = tmp_path / "shop.yaml"
+    config.write_text(
+        f"source: {user_csv.name}\n"
+        "columns: {cust: customer_id, sku: product_id, basket: order_id, when: timestamp, qty: quantity, price: unit_price}\n"
+        "timestamp_format: '%Y-%m-%d %H:%M'\n"
+    )
+    shop = load_shop(str(config))
+    assert shop.fingerprint() == load_shop(str(user_csv), column_map=parse_column_map(MAPPING)).fingerprint()
+    config.write_text(f"source: {user_csv.name}\ncolumn: {{}}\n")
+    with pytest.raises(EngineError, match="column"):
+        load_shop(str(config))
