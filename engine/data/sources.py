@@ -253,13 +253,16 @@ def _completejourney(on_bad_rows: BadRows, include_promotions: bool) -> ShopData
 
 def completejourney_promotions(transactions: pd.DataFrame) -> pd.DataFrame:
     """Product-week promotion flags of Complete Journey: the share of the product's stores that had it
-    on display or in the mailer that week (``week_start`` is the Monday... of the data's week 1 + n)."""
+    on display or in the mailer that week. ``week_start`` is the Monday that starts the data's week:
+    its weeks run Monday to Sunday and week 1 is the partial week holding the first day (Sunday
+    2017-01-01), so week 1 starts Monday 2016-12-26 and week 2 on Monday 2017-01-02."""
     promotions = _completejourney_table("promotions")
     promotions["display"] = promotions["display_location"].astype(str) != "0"
     promotions["mailer"] = promotions["mailer_location"].astype(str) != "0"
     weekly = promotions.groupby(["product_id", "week"], sort=False)[["display", "mailer"]].mean().reset_index()
     first_day = transactions[Columns.timestamp].min().normalize()
-    weekly["week_start"] = first_day + pd.to_timedelta((weekly["week"] - 1) * 7, unit="D")
+    first_monday = first_day - pd.Timedelta(days=first_day.dayofweek)
+    weekly["week_start"] = first_monday + pd.to_timedelta((weekly["week"] - 1) * 7, unit="D")
     weekly[Columns.item] = weekly.pop("product_id").astype(str)
     return weekly[[Columns.item, "week_start", "display", "mailer"]].astype(
         {"display": np.float32, "mailer": np.float32}
