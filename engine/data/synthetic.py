@@ -12,6 +12,7 @@ How a shop is made (weeks ``t``, products ``j``, categories ``c``, customers ``i
 
        mu_jt = basket x share_j x visits_t x season_ct x exp(eta_ct + nu_jt)
                x (price_jt / reference_price_j) ** elasticity_j x lift(display, mailer)
+               x exp(cross_c x mean over the category's other products k of log(price_kt / reference_price_k))
 
    ``eta_ct`` (category-week) and ``nu_jt`` (product AR(1)) are demand shocks nobody observes.
    Demand is drawn as Poisson by inverse CDF from fixed uniforms; sales are demand capped by stock.
@@ -46,7 +47,10 @@ from engine.data.schema import validate_customers, validate_products, validate_t
 
 WEEK = pd.Timedelta(days=7)
 # streams of the seed sequence, one per source of randomness (order fixed: never reorder)
-_STREAMS = ("customers", "visits", "factors", "products", "costs", "shocks", "promotions", "demand", "baskets", "returns")
+_STREAMS = (
+    "customers", "visits", "factors", "products", "costs", "shocks", "promotions", "demand", "baskets", "returns",
+    "cross",
+)
 
 
 class SyntheticShopConfig(BaseModel):
@@ -73,6 +77,11 @@ class SyntheticShopConfig(BaseModel):
     # demand and prices
     elasticity_range: tuple[float, float] = (-3.5, -0.5)
     elasticity_spread: float = Field(0.2, ge=0, description="sd of product elasticities within a category")
+    cross_elasticity_range: tuple[float, float] = Field(
+        (-0.2, 0.5),
+        description="per category, the response to the mean log price of the other products of the category "
+        "(> 0 substitutes, < 0 complements)",
+    )
     category_shock_sd: float = Field(0.12, ge=0)
     product_shock_sd: float = Field(0.15, ge=0)
     product_shock_rho: float = Field(0.6, ge=0, lt=1)
@@ -94,6 +103,7 @@ class SyntheticShopConfig(BaseModel):
 class SyntheticTruth:
     """The generating parameters of a synthetic shop.
 
+    ``cross_elasticity`` (index category): response to the other products' prices of the category.
     ``customers`` (index customer_id): visit ``rate`` and ``dropout_rate`` a week, ``joined``,
     ``dropout`` (time of loss; NaT if alive at ``end``), ``lifetime_weeks`` (may reach past ``end``),
     ``alive`` at ``end``, ``visits`` made, and
@@ -109,6 +119,7 @@ class SyntheticTruth:
     customers: pd.DataFrame
     products: pd.DataFrame
     weekly: pd.DataFrame
+    cross_elasticity: pd.Series
     customer_factors: np.ndarray
     product_factors: np.ndarray
     empty_visit_share: float
@@ -257,6 +268,14 @@ def _stock_and_sales(config: SyntheticShopConfig, cover: np.ndarray, demand: np.
     return stock, sold
 
 
+def _others_mean(values: np.ndarray, group: pd.Series) -> np.ndarray:
+    """Per row, the mean of the other rows of its group (0 for a group of one)."""
+    frame = pd.DataFrame(values)
+    sums = frame.groupby(group.to_numpy()).transform("sum").to_numpy()
+    sizes = group.map(group.value_counts()).to_numpy()[:, None]
+    return np.where(sizes > 1, (sums - values) / np.maximum(sizes - 1, 1), 0.0)
+
+
 def _allocate(
     units: np.ndarray,
     visits: pd.DataFrame,
@@ -310,10 +329,13 @@ def generate_shop(config: SyntheticShopConfig) -> ShopData:
     visits_per_week = np.bincount(np.floor(visits["week_time"]).astype(int), minlength=w)[:w]
     reference_price = regular[:, 0]
     base = config.basket_units * products["share"].to_numpy()[:, None] * visits_per_week[None, :]
+    cross = rng["cross"].uniform(*config.cross_elasticity_range, config.n_categories)
+    relative_price = np.log(price / reference_price[:, None])
     log_multiplier = (
         season[products["category_index"]]
         + shock
-        + products["elasticity"].to_numpy()[:, None] * np.log(price / reference_price[:, None])
+        + products["elasticity"].to_numpy()[:, None] * relative_price
+        + cross[products["category_index"]][:, None] * _others_mean(relative_price, products["category_index"])
         + config.display_lift * display
         + config.mailer_lift * mailer
     )
@@ -405,6 +427,9 @@ def generate_shop(config: SyntheticShopConfig) -> ShopData:
         .assign(reference_price=reference_price, base_cost=products["base_cost"])
         .set_index(pd.Index(product_ids, name=Columns.item)),
         weekly=weekly,
+        cross_elasticity=pd.Series(
+            cross, index=pd.Index([f"cat{c:02d}" for c in range(config.n_categories)], name=Columns.category)
+        ),
         customer_factors=customer_factors,
         product_factors=product_factors,
         empty_visit_share=1 - visits_with_lines / max(len(visits), 1),

@@ -51,6 +51,8 @@ def test_truth_shapes_and_customer_process(twins):
     assert truth.product_factors.shape == (config.n_products, config.n_factors)
     low, high = config.elasticity_range
     assert truth.elasticity.between(low, high).all()
+    assert sorted(truth.cross_elasticity.index) == sorted(shop.products[Columns.category].unique())
+    assert truth.cross_elasticity.between(*config.cross_elasticity_range).all()
     customers = truth.customers
     assert (customers["dropout"].isna() == customers["alive"]).all()
     assert (customers.loc[~customers["alive"], "dropout"] <= truth.end).all()
