@@ -1,0 +1,226 @@
+"""What BG/NBD, Pareto/NBD and Gamma-Gamma share: maximum-likelihood fitting in log-parameters and
+save/load; and for the two purchase-count models, the per-customer predictions they both offer.
+
+Each model implements only its log-likelihood and its conditional predictions (template method); the
+base validates the summary, collapses identical rows into weights (CDNOW's 23,570 customers have a few
+thousand distinct (x, t_x, T) rows), maximises the likelihood with L-BFGS-B over log-parameters (so
+every parameter stays positive), polishes with Nelder-Mead, and checks the result.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+from engine.customers.btyd_data import summary_arrays, unit_days
+from engine.errors import EngineError, NotFittedError
+from engine.io import read_manifest, write_manifest
+
+Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]
+_LOG_BOUND = 12.0  # parameters kept within exp(+-12): far outside any sensible value, inside float range
+_FORMAT_VERSION = 1
+
+
+class LikelihoodModel(ABC):
+    """A model fitted by maximising its log-likelihood over log-parameters (template method).
+
+    Subclasses give their parameter names, how to read and check their data from a summary frame
+    (``_data``), the per-row log-likelihood and a starting point; this class fits, checks, and
+    saves/loads. Identical data rows are collapsed into weights before fitting.
+    """
+
+    kind: ClassVar[str]
+    param_names: ClassVar[tuple[str, ...]]
+
+    def __init__(self, max_iterations: int = 2000) -> None:
+        self.max_iterations = max_iterations
+
+    @abstractmethod
+    def _data(self, summary: pd.DataFrame) -> tuple[np.ndarray, ...]:
+        """The checked arrays the likelihood needs, one entry per customer used in the fit."""
+
+    @staticmethod
+    @abstractmethod
+    def _log_likelihood(params: np.ndarray, *data: np.ndarray) -> np.ndarray:
+        """Per-row log-likelihood for the natural (positive) parameters."""
+
+    @abstractmethod
+    def _initial_params(self, *data: np.ndarray) -> np.ndarray:
+        """A starting point for the optimiser (natural parameters)."""
+
+    def _init_params(self) -> dict[str, Any]:
+        return {"max_iterations": self.max_iterations}
+
+    def fit(self, summary: pd.DataFrame) -> LikelihoodModel:
+        """Maximum-likelihood fit on a customer summary (see the subclass for the columns used)."""
+        data = self._data(summary)
+        distinct, weights = _distinct_rows(data)
+        total = weights.sum()
+
+        def objective(log_params: np.ndarray) -> float:
+            with np.errstate(all="ignore"):  # a non-finite value is rejected just below
+                values = self._log_likelihood(np.exp(log_params), *distinct)
+            value = -float(weights @ values) / total
+            return value if np.isfinite(value) else 1e10
+
+        start = np.log(self._initial_params(*data))
+        result = optimize.minimize(
+            objective,
+            start,
+            method="L-BFGS-B",
+            bounds=[(-_LOG_BOUND, _LOG_BOUND)] * len(start),
+            options={"maxiter": self.max_iterations, "ftol": 1e-13, "gtol": 1e-9},
+        )
+        # a Nelder-Mead polish from the L-BFGS-B point: cheap, and robust to flat ridges
+        result = optimize.minimize(
+            objective,
+            result.x,
+            method="Nelder-Mead",
+            options={"maxiter": self.max_iterations, "xatol": 1e-7, "fatol": 1e-12},
+        )
+        if not np.isfinite(result.fun) or result.fun >= 1e10:
+            raise EngineError(f"{self.kind}: the likelihood could not be maximised ({result.message})")
+        self.params_ = dict(zip(self.param_names, np.exp(result.x).tolist()))
+        # a parameter at its bound is a limit of the model (e.g. BG/NBD a, b -> inf with a/(a+b) fixed:
+        # the same dropout probability for everyone), a valid fit that callers may want to report
+        self.at_bound_ = [name for name, v in zip(self.param_names, result.x) if abs(v) >= _LOG_BOUND - 1e-3]
+        self.log_likelihood_ = -result.fun * total
+        self.n_customers_ = int(total)
+        self.converged_ = bool(result.success)
+        return self
+
+    def _fitted(self) -> np.ndarray:
+        if not hasattr(self, "params_"):
+            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit(summary) first")
+        return np.array([self.params_[name] for name in self.param_names])
+
+    def log_likelihood(self, summary: pd.DataFrame) -> np.ndarray:
+        """Per-customer log-likelihood under the fitted parameters (customers used by the fit)."""
+        params = self._fitted()
+        return self._log_likelihood(params, *self._data(summary))
+
+    def save(self, directory: str | Path, data_fingerprint: str | None = None) -> Path:
+        """Write the fitted parameters to ``directory/manifest.json``."""
+        self._fitted()
+        write_manifest(
+            directory, self.kind, _FORMAT_VERSION, self._init_params(), data_fingerprint,
+            {"fitted": {"params": self.params_, "log_likelihood": self.log_likelihood_,
+                        "n_customers": self.n_customers_, "converged": self.converged_,
+                        "at_bound": self.at_bound_}},
+        )
+        return Path(directory)
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Self:
+        manifest = read_manifest(directory, cls.kind, _FORMAT_VERSION)
+        model = cls(**manifest["params"])
+        fitted = manifest["fitted"]
+        model.params_ = {name: float(fitted["params"][name]) for name in cls.param_names}
+        model.log_likelihood_ = float(fitted["log_likelihood"])
+        model.n_customers_ = int(fitted["n_customers"])
+        model.converged_ = bool(fitted["converged"])
+        model.at_bound_ = list(fitted["at_bound"])
+        return model
+
+    def __repr__(self) -> str:
+        fitted = getattr(self, "params_", None)
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in fitted.items()) if fitted else "not fitted"
+        return f"{type(self).__name__}({shown})"
+
+
+class PurchaseCountModel(LikelihoodModel):
+    """A probabilistic model of repeat purchases and dropout (BG/NBD, Pareto/NBD).
+
+    ``time_unit`` ("days" or "weeks") is the unit of recency, T and every horizon ``t`` given to the
+    predictions; summaries built by :func:`engine.customers.btyd_data.btyd_summary` record theirs and a
+    mismatch is an error.
+    """
+
+    def __init__(self, time_unit: str = "weeks", max_iterations: int = 2000) -> None:
+        self.time_unit = time_unit
+        self.max_iterations = max_iterations
+
+    def _init_params(self) -> dict[str, Any]:
+        return {"time_unit": self.time_unit, "max_iterations": self.max_iterations}
+
+    # --- the model-specific parts ------------------------------------------------------------------
+
+    @abstractmethod
+    def _log_p_alive(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray) -> np.ndarray:
+        """log P(still active at the end of the observation period | history)."""
+
+    @abstractmethod
+    def _expected_purchases(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray, t: float) -> np.ndarray:
+        """E[number of purchases in (T, T + t] | history]."""
+
+    @abstractmethod
+    def _log_p_none_if_alive(self, x: np.ndarray, age: np.ndarray, t: float) -> np.ndarray:
+        """log P(no purchase in (T, T + t] | history, active at T)."""
+
+    # --- data and fitting ----------------------------------------------------------------------------
+
+    def _data(self, summary: pd.DataFrame) -> Arrays:
+        unit_days(self.time_unit)
+        x, t_x, age = summary_arrays(summary, self.time_unit)
+        if len(x) == 0:
+            raise EngineError(f"{self.kind}: the summary has no customers")
+        return x, t_x, age
+
+    def fit(self, summary: pd.DataFrame) -> PurchaseCountModel:
+        """Maximum-likelihood fit on a customer summary (frequency, recency, T in ``time_unit``)."""
+        x, _, age = self._data(summary)
+        if not (x > 0).any():
+            raise EngineError(
+                f"{self.kind}: none of the {len(x):,} customers made a repeat purchase; purchase and "
+                "dropout rates cannot be told apart (use a longer calibration window)"
+            )
+        if np.all(age == 0):
+            raise EngineError(f"{self.kind}: every customer has T = 0 (all first purchases on the last day)")
+        super().fit(summary)
+        return self
+
+    def _initial_params(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray) -> np.ndarray:
+        """A neutral start: shapes of 1 and scales of the typical customer age."""
+        scale = max(float(np.mean(age)), 1e-3)
+        return np.array([1.0 if name in ("r", "a", "b", "s") else scale for name in self.param_names])
+
+    # --- predictions ----------------------------------------------------------------------------------
+
+    def _arrays(self, summary: pd.DataFrame) -> Arrays:
+        self._fitted()
+        return self._data(summary)
+
+    def p_alive(self, summary: pd.DataFrame) -> np.ndarray:
+        """P(the customer is still active at the end of the observation period)."""
+        return np.exp(self._log_p_alive(*self._arrays(summary)))
+
+    def expected_purchases(self, summary: pd.DataFrame, t: float) -> np.ndarray:
+        """Expected purchases in the next ``t`` time units."""
+        return self._expected_purchases(*self._arrays(summary), _horizon(t))
+
+    def p_no_purchase(self, summary: pd.DataFrame, t: float) -> np.ndarray:
+        """P(no purchase in the next ``t`` time units): the churn probability of the window. It is the
+        chance of having dropped out plus the chance of staying active but not buying."""
+        x, t_x, age = self._arrays(summary)
+        log_alive = self._log_p_alive(x, t_x, age)
+        p_dead = -np.expm1(log_alive)
+        return np.clip(p_dead + np.exp(log_alive + self._log_p_none_if_alive(x, age, _horizon(t))), 0.0, 1.0)
+
+    def __repr__(self) -> str:
+        return super().__repr__().replace("(", f"(time_unit={self.time_unit!r}; ", 1)
+
+
+def _horizon(t: float) -> float:
+    if not np.isfinite(t) or t < 0:
+        raise EngineError(f"horizon t must be a finite number >= 0, got {t!r}")
+    return float(t)
+
+
+def _distinct_rows(data: tuple[np.ndarray, ...]) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    rows, counts = np.unique(np.column_stack(data), axis=0, return_counts=True)
+    return tuple(rows[:, i] for i in range(rows.shape[1])), counts.astype(float)
