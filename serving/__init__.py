@@ -1,0 +1,1 @@
+"""The BentoML service of crm-engine and what it needs: settings, typed schemas, the model bundle."""

@@ -1,0 +1,109 @@
+"""The per-customer answers precomputed at import time, held column-wise for fast lookups and lists.
+
+The table is computed from the training data when a bundle is built (RFM scores, segment, loyalty tier,
+and, when the customer-value models are in the bundle, churn probability, risk band, expected CLV and
+the top reasons), so the service needs no data source at run time. Columns that a bundle lacks are
+answered as ``None``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.errors import EngineError
+
+RFM_COLUMNS = ("recency_days", "frequency", "monetary", "r_score", "f_score", "m_score")
+VALUE_COLUMNS = ("churn_probability", "churn_band", "expected_clv", "value_at_risk")
+REASONS = "reasons"
+SEGMENT, TIER = "segment", "tier"
+ROW_COLUMNS = (SEGMENT, TIER, *VALUE_COLUMNS)
+COLUMNS = (*RFM_COLUMNS, *ROW_COLUMNS, REASONS)
+REASON_SEPARATOR = "; "
+
+
+@dataclass(frozen=True)
+class CustomerTable:
+    """Customers (index ``customer_id``) with the columns above; built once, read by every request."""
+
+    frame: pd.DataFrame
+    positions: dict[str, int]
+    columns: dict[str, np.ndarray]
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> CustomerTable:
+        missing = [column for column in (*RFM_COLUMNS, SEGMENT, TIER) if column not in frame.columns]
+        if missing:
+            raise EngineError(f"customer table lacks columns {missing}")
+        frame = frame.reindex(columns=list(COLUMNS))
+        frame.index = frame.index.astype(str)
+        frame[REASONS] = frame[REASONS].fillna("")
+        positions = {customer: i for i, customer in enumerate(frame.index.tolist())}
+        columns = {column: frame[column].to_numpy() for column in COLUMNS}
+        return cls(frame, positions, columns)
+
+    @classmethod
+    def read(cls, path: str) -> CustomerTable:
+        return cls.from_frame(pd.read_parquet(path))
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @property
+    def has_value_scores(self) -> bool:
+        """True when churn and CLV scores are present (the customer-value models were in the bundle)."""
+        return bool(self.frame["churn_probability"].notna().any())
+
+    def lookup(self, customer_id: str) -> dict[str, Any] | None:
+        """Every column of one customer as plain Python values, or None for an unknown customer."""
+        position = self.positions.get(customer_id)
+        if position is None:
+            return None
+        return {column: _plain(values[position]) for column, values in self.columns.items()}
+
+    def query(
+        self,
+        segments: list[str] | None = None,
+        tiers: list[str] | None = None,
+        bands: list[str] | None = None,
+        min_clv: float | None = None,
+        sort_by: str = "value_at_risk",
+        descending: bool = True,
+    ) -> pd.DataFrame:
+        """The customers matching every given filter (each list: any of), sorted by ``sort_by`` with
+        missing values last and ties by customer id, so pages are stable."""
+        frame = self.frame
+        keep = np.ones(len(frame), dtype=bool)
+        if segments:
+            keep &= frame[SEGMENT].isin(segments).to_numpy()
+        if tiers:
+            keep &= frame[TIER].isin(tiers).to_numpy()
+        if bands:
+            keep &= frame["churn_band"].isin(bands).to_numpy()
+        if min_clv is not None:
+            keep &= (pd.to_numeric(frame["expected_clv"], errors="coerce") >= min_clv).to_numpy()
+        selected = frame.loc[keep]
+        key = pd.to_numeric(selected[sort_by], errors="coerce")
+        order = np.lexsort((selected.index.to_numpy(), -key.to_numpy() if descending else key.to_numpy()))
+        return selected.iloc[order]
+
+    def rows(self, frame: pd.DataFrame) -> list[dict[str, Any]]:
+        """Records (customer_id + the row columns) of a slice of :meth:`query`'s result."""
+        records = frame[list(ROW_COLUMNS)].astype(object).where(frame[list(ROW_COLUMNS)].notna(), None)
+        return [{"customer_id": customer, **record} for customer, record in zip(frame.index, records.to_dict("records"))]
+
+    def to_csv(self, frame: pd.DataFrame) -> str:
+        """CSV of a query result: id, the row columns, RFM and the reasons."""
+        columns = [*ROW_COLUMNS, *RFM_COLUMNS, REASONS]
+        return frame[columns].to_csv(index_label="customer_id", float_format="%.6g")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    return value

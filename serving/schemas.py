@@ -1,0 +1,232 @@
+"""Typed requests and answers of every endpoint, with the documented limits.
+
+The limits are part of the API (they show in the OpenAPI document): a request over a limit is refused
+with a 400 that names the field, before any model runs. Unknown fields are refused too (a misspelt
+``task`` must not silently mean the default).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_K = 100
+MAX_BATCH_CUSTOMERS = 200
+MAX_PRICE_BATCH = 500
+MAX_EXCLUDE = 500
+MAX_PAGE_SIZE = 500
+MAX_CSV_ROWS = 100_000
+MAX_ID_LENGTH = 128
+
+Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
+Task = Literal["discovery", "repeat"]
+Band = Literal["low", "medium", "high"]
+SortKey = Literal["value_at_risk", "churn_probability", "expected_clv", "recency_days", "monetary"]
+
+
+class Request(BaseModel):
+    """Base of every request: unknown fields are an error."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Answer(BaseModel):
+    """Base of every answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelVersions(Answer):
+    """Which models produced an answer: the bundle and the MLflow registry version of each model in it
+    (``None``: that capability is not in the bundle)."""
+
+    bundle: str = Field(description="BentoML model tag of the served bundle")
+    recommender: str | None = None
+    churn: str | None = None
+    clv: str | None = None
+    pricing: str | None = None
+
+
+# --- recommendations ---------------------------------------------------------------------------------
+
+
+class RecommendOptions(Request):
+    k: int = Field(10, ge=1, le=MAX_K, description=f"how many items, 1..{MAX_K}")
+    task: Task = Field("discovery", description="discovery: never items the customer bought; repeat: may repeat")
+    exclude: list[Id] = Field(default_factory=list, max_length=MAX_EXCLUDE, description="never recommend these")
+    category: str | None = Field(None, max_length=MAX_ID_LENGTH, description="only items of this category")
+
+
+class RecommendRequest(RecommendOptions):
+    customer_id: Id
+
+
+class BatchRecommendRequest(RecommendOptions):
+    customer_ids: list[Id] = Field(min_length=1, max_length=MAX_BATCH_CUSTOMERS)
+
+
+class ScoredItem(Answer):
+    item_id: str
+    score: float
+    category: str | None = None
+
+
+class Recommendation(Answer):
+    customer_id: str
+    items: list[ScoredItem]
+    source: str = Field(description="model | cold_start_segment | cold_start_global")
+    cold_start: bool = Field(description="true: no usable history, the list is (segment) popularity")
+
+
+class RecommendResponse(Recommendation):
+    task: Task
+    versions: ModelVersions
+
+
+class BatchRecommendResponse(Answer):
+    task: Task
+    results: list[Recommendation]
+    versions: ModelVersions
+
+
+class SimilarItemsRequest(Request):
+    item_id: Id
+    k: int = Field(10, ge=1, le=MAX_K)
+
+
+class SimilarItemsResponse(Answer):
+    item_id: str
+    items: list[ScoredItem]
+    known: bool = Field(description="false: the item is not in the model's catalogue; items is empty")
+    reason: str | None = None
+    versions: ModelVersions
+
+
+# --- prices --------------------------------------------------------------------------------------------
+
+
+class PriceRequest(Request):
+    product_id: Id
+    customer_id: Id | None = Field(None, description="price for this customer's segment/tier (if known)")
+    segment: str | None = Field(None, max_length=MAX_ID_LENGTH, description="price for this RFM segment")
+    stock: float | None = Field(None, ge=0, description="units on hand, for the stock-aware adjustment")
+
+
+class BatchPriceRequest(Request):
+    requests: list[PriceRequest] = Field(min_length=1, max_length=MAX_PRICE_BATCH)
+
+
+class PriceQuote(Answer):
+    product_id: str
+    known: bool = Field(description="false: the product has no price model; price is null and reason says why")
+    price: float | None = None
+    current_price: float | None = None
+    expected_units: float | None = None
+    expected_revenue: float | None = None
+    expected_margin: float | None = None
+    current_units: float | None = None
+    current_revenue: float | None = None
+    current_margin: float | None = None
+    elasticity: float | None = None
+    elasticity_low: float | None = None
+    elasticity_high: float | None = None
+    reason: str | None = Field(None, description="the binding guardrail or fallback reason code")
+    segment: str | None = None
+    discount: float | None = None
+
+
+class PriceResponse(PriceQuote):
+    versions: ModelVersions
+
+
+class BatchPriceResponse(Answer):
+    results: list[PriceQuote]
+    versions: ModelVersions
+
+
+# --- customers -----------------------------------------------------------------------------------------
+
+
+class ProfileRequest(Request):
+    customer_id: Id
+
+
+class Rfm(Answer):
+    recency_days: float
+    frequency: int
+    monetary: float
+    r_score: int
+    f_score: int
+    m_score: int
+
+
+class CustomerRow(Answer):
+    """What the service knows of a customer as of the bundle's date."""
+
+    customer_id: str
+    segment: str | None
+    tier: str | None
+    churn_probability: float | None = None
+    churn_band: Band | None = None
+    expected_clv: float | None = None
+    value_at_risk: float | None = Field(None, description="churn probability x expected CLV")
+
+
+class ProfileResponse(CustomerRow):
+    known: bool = Field(description="false: no purchase before as_of; a cold-start profile (entry tier)")
+    as_of: datetime
+    rfm: Rfm | None
+    reasons: list[str] = Field(default_factory=list, description="top drivers of the churn score")
+    versions: ModelVersions
+
+
+class ChurnRiskRequest(Request):
+    segments: list[str] | None = Field(None, max_length=50, description="any of these RFM segments")
+    tiers: list[str] | None = Field(None, max_length=20, description="any of these loyalty tiers")
+    bands: list[Band] | None = Field(None, description="any of these churn-risk bands")
+    min_clv: float | None = Field(None, description="expected CLV at least this")
+    sort_by: SortKey = "value_at_risk"
+    descending: bool = True
+    page: int = Field(1, ge=1)
+    page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
+
+
+class ChurnRiskExportRequest(Request):
+    segments: list[str] | None = Field(None, max_length=50)
+    tiers: list[str] | None = Field(None, max_length=20)
+    bands: list[Band] | None = None
+    min_clv: float | None = None
+    sort_by: SortKey = "value_at_risk"
+    descending: bool = True
+    limit: int = Field(MAX_CSV_ROWS, ge=1, le=MAX_CSV_ROWS, description="at most this many rows")
+
+
+class ChurnRiskResponse(Answer):
+    as_of: datetime
+    total: int = Field(description="customers matching the filters")
+    page: int
+    page_size: int
+    customers: list[CustomerRow]
+    versions: ModelVersions
+
+
+# --- operations ----------------------------------------------------------------------------------------
+
+
+class ReloadAttempt(Answer):
+    at: datetime
+    bundle: str
+    ok: bool
+    error: str | None = None
+
+
+class StatusResponse(Answer):
+    ready: bool
+    bundle: str | None
+    loaded_at: datetime | None
+    as_of: datetime | None
+    capabilities: list[str] = Field(description="what the served bundle can answer")
+    last_reload: ReloadAttempt | None
+    versions: ModelVersions | None

@@ -1,0 +1,302 @@
+"""The BentoML service: storefront recommendations and prices, marketing profiles and churn-risk lists.
+
+Run it with ``crm serve`` (or ``bentoml serve serving.service:CRMService``). It serves the bundle that
+``crm serve import`` put in the BentoML model store (``crm-bundle:latest`` unless ``CRM_BUNDLE`` pins
+one); settings come from the environment (:mod:`serving.settings`). Each endpoint takes the current
+bundle once and answers from it, so a reload never mixes two bundles in one answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+
+import bentoml
+from starlette.responses import JSONResponse, Response
+
+from engine.errors import EngineError
+from serving import answers, routes
+from serving.auth import ApiKeyMiddleware
+from serving.bundle import Bundle, BundleHolder, ReloadOutcome, load_bundle
+from serving.schemas import (
+    BatchPriceRequest,
+    BatchPriceResponse,
+    BatchRecommendRequest,
+    BatchRecommendResponse,
+    ChurnRiskExportRequest,
+    ChurnRiskRequest,
+    ChurnRiskResponse,
+    PriceQuote,
+    PriceRequest,
+    PriceResponse,
+    ProfileRequest,
+    ProfileResponse,
+    ReloadAttempt,
+    RecommendOptions,
+    RecommendRequest,
+    RecommendResponse,
+    SimilarItemsRequest,
+    SimilarItemsResponse,
+    StatusResponse,
+)
+from serving.settings import BUNDLE_NAME, ServingSettings
+
+logger = logging.getLogger("crm.serving")
+
+# BentoML records a tracing span for every request even with tracing off, and its request-timeout
+# timer keeps each one alive for the whole timeout: at a few hundred requests a second that is tens of
+# thousands of live objects and long garbage-collection pauses. The API routes are therefore left out
+# of tracing, and the timeout is short (every answer here takes milliseconds).
+SERVICE_CONFIG = {
+    "workers": 1,
+    "traffic": {"timeout": 10},
+    "tracing": {"excluded_urls": ["/v1/"]},
+    "logging": {"access": {"enabled": False}},
+}
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _not_ready(holder: BundleHolder) -> JSONResponse:
+    attempt = holder.last_attempt
+    detail = f": {attempt.error}" if attempt and attempt.error else ""
+    return _error(503, f"no model bundle loaded{detail}; run `crm serve import`")
+
+
+@bentoml.service(**SERVICE_CONFIG)
+class CRMService:
+    """One service for the storefront (open by configuration) and marketing (API key)."""
+
+    # a built Bento packs this bundle; in development the newest import is served
+    bundle_model = bentoml.models.BentoModel(f"{BUNDLE_NAME}:latest")
+
+    def __init__(self) -> None:
+        self.settings = ServingSettings.from_env()
+        self.holder = BundleHolder(self._load)
+        self._follower: asyncio.Task | None = None
+        self.refresh()
+
+    # --- bundle lifecycle ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _load(reference: str) -> Bundle:
+        stored = bentoml.models.get(reference)
+        return load_bundle(stored.path, str(stored.tag))
+
+    def refresh(self) -> ReloadOutcome | None:
+        """Load the configured bundle if it is not the one served (and did not just fail to load)."""
+        try:
+            tag = str(bentoml.models.get(self.settings.bundle).tag)
+        except Exception as error:  # no bundle in the store yet: stay unready, say why
+            return self._record_missing(error)
+        current, last = self.holder.current, self.holder.last_attempt
+        if (current and current.tag == tag) or (last and last.bundle == tag and not last.ok):
+            return None
+        outcome = self.holder.load(tag)
+        if outcome.ok:
+            # long-lived model objects leave the garbage collector's scans (keeps pauses short)
+            gc.unfreeze()
+            gc.collect()
+            gc.freeze()
+        return outcome
+
+    def _record_missing(self, error: Exception) -> ReloadOutcome | None:
+        if self.holder.last_attempt is None or self.holder.last_attempt.ok:
+            return self.holder.load(self.settings.bundle)
+        logger.debug("bundle %s still unavailable: %s", self.settings.bundle, error)
+        return None
+
+    @bentoml.on_startup
+    async def _follow_latest(self) -> None:
+        if self.settings.reload_seconds and self.settings.follows_latest:
+            self._follower = asyncio.create_task(self._poll())
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.reload_seconds)
+            await asyncio.to_thread(self.refresh)
+
+    @bentoml.on_shutdown
+    async def _stop_following(self) -> None:
+        if self._follower is not None:
+            self._follower.cancel()
+
+    def __is_ready__(self) -> bool:
+        return self.holder.current is not None
+
+    # --- storefront -----------------------------------------------------------------------------------
+
+    def _recommender(self) -> tuple[Bundle | None, JSONResponse | None]:
+        bundle = self.holder.current
+        if bundle is None:
+            return None, _not_ready(self.holder)
+        if bundle.recommender is None:
+            return None, _error(404, "no recommender in the served bundle (train one, then crm serve import)")
+        return bundle, None
+
+    @staticmethod
+    def _exclusions(bundle: Bundle, options: RecommendOptions) -> list[str]:
+        excluded = list(options.exclude)
+        if options.category is not None and bundle.catalogue is not None:
+            excluded += bundle.catalogue.outside(options.category, bundle.recommender.items_.external_ids).tolist()
+        return excluded
+
+    def _segments(self, bundle: Bundle, customer_ids: list[str]) -> dict[str, str]:
+        found = {}
+        for customer in customer_ids:
+            row = bundle.customers.lookup(customer)
+            if row is not None and row["segment"] is not None:
+                found[customer] = row["segment"]
+        return found
+
+    @bentoml.api(route=routes.RECOMMEND)
+    async def recommend(self, request: RecommendRequest, /) -> RecommendResponse:
+        """Top-k items for one customer; a customer without history gets (segment) popularity, flagged."""
+        bundle, refusal = self._recommender()
+        if refusal:
+            return refusal
+        (result,) = bundle.recommender.recommend(
+            [request.customer_id], k=request.k, task=request.task,
+            exclude=self._exclusions(bundle, request), segments=self._segments(bundle, [request.customer_id]),
+        )
+        answer = answers.recommendation(bundle, result)
+        return RecommendResponse(**dict(answer), task=request.task, versions=answers.versions(bundle))
+
+    @bentoml.api(route=routes.RECOMMEND_BATCH)
+    async def recommend_batch(self, request: BatchRecommendRequest, /) -> BatchRecommendResponse:
+        """Top-k items for many customers in one call (same options for all)."""
+        bundle, refusal = self._recommender()
+        if refusal:
+            return refusal
+        results = bundle.recommender.recommend(
+            request.customer_ids, k=request.k, task=request.task,
+            exclude=self._exclusions(bundle, request), segments=self._segments(bundle, request.customer_ids),
+        )
+        return BatchRecommendResponse(
+            task=request.task, results=[answers.recommendation(bundle, r) for r in results],
+            versions=answers.versions(bundle),
+        )
+
+    @bentoml.api(route=routes.SIMILAR_ITEMS)
+    async def similar_items(self, request: SimilarItemsRequest, /) -> SimilarItemsResponse:
+        """Items most similar to an item; an unknown item gets an empty answer with the reason."""
+        bundle, refusal = self._recommender()
+        if refusal:
+            return refusal
+        (result,) = bundle.recommender.similar_items([request.item_id], k=request.k)
+        return SimilarItemsResponse(
+            item_id=request.item_id, items=answers.scored_items(bundle, result.item_ids, result.scores),
+            known=result.reason is None, reason=result.reason, versions=answers.versions(bundle),
+        )
+
+    def _pricing(self) -> tuple[Bundle | None, JSONResponse | None]:
+        bundle = self.holder.current
+        if bundle is None:
+            return None, _not_ready(self.holder)
+        if bundle.pricing is None:
+            return None, _error(404, "no pricing model in the served bundle (train one, then crm serve import)")
+        return bundle, None
+
+    def _quote(self, bundle: Bundle, request: PriceRequest) -> PriceQuote:
+        return answers.price_quote(bundle, request)
+
+    @bentoml.api(route=routes.PRICE)
+    async def price(self, request: PriceRequest, /) -> PriceResponse:
+        """The guarded price of one product, with the explanation (elasticity, binding guardrail)."""
+        bundle, refusal = self._pricing()
+        if refusal:
+            return refusal
+        try:
+            quote = self._quote(bundle, request)
+        except EngineError as error:
+            return _error(400, str(error))
+        return PriceResponse(**dict(quote), versions=answers.versions(bundle))
+
+    @bentoml.api(route=routes.PRICE_BATCH)
+    async def price_batch(self, request: BatchPriceRequest, /) -> BatchPriceResponse:
+        """Prices of many products in one call."""
+        bundle, refusal = self._pricing()
+        if refusal:
+            return refusal
+        try:
+            quotes = [self._quote(bundle, item) for item in request.requests]
+        except EngineError as error:
+            return _error(400, str(error))
+        return BatchPriceResponse(results=quotes, versions=answers.versions(bundle))
+
+    # --- marketing (API key) --------------------------------------------------------------------------
+
+    @bentoml.api(route=routes.PROFILE)
+    async def profile(self, request: ProfileRequest, /) -> ProfileResponse:
+        """RFM scores and segment, loyalty tier, churn probability and band, expected CLV of a customer."""
+        bundle = self.holder.current
+        if bundle is None:
+            return _not_ready(self.holder)
+        return answers.profile(bundle, request.customer_id)
+
+    def _churn_list(self, request: ChurnRiskRequest | ChurnRiskExportRequest):
+        bundle = self.holder.current
+        if bundle is None:
+            return None, None, _not_ready(self.holder)
+        if not bundle.customers.has_value_scores:
+            return None, None, _error(404, "no churn/CLV scores in the served bundle (train crm-churn and crm-clv)")
+        selected = bundle.customers.query(
+            request.segments, request.tiers, request.bands, request.min_clv, request.sort_by, request.descending
+        )
+        return bundle, selected, None
+
+    @bentoml.api(route=routes.CHURN_RISK)
+    async def churn_risk(self, request: ChurnRiskRequest, /) -> ChurnRiskResponse:
+        """Customers by churn risk and value, filtered, sorted and paginated."""
+        bundle, selected, refusal = self._churn_list(request)
+        if refusal:
+            return refusal
+        start = (request.page - 1) * request.page_size
+        return ChurnRiskResponse(
+            as_of=bundle.as_of.to_pydatetime(), total=len(selected), page=request.page,
+            page_size=request.page_size, customers=bundle.customers.rows(selected.iloc[start : start + request.page_size]),
+            versions=answers.versions(bundle),
+        )
+
+    @bentoml.api(route=routes.CHURN_RISK_CSV)
+    async def churn_risk_csv(self, request: ChurnRiskExportRequest, /) -> str:
+        """The same list as CSV (up to ``limit`` rows); the model versions are in response headers."""
+        bundle, selected, refusal = self._churn_list(request)
+        if refusal:
+            return refusal
+        body = bundle.customers.to_csv(selected.iloc[: request.limit])
+        headers = {f"X-Model-{part.title()}": str(version) for part, version in bundle.versions.items()}
+        headers["X-Model-Bundle"] = bundle.tag
+        headers["Content-Disposition"] = 'attachment; filename="churn-risk.csv"'
+        return Response(body, media_type="text/csv", headers=headers)
+
+    @bentoml.api(route=routes.RELOAD)
+    async def reload(self) -> StatusResponse:
+        """Load the configured bundle now if it changed (this worker; the others follow on their timer)."""
+        await asyncio.to_thread(self.refresh)
+        return self.status_now()
+
+    # --- operations (open) -----------------------------------------------------------------------------
+
+    def status_now(self) -> StatusResponse:
+        bundle, attempt = self.holder.current, self.holder.last_attempt
+        return StatusResponse(
+            ready=bundle is not None,
+            bundle=bundle.tag if bundle else None,
+            loaded_at=bundle.loaded_at if bundle else None,
+            as_of=bundle.as_of.to_pydatetime() if bundle else None,
+            capabilities=bundle.capabilities if bundle else [],
+            last_reload=ReloadAttempt(**vars(attempt)) if attempt else None,
+            versions=answers.versions(bundle) if bundle else None,
+        )
+
+    @bentoml.api(route=routes.STATUS)
+    async def status(self) -> StatusResponse:
+        """What is served, and whether the last load worked (open: no personal data)."""
+        return self.status_now()
+
+
+CRMService.add_asgi_middleware(ApiKeyMiddleware)

@@ -1,0 +1,59 @@
+"""Run-time configuration of the service, read from environment variables (never hard-coded secrets).
+
+| variable | default | meaning |
+|---|---|---|
+| ``CRM_API_KEY`` | unset | key the marketing endpoints require in the ``X-API-Key`` header; unset: they refuse everyone |
+| ``CRM_STOREFRONT_OPEN`` | ``true`` | ``false``: the storefront endpoints require the key too |
+| ``CRM_BUNDLE`` | ``crm-bundle:latest`` | the bundle (BentoML model tag) to serve; a fixed version pins it |
+| ``CRM_RELOAD_SECONDS`` | ``30`` | how often a worker looks for a newer bundle under ``latest``; ``0``: never |
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from engine.errors import EngineError
+
+BUNDLE_NAME = "crm-bundle"
+API_KEY_HEADER = "x-api-key"
+
+_ENV = {
+    "api_key": "CRM_API_KEY",
+    "storefront_open": "CRM_STOREFRONT_OPEN",
+    "bundle": "CRM_BUNDLE",
+    "reload_seconds": "CRM_RELOAD_SECONDS",
+}
+
+
+class SettingsError(EngineError):
+    """An environment variable of the service has a value it cannot use (the message names it)."""
+
+
+class ServingSettings(BaseModel):
+    """What an operator configures; everything else (limits, routes) is part of the documented API."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    api_key: SecretStr | None = Field(None, description="key for marketing endpoints (X-API-Key header)")
+    storefront_open: bool = Field(True, description="storefront endpoints answer without a key")
+    bundle: str = Field(f"{BUNDLE_NAME}:latest", min_length=1, description="BentoML model tag of the bundle")
+    reload_seconds: float = Field(30.0, ge=0, description="interval of the check for a newer bundle; 0: off")
+
+    @property
+    def follows_latest(self) -> bool:
+        """True when the bundle is not pinned, so a newer import is picked up by the reload check."""
+        return self.bundle.endswith(":latest") or ":" not in self.bundle
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServingSettings:
+        """Settings from ``environ`` (default: the process environment); empty variables count as unset."""
+        environ = os.environ if environ is None else environ
+        values = {field: environ[name] for field, name in _ENV.items() if environ.get(name, "").strip()}
+        try:
+            return cls(**values)
+        except ValidationError as error:
+            problems = "; ".join(f"{_ENV[str(e['loc'][0])]}: {e['msg']}" for e in error.errors())
+            raise SettingsError(f"invalid service configuration: {problems}") from error

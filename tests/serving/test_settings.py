@@ -1,0 +1,42 @@
+"""Service settings come from the environment; bad values are refused naming the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from serving.settings import ServingSettings, SettingsError
+
+
+def test_defaults_keep_marketing_closed_and_follow_the_latest_bundle() -> None:
+    settings = ServingSettings.from_env({})
+    assert settings.api_key is None
+    assert settings.storefront_open is True
+    assert settings.bundle == "crm-bundle:latest"
+    assert settings.follows_latest
+    assert settings.reload_seconds == 30.0
+
+
+def test_values_are_read_from_the_environment() -> None:
+    settings = ServingSettings.from_env(
+        {"CRM_API_KEY": "s3cret", "CRM_STOREFRONT_OPEN": "false", "CRM_BUNDLE": "crm-bundle:abc", "CRM_RELOAD_SECONDS": "0"}
+    )
+    assert settings.api_key.get_secret_value() == "s3cret"
+    assert settings.storefront_open is False
+    assert not settings.follows_latest
+    assert settings.reload_seconds == 0
+
+
+def test_the_key_is_not_shown_in_reprs() -> None:
+    assert "s3cret" not in repr(ServingSettings.from_env({"CRM_API_KEY": "s3cret"}))
+
+
+def test_an_empty_variable_counts_as_unset() -> None:
+    assert ServingSettings.from_env({"CRM_API_KEY": "  ", "CRM_RELOAD_SECONDS": ""}).api_key is None
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"), [("CRM_STOREFRONT_OPEN", "maybe"), ("CRM_RELOAD_SECONDS", "-1"), ("CRM_RELOAD_SECONDS", "often")]
+)
+def test_a_bad_value_is_refused_naming_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=variable):
+        ServingSettings.from_env({variable: value})
