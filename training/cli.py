@@ -7,7 +7,7 @@ import sys
 import typer
 
 from engine.errors import EngineError
-from training.commands import data, segments
+from training.commands import data, segments, serving
 
 app = typer.Typer(
     name="crm",
@@ -22,6 +22,7 @@ app.add_typer(data.app, name="data")
 app.add_typer(train_app, name="train")
 app.add_typer(bench_app, name="bench")
 app.command("segments")(segments.segments)
+app.add_typer(serving.app, name="serve")
 bench_app.command("segments")(segments.bench)
 
 
