@@ -23,6 +23,7 @@ app.add_typer(train_app, name="train")
 app.add_typer(bench_app, name="bench")
 app.command("segments")(segments.segments)
 app.add_typer(serving.app, name="serve")
+bench_app.command("serving")(serving.bench)
 bench_app.command("segments")(segments.bench)
 
 

@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import shutil
+import sys
 import tempfile
 import urllib.error
 import urllib.request
@@ -124,6 +125,15 @@ def store_bundle(directory: Path, metadata: dict[str, Any], bentoml_home: Path |
     with bentoml.models.create(BUNDLE_NAME, metadata=metadata, **options) as model:
         shutil.copytree(directory, model.path, dirs_exist_ok=True)
     return str(model.tag)
+
+
+def stored_path(tag: str, bentoml_home: Path | None = None) -> Path:
+    """The folder of a stored bundle version."""
+    import bentoml
+    from bentoml._internal.models import ModelStore
+
+    options = {"_model_store": ModelStore(bentoml_home / "models")} if bentoml_home else {}
+    return Path(bentoml.models.get(tag, **options).path)
 
 
 def import_champions(
@@ -276,3 +286,236 @@ def demo(
                 lines = [line for line in answer.read().decode().splitlines() if line.strip()]
             console.print(f"-> {answer.status} ({len(lines)} lines) {' | '.join(lines[:2])[:width]}", markup=False)
     console.print(f"\nservice stopped (exit code {running.process.returncode}); keep it running with: make serve")
+
+
+# --- build: an immutable Bento -----------------------------------------------------------------------------
+
+
+@app.command("build")
+def build() -> None:
+    """Build a Bento (service code + the served bundle, see bentofile.yaml) that runs without the registry."""
+    import bentoml
+
+    root = Path(__file__).resolve().parents[2]
+    with step("building the Bento"):
+        bento = bentoml.bentos.build_bentofile(str(root / "bentofile.yaml"), build_ctx=str(root))
+    console.print(f"built [bold]{bento.tag}[/bold]; run it with: bentoml serve {bento.tag}  "
+                  f"or containerize it with: bentoml containerize {bento.tag}")
+
+
+# --- bench: the running service under a bounded load from a second process ------------------------------------
+
+TRAIN_COMMANDS = {"recommender": ["recommender"], "churn": ["churn"], "clv": ["clv"], "pricing": ["pricing"]}
+LEVELS = [1, 8, 32]
+
+
+def train_missing(data: str, tracking_uri: str) -> dict[str, str]:
+    """Train every capability that has no champion yet with its own ``crm train`` command on ``data``;
+    returns what happened per capability (``champion vN``, ``trained``, or why not)."""
+    import subprocess
+
+    outcome = {}
+    for part, command in TRAIN_COMMANDS.items():
+        version = tracking.champion_version(MODEL_NAMES[part])
+        if version is not None:
+            outcome[part] = f"champion v{version}"
+            continue
+        crm = Path(sys.executable).with_name("crm")
+        with step(f"no {MODEL_NAMES[part]} champion: crm train {' '.join(command)} --data {data}"):
+            done = subprocess.run([str(crm), "train", *command, "--data", data], capture_output=True, text=True,
+                                  env={**os.environ, **server.SINGLE_THREADED, "MLFLOW_TRACKING_URI": tracking_uri})
+        if done.returncode == 0:
+            version = tracking.champion_version(MODEL_NAMES[part])
+            outcome[part] = f"trained, champion v{version}" if version else "trained, not promoted"
+        else:
+            lines = [line.strip(" ╭╮╰╯│─") for line in done.stderr.splitlines()]
+            last = next((line for line in reversed(lines) if line), "(no output)")
+            outcome[part] = f"not trained: {last[:200]}"
+            console.print(f"[yellow]{MODEL_NAMES[part]} not available[/yellow]: {last[:200]}")
+    return outcome
+
+
+def request_bodies(bundle: Any, batch_size: int, seed: int = 0) -> dict[str, list[dict[str, Any]]]:
+    """Storefront-like requests: mostly known customers and a few new ones (cold start), bought items."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    customers = bundle.customers.frame.index.to_numpy()
+    picked = rng.choice(customers, size=min(500, len(customers)), replace=False).astype(str).tolist()
+    picked[::20] = [f"new-customer-{i}" for i in range(len(picked[::20]))]
+    bodies: dict[str, list[dict[str, Any]]] = {
+        "profile": [{"customer_id": c} for c in picked],
+    }
+    if bundle.recommender is not None:
+        bodies["recommend"] = [{"customer_id": c, "k": 10, "task": "discovery"} for c in picked]
+        bodies["recommend_batch"] = [
+            {"customer_ids": rng.choice(picked, size=batch_size, replace=False).tolist(), "k": 10, "task": "discovery"}
+            for _ in range(50)
+        ]
+    if bundle.pricing is not None:
+        products = pricing_products(bundle.pricing)
+        chosen = rng.choice(products, size=min(200, len(products)), replace=False).astype(str).tolist()
+        bodies["price"] = [{"product_id": p, "stock": float(rng.integers(0, 200))} for p in chosen]
+    return bodies
+
+
+def pricing_products(pricing: Any) -> Any:
+    """The product ids a pricing model can quote."""
+    return pricing.product_ids
+
+
+def in_process_times(bundle: Any, bodies: dict[str, list[dict[str, Any]]], seconds: float = 3.0) -> dict[str, float]:
+    """p50/p99 in milliseconds of the engine call behind each endpoint, for the same requests, in this
+    process (no HTTP): the denominator of the serving overhead."""
+    import time
+
+    import numpy as np
+
+    from serving import answers
+    from serving.schemas import PriceRequest
+
+    calls = {
+        "profile": lambda body: answers.profile(bundle, body["customer_id"]),
+        "recommend": lambda body: bundle.recommender.recommend([body["customer_id"]], k=body["k"], task=body["task"]),
+        "recommend_batch": lambda body: bundle.recommender.recommend(body["customer_ids"], k=body["k"], task=body["task"]),
+        "price": lambda body: answers.price_quote(bundle, PriceRequest(**body)),
+    }
+    figures = {}
+    for name, requests in bodies.items():
+        timings, deadline, turn = [], time.perf_counter() + seconds, 0
+        while time.perf_counter() < deadline and turn < 20_000:
+            began = time.perf_counter()
+            calls[name](requests[turn % len(requests)])
+            timings.append(time.perf_counter() - began)
+            turn += 1
+        p50, p99 = np.percentile(np.asarray(timings[len(timings) // 10 :]) * 1000, [50, 99])
+        figures[f"{name}_p50_ms"], figures[f"{name}_p99_ms"] = round(float(p50), 4), round(float(p99), 4)
+    return figures
+
+
+def server_memory_mb(pid: int) -> float:
+    """Resident memory of the service: its process and every child (the workers), in MiB."""
+    import psutil
+
+    root = psutil.Process(pid)
+    return round(sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]) / 2**20, 1)
+
+
+def run_load(plan: dict[str, Any], scratch: Path) -> dict[str, Any]:
+    """Run the load generator in its own process on ``plan`` and return its results."""
+    import subprocess
+
+    plan_file, out_file = scratch / "plan.json", scratch / "load.json"
+    plan_file.write_text(json.dumps(plan))
+    subprocess.run([sys.executable, "-m", "serving.loadtest", str(plan_file), str(out_file)], check=True,
+                   env={**os.environ, **server.SINGLE_THREADED}, timeout=60 + sum(
+                       s["seconds"] * len(s["concurrency"]) * 3 for s in plan["scenarios"]))
+    return json.loads(out_file.read_text())
+
+
+def bench(
+    out: Annotated[Path, typer.Option("--out", help="Where to write the JSON results.")],
+    data: Annotated[str, typer.Option("--data", help="Data to train missing champions on and to profile customers from.")] = "completejourney",
+    seconds: Annotated[float, typer.Option("--seconds", help="Measured seconds per endpoint and concurrency level.")] = 5.0,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Customers per batch recommendation request.")] = 50,
+    saturation_seconds: Annotated[float, typer.Option("--saturation-seconds", help="Also run recommendations at concurrency 32 this long (0: skip; 60 for the memory target).")] = 0.0,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Load-test the service on loopback from a second process: p50/p95/p99 and throughput at concurrency
+    1, 8 and 32 for recommendations (single and batch), price and profile; the in-process engine call
+    time of the same requests; errors; the service's memory before and after."""
+    import platform
+    import time
+
+    uri = tracking.configure(tracking_uri)
+    trained = train_missing(data, uri)
+    key = secrets.token_urlsafe(16)
+    with tempfile.TemporaryDirectory(prefix="crm-bench-serving-") as scratch:
+        scratch_path, home = Path(scratch), Path(scratch) / "bentoml"
+        tag, _ = import_champions(None, data, bentoml_home=home)
+        bundle = load_bundle(stored_path(tag, home), tag)
+        bodies = request_bodies(bundle, batch_size)
+        with step("timing the engine calls in process"):
+            in_process = in_process_times(bundle, bodies)
+        routes_of = {"recommend": routes.RECOMMEND, "recommend_batch": routes.RECOMMEND_BATCH,
+                     "price": routes.PRICE, "profile": routes.PROFILE}
+        plan = {"port": 0, "headers": {"X-API-Key": key}, "scenarios": [
+            {"name": name, "path": routes_of[name], "bodies": [json.dumps(b) for b in bodies[name]],
+             "concurrency": LEVELS, "seconds": seconds, "max_requests": 100_000}
+            for name in ("recommend", "recommend_batch", "price", "profile") if name in bodies
+        ]}
+        load_before = os.getloadavg()
+        with server.running(bentoml_home=home, settings={"CRM_API_KEY": key, "CRM_RELOAD_SECONDS": "0"},
+                            log=scratch_path / "server.log") as running:
+            plan["port"] = int(running.url.rsplit(":", 1)[1])
+            memory_before = server_memory_mb(running.pid)
+            with step(f"load test: {len(plan['scenarios'])} endpoints x concurrency {LEVELS} x {seconds:g} s"):
+                results = run_load(plan, scratch_path)
+            memory_after = server_memory_mb(running.pid)
+            saturation = None
+            if saturation_seconds > 0 and "recommend" in bodies:
+                with step(f"saturation: recommendations at concurrency 32 for {saturation_seconds:g} s"):
+                    saturation_plan = {**plan, "scenarios": [{**plan["scenarios"][0], "concurrency": [32],
+                                                              "seconds": saturation_seconds, "max_requests": 10**7}]}
+                    start_memory = server_memory_mb(running.pid)
+                    run = run_load(saturation_plan, scratch_path)["recommend"]["concurrency_32"]
+                    end_memory = server_memory_mb(running.pid)
+                saturation = {**run, "concurrency": 32, "memory_mb_before": start_memory, "memory_mb_after": end_memory,
+                              "memory_growth_pct": round(100 * (end_memory - start_memory) / start_memory, 2)}
+    payload = {
+        **results,
+        "in_process": in_process,
+        "overhead_ratio": {
+            name: round(results[name]["concurrency_1"]["p50_ms"] / in_process[f"{name}_p50_ms"], 2)
+            for name in results if in_process.get(f"{name}_p50_ms")
+        },
+        "errors": sum(level["errors"] for scenario in results.values() for level in scenario.values())
+        + (saturation["errors"] if saturation else 0),
+        "memory_mb": {"before": memory_before, "after": memory_after},
+        "saturation": saturation,
+        "setup": {
+            "bundle": tag, "versions": bundle.versions, "data": data, "models": trained,
+            "seconds_per_level": seconds, "batch_size": batch_size, "workers": 1,
+            "cpus": os.cpu_count(), "load_average_before": [round(x, 2) for x in load_before],
+            "python": platform.python_version(), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        },
+    }
+    payload["targets"] = _targets(payload)
+    tracking.write_json(out, payload)
+    _print_bench(payload)
+    console.print(f"wrote {out}")
+
+
+def _targets(payload: dict[str, Any]) -> dict[str, Any]:
+    """The issue's targets, each with the measured value and whether it is met."""
+    targets: dict[str, Any] = {"errors_zero": payload["errors"] == 0}
+    if "recommend" in payload:
+        level = payload["recommend"]["concurrency_8"]
+        targets["recommend_c8_p99_under_25ms"] = level["p99_ms"] < 25
+        targets["recommend_c8_at_least_300_rps"] = level["rps"] >= 300
+        targets["recommend_overhead_under_3x"] = payload["overhead_ratio"].get("recommend", float("inf")) < 3
+    if payload["saturation"]:
+        targets["saturation_memory_growth_under_10pct"] = payload["saturation"]["memory_growth_pct"] < 10
+    return targets
+
+
+def _print_bench(payload: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title="Serving over loopback (closed loop)")
+    for column in ("endpoint", "concurrency", "p50 ms", "p95 ms", "p99 ms", "req/s", "errors", "in-process p50 ms"):
+        table.add_column(column, justify="right" if column != "endpoint" else "left")
+    for name in ("recommend", "recommend_batch", "price", "profile"):
+        for level, figures in payload.get(name, {}).items():
+            table.add_row(name, level.split("_")[1], f"{figures['p50_ms']:.2f}", f"{figures['p95_ms']:.2f}",
+                          f"{figures['p99_ms']:.2f}", f"{figures['rps']:.0f}", str(figures["errors"]),
+                          f"{payload['in_process'].get(f'{name}_p50_ms', float('nan')):.3f}")
+    console.print(table)
+    console.print(f"memory MiB before/after: {payload['memory_mb']['before']} / {payload['memory_mb']['after']}; "
+                  f"overhead (served p50 at concurrency 1 / in-process p50): {payload['overhead_ratio']}")
+    if payload["saturation"]:
+        s = payload["saturation"]
+        console.print(f"saturation {s['seconds']:.0f} s at concurrency 32: {s['rps']:.0f} req/s, p99 {s['p99_ms']:.1f} ms, "
+                      f"errors {s['errors']}, memory {s['memory_mb_before']} -> {s['memory_mb_after']} MiB "
+                      f"({s['memory_growth_pct']:+.1f}%)")
+    console.print(f"targets: {payload['targets']}")
