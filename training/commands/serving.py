@@ -258,13 +258,19 @@ def _call(url: str, body: dict[str, Any], key: str | None) -> tuple[int, str]:
 
 @app.command("demo")
 def demo(
+    data: Annotated[str | None, typer.Option("--data", help="Import the champions first, profiling customers from this data.")] = None,
+    tracking_uri: TrackingOption = None,
     port: Annotated[int | None, typer.Option("--port", help="Port (default: a free one).")] = None,
     width: Annotated[int, typer.Option("--width", help="Show at most this many characters of each answer.")] = 400,
 ) -> None:
-    """Start the service on the served bundle, call every endpoint once with curl-equivalent requests,
-    print the calls and answers, and stop it."""
+    """Start the service on the champions, call every endpoint once (printed as curl commands with their
+    answers), and stop it. With --data, the champions are imported first (as `crm serve import`)."""
     import bentoml
 
+    if data is not None:
+        tracking.configure(tracking_uri)
+        tag, _ = import_champions(None, data)
+        console.print(f"stored bundle {tag}")
     key = os.environ.get("CRM_API_KEY") or secrets.token_urlsafe(16)
     if "CRM_API_KEY" not in os.environ:
         console.print(f"CRM_API_KEY is not set: this demo uses the throw-away key {key}")
