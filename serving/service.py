@@ -70,9 +70,6 @@ def _not_ready(holder: BundleHolder) -> JSONResponse:
 class CRMService:
     """One service for the storefront (open by configuration) and marketing (API key)."""
 
-    # a built Bento packs this bundle; in development the newest import is served
-    bundle_model = bentoml.models.BentoModel(f"{BUNDLE_NAME}:latest")
-
     def __init__(self) -> None:
         self.settings = ServingSettings.from_env()
         self.holder = BundleHolder(self._load)

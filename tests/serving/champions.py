@@ -1,0 +1,60 @@
+"""Small champions in a temporary MLflow registry, and bundles built from them, for the serving tests.
+
+The models are fitted directly with the engine on a small synthetic shop (seconds), registered with
+``training.tracking`` and promoted to ``champion`` the same way the pipelines do it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import mlflow
+from pydantic import BaseModel
+
+from engine.data.dataset import ShopData
+from engine.data.synthetic import SyntheticShopConfig, generate_shop
+from serving.bundle import MODEL_NAMES
+from training import tracking
+
+API_KEY = "test-key-0123"
+
+
+class _TestConfig(BaseModel):
+    purpose: str = "serving tests"
+
+
+def small_shop(seed: int = 3) -> ShopData:
+    """About 300 customers, 60 products in 8 categories, 40 weeks (under a second to generate)."""
+    return generate_shop(SyntheticShopConfig(seed=seed, n_customers=300, n_products=60, n_weeks=40))
+
+
+@contextmanager
+def temporary_registry(folder: Path) -> Iterator[str]:
+    """Point MLflow at a fresh SQLite store in ``folder`` for the duration, then back."""
+    previous = mlflow.get_tracking_uri()
+    uri = tracking.configure(f"sqlite:///{folder}/mlflow.db")
+    mlflow.set_registry_uri(uri)
+    try:
+        yield uri
+    finally:
+        mlflow.set_tracking_uri(previous)
+        mlflow.set_registry_uri(previous)
+
+
+def register_champion(part: str, model_dir: Path, shop: ShopData, metric: float) -> str:
+    """Register ``model_dir`` as a new version of the part's model and promote it if it is better."""
+    with tracking.tracked_run("serving-tests", _TestConfig(), shop, seed=0):
+        version = tracking.register_model(model_dir, MODEL_NAMES[part], "test_metric", metric)
+        tracking.promote_if_better(MODEL_NAMES[part], version, "test_metric", metric)
+    return version
+
+
+def train_recommender(shop: ShopData, folder: Path, metric: float = 0.5) -> str:
+    """A small ALS recommender, saved and registered; returns its registry version."""
+    from engine.recommend.als import ALSRecommender
+
+    model = ALSRecommender(factors=8, iterations=5, num_threads=1).fit(shop.transactions)
+    model.save(folder, data_fingerprint=shop.fingerprint())
+    return register_champion("recommender", folder, shop, metric)

@@ -1,0 +1,236 @@
+"""The real service over HTTP: one ``bentoml serve`` process for the module, on a free loopback port,
+serving bundles built from small champions in a temporary MLflow registry and BentoML store.
+
+The server starts before any bundle exists (so its unready state is observed), then bundles are
+imported while it runs (it picks them up by itself), including one that cannot load.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+
+from engine.customers.view import customer_view, default_as_of
+from engine.data.dataset import ShopData
+from serving import routes, server
+from serving.schemas import MAX_BATCH_CUSTOMERS, MAX_K
+from tests.serving.champions import API_KEY, small_shop, temporary_registry, train_recommender
+from training.commands.serving import import_champions, stored_path, store_bundle
+
+KEY = {"X-API-Key": API_KEY}
+
+
+@dataclass
+class Live:
+    url: str
+    home: Path
+    work: Path
+    shop: ShopData
+    tag: str
+    before_import: dict[str, Any] = field(default_factory=dict)
+
+    def post(self, route: str, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
+        return httpx.post(self.url + route, json=body, headers=headers or {}, timeout=30)
+
+    def status(self) -> dict[str, Any]:
+        return self.post(routes.STATUS, {}).json()
+
+    def wait_for(self, predicate, timeout: float = 30.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.status()
+            if predicate(status):
+                return status
+            time.sleep(0.2)
+        raise AssertionError(f"condition not reached in {timeout} s; last status {status}")
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory) -> Live:
+    work = tmp_path_factory.mktemp("serving")
+    home = work / "bentoml"
+    shop = small_shop()
+    process = server.start(server.free_port(), bentoml_home=home, log=work / "server.log",
+                           settings={"CRM_API_KEY": API_KEY, "CRM_RELOAD_SECONDS": "0.5"})
+    try:
+        with temporary_registry(work):
+            before = _observe_unready(process)
+            train_recommender(shop, work / "recommender-1")
+            tag, _ = import_champions(shop, bentoml_home=home)
+            server.wait_ready(process, timeout=60)
+            yield Live(process.url, home, work, shop, tag, before)
+    finally:
+        server.stop(process)
+
+
+def _observe_unready(process: server.Server) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            ready = httpx.get(process.url + "/readyz", timeout=2)
+            status = httpx.post(process.url + routes.STATUS, json={}, timeout=2)
+            recommend = httpx.post(process.url + routes.RECOMMEND, json={"customer_id": "c1"}, timeout=2)
+            return {"readyz": ready.status_code, "status": status.json(), "recommend": recommend}
+        except httpx.TransportError:
+            time.sleep(0.25)
+    raise AssertionError("the service did not start")
+
+
+def test_without_a_bundle_it_runs_but_is_not_ready_and_says_why(live: Live) -> None:
+    assert live.before_import["readyz"] == 503
+    status = live.before_import["status"]
+    assert status["ready"] is False and status["bundle"] is None
+    assert status["last_reload"]["ok"] is False and "crm-bundle" in status["last_reload"]["error"]
+    assert live.before_import["recommend"].status_code == 503
+    assert "crm serve import" in live.before_import["recommend"].json()["error"]
+
+
+def test_health_readiness_metrics_and_openapi(live: Live) -> None:
+    assert httpx.get(live.url + "/readyz").status_code == 200
+    assert httpx.get(live.url + "/healthz").status_code == 200
+    live.post(routes.RECOMMEND, {"customer_id": "c00001"})
+    metrics = httpx.get(live.url + "/metrics").text
+    assert 'bentoml_service_request_duration_seconds_count{' in metrics and routes.RECOMMEND in metrics
+    paths = httpx.get(live.url + "/docs.json").json()["paths"]
+    for route in (*routes.STOREFRONT, routes.PROFILE, routes.CHURN_RISK, routes.CHURN_RISK_CSV, routes.STATUS, routes.RELOAD):
+        assert route in paths
+
+
+def _known_customer(live: Live) -> str:
+    """A customer with a middling history: several items bought, most of the catalogue not."""
+    counts = live.shop.transactions.groupby("customer_id")["product_id"].nunique()
+    return str((counts - counts.median()).abs().idxmin())
+
+
+def test_recommendations_for_a_known_customer_name_the_models(live: Live) -> None:
+    customer = _known_customer(live)
+    answer = live.post(routes.RECOMMEND, {"customer_id": customer, "k": 5, "task": "discovery"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["customer_id"] == customer and body["source"] == "model" and body["cold_start"] is False
+    assert len(body["items"]) == 5
+    assert body["versions"]["bundle"] == live.status()["bundle"] and body["versions"]["recommender"] is not None
+    bought = set(live.shop.transactions.loc[live.shop.transactions["customer_id"] == customer, "product_id"])
+    assert not bought & {item["item_id"] for item in body["items"]}, "discovery must not repeat purchases"
+    categories = live.shop.products.set_index("product_id")["category"]
+    assert all(item["category"] == categories[item["item_id"]] for item in body["items"])
+
+
+def test_exclusions_and_the_category_filter(live: Live) -> None:
+    customer = _known_customer(live)
+    first = live.post(routes.RECOMMEND, {"customer_id": customer, "k": 3, "task": "repeat"}).json()["items"]
+    excluded = [first[0]["item_id"]]
+    again = live.post(routes.RECOMMEND, {"customer_id": customer, "k": 3, "task": "repeat", "exclude": excluded}).json()
+    assert excluded[0] not in {item["item_id"] for item in again["items"]}
+    category = first[0]["category"]
+    filtered = live.post(routes.RECOMMEND, {"customer_id": customer, "k": 4, "category": category}).json()
+    assert filtered["items"] and {item["category"] for item in filtered["items"]} == {category}
+
+
+def test_an_unknown_customer_gets_a_flagged_cold_start_answer(live: Live) -> None:
+    answer = live.post(routes.RECOMMEND, {"customer_id": "never-seen", "k": 4})
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["cold_start"] is True and body["source"] == "cold_start_global" and len(body["items"]) == 4
+
+
+def test_batch_recommendations_keep_the_order_of_the_request(live: Live) -> None:
+    customers = [_known_customer(live), "never-seen", "c00002"]
+    body = live.post(routes.RECOMMEND_BATCH, {"customer_ids": customers, "k": 2, "task": "repeat"}).json()
+    assert [r["customer_id"] for r in body["results"]] == customers
+    assert [r["cold_start"] for r in body["results"]][:2] == [False, True]
+    assert body["versions"]["recommender"] is not None
+
+
+def test_similar_items_and_an_unknown_item(live: Live) -> None:
+    item = str(live.shop.transactions["product_id"].iloc[0])
+    known = live.post(routes.SIMILAR_ITEMS, {"item_id": item, "k": 3}).json()
+    assert known["known"] is True and len(known["items"]) == 3 and item not in {i["item_id"] for i in known["items"]}
+    unknown = live.post(routes.SIMILAR_ITEMS, {"item_id": "no-such-item"})
+    assert unknown.status_code == 200
+    assert unknown.json()["known"] is False and unknown.json()["items"] == [] and unknown.json()["reason"]
+
+
+@pytest.mark.parametrize(
+    ("route", "body", "field"),
+    [
+        (routes.RECOMMEND, {"customer_id": "c1", "k": 0}, "k"),
+        (routes.RECOMMEND, {"customer_id": "c1", "k": MAX_K + 1}, "k"),
+        (routes.RECOMMEND, {"customer_id": "c1", "task": "everything"}, "task"),
+        (routes.RECOMMEND, {"customer_id": "c1", "colour": "red"}, "colour"),
+        (routes.RECOMMEND, {"k": 3}, "customer_id"),
+        (routes.RECOMMEND, {"customer_id": ""}, "customer_id"),
+        (routes.RECOMMEND_BATCH, {"customer_ids": [f"c{i}" for i in range(MAX_BATCH_CUSTOMERS + 1)]}, "customer_ids"),
+        (routes.SIMILAR_ITEMS, {"item_id": ["a", "b"]}, "item_id"),
+    ],
+)
+def test_malformed_or_oversized_requests_get_a_400_naming_the_field(live: Live, route: str, body: dict, field: str) -> None:
+    answer = live.post(route, body)
+    assert answer.status_code == 400
+    assert field in [str(part) for problem in answer.json()["detail"] for part in problem["loc"]]
+
+
+def test_a_body_that_is_not_json_is_a_400(live: Live) -> None:
+    answer = httpx.post(live.url + routes.RECOMMEND, content=b"{customer", headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400
+
+
+def test_profiles_match_the_customer_view_and_unknown_customers_get_the_entry_tier(live: Live) -> None:
+    view = customer_view(live.shop.transactions, default_as_of(live.shop.transactions))
+    customer = str(view.index[7])
+    body = live.post(routes.PROFILE, {"customer_id": customer}, KEY).json()
+    assert body["known"] is True
+    assert body["segment"] == view.loc[customer, "segment"] and body["tier"] == view.loc[customer, "tier"]
+    assert body["rfm"]["frequency"] == view.loc[customer, "frequency"]
+    assert body["rfm"]["r_score"] == view.loc[customer, "r_score"]
+    assert pd.Timestamp(body["as_of"]) == default_as_of(live.shop.transactions)
+    unknown = live.post(routes.PROFILE, {"customer_id": "never-seen"}, KEY).json()
+    assert unknown["known"] is False and unknown["rfm"] is None and unknown["tier"] == "Bronze"
+    assert unknown["versions"]["bundle"] == body["versions"]["bundle"]
+
+
+def test_marketing_endpoints_need_the_key(live: Live) -> None:
+    assert live.post(routes.PROFILE, {"customer_id": "c1"}).status_code == 401
+    assert live.post(routes.PROFILE, {"customer_id": "c1"}, {"X-API-Key": "wrong"}).status_code == 403
+    assert live.post(routes.CHURN_RISK, {}, {"X-API-Key": "wrong"}).status_code == 403
+    assert live.post(routes.RECOMMEND, {"customer_id": "c1"}).status_code == 200  # storefront open
+
+
+def test_a_new_champion_is_picked_up_while_requests_keep_succeeding(live: Live) -> None:
+    customer = _known_customer(live)
+    old = live.status()
+    train_recommender(live.shop, live.work / "recommender-2", metric=0.9)
+    with ThreadPoolExecutor(4) as pool:
+        answers = pool.map(lambda _: live.post(routes.RECOMMEND, {"customer_id": customer}), range(400))
+        tag, _ = import_champions(live.shop, bentoml_home=live.home)
+        new = live.wait_for(lambda s: s["bundle"] == tag)
+        answers = list(answers)
+    assert all(a.status_code == 200 for a in answers)
+    assert {a.json()["versions"]["bundle"] for a in answers} <= {old["bundle"], tag}
+    assert new["versions"]["recommender"] != old["versions"]["recommender"] and new["last_reload"]["ok"]
+    after = live.post(routes.RECOMMEND, {"customer_id": customer}).json()
+    assert after["versions"] == new["versions"]
+
+
+def test_a_bundle_that_fails_to_load_leaves_the_old_one_serving(live: Live) -> None:
+    serving = live.status()["bundle"]
+    broken = live.work / "broken"
+    shutil.copytree(stored_path(serving, live.home), broken)
+    (broken / "recommender" / "manifest.json").write_text("{ not json")
+    tag = store_bundle(broken, {"purpose": "broken on purpose"}, live.home)
+    status = live.wait_for(lambda s: s["last_reload"]["bundle"] == tag)
+    assert status["last_reload"]["ok"] is False and "not valid JSON" in status["last_reload"]["error"]
+    assert status["bundle"] == serving and status["ready"] is True
+    assert httpx.get(live.url + "/readyz").status_code == 200
+    answer = live.post(routes.RECOMMEND, {"customer_id": "c00001"})
+    assert answer.status_code == 200 and answer.json()["versions"]["bundle"] == serving
+    assert "failed" in (live.work / "server.log").read_text()
