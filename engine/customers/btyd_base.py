@@ -4,7 +4,7 @@ save/load; and for the two purchase-count models, the per-customer predictions t
 Each model implements only its log-likelihood and its conditional predictions (template method); the
 base validates the summary, collapses identical rows into weights (CDNOW's 23,570 customers have a few
 thousand distinct (x, t_x, T) rows), maximises the likelihood with L-BFGS-B over log-parameters (so
-every parameter stays positive), polishes with Nelder-Mead, and checks the result.
+every parameter stays positive), falls back to Nelder-Mead if L-BFGS-B stalls, and checks the result.
 """
 
 from __future__ import annotations
@@ -76,19 +76,16 @@ class LikelihoodModel(ABC):
             bounds=[(-_LOG_BOUND, _LOG_BOUND)] * len(start),
             options={"maxiter": self.max_iterations, "ftol": 1e-13, "gtol": 1e-9},
         )
-        # a Nelder-Mead polish from the L-BFGS-B point: cheap, and robust to flat ridges
-        result = optimize.minimize(
-            objective,
-            result.x,
-            method="Nelder-Mead",
-            options={"maxiter": self.max_iterations, "xatol": 1e-7, "fatol": 1e-12},
-        )
+        if not result.success:  # e.g. a flat ridge stalled the line search: go on without gradients
+            result = optimize.minimize(
+                objective,
+                result.x,
+                method="Nelder-Mead",
+                options={"maxiter": self.max_iterations, "xatol": 1e-7, "fatol": 1e-12},
+            )
         if not np.isfinite(result.fun) or result.fun >= 1e10:
             raise EngineError(f"{self.kind}: the likelihood could not be maximised ({result.message})")
         self.params_ = dict(zip(self.param_names, np.exp(result.x).tolist()))
-        # a parameter at its bound is a limit of the model (e.g. BG/NBD a, b -> inf with a/(a+b) fixed:
-        # the same dropout probability for everyone), a valid fit that callers may want to report
-        self.at_bound_ = [name for name, v in zip(self.param_names, result.x) if abs(v) >= _LOG_BOUND - 1e-3]
         self.log_likelihood_ = -result.fun * total
         self.n_customers_ = int(total)
         self.converged_ = bool(result.success)
@@ -110,8 +107,7 @@ class LikelihoodModel(ABC):
         write_manifest(
             directory, self.kind, _FORMAT_VERSION, self._init_params(), data_fingerprint,
             {"fitted": {"params": self.params_, "log_likelihood": self.log_likelihood_,
-                        "n_customers": self.n_customers_, "converged": self.converged_,
-                        "at_bound": self.at_bound_}},
+                        "n_customers": self.n_customers_, "converged": self.converged_}},
         )
         return Path(directory)
 
@@ -124,7 +120,6 @@ class LikelihoodModel(ABC):
         model.log_likelihood_ = float(fitted["log_likelihood"])
         model.n_customers_ = int(fitted["n_customers"])
         model.converged_ = bool(fitted["converged"])
-        model.at_bound_ = list(fitted["at_bound"])
         return model
 
     def __repr__(self) -> str:

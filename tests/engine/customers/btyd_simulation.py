@@ -7,7 +7,11 @@ import pandas as pd
 
 
 def _frame(x: list[float], t_x: list[float], age: np.ndarray) -> pd.DataFrame:
-    return pd.DataFrame({"frequency": np.asarray(x, float), "recency": np.asarray(t_x, float), "T": age})
+    """Times in weeks, rounded down to whole days as a shop's calendar records them."""
+    days = 7.0
+    return pd.DataFrame(
+        {"frequency": np.asarray(x, float), "recency": np.floor(np.asarray(t_x) * days) / days, "T": np.floor(age * days) / days}
+    )
 
 
 def simulate_bgnbd(r: float, alpha: float, a: float, b: float, n: int, seed: int) -> pd.DataFrame:

@@ -12,7 +12,7 @@ from scipy import integrate, stats
 
 from engine.customers.bgnbd import BGNBD
 from engine.customers.btyd_base import PurchaseCountModel
-from engine.customers.pareto_nbd import ParetoNBD
+from engine.customers.pareto_nbd import ParetoNBD, log_integral
 from engine.errors import DataValidationError, EngineError, ModelFormatError, NotFittedError
 from tests.engine.customers.btyd_simulation import simulate_bgnbd, simulate_pareto_nbd
 
@@ -158,11 +158,12 @@ class TestBGNBD(PurchaseCountContract):
             value, _ = integrate.quad(integrand, 0, 1, limit=200, points=[1e-3, 1e-2])
             assert model.expected_purchases(row, t)[0] == pytest.approx(model.p_alive(row)[0] * value, rel=1e-7)
 
-    def test_homogeneous_dropout_is_a_limit_not_a_failure(self):
-        # 300 BG/NBD customers whose likelihood is maximised as a, b -> inf (one dropout probability
-        # for everyone): the fit reports the parameters at their bound and still predicts
+    def test_flat_ridge_of_homogeneous_dropout_still_fits(self):
+        # these 300 customers are best explained by one dropout probability for everyone (a, b -> inf
+        # along a/(a+b) fixed): the likelihood is a flat ridge, and the fit must still land on it
         fitted = BGNBD().fit(simulate_bgnbd(0.5, 6.0, 0.8, 2.5, n=300, seed=2))
-        assert fitted.at_bound_ == ["a", "b"]
+        a, b = fitted.params_["a"], fitted.params_["b"]
+        assert a > 10 and a / (a + b) == pytest.approx(0.096, abs=0.01)
         assert np.all(np.isfinite(fitted.p_no_purchase(TINY, 10)))
 
     def test_customer_without_repeat_purchase_is_alive(self):
@@ -190,6 +191,27 @@ class TestParetoNBD(PurchaseCountContract):
 
             value, _ = integrate.dblquad(integrand, 0, 3, 0, 10, epsabs=1e-12, epsrel=1e-8)
             assert model.log_likelihood(summary([x], [t_x], [age]))[0] == pytest.approx(math.log(value), abs=1e-5)
+
+    @pytest.mark.parametrize(
+        ("rho", "s", "alpha", "beta", "lo", "hi"),
+        [
+            (400.6, 0.6, 1000.0, 0.1, 0.0, 39.0),  # where scipy's hyp2f1 returns NaN
+            (500.6, 0.6, 10.0, 3.0, 38.0, 39.0),
+            (500.6, 0.6, 3.0, 10.0, 20.0, 39.0),
+            (1.4, 160.0, 1.4, 1.9e5, 0.0, 39.0),  # near-homogeneous dropout (Complete Journey)
+            (0.05, 0.05, 0.01, 0.01, 0.0, 1000.0),
+            (2.0, 1.0, 5.0, 5.0, 10.0, 10.0),  # empty interval
+        ],
+    )
+    def test_log_integral_matches_adaptive_quadrature(self, rho, s, alpha, beta, lo, hi):
+        def integrand(u):  # scaled by its value at lo
+            return math.exp(-rho * math.log((alpha + u) / (alpha + lo)) - (s + 1) * math.log((beta + u) / (beta + lo)))
+
+        scale = min(alpha, beta) / (rho + s + 1)  # break the interval where the integrand changes
+        points = [lo] + [lo + scale * (2.0**k - 1) for k in range(1, 60) if lo + scale * (2.0**k - 1) < hi] + [hi]
+        value = sum(integrate.quad(integrand, a, b, epsabs=0, epsrel=1e-13)[0] for a, b in zip(points, points[1:]))
+        expected = math.log(value) - rho * math.log(alpha + lo) - (s + 1) * math.log(beta + lo) if value else -math.inf
+        assert log_integral(np.array([rho]), s, alpha, beta, np.array([lo]), np.array([hi]))[0] == pytest.approx(expected, abs=1e-7)
 
     def test_window_churn_matches_simulation(self):
         # P(no purchase in the next 15 weeks) vs the frequency in customers simulated past T
