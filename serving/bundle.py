@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from engine.data.columns import Columns
-from engine.errors import ModelFormatError
+from engine.errors import EngineError, ModelFormatError
 from engine.io import read_manifest, write_manifest
 from serving.customer_table import CustomerTable
 
@@ -58,8 +58,14 @@ class Catalogue:
 
     def outside(self, category: str, item_ids: np.ndarray) -> np.ndarray:
         """The ids among ``item_ids`` that are not in ``category`` (what a category filter excludes)."""
+        if category not in self.categories:
+            raise EngineError(f"category: unknown category {category!r}")
         inside = np.fromiter((self.category_of.get(item) == category for item in item_ids), bool, len(item_ids))
         return item_ids[~inside]
+
+    @property
+    def categories(self) -> set[str]:
+        return set(self.category_of.values())
 
 
 @dataclass(frozen=True)

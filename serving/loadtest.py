@@ -59,6 +59,7 @@ class Tally:
     latencies: list[float] = field(default_factory=list)
     statuses: Counter = field(default_factory=Counter)
     failures: int = 0
+    reconnects: int = 0
     stop_at: float = float("inf")
 
 
@@ -75,11 +76,18 @@ def _requests(path: str, bodies: list[str], headers: dict[str, str]) -> list[byt
     return built
 
 
+class StaleConnection(ConnectionError):
+    """The server had closed a kept-alive connection before the request arrived (nothing was read)."""
+
+
 async def _read_response(reader: asyncio.StreamReader) -> int:
     """Read one whole response (Content-Length or chunked) and return its status code."""
-    status_line = await reader.readline()
+    try:
+        status_line = await reader.readline()
+    except ConnectionResetError as error:
+        raise StaleConnection("connection reset before any answer") from error
     if not status_line:
-        raise ConnectionError("server closed the connection")
+        raise StaleConnection("server closed the connection")
     status = int(status_line.split(b" ", 2)[1])
     length, chunked = 0, False
     while (line := await reader.readline()) not in (b"\r\n", b""):
@@ -113,7 +121,16 @@ async def _connection(port: int, requests: list[bytes], offset: int, scenario: S
             began = time.perf_counter()
             writer.write(requests[turn % len(requests)])
             try:
-                status = await _read_response(reader)
+                try:
+                    status = await _read_response(reader)
+                except StaleConnection:
+                    # like any HTTP client pool: a kept-alive connection the server closed while it was
+                    # idle (e.g. waiting at the start gate) is reopened and the request sent again, once
+                    writer.close()
+                    reader, writer = await asyncio.open_connection(LOOPBACK, port)
+                    tally.reconnects += 1
+                    writer.write(requests[turn % len(requests)])
+                    status = await _read_response(reader)
             except (ConnectionError, asyncio.IncompleteReadError, ValueError):
                 tally.failures += 1
                 writer.close()
@@ -165,6 +182,7 @@ def _summary(tally: Tally, elapsed: float) -> dict[str, Any]:
         "requests": int(latencies.size),
         "seconds": round(elapsed, 3),
         "errors": int(latencies.size - ok + tally.failures),
+        "reconnects": tally.reconnects,
         "status_counts": {str(status): n for status, n in sorted(tally.statuses.items())},
     }
 

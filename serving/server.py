@@ -44,9 +44,9 @@ class Server:
         return self.process.pid
 
 
-def server_command(host: str, port: int) -> list[str]:
+def server_command(host: str, port: int, workers: int = 1) -> list[str]:
     bentoml = Path(sys.executable).with_name("bentoml")
-    return [str(bentoml), "serve", SERVICE, "--host", host, "--port", str(port)]
+    return [str(bentoml), "serve", SERVICE, "--host", host, "--port", str(port), "--arg", f"workers={workers}"]
 
 
 def server_environment(bentoml_home: Path | None = None, settings: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -57,11 +57,11 @@ def server_environment(bentoml_home: Path | None = None, settings: Mapping[str, 
 
 
 def start(port: int, host: str = LOOPBACK, bentoml_home: Path | None = None,
-          settings: Mapping[str, str] | None = None, log: Path | None = None) -> Server:
+          settings: Mapping[str, str] | None = None, log: Path | None = None, workers: int = 1) -> Server:
     """Start the service in its own process group; output goes to ``log`` (default: discarded)."""
     output = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
     process = subprocess.Popen(
-        server_command(host, port),
+        server_command(host, port, workers),
         env=server_environment(bentoml_home, settings),
         stdout=output,
         stderr=subprocess.STDOUT,
@@ -102,9 +102,9 @@ def stop(server: Server, timeout: float = 20.0) -> int:
 
 @contextmanager
 def running(port: int | None = None, bentoml_home: Path | None = None, settings: Mapping[str, str] | None = None,
-            log: Path | None = None, timeout: float = 120.0) -> Iterator[Server]:
+            log: Path | None = None, timeout: float = 120.0, workers: int = 1) -> Iterator[Server]:
     """A ready service on a free (or the given) loopback port, stopped on exit whatever happens."""
-    server = start(port or free_port(), LOOPBACK, bentoml_home, settings, log)
+    server = start(port or free_port(), LOOPBACK, bentoml_home, settings, log, workers)
     try:
         wait_ready(server, timeout)
         yield server

@@ -13,6 +13,7 @@ import gc
 import logging
 
 import bentoml
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse, Response
 
 from engine.errors import EngineError
@@ -44,12 +45,23 @@ from serving.settings import BUNDLE_NAME, ServingSettings
 
 logger = logging.getLogger("crm.serving")
 
+
+
+class ServiceArguments(BaseModel):
+    """Start-up arguments (``bentoml serve ... --arg workers=2``, or ``crm serve --workers 2``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    workers: int = Field(1, ge=1, le=64, description="worker processes, each with its own copy of the bundle")
+
+
+ARGUMENTS = bentoml.use_arguments(ServiceArguments)
+
 # BentoML records a tracing span for every request even with tracing off, and its request-timeout
 # timer keeps each one alive for the whole timeout: at a few hundred requests a second that is tens of
 # thousands of live objects and long garbage-collection pauses. The API routes are therefore left out
 # of tracing, and the timeout is short (every answer here takes milliseconds).
 SERVICE_CONFIG = {
-    "workers": 1,
+    "workers": ARGUMENTS.workers,
     "traffic": {"timeout": 10},
     "tracing": {"excluded_urls": ["/v1/"]},
     "logging": {"access": {"enabled": False}},
@@ -135,11 +147,15 @@ class CRMService:
         return bundle, None
 
     @staticmethod
-    def _exclusions(bundle: Bundle, options: RecommendOptions) -> list[str]:
+    def _exclusions(bundle: Bundle, options: RecommendOptions) -> list[str] | None:
+        """The request's exclude list plus, with a category filter, every item outside the category
+        (None when nothing is excluded, which spares the engine an id lookup)."""
         excluded = list(options.exclude)
-        if options.category is not None and bundle.catalogue is not None:
+        if options.category is not None:
+            if bundle.catalogue is None:
+                raise EngineError("category: the served bundle has no product categories to filter on")
             excluded += bundle.catalogue.outside(options.category, bundle.recommender.items_.external_ids).tolist()
-        return excluded
+        return excluded or None
 
     def _segments(self, bundle: Bundle, customer_ids: list[str]) -> dict[str, str]:
         found = {}
@@ -155,10 +171,13 @@ class CRMService:
         bundle, refusal = self._recommender()
         if refusal:
             return refusal
-        (result,) = bundle.recommender.recommend(
-            [request.customer_id], k=request.k, task=request.task,
-            exclude=self._exclusions(bundle, request), segments=self._segments(bundle, [request.customer_id]),
-        )
+        try:
+            (result,) = bundle.recommender.recommend(
+                [request.customer_id], k=request.k, task=request.task,
+                exclude=self._exclusions(bundle, request), segments=self._segments(bundle, [request.customer_id]),
+            )
+        except EngineError as error:
+            return _error(400, str(error))
         answer = answers.recommendation(bundle, result)
         return RecommendResponse(**dict(answer), task=request.task, versions=answers.versions(bundle))
 
@@ -168,10 +187,13 @@ class CRMService:
         bundle, refusal = self._recommender()
         if refusal:
             return refusal
-        results = bundle.recommender.recommend(
-            request.customer_ids, k=request.k, task=request.task,
-            exclude=self._exclusions(bundle, request), segments=self._segments(bundle, request.customer_ids),
-        )
+        try:
+            results = bundle.recommender.recommend(
+                request.customer_ids, k=request.k, task=request.task,
+                exclude=self._exclusions(bundle, request), segments=self._segments(bundle, request.customer_ids),
+            )
+        except EngineError as error:
+            return _error(400, str(error))
         return BatchRecommendResponse(
             task=request.task, results=[answers.recommendation(bundle, r) for r in results],
             versions=answers.versions(bundle),

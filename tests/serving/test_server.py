@@ -136,6 +136,11 @@ def test_exclusions_and_the_category_filter(live: Live) -> None:
     assert filtered["items"] and {item["category"] for item in filtered["items"]} == {category}
 
 
+def test_an_unknown_category_is_a_400_naming_the_field(live: Live) -> None:
+    answer = live.post(routes.RECOMMEND, {"customer_id": _known_customer(live), "category": "no-such-category"})
+    assert answer.status_code == 400 and answer.json()["error"].startswith("category:")
+
+
 def test_an_unknown_customer_gets_a_flagged_cold_start_answer(live: Live) -> None:
     answer = live.post(routes.RECOMMEND, {"customer_id": "never-seen", "k": 4})
     assert answer.status_code == 200

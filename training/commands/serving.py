@@ -201,13 +201,14 @@ def serve(
     context: typer.Context,
     host: Annotated[str, typer.Option("--host", help="Interface to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
     port: PortOption = 3000,
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes (each loads its own copy of the bundle).")] = 1,
 ) -> None:
     """Run the service in the foreground until Ctrl-C (settings: CRM_API_KEY, CRM_STOREFRONT_OPEN,
     CRM_BUNDLE, CRM_RELOAD_SECONDS)."""
     if context.invoked_subcommand is not None:
         return
     _announce_bundle()
-    command = server.server_command(host, port)
+    command = server.server_command(host, port, workers)
     console.print(f"serving on http://{host}:{port} (OpenAPI at /docs.json, metrics at /metrics); Ctrl-C stops")
     os.execvpe(command[0], command, server.server_environment())
 
@@ -373,9 +374,7 @@ def pricing_products(pricing: Any) -> Any:
 def in_process_times(bundle: Any, bodies: dict[str, list[dict[str, Any]]], seconds: float = 3.0) -> dict[str, float]:
     """p50/p99 in milliseconds of the engine call behind each endpoint, for the same requests, in this
     process (no HTTP): the denominator of the serving overhead."""
-    import time
-
-    import numpy as np
+    from threadpoolctl import threadpool_limits
 
     from serving import answers
     from serving.schemas import PriceRequest
@@ -387,16 +386,25 @@ def in_process_times(bundle: Any, bodies: dict[str, list[dict[str, Any]]], secon
         "price": lambda body: answers.price_quote(bundle, PriceRequest(**body)),
     }
     figures = {}
-    for name, requests in bodies.items():
-        timings, deadline, turn = [], time.perf_counter() + seconds, 0
-        while time.perf_counter() < deadline and turn < 20_000:
-            began = time.perf_counter()
-            calls[name](requests[turn % len(requests)])
-            timings.append(time.perf_counter() - began)
-            turn += 1
-        p50, p99 = np.percentile(np.asarray(timings[len(timings) // 10 :]) * 1000, [50, 99])
-        figures[f"{name}_p50_ms"], figures[f"{name}_p99_ms"] = round(float(p50), 4), round(float(p99), 4)
+    with threadpool_limits(1):  # as in the service's workers (OPENBLAS_NUM_THREADS=1)
+        for name, requests in bodies.items():
+            figures.update(_time_calls(name, calls[name], requests, seconds))
     return figures
+
+
+def _time_calls(name: str, call: Any, requests: list[dict[str, Any]], seconds: float) -> dict[str, float]:
+    import time
+
+    import numpy as np
+
+    timings, deadline, turn = [], time.perf_counter() + seconds, 0
+    while time.perf_counter() < deadline and turn < 20_000:
+        began = time.perf_counter()
+        call(requests[turn % len(requests)])
+        timings.append(time.perf_counter() - began)
+        turn += 1
+    p50, p99 = np.percentile(np.asarray(timings[len(timings) // 10 :]) * 1000, [50, 99])
+    return {f"{name}_p50_ms": round(float(p50), 4), f"{name}_p99_ms": round(float(p99), 4)}
 
 
 def server_memory_mb(pid: int) -> float:
@@ -425,6 +433,8 @@ def bench(
     seconds: Annotated[float, typer.Option("--seconds", help="Measured seconds per endpoint and concurrency level.")] = 5.0,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Customers per batch recommendation request.")] = 50,
     saturation_seconds: Annotated[float, typer.Option("--saturation-seconds", help="Also run recommendations at concurrency 32 this long (0: skip; 60 for the memory target).")] = 0.0,
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes of the service.")] = 1,
+    only: Annotated[list[str] | None, typer.Option("--only", help="Load-test only these endpoints (recommend, recommend_batch, price, profile); repeatable.")] = None,
     tracking_uri: TrackingOption = None,
 ) -> None:
     """Load-test the service on loopback from a second process: p50/p95/p99 and throughput at concurrency
@@ -448,18 +458,18 @@ def bench(
         plan = {"port": 0, "headers": {"X-API-Key": key}, "scenarios": [
             {"name": name, "path": routes_of[name], "bodies": [json.dumps(b) for b in bodies[name]],
              "concurrency": LEVELS, "seconds": seconds, "max_requests": 100_000}
-            for name in ("recommend", "recommend_batch", "price", "profile") if name in bodies
+            for name in ("recommend", "recommend_batch", "price", "profile") if name in bodies and name in (only or bodies)
         ]}
         load_before = os.getloadavg()
         with server.running(bentoml_home=home, settings={"CRM_API_KEY": key, "CRM_RELOAD_SECONDS": "0"},
-                            log=scratch_path / "server.log") as running:
+                            log=scratch_path / "server.log", workers=workers) as running:
             plan["port"] = int(running.url.rsplit(":", 1)[1])
             memory_before = server_memory_mb(running.pid)
             with step(f"load test: {len(plan['scenarios'])} endpoints x concurrency {LEVELS} x {seconds:g} s"):
                 results = run_load(plan, scratch_path)
             memory_after = server_memory_mb(running.pid)
             saturation = None
-            if saturation_seconds > 0 and "recommend" in bodies:
+            if saturation_seconds > 0 and plan["scenarios"] and plan["scenarios"][0]["name"] == "recommend":
                 with step(f"saturation: recommendations at concurrency 32 for {saturation_seconds:g} s"):
                     saturation_plan = {**plan, "scenarios": [{**plan["scenarios"][0], "concurrency": [32],
                                                               "seconds": saturation_seconds, "max_requests": 10**7}]}
@@ -481,7 +491,7 @@ def bench(
         "saturation": saturation,
         "setup": {
             "bundle": tag, "versions": bundle.versions, "data": data, "models": trained,
-            "seconds_per_level": seconds, "batch_size": batch_size, "workers": 1,
+            "seconds_per_level": seconds, "batch_size": batch_size, "workers": workers,
             "cpus": os.cpu_count(), "load_average_before": [round(x, 2) for x in load_before],
             "python": platform.python_version(), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
         },
