@@ -18,10 +18,12 @@ How a shop is made (weeks ``t``, products ``j``, categories ``c``, customers ``i
    Demand is drawn as Poisson by inverse CDF from fixed uniforms; sales are demand capped by stock.
 3. Prices: the unit cost follows a random walk (a category factor plus the product's own), and the
    regular price is reset to cost x markup at periodic reviews, on a .49/.99 ladder, so cost shocks pass
-   through to price (an observed instrument). A promotion takes 10-40% off. With ``confounded=True``
-   the retailer promotes when it expects demand to be high (its promotion probability rises with the
-   unobserved shocks); with ``confounded=False`` it promotes at random. Display and mailer flags are
-   observed and independent of the shocks.
+   through to price (an observed instrument). Vendors fund trade deals at random (their own calendar):
+   a deal lowers that week's unit cost (an off-invoice allowance) and makes a promotion much more
+   likely, so the observed unit cost also carries the promotion cost. A promotion takes 10-40% off.
+   With ``confounded=True`` the retailer also promotes when it expects demand to be high (its promotion
+   probability rises with the unobserved shocks); with ``confounded=False`` it promotes at random
+   apart from deals. Display and mailer flags are observed and independent of the shocks.
 4. Each product-week's units are handed out to that week's visits with probabilities proportional to
    ``exp(affinity x <customer factors, product factors>)``, giving order lines. A visit that receives
    no unit leaves no record (``truth.empty_visit_share`` says how often; rare at the default basket).
@@ -49,7 +51,7 @@ WEEK = pd.Timedelta(days=7)
 # streams of the seed sequence, one per source of randomness (order fixed: never reorder)
 _STREAMS = (
     "customers", "visits", "factors", "products", "costs", "shocks", "promotions", "demand", "baskets", "returns",
-    "cross",
+    "cross", "deals",
 )
 
 
@@ -86,6 +88,9 @@ class SyntheticShopConfig(BaseModel):
     product_shock_sd: float = Field(0.15, ge=0)
     product_shock_rho: float = Field(0.6, ge=0, lt=1)
     promo_rate: float = Field(0.15, gt=0, lt=1)
+    deal_rate: float = Field(0.1, ge=0, le=1, description="share of product-weeks with a vendor trade deal")
+    deal_allowance: tuple[float, float] = Field((0.10, 0.25), description="share of the unit cost a deal takes off")
+    deal_promotion: float = Field(2.5, ge=0, description="log-odds of a promotion added by a vendor deal")
     confounded: bool = True
     confounding: float = Field(1.5, ge=0, description="log-odds of a promotion per sd of the demand shock")
     cost_drift_sd: float = Field(0.02, ge=0, description="weekly sd of the product's cost random walk")
@@ -234,14 +239,20 @@ def _shocks(config: SyntheticShopConfig, products: pd.DataFrame, rng: np.random.
     return category[products["category_index"]] + own
 
 
+def _deals(config: SyntheticShopConfig, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """Vendor trade deals: the share of the unit cost taken off per product-week (0 without a deal)."""
+    deal = rng.uniform(size=shape) < config.deal_rate
+    return np.where(deal, rng.uniform(*config.deal_allowance, shape), 0.0)
+
+
 def _promotions(
-    config: SyntheticShopConfig, shock: np.ndarray, rng: np.random.Generator
+    config: SyntheticShopConfig, shock: np.ndarray, deal: np.ndarray, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Promotion flags and depths, display and mailer flags. The uniforms are drawn identically for
     both twins; only the promotion probability depends on the shock, and only when confounded."""
     shape = shock.shape
     u_promo, u_depth, u_display, u_mailer = (rng.uniform(size=shape) for _ in range(4))
-    logit = np.log(config.promo_rate / (1 - config.promo_rate))
+    logit = np.log(config.promo_rate / (1 - config.promo_rate)) + config.deal_promotion * (deal > 0)
     if config.confounded:
         logit = logit + config.confounding * shock / max(shock.std(), 1e-12)
     promo = u_promo < 1 / (1 + np.exp(-logit))
@@ -323,7 +334,10 @@ def generate_shop(config: SyntheticShopConfig) -> ShopData:
     season = _seasonality(config, rng["products"], weeks)
     cost, regular = _costs_and_regular_prices(config, products, rng["costs"])
     shock = _shocks(config, products, rng["shocks"])
-    promo, depth, display, mailer = _promotions(config, shock, rng["promotions"])
+    allowance = _deals(config, (n, w), rng["deals"])
+    promo, depth, display, mailer = _promotions(config, shock, allowance, rng["promotions"])
+    # the retailer pays the list cost less the vendor's allowance; regular prices follow the list cost
+    cost = np.round(cost * (1 - allowance), 2).clip(0.01)
     price = np.round(regular * (1 - depth), 2)
 
     visits_per_week = np.bincount(np.floor(visits["week_time"]).astype(int), minlength=w)[:w]
@@ -402,6 +416,7 @@ def generate_shop(config: SyntheticShopConfig) -> ShopData:
             "regular_price": frame(regular),
             "price": frame(price),
             Columns.unit_cost: frame(cost),
+            "deal": frame(allowance),
             "promo": frame(promo),
             "depth": frame(depth),
             "display": frame(display),

@@ -1,0 +1,147 @@
+"""The interface every elasticity estimator implements (template method).
+
+``fit(panel)`` checks the panel, drops the rows that do not measure demand (stock-outs censor it),
+calls the model's ``_fit`` for raw per-product estimates with standard errors, and pools them within
+categories (:mod:`engine.pricing.shrinkage`). Every fitted estimator then answers the same questions:
+the elasticity of a product (with a confidence interval), the forecast of units at the observed prices,
+and the relative change of units when prices are multiplied by a factor.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar, Self
+
+import numpy as np
+import pandas as pd
+
+from engine.data.columns import Columns
+from engine.errors import DataValidationError, EngineError, NotFittedError
+from engine.pricing import panel as P
+from engine.pricing.shrinkage import ELASTICITY, RAW_ELASTICITY, RAW_SE, SE, WEEKS, shrink_by_category
+
+_REQUIRED = (Columns.item, Columns.category, P.WEEK, P.UNITS, P.PRICE)
+
+
+def estimation_rows(panel: pd.DataFrame) -> pd.DataFrame:
+    """Rows that measure demand: positive units and price, not censored by a stock-out."""
+    keep = (panel[P.UNITS] > 0) & (panel[P.PRICE] > 0)
+    if P.STOCKOUT in panel:
+        keep &= ~panel[P.STOCKOUT].fillna(False).astype(bool)
+    return panel.loc[keep].reset_index(drop=True)
+
+
+def check_panel(panel: pd.DataFrame, extra: tuple[str, ...] = ()) -> None:
+    """Raise a DataValidationError naming the missing columns of a price panel."""
+    missing = [name for name in (*_REQUIRED, *extra) if name not in panel]
+    if missing:
+        raise DataValidationError(
+            f"price panel lacks column(s) {missing}; build it with engine.pricing.panel.build_panel"
+        )
+    if panel.empty:
+        raise DataValidationError("price panel is empty")
+
+
+def per_product_slopes(frame: pd.DataFrame, y: str, x: str, instrument: str | None = None) -> pd.DataFrame:
+    """Per product, the slope of ``y`` on ``x`` (both already centred or residualised) with a
+    heteroskedasticity-robust standard error; with ``instrument``, the just-identified IV slope
+    sum(z y) / sum(z x). Products with fewer than 3 rows or no variation get NaN."""
+    z = instrument or x
+    parts = frame.assign(_zy=frame[z] * frame[y], _zx=frame[z] * frame[x])
+    sums = parts.groupby(Columns.item, sort=True).agg(zy=("_zy", "sum"), zx=("_zx", "sum"), weeks=(y, "size"))
+    slope = sums["zy"] / sums["zx"].where(sums["zx"].abs() > 1e-12)
+    residual = frame[y] - frame[Columns.item].map(slope) * frame[x]
+    meat = (frame[z] ** 2 * residual**2).groupby(frame[Columns.item], sort=True).sum()
+    se = np.sqrt(meat) / sums["zx"].abs()
+    usable = (sums["weeks"] >= 3) & np.isfinite(slope) & np.isfinite(se) & (se > 0)
+    return pd.DataFrame(
+        {
+            Columns.item: sums.index,
+            RAW_ELASTICITY: slope.where(usable).to_numpy(),
+            RAW_SE: se.where(usable).to_numpy(),
+            WEEKS: sums["weeks"].to_numpy(),
+        }
+    )
+
+
+class ElasticityEstimator(ABC):
+    """Own-price elasticity per product (pooled within category) plus a demand forecast."""
+
+    name: ClassVar[str]
+    constant_elasticity: ClassVar[bool] = True
+
+    def __init__(self, pooling: bool = True, min_pool_products: int = 3) -> None:
+        self.pooling = pooling
+        self.min_pool_products = min_pool_products
+
+    # --- template ----------------------------------------------------------------------------------
+    def fit(self, panel: pd.DataFrame) -> Self:
+        """Learn elasticities from a price panel (rows: product-weeks); returns self."""
+        check_panel(panel, self._required_columns())
+        rows = estimation_rows(panel)
+        if rows.empty:
+            raise DataValidationError("price panel has no row with positive units and price")
+        raw = self._fit(rows)
+        categories = rows.groupby(Columns.item)[Columns.category].first()
+        raw = raw.assign(**{Columns.category: raw[Columns.item].map(categories).to_numpy()})
+        if self.pooling:
+            table, category_table = shrink_by_category(raw, self.min_pool_products)
+        else:
+            table, category_table = shrink_by_category(raw, min_products=len(raw) + 1, min_tau=1e6)
+        self.elasticities_ = table.set_index(Columns.item)
+        self.categories_ = category_table
+        self.overall_ = float(np.nanmedian(table[ELASTICITY]))
+        self._after_pooling(rows)
+        fitted = self._predict_log_units(rows)
+        self.smearing_ = float(np.mean(np.exp(np.log(rows[P.UNITS].to_numpy()) - fitted)))
+        return self
+
+    @abstractmethod
+    def _fit(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """Return product_id, raw_elasticity, raw_se, weeks (raw_* NaN where not estimable)."""
+
+    @abstractmethod
+    def _predict_log_units(self, panel: pd.DataFrame) -> np.ndarray:
+        """Log units expected at each row's observed price and conditions (NaN if unknown)."""
+
+    def _after_pooling(self, rows: pd.DataFrame) -> None:
+        """Hook: learn what depends on the pooled elasticities (e.g. a forecast's level terms)."""
+
+    def _required_columns(self) -> tuple[str, ...]:
+        return ()
+
+    # --- shared answers ----------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "elasticities_"):
+            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit(panel) first")
+
+    def elasticity(self, product_ids: pd.Series | np.ndarray, categories: pd.Series | np.ndarray | None = None) -> np.ndarray:
+        """Pooled elasticity per product; an unknown product gets its category's, else the median."""
+        self._check_fitted()
+        ids = pd.Series(np.asarray(product_ids))
+        values = ids.map(self.elasticities_[ELASTICITY])
+        if categories is not None:
+            values = values.fillna(pd.Series(np.asarray(categories)).map(self.categories_[ELASTICITY]))
+        return values.fillna(self.overall_).to_numpy(float)
+
+    def elasticity_table(self) -> pd.DataFrame:
+        """One row per product: pooled elasticity, se, 95% interval, raw estimate, weeks, pooling."""
+        self._check_fitted()
+        return self.elasticities_.copy()
+
+    def predict_units(self, panel: pd.DataFrame) -> np.ndarray:
+        """Expected units at each row's observed price (a forecast, given the row's conditions)."""
+        self._check_fitted()
+        check_panel(panel, self._required_columns())
+        return np.exp(self._predict_log_units(panel)) * self.smearing_
+
+    def response(self, panel: pd.DataFrame, price_factor: float) -> np.ndarray:
+        """Relative change of each row's units if its price were multiplied by ``price_factor``."""
+        self._check_fitted()
+        if price_factor <= 0:
+            raise EngineError(f"price_factor must be positive, got {price_factor}")
+        return price_factor ** self.elasticity(panel[Columns.item], panel[Columns.category])
+
+    def params(self) -> dict:
+        """Constructor parameters (what ``__init__`` stored), for logs and manifests."""
+        return {k: v for k, v in vars(self).items() if not k.endswith("_") and not k.startswith("_")}

@@ -1,0 +1,182 @@
+"""Double/debiased machine learning of own-price elasticities (partially linear model), with or without
+instruments.
+
+``log units = e_product * log price + g(X) + noise``, ``log price = m(X) + v``. LightGBM learns the
+nuisances ``E[log units | X]`` and ``E[log price | X]`` on the controls ``X`` (season, traffic, display,
+mailer, product and category), cross-fitted by whole weeks; the elasticity of each
+product is the slope of its units residual on its price residual. That removes what the controls
+explain, not a demand shock the retailer saw and the data did not.
+
+With instruments (partially linear IV), each instrument (e.g. unit cost, regular price) is residualised
+the same way; per product, the price residual is projected on the instrument residuals (first stage) and
+the elasticity is sum(zhat * y_res) / sum(zhat * p_res). With ``category_week_effects`` (the default)
+the residuals are also demeaned within category-weeks, which removes category-wide shocks (and a cost
+trend shared by a category, which otherwise correlates by chance with demand trends and biases an
+IV estimate). Last week's units are not a control by default: they depend on last week's price, which
+persists into this week's price and instruments (a "bad control" that biases IV towards zero).
+
+An instrument must move the price and affect units only through it: cost shocks passed through to the
+shelf price, and vendor-funded deals that lower the unit cost and bring a promotion, are the textbook
+cases. Using the regular price as an instrument assumes the retailer does not time shelf-price changes
+to demand (only promotions); say so when you use it.
+"""
+
+from __future__ import annotations
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from engine.data.columns import Columns
+from engine.errors import DataValidationError
+from engine.pricing import panel as P
+from engine.pricing.base import ElasticityEstimator, per_product_slopes
+from engine.pricing.features import CATEGORICAL, controls, week_folds
+
+Y, D = "log_units", "log_price"
+
+
+def lightgbm_params(n_estimators: int, learning_rate: float, num_leaves: int, min_child_samples: int, seed: int) -> dict:
+    """LightGBM parameters shared by the demand models (deterministic, one thread: OpenMP threads spin badly on a shared machine)."""
+    return {
+        "objective": "regression",
+        "num_iterations": n_estimators,
+        "learning_rate": learning_rate,
+        "num_leaves": num_leaves,
+        "min_data_in_leaf": min_child_samples,
+        "feature_fraction": 0.8,
+        "bagging_fraction": 0.8,
+        "bagging_freq": 1,
+        "seed": seed,
+        "deterministic": True,
+        "num_threads": 1,
+        "verbosity": -1,
+    }
+
+
+class DoubleML(ElasticityEstimator):
+    """Cross-fitted DML with LightGBM nuisances; one elasticity per product, pooled by category."""
+
+    name = "dml"
+
+    def __init__(
+        self,
+        instruments: tuple[str, ...] = (),
+        n_folds: int = 5,
+        n_estimators: int = 150,
+        learning_rate: float = 0.1,
+        num_leaves: int = 15,
+        min_child_samples: int = 20,
+        seed: int = 0,
+        category_week_effects: bool = True,
+        last_week_units: bool = False,
+        pooling: bool = True,
+        min_pool_products: int = 3,
+    ) -> None:
+        super().__init__(pooling, min_pool_products)
+        self.instruments = instruments
+        self.category_week_effects = category_week_effects
+        self.last_week_units = last_week_units
+        self.n_folds = n_folds
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.seed = seed
+
+    def _required_columns(self) -> tuple[str, ...]:
+        return (P.TRAFFIC, P.WEEK_OF_YEAR, *self.instruments)
+
+    def _controls(self, panel: pd.DataFrame) -> pd.DataFrame:
+        return controls(panel, self.products_, self.category_vocabulary_, self.last_week_units)
+
+    def _targets(self, rows: pd.DataFrame) -> pd.DataFrame:
+        targets = {Y: np.log(rows[P.UNITS]), D: np.log(rows[P.PRICE])}
+        for name in self.instruments:
+            values = rows[name].astype(float)
+            if not (values > 0).any():
+                raise DataValidationError(
+                    f"instrument {name!r} has no positive value in the panel; this data has no such instrument"
+                )
+            targets[name] = np.log(values.where(values > 0))
+        return pd.DataFrame(targets, index=rows.index)
+
+    def _fit(self, rows: pd.DataFrame) -> pd.DataFrame:
+        targets = self._targets(rows)
+        rows = rows.loc[targets.notna().all(axis=1)].reset_index(drop=True)
+        targets = targets.dropna().reset_index(drop=True)
+        self.products_ = sorted(rows[Columns.item].unique())
+        self.category_vocabulary_ = sorted(rows[Columns.category].unique())
+        features = self._controls(rows)
+        folds = week_folds(rows[P.WEEK], self.n_folds, self.seed)
+        params = lightgbm_params(self.n_estimators, self.learning_rate, self.num_leaves, self.min_child_samples, self.seed)
+        self.nuisance_models_: dict[str, list[lgb.Booster]] = {}
+        residuals = pd.DataFrame({Columns.item: rows[Columns.item], Columns.category: rows[Columns.category], P.WEEK: rows[P.WEEK]})
+        for target in targets.columns:
+            predicted = np.empty(len(rows))
+            models = []
+            for fold in range(self.n_folds):
+                train = folds != fold
+                data = lgb.Dataset(features[train], targets.loc[train, target], categorical_feature=list(CATEGORICAL))
+                model = lgb.train(params, data)
+                predicted[~train] = model.predict(features[~train])
+                models.append(model)
+            self.nuisance_models_[target] = models
+            residuals[target] = targets[target].to_numpy() - predicted
+        if self.category_week_effects:
+            key = residuals[Columns.category].astype(str) + "|" + residuals[P.WEEK].astype(str)
+            columns = list(targets.columns)
+            residuals[columns] = residuals[columns] - residuals.groupby(key.to_numpy())[columns].transform("mean")
+        if self.instruments:
+            residuals["first_stage"] = _first_stage(residuals, list(self.instruments))
+            raw = per_product_slopes(residuals, Y, D, instrument="first_stage")
+        else:
+            raw = per_product_slopes(residuals, Y, D)
+        self.residuals_ = residuals
+        return raw
+
+    def _nuisance(self, target: str, features: pd.DataFrame) -> np.ndarray:
+        return np.mean([model.predict(features) for model in self.nuisance_models_[target]], axis=0)
+
+    def _predict_log_units(self, panel: pd.DataFrame) -> np.ndarray:
+        features = self._controls(panel)
+        slope = self.elasticity(panel[Columns.item], panel[Columns.category])
+        price_residual = np.log(panel[P.PRICE].to_numpy(float)) - self._nuisance(D, features)
+        return self._nuisance(Y, features) + slope * price_residual
+
+
+class DoubleMLIV(DoubleML):
+    """DML with instruments (partially linear IV); by default the unit cost."""
+
+    name = "dml_iv"
+
+    def __init__(
+        self,
+        instruments: tuple[str, ...] = (Columns.unit_cost,),
+        n_folds: int = 5,
+        n_estimators: int = 150,
+        learning_rate: float = 0.1,
+        num_leaves: int = 15,
+        min_child_samples: int = 20,
+        seed: int = 0,
+        category_week_effects: bool = True,
+        last_week_units: bool = False,
+        pooling: bool = True,
+        min_pool_products: int = 3,
+    ) -> None:
+        super().__init__(
+            instruments, n_folds, n_estimators, learning_rate, num_leaves, min_child_samples, seed,
+            category_week_effects, last_week_units, pooling, min_pool_products,
+        )
+
+
+def _first_stage(residuals: pd.DataFrame, instruments: list[str]) -> np.ndarray:
+    """Per product, the fitted value of the price residual on the instrument residuals (OLS)."""
+    fitted = np.full(len(residuals), np.nan)
+    for _, index in residuals.groupby(Columns.item).indices.items():
+        z = residuals[instruments].to_numpy()[index]
+        d = residuals[D].to_numpy()[index]
+        coefficients = np.linalg.lstsq(z, d, rcond=None)[0]
+        fitted[index] = z @ coefficients
+    return fitted
+

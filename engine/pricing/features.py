@@ -1,0 +1,72 @@
+"""Control variables for the machine-learned demand models: what moves demand besides the price.
+
+Seasonality (two harmonics of the week of the year), shop traffic, display and mailer flags, last
+week's units of the product (a proxy for a persistent demand shock the retailer may have seen), and
+the product and its category as categorical codes. The instruments (unit cost, regular price) are
+deliberately not controls.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from engine.data.columns import Columns
+from engine.pricing import panel as P
+
+CONTROLS = (
+    "product_code",
+    "category_code",
+    "season_sin",
+    "season_cos",
+    "season_sin2",
+    "season_cos2",
+    "log_traffic",
+    P.DISPLAY,
+    P.MAILER,
+    "log_units_last_week",
+)
+CATEGORICAL = ("product_code", "category_code")
+
+
+def category_codes(values: pd.Series, known: list[str]) -> np.ndarray:
+    """Codes of ``values`` in the fitted vocabulary ``known``; unknown values get -1 (LightGBM: missing)."""
+    return pd.Categorical(values, categories=known).codes.astype(np.int32)
+
+
+def controls(
+    panel: pd.DataFrame, products: list[str], categories: list[str], last_week: bool = True
+) -> pd.DataFrame:
+    """The control matrix of a panel, with product and category codes from the fitted vocabularies.
+
+    ``last_week=False`` leaves out last week's units: it is a consequence of last week's price, which
+    persists into this week's price and its instruments, so as a control it biases an IV estimate
+    towards zero (a "bad control"); a forecaster may still use it."""
+    angle = 2 * np.pi * panel[P.WEEK_OF_YEAR].to_numpy(float) / 52.18
+    frame = pd.DataFrame(
+        {
+            "product_code": category_codes(panel[Columns.item], products),
+            "category_code": category_codes(panel[Columns.category], categories),
+            "season_sin": np.sin(angle),
+            "season_cos": np.cos(angle),
+            "season_sin2": np.sin(2 * angle),
+            "season_cos2": np.cos(2 * angle),
+            "log_traffic": np.log(panel[P.TRAFFIC].to_numpy(float)),
+            P.DISPLAY: panel[P.DISPLAY].to_numpy(float) if P.DISPLAY in panel else np.nan,
+            P.MAILER: panel[P.MAILER].to_numpy(float) if P.MAILER in panel else np.nan,
+            "log_units_last_week": np.log(panel[P.LAST_WEEK_UNITS].to_numpy(float))
+            if P.LAST_WEEK_UNITS in panel
+            else np.nan,
+        },
+        index=panel.index,
+    )
+    return frame[[name for name in CONTROLS if last_week or name != "log_units_last_week"]]
+
+
+def week_folds(weeks: pd.Series, n_folds: int, seed: int) -> np.ndarray:
+    """Cross-fitting folds: whole weeks are assigned at random to ``n_folds`` folds, so that a model
+    never predicts a week it was fitted on."""
+    unique = np.sort(weeks.unique())
+    order = np.random.default_rng(seed).permutation(len(unique))
+    fold_of_week = dict(zip(unique, order % n_folds))
+    return weeks.map(fold_of_week).to_numpy()
