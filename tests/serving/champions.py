@@ -6,6 +6,7 @@ The models are fitted directly with the engine on a small synthetic shop (second
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,8 @@ from serving.bundle import MODEL_NAMES
 from training import tracking
 
 API_KEY = "test-key-0123"
+EXPERIMENT = "serving-tests"
+_MLFLOW_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 
 
 class _TestConfig(BaseModel):
@@ -34,18 +37,24 @@ def small_shop(seed: int = 3) -> ShopData:
 def temporary_registry(folder: Path) -> Iterator[str]:
     """Point MLflow at a fresh SQLite store in ``folder`` for the duration, then back."""
     previous = mlflow.get_tracking_uri()
+    variables = {name: os.environ.get(name) for name in _MLFLOW_VARIABLES}  # MLflow writes these
     uri = tracking.configure(f"sqlite:///{folder}/mlflow.db")
-    mlflow.set_registry_uri(uri)
+    if mlflow.get_experiment_by_name(EXPERIMENT) is None:  # artifacts in the folder, not in ./mlruns
+        mlflow.create_experiment(EXPERIMENT, artifact_location=(folder / "artifacts").as_uri())
     try:
         yield uri
     finally:
         mlflow.set_tracking_uri(previous)
-        mlflow.set_registry_uri(previous)
+        for name, value in variables.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def register_champion(part: str, model_dir: Path, shop: ShopData, metric: float) -> str:
     """Register ``model_dir`` as a new version of the part's model and promote it if it is better."""
-    with tracking.tracked_run("serving-tests", _TestConfig(), shop, seed=0):
+    with tracking.tracked_run(EXPERIMENT, _TestConfig(), shop, seed=0):
         version = tracking.register_model(model_dir, MODEL_NAMES[part], "test_metric", metric)
         tracking.promote_if_better(MODEL_NAMES[part], version, "test_metric", metric)
     return version

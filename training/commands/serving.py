@@ -434,6 +434,7 @@ def bench(
     batch_size: Annotated[int, typer.Option("--batch-size", help="Customers per batch recommendation request.")] = 50,
     saturation_seconds: Annotated[float, typer.Option("--saturation-seconds", help="Also run recommendations at concurrency 32 this long (0: skip; 60 for the memory target).")] = 0.0,
     workers: Annotated[int, typer.Option("--workers", help="Worker processes of the service.")] = 1,
+    train: Annotated[bool, typer.Option("--train/--no-train", help="Train capabilities that have no champion yet (with their crm train command).")] = True,
     only: Annotated[list[str] | None, typer.Option("--only", help="Load-test only these endpoints (recommend, recommend_batch, price, profile); repeatable.")] = None,
     tracking_uri: TrackingOption = None,
 ) -> None:
@@ -444,7 +445,7 @@ def bench(
     import time
 
     uri = tracking.configure(tracking_uri)
-    trained = train_missing(data, uri)
+    trained = train_missing(data, uri) if train else {}
     key = secrets.token_urlsafe(16)
     with tempfile.TemporaryDirectory(prefix="crm-bench-serving-") as scratch:
         scratch_path, home = Path(scratch), Path(scratch) / "bentoml"
@@ -452,7 +453,7 @@ def bench(
         bundle = load_bundle(stored_path(tag, home), tag)
         bodies = request_bodies(bundle, batch_size)
         with step("timing the engine calls in process"):
-            in_process = in_process_times(bundle, bodies)
+            in_process = in_process_times(bundle, bodies, min(seconds, 3.0))
         routes_of = {"recommend": routes.RECOMMEND, "recommend_batch": routes.RECOMMEND_BATCH,
                      "price": routes.PRICE, "profile": routes.PROFILE}
         plan = {"port": 0, "headers": {"X-API-Key": key}, "scenarios": [
