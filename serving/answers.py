@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.pricing.guardrails import UNKNOWN_PRODUCT
 from serving.bundle import Bundle
 from serving.customer_table import REASON_SEPARATOR, RFM_COLUMNS
-from serving.schemas import CustomerRow, ModelVersions, ProfileResponse, Recommendation, Rfm, ScoredItem
+from serving.schemas import (
+    CustomerRow,
+    ModelVersions,
+    PriceQuote,
+    PriceRequest,
+    ProfileResponse,
+    Recommendation,
+    Rfm,
+    ScoredItem,
+)
 
 
 def versions(bundle: Bundle) -> ModelVersions:
@@ -48,4 +58,30 @@ def profile(bundle: Bundle, customer_id: str) -> ProfileResponse:
         reasons=[reason for reason in reasons.split(REASON_SEPARATOR) if reason],
         versions=versions(bundle),
         **{field: row[field] for field in CustomerRow.model_fields if field != "customer_id"},
+    )
+
+
+def offer_segment(bundle: Bundle, request: PriceRequest) -> str | None:
+    """Whose offer to quote: the request's segment, else the customer's RFM segment or loyalty tier,
+    whichever the pricing model has an offer for (the segment if neither)."""
+    if request.segment is not None or request.customer_id is None:
+        return request.segment
+    row = bundle.customers.lookup(request.customer_id)
+    if row is None:
+        return None
+    offers = bundle.pricing.segment_offers_.index
+    return next((row[key] for key in ("segment", "tier") if row[key] in offers), row["segment"])
+
+
+def price_quote(bundle: Bundle, request: PriceRequest) -> PriceQuote:
+    """The pricing model's quote for one request as an answer (raises EngineError on a bad value)."""
+    quote = bundle.pricing.quote(
+        request.product_id, current_price=request.current_price, stock=request.stock,
+        segment=offer_segment(bundle, request),
+    )
+    fields = quote.as_dict()
+    low, high = fields.pop("elasticity_interval") or (None, None)
+    fields.pop("model_version")
+    return PriceQuote(
+        **fields, known=quote.reason != UNKNOWN_PRODUCT, elasticity_low=low, elasticity_high=high,
     )

@@ -138,20 +138,21 @@ def load_bundle(directory: str | Path, tag: str) -> Bundle:
     directory = Path(directory)
     manifest = read_manifest(directory, BUNDLE_KIND, BUNDLE_FORMAT)
     params = manifest["params"]
+    versions = {part: manifest["models"].get(part) for part in MODEL_NAMES}
     recommender = pricing = None
     if (directory / RECOMMENDER_DIR).is_dir():
-        from engine.recommend import load_recommender
+        from engine.recommend.registry import load_recommender
 
         recommender = load_recommender(directory / RECOMMENDER_DIR)
     if (directory / PRICING_DIR).is_dir():
-        from engine.pricing import load_pricing
+        from engine.pricing.optimizer import PriceOptimizer
 
-        pricing = load_pricing(directory / PRICING_DIR)
+        pricing = PriceOptimizer.load(directory / PRICING_DIR, model_version=versions["pricing"])
     products = directory / PRODUCTS_FILE
     return Bundle(
         tag=tag,
         as_of=pd.Timestamp(params["as_of"]),
-        versions={part: manifest["models"].get(part) for part in MODEL_NAMES},
+        versions=versions,
         customers=CustomerTable.read(str(directory / CUSTOMERS_FILE)),
         entry_tier=params["entry_tier"],
         recommender=recommender,

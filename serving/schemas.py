@@ -109,9 +109,12 @@ class SimilarItemsResponse(Answer):
 
 class PriceRequest(Request):
     product_id: Id
-    customer_id: Id | None = Field(None, description="price for this customer's segment/tier (if known)")
-    segment: str | None = Field(None, max_length=MAX_ID_LENGTH, description="price for this RFM segment")
+    customer_id: Id | None = Field(None, description="quote this customer's segment or tier offer (if any)")
+    segment: str | None = Field(
+        None, max_length=MAX_ID_LENGTH, description="quote this RFM segment's or loyalty tier's offer (wins over customer_id)"
+    )
     stock: float | None = Field(None, ge=0, description="units on hand, for the stock-aware adjustment")
+    current_price: float | None = Field(None, gt=0, description="the shelf price now (default: the last one seen)")
 
 
 class BatchPriceRequest(Request):
@@ -119,22 +122,28 @@ class BatchPriceRequest(Request):
 
 
 class PriceQuote(Answer):
+    """The guarded price and why; amounts are per week at the quoted and at the current price."""
+
     product_id: str
-    known: bool = Field(description="false: the product has no price model; price is null and reason says why")
-    price: float | None = None
-    current_price: float | None = None
+    known: bool = Field(description="false: no price model for the product; the price is kept (reason unknown_product)")
+    price: float | None
+    current_price: float | None
+    reason: str = Field(description="the binding guardrail or the reason for keeping the price (optimal, max_change, ...)")
+    flags: list[str] = Field(description="other drivers and notes (e.g. stock_scarce, segment_offer)")
+    elasticity: float | None = None
+    elasticity_low: float | None = None
+    elasticity_high: float | None = None
+    unit_cost: float | None = None
     expected_units: float | None = None
     expected_revenue: float | None = None
     expected_margin: float | None = None
     current_units: float | None = None
     current_revenue: float | None = None
     current_margin: float | None = None
-    elasticity: float | None = None
-    elasticity_low: float | None = None
-    elasticity_high: float | None = None
-    reason: str | None = Field(None, description="the binding guardrail or fallback reason code")
     segment: str | None = None
-    discount: float | None = None
+    segment_price: float | None = Field(None, description="the segment's offer price, when it has one")
+    segment_discount: float = 0.0
+    stock: float | None = None
 
 
 class PriceResponse(PriceQuote):

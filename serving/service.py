@@ -28,7 +28,6 @@ from serving.schemas import (
     ChurnRiskExportRequest,
     ChurnRiskRequest,
     ChurnRiskResponse,
-    PriceQuote,
     PriceRequest,
     PriceResponse,
     ProfileRequest,
@@ -219,9 +218,6 @@ class CRMService:
             return None, _error(404, "no pricing model in the served bundle (train one, then crm serve import)")
         return bundle, None
 
-    def _quote(self, bundle: Bundle, request: PriceRequest) -> PriceQuote:
-        return answers.price_quote(bundle, request)
-
     @bentoml.api(route=routes.PRICE)
     async def price(self, request: PriceRequest, /) -> PriceResponse:
         """The guarded price of one product, with the explanation (elasticity, binding guardrail)."""
@@ -229,7 +225,7 @@ class CRMService:
         if refusal:
             return refusal
         try:
-            quote = self._quote(bundle, request)
+            quote = answers.price_quote(bundle, request)
         except EngineError as error:
             return _error(400, str(error))
         return PriceResponse(**dict(quote), versions=answers.versions(bundle))
@@ -241,7 +237,7 @@ class CRMService:
         if refusal:
             return refusal
         try:
-            quotes = [self._quote(bundle, item) for item in request.requests]
+            quotes = [answers.price_quote(bundle, item) for item in request.requests]
         except EngineError as error:
             return _error(400, str(error))
         return BatchPriceResponse(results=quotes, versions=answers.versions(bundle))

@@ -67,3 +67,16 @@ def train_recommender(shop: ShopData, folder: Path, metric: float = 0.5) -> str:
     model = ALSRecommender(factors=8, iterations=5, num_threads=1).fit(shop.transactions)
     model.save(folder, data_fingerprint=shop.fingerprint())
     return register_champion("recommender", folder, shop, metric)
+
+
+def train_pricing(shop: ShopData, folder: Path, metric: float = 0.5) -> str:
+    """A price optimizer on fixed-effects elasticities, saved and registered; returns its version."""
+    from engine.pricing.fixed_effects import FixedEffectsLogLog
+    from engine.pricing.optimizer import PriceOptimizer, product_facts
+    from engine.pricing.panel import shop_panel
+
+    panel = shop_panel(shop)
+    elasticities = FixedEffectsLogLog().fit(panel).elasticity_table()
+    optimizer = PriceOptimizer().fit(elasticities, product_facts(panel, elasticities["elasticity"]))
+    optimizer.save(folder, data_fingerprint=shop.fingerprint())
+    return register_champion("pricing", folder, shop, metric)

@@ -22,8 +22,8 @@ import pytest
 from engine.customers.view import customer_view, default_as_of
 from engine.data.dataset import ShopData
 from serving import routes, server
-from serving.schemas import MAX_BATCH_CUSTOMERS, MAX_K
-from tests.serving.champions import API_KEY, small_shop, temporary_registry, train_recommender
+from serving.schemas import MAX_BATCH_CUSTOMERS, MAX_K, MAX_PRICE_BATCH
+from tests.serving.champions import API_KEY, small_shop, temporary_registry, train_pricing, train_recommender
 from training.commands.serving import import_champions, stored_path, store_bundle
 
 KEY = {"X-API-Key": API_KEY}
@@ -65,6 +65,7 @@ def live(tmp_path_factory) -> Live:
         with temporary_registry(work):
             before = _observe_unready(process)
             train_recommender(shop, work / "recommender-1")
+            train_pricing(shop, work / "pricing-1")
             tag, _ = import_champions(shop, bentoml_home=home)
             server.wait_ready(process, timeout=60)
             yield Live(process.url, home, work, shop, tag, before)
@@ -187,6 +188,44 @@ def test_malformed_or_oversized_requests_get_a_400_naming_the_field(live: Live, 
 def test_a_body_that_is_not_json_is_a_400(live: Live) -> None:
     answer = httpx.post(live.url + routes.RECOMMEND, content=b"{customer", headers={"Content-Type": "application/json"})
     assert answer.status_code == 400
+
+
+def test_a_price_comes_with_its_explanation_and_versions(live: Live) -> None:
+    product = str(live.shop.products["product_id"].iloc[1])
+    body = live.post(routes.PRICE, {"product_id": product, "stock": 25}).json()
+    assert body["known"] is True and body["price"] > 0 and body["current_price"] > 0
+    assert body["reason"] and isinstance(body["flags"], list) and body["stock"] == 25
+    assert body["elasticity_low"] <= body["elasticity"] <= body["elasticity_high"]
+    assert body["expected_units"] >= 0 and body["current_units"] >= 0
+    assert body["versions"]["pricing"] is not None and body["versions"]["bundle"] == live.status()["bundle"]
+
+
+def test_an_unknown_product_keeps_its_price_and_says_so(live: Live) -> None:
+    answer = live.post(routes.PRICE, {"product_id": "no-such-product", "current_price": 4.99})
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["known"] is False and body["reason"] == "unknown_product" and body["price"] == 4.99
+
+
+def test_a_customer_price_uses_the_customers_segment_or_tier(live: Live) -> None:
+    customer = _known_customer(live)
+    view = customer_view(live.shop.transactions, default_as_of(live.shop.transactions))
+    product = str(live.shop.products["product_id"].iloc[1])
+    body = live.post(routes.PRICE, {"product_id": product, "customer_id": customer}).json()
+    assert body["segment"] in (view.loc[customer, "segment"], view.loc[customer, "tier"])
+    explicit = live.post(routes.PRICE, {"product_id": product, "customer_id": customer, "segment": "Gold"}).json()
+    assert explicit["segment"] == "Gold"
+
+
+def test_batch_prices_keep_the_order_and_the_limit(live: Live) -> None:
+    products = [str(p) for p in live.shop.products["product_id"].iloc[:3]] + ["no-such-product"]
+    body = live.post(routes.PRICE_BATCH, {"requests": [{"product_id": p} for p in products]}).json()
+    assert [q["product_id"] for q in body["results"]] == products
+    assert [q["known"] for q in body["results"]] == [True, True, True, False]
+    too_many = live.post(routes.PRICE_BATCH, {"requests": [{"product_id": "p"}] * (MAX_PRICE_BATCH + 1)})
+    assert too_many.status_code == 400 and "requests" in too_many.json()["detail"][0]["loc"]
+    negative = live.post(routes.PRICE, {"product_id": products[0], "stock": -1})
+    assert negative.status_code == 400 and "stock" in negative.json()["detail"][0]["loc"]
 
 
 def test_profiles_match_the_customer_view_and_unknown_customers_get_the_entry_tier(live: Live) -> None:

@@ -368,7 +368,7 @@ def request_bodies(bundle: Any, batch_size: int, seed: int = 0) -> dict[str, lis
 
 def pricing_products(pricing: Any) -> Any:
     """The product ids a pricing model can quote."""
-    return pricing.product_ids
+    return pricing.facts_.index.to_numpy()
 
 
 def in_process_times(bundle: Any, bodies: dict[str, list[dict[str, Any]]], seconds: float = 3.0) -> dict[str, float]:
