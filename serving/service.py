@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 
 from engine.errors import EngineError
 from serving import answers, routes
+from serving.metrics import counters
 from serving.auth import ApiKeyMiddleware
 from serving.bundle import Bundle, BundleHolder, ReloadOutcome, load_bundle
 from serving.schemas import (
@@ -104,6 +105,7 @@ class CRMService:
         if (current and current.tag == tag) or (last and last.bundle == tag and not last.ok):
             return None
         outcome = self.holder.load(tag)
+        counters().bundle_loads.labels(outcome="ok" if outcome.ok else "failed").inc()
         if outcome.ok:
             # long-lived model objects leave the garbage collector's scans (keeps pauses short)
             gc.unfreeze()
@@ -113,6 +115,7 @@ class CRMService:
 
     def _record_missing(self, error: Exception) -> ReloadOutcome | None:
         if self.holder.last_attempt is None or self.holder.last_attempt.ok:
+            counters().bundle_loads.labels(outcome="failed").inc()
             return self.holder.load(self.settings.bundle)
         logger.debug("bundle %s still unavailable: %s", self.settings.bundle, error)
         return None
@@ -178,6 +181,8 @@ class CRMService:
         except EngineError as error:
             return _error(400, str(error))
         answer = answers.recommendation(bundle, result)
+        if answer.cold_start:
+            counters().cold_starts.labels(endpoint="recommend").inc()
         return RecommendResponse(**dict(answer), task=request.task, versions=answers.versions(bundle))
 
     @bentoml.api(route=routes.RECOMMEND_BATCH)
@@ -193,10 +198,10 @@ class CRMService:
             )
         except EngineError as error:
             return _error(400, str(error))
-        return BatchRecommendResponse(
-            task=request.task, results=[answers.recommendation(bundle, r) for r in results],
-            versions=answers.versions(bundle),
-        )
+        answered = [answers.recommendation(bundle, r) for r in results]
+        if cold := sum(answer.cold_start for answer in answered):
+            counters().cold_starts.labels(endpoint="recommend_batch").inc(cold)
+        return BatchRecommendResponse(task=request.task, results=answered, versions=answers.versions(bundle))
 
     @bentoml.api(route=routes.SIMILAR_ITEMS)
     async def similar_items(self, request: SimilarItemsRequest, /) -> SimilarItemsResponse:
@@ -205,6 +210,8 @@ class CRMService:
         if refusal:
             return refusal
         (result,) = bundle.recommender.similar_items([request.item_id], k=request.k)
+        if result.reason is not None:
+            counters().cold_starts.labels(endpoint="similar_items").inc()
         return SimilarItemsResponse(
             item_id=request.item_id, items=answers.scored_items(bundle, result.item_ids, result.scores),
             known=result.reason is None, reason=result.reason, versions=answers.versions(bundle),
@@ -228,6 +235,8 @@ class CRMService:
             quote = answers.price_quote(bundle, request)
         except EngineError as error:
             return _error(400, str(error))
+        if not quote.known:
+            counters().cold_starts.labels(endpoint="price").inc()
         return PriceResponse(**dict(quote), versions=answers.versions(bundle))
 
     @bentoml.api(route=routes.PRICE_BATCH)
@@ -250,7 +259,10 @@ class CRMService:
         bundle = self.holder.current
         if bundle is None:
             return _not_ready(self.holder)
-        return answers.profile(bundle, request.customer_id)
+        profile = answers.profile(bundle, request.customer_id)
+        if not profile.known:
+            counters().cold_starts.labels(endpoint="profile").inc()
+        return profile
 
     def _churn_list(self, request: ChurnRiskRequest | ChurnRiskExportRequest):
         bundle = self.holder.current

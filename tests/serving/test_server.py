@@ -99,8 +99,11 @@ def test_health_readiness_metrics_and_openapi(live: Live) -> None:
     assert httpx.get(live.url + "/readyz").status_code == 200
     assert httpx.get(live.url + "/healthz").status_code == 200
     live.post(routes.RECOMMEND, {"customer_id": "c00001"})
+    live.post(routes.RECOMMEND, {"customer_id": "never-seen"})
     metrics = httpx.get(live.url + "/metrics").text
     assert 'bentoml_service_request_duration_seconds_count{' in metrics and routes.RECOMMEND in metrics
+    assert 'crm_bundle_loads_total{outcome="ok"}' in metrics
+    assert 'crm_cold_start_answers_total{endpoint="recommend"}' in metrics
     paths = httpx.get(live.url + "/docs.json").json()["paths"]
     for route in (*routes.STOREFRONT, routes.PROFILE, routes.CHURN_RISK, routes.CHURN_RISK_CSV, routes.STATUS, routes.RELOAD):
         assert route in paths
@@ -278,3 +281,4 @@ def test_a_bundle_that_fails_to_load_leaves_the_old_one_serving(live: Live) -> N
     answer = live.post(routes.RECOMMEND, {"customer_id": "c00001"})
     assert answer.status_code == 200 and answer.json()["versions"]["bundle"] == serving
     assert "failed" in (live.work / "server.log").read_text()
+    assert 'crm_bundle_loads_total{outcome="failed"}' in httpx.get(live.url + "/metrics").text
