@@ -1,0 +1,408 @@
+"""The one interface of every recommender (template method).
+
+:class:`RecommenderModel` does the shared work once: mapping the shop's ids to matrix indices, building
+the interaction matrix, filtering what a customer already bought (``task="discovery"``) or not
+(``task="repeat"``), excluding items on request, falling back to segment or global popularity for a
+customer without history, answering an unknown item with an empty, flagged result, folding in a customer
+seen after training from their items, and saving/loading with a manifest. A model implements only:
+
+- ``_fit(data)``: learn from :class:`TrainingData`;
+- ``_score(users, rows)``: scores of every item for a batch of customers, given their internal index
+  (``-1`` for a customer folded in after training) and their history rows (counts);
+- ``_similar(item)``: scores of every item for one item;
+- ``_state()`` / ``_restore(arrays)``: its learned arrays, for save/load.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from engine.data.columns import Columns
+from engine.data.idmap import UNKNOWN, IdMap
+from engine.errors import EngineError, ModelFormatError, NotFittedError
+from engine.io import read_manifest, write_manifest
+from engine.recommend.fallback import NO_SEGMENT, PopularityTable, customer_segments
+from engine.recommend.interactions import (
+    VALUES,
+    Value,
+    candidate_items,
+    check_transactions,
+    interaction_matrix,
+)
+from engine.recommend.ranking import top_k
+
+Task = Literal["discovery", "repeat"]
+TASKS: tuple[str, ...] = ("discovery", "repeat")
+
+MODEL = "model"
+COLD_START_SEGMENT = "cold_start_segment"
+COLD_START_GLOBAL = "cold_start_global"
+UNKNOWN_ITEM = "unknown_item"
+
+_BASE_FILE = "base.npz"
+_MODEL_FILE = "model.npz"
+_BATCH = 512
+
+
+@dataclass(frozen=True)
+class Recommendations:
+    """The top items for one subject (a customer, or an item for similar items), best first.
+
+    ``source`` says where they came from: ``model``, ``cold_start_segment``, ``cold_start_global``
+    (no usable history) or ``unknown_item`` (an empty answer, with the ``reason``).
+    """
+
+    subject: str
+    item_ids: tuple[str, ...]
+    scores: tuple[float, ...]
+    source: str
+    reason: str | None = None
+
+    @property
+    def cold_start(self) -> bool:
+        return self.source in (COLD_START_SEGMENT, COLD_START_GLOBAL)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Everything a model is fitted from, built once by :meth:`RecommenderModel.fit`.
+
+    ``counts`` is customers x candidate items (see :func:`interaction_matrix`); ``transactions`` are
+    the fitted lines (all of them; models that use timestamps map them with the id maps).
+    """
+
+    transactions: pd.DataFrame
+    customers: IdMap
+    items: IdMap
+    counts: sparse.csr_matrix
+    as_of: pd.Timestamp
+    popularity: PopularityTable
+
+
+class RecommenderModel(ABC):
+    """Recommend items for customers and similar items for items, for two tasks: ``discovery``
+    (items the customer already bought are filtered out) and ``repeat`` (everything may come back).
+
+    Shared parameters: ``min_item_buyers`` (an item may be recommended only if at least that many
+    customers bought it in training) and ``value`` (``purchases`` or ``quantity``, what a cell counts).
+    """
+
+    kind: ClassVar[str]
+    format_version: ClassVar[int] = 1
+
+    def __init__(self, min_item_buyers: int = 1, value: Value = "purchases") -> None:
+        self.min_item_buyers = min_item_buyers
+        self.value = value
+
+    # --- parameters (scikit-learn style) -----------------------------------------------------------
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor parameters and their current values."""
+        names = [name for name in inspect.signature(type(self).__init__).parameters if name != "self"]
+        return {name: getattr(self, name) for name in names}
+
+    def spec(self) -> dict[str, Any]:
+        """``{"kind": ..., "params": ...}`` in plain JSON types: rebuild with
+        :func:`engine.recommend.registry.make_recommender` (it is what the manifest stores)."""
+        return {"kind": self.kind, "params": self._manifest_params()}
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{name}={value!r}" for name, value in self.get_params().items())
+        return f"{type(self).__name__}({params})"
+
+    # --- fitting -------------------------------------------------------------------------------------
+
+    def fit(self, transactions: pd.DataFrame, as_of: str | pd.Timestamp | None = None) -> RecommenderModel:
+        """Learn from canonical transactions (lines before ``as_of``; default: the day after the last
+        line). Returns ``self``."""
+        check_transactions(transactions)
+        as_of = (
+            transactions[Columns.timestamp].max().normalize() + pd.Timedelta(days=1)
+            if as_of is None
+            else pd.Timestamp(as_of)
+        )
+        min_item_buyers, max_items, value = self._catalogue_params()
+        if value not in VALUES:
+            raise EngineError(f"value must be one of {VALUES}, got {value!r}")
+        items = candidate_items(transactions, min_item_buyers, max_items)
+        customers = IdMap.from_values(transactions[Columns.customer].unique())
+        counts = interaction_matrix(transactions, customers, items, value)
+        names, per_customer = customer_segments(transactions, as_of, customers)
+        popularity = PopularityTable.build(counts, names, per_customer)
+        self._fit_data(TrainingData(transactions, customers, items, counts, as_of, popularity))
+        return self
+
+    def _catalogue_params(self) -> tuple[int, int | None, Value]:
+        """(min_item_buyers, max_items, value): the catalogue and the counts this model is fitted on."""
+        return self.min_item_buyers, None, self.value
+
+    def _fit_data(self, data: TrainingData) -> None:
+        """Set the shared learned state and fit the model (a blend fits its parts through this)."""
+        self.customers_ = data.customers
+        self.items_ = data.items
+        self.history_ = data.counts
+        self.popularity_ = data.popularity
+        self.as_of_ = data.as_of
+        self._fit(data)
+
+    @abstractmethod
+    def _fit(self, data: TrainingData) -> None: ...
+
+    @abstractmethod
+    def _score(self, users: np.ndarray, rows: sparse.csr_matrix) -> np.ndarray:
+        """Scores (n_users x n_items) for customers with internal index ``users`` (-1: folded in)."""
+
+    @abstractmethod
+    def _similar(self, item: int) -> np.ndarray:
+        """Scores of every item for item index ``item`` (its own score is discarded)."""
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def _restore(self, arrays: Mapping[str, np.ndarray]) -> None:
+        """Set learned attributes from the arrays of :meth:`_state`."""
+
+    # --- recommending --------------------------------------------------------------------------------
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "items_"):
+            raise NotFittedError(f"{type(self).__name__} is not fitted: call fit(transactions) first")
+
+    @property
+    def n_items(self) -> int:
+        self._check_fitted()
+        return len(self.items_)
+
+    def recommend(
+        self,
+        customer_ids: str | Sequence[str],
+        k: int = 10,
+        task: Task = "discovery",
+        exclude: Iterable[str] | None = None,
+        segments: Mapping[str, str] | None = None,
+    ) -> list[Recommendations]:
+        """Top-``k`` items for each customer, best first.
+
+        ``exclude``: items never to recommend (e.g. out of stock). ``segments``: segment names for
+        customers the model does not know, used for their cold-start list. Customers without usable
+        history get segment or global popularity, flagged by ``source``.
+        """
+        self._check_fitted()
+        k = _check_k(k)
+        _check_task(task)
+        ids = [customer_ids] if isinstance(customer_ids, str) else [str(c) for c in customer_ids]
+        excluded = self._known_items(exclude)
+        users = np.fromiter((self.customers_.index_of(c) for c in ids), dtype=np.int64, count=len(ids))
+        history_length = np.diff(self.history_.indptr)
+        has_history = (users != UNKNOWN) & (history_length[np.maximum(users, 0)] > 0)
+        results: list[Recommendations | None] = [None] * len(ids)
+        warm = np.flatnonzero(has_history)
+        for start in range(0, warm.size, _BATCH):
+            positions = warm[start : start + _BATCH]
+            rows = self.history_[users[positions]]
+            scores = self._score(users[positions], rows)
+            for row, position in enumerate(positions):
+                seen = rows.indices[rows.indptr[row] : rows.indptr[row + 1]]
+                results[position] = self._ranked(ids[position], scores[row], k, task, seen, excluded, MODEL)
+        for position in np.flatnonzero(~has_history):
+            segment = self._segment_of(ids[position], users[position], segments)
+            results[position] = self._cold_start(ids[position], k, segment, excluded)
+        return results  # type: ignore[return-value]
+
+    def recommend_from_items(
+        self,
+        item_ids: Sequence[str],
+        k: int = 10,
+        task: Task = "discovery",
+        exclude: Iterable[str] | None = None,
+        customer_id: str = "",
+        segment: str | None = None,
+    ) -> Recommendations:
+        """Recommendations for a customer seen after training, from the items they bought (repeat an
+        item to count it more), without retraining. Unknown items are ignored; with no known item at
+        all the answer is the cold-start list."""
+        self._check_fitted()
+        k = _check_k(k)
+        _check_task(task)
+        excluded = self._known_items(exclude)
+        indices = self.items_.to_internal(list(item_ids)) if len(item_ids) else np.empty(0, dtype=np.int64)
+        indices = indices[indices != UNKNOWN]
+        if indices.size == 0:
+            return self._cold_start(customer_id, k, self.popularity_.segment_index(segment), excluded)
+        row = sparse.csr_matrix(
+            (np.ones(indices.size, dtype=np.float32), (np.zeros(indices.size, dtype=np.int64), indices)),
+            shape=(1, len(self.items_)),
+        )
+        row.sum_duplicates()
+        scores = self._score(np.array([UNKNOWN]), row)[0]
+        return self._ranked(customer_id, scores, k, task, row.indices, excluded, MODEL)
+
+    def similar_items(self, item_ids: str | Sequence[str], k: int = 10) -> list[Recommendations]:
+        """The ``k`` items most similar to each item. An item the model does not know gets an empty
+        answer with ``source="unknown_item"`` and the reason, never an exception."""
+        self._check_fitted()
+        k = _check_k(k)
+        ids = [item_ids] if isinstance(item_ids, str) else [str(i) for i in item_ids]
+        results = []
+        for item_id in ids:
+            item = self.items_.index_of(item_id)
+            if item == UNKNOWN:
+                reason = (
+                    f"item {item_id!r} is not in the model's catalogue (never bought in training, or by "
+                    f"fewer than min_item_buyers={self._catalogue_params()[0]} customers)"
+                )
+                results.append(Recommendations(item_id, (), (), UNKNOWN_ITEM, reason))
+                continue
+            scores = np.asarray(self._similar(item), dtype=np.float64)
+            scores[item] = -np.inf
+            results.append(self._top(item_id, scores, k, MODEL))
+        return results
+
+    def _known_items(self, item_ids: Iterable[str] | None) -> np.ndarray:
+        if item_ids is None:
+            return np.empty(0, dtype=np.int64)
+        if isinstance(item_ids, str):
+            item_ids = [item_ids]
+        indices = self.items_.to_internal(list(item_ids))
+        return indices[indices != UNKNOWN]
+
+    def _segment_of(self, customer_id: str, user: int, segments: Mapping[str, str] | None) -> int:
+        if segments is not None and customer_id in segments:
+            return self.popularity_.segment_index(segments[customer_id])
+        return int(self.popularity_.customer_segment[user]) if user != UNKNOWN else NO_SEGMENT
+
+    def _cold_start(self, subject: str, k: int, segment: int, excluded: np.ndarray) -> Recommendations:
+        scores = self.popularity_.scores(segment)
+        scores[excluded] = -np.inf
+        source = COLD_START_GLOBAL if segment == NO_SEGMENT else COLD_START_SEGMENT
+        return self._top(subject, scores, k, source)
+
+    def _ranked(
+        self,
+        subject: str,
+        scores: np.ndarray,
+        k: int,
+        task: str,
+        seen: np.ndarray,
+        excluded: np.ndarray,
+        source: str,
+    ) -> Recommendations:
+        scores = np.array(scores, dtype=np.float64)
+        if task == "discovery":
+            scores[seen] = -np.inf
+        scores[excluded] = -np.inf
+        return self._top(subject, scores, k, source)
+
+    def _top(self, subject: str, scores: np.ndarray, k: int, source: str) -> Recommendations:
+        best = top_k(scores, k, self.popularity_.rank)
+        return Recommendations(
+            subject, tuple(self.items_.to_external(best).tolist()), tuple(scores[best].tolist()), source
+        )
+
+    # --- save / load ---------------------------------------------------------------------------------
+
+    def _manifest_params(self) -> dict[str, Any]:
+        return self.get_params()
+
+    @classmethod
+    def _from_manifest_params(cls, params: dict[str, Any]) -> RecommenderModel:
+        return cls(**params)
+
+    def save(self, directory: str | Path, data_fingerprint: str | None = None) -> Path:
+        """Write the fitted model to ``directory`` (manifest + npz arrays, no pickles)."""
+        self._check_fitted()
+        directory = Path(directory)
+        write_manifest(
+            directory,
+            self.kind,
+            self.format_version,
+            self._manifest_params(),
+            data_fingerprint,
+            extra={"as_of": str(self.as_of_), "n_customers": len(self.customers_), "n_items": len(self.items_)},
+        )
+        np.savez(
+            directory / _BASE_FILE,
+            customers=self.customers_.external_ids,
+            items=self.items_.external_ids,
+            **sparse_arrays("history", self.history_),
+            as_of=np.array(str(self.as_of_)),
+            **{f"popularity_{key}": value for key, value in self.popularity_.arrays().items()},
+        )
+        np.savez(directory / _MODEL_FILE, **self._state())
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> RecommenderModel:
+        """Load a model saved by :meth:`save` (this class's kind; see :func:`load_recommender`)."""
+        manifest = read_manifest(directory, cls.kind, cls.format_version)
+        model = cls._from_manifest_params(manifest["params"])
+        try:
+            with np.load(Path(directory) / _BASE_FILE, allow_pickle=False) as base:
+                model._restore_base({key: base[key] for key in base.files})
+            with np.load(Path(directory) / _MODEL_FILE, allow_pickle=False) as arrays:
+                model._restore({key: arrays[key] for key in arrays.files})
+        except (OSError, KeyError, ValueError) as error:
+            raise ModelFormatError(f"{directory}: saved {cls.kind} model is incomplete or corrupt: {error}") from error
+        return model
+
+    def _share_base(self, other: RecommenderModel) -> None:
+        """Give ``other`` (a part of this model) the same id maps, history and popularity."""
+        other.customers_, other.items_ = self.customers_, self.items_
+        other.history_, other.popularity_, other.as_of_ = self.history_, self.popularity_, self.as_of_
+
+    def _restore_base(self, base: Mapping[str, np.ndarray]) -> None:
+        self.customers_ = IdMap(base["customers"])
+        self.items_ = IdMap(base["items"])
+        self.history_ = sparse_from_arrays(base, "history", (len(self.customers_), len(self.items_)))
+        self.as_of_ = pd.Timestamp(str(base["as_of"]))
+        prefix = "popularity_"
+        self.popularity_ = PopularityTable.from_arrays(
+            {key[len(prefix) :]: value for key, value in base.items() if key.startswith(prefix)}
+        )
+
+
+def sparse_arrays(name: str, matrix: sparse.csr_matrix) -> dict[str, np.ndarray]:
+    """The arrays of a CSR matrix under ``name_*`` keys, for an npz file."""
+    return {f"{name}_data": matrix.data, f"{name}_indices": matrix.indices, f"{name}_indptr": matrix.indptr}
+
+
+def sparse_from_arrays(arrays: Mapping[str, np.ndarray], name: str, shape: tuple[int, int]) -> sparse.csr_matrix:
+    """The CSR matrix saved by :func:`sparse_arrays`."""
+    return sparse.csr_matrix(
+        (arrays[f"{name}_data"], arrays[f"{name}_indices"], arrays[f"{name}_indptr"]), shape=shape
+    )
+
+
+def _check_k(k: int) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise EngineError(f"k must be a positive integer, got {k!r}")
+    return int(k)
+
+
+def _check_task(task: str) -> None:
+    if task not in TASKS:
+        raise EngineError(f"task must be one of {TASKS}, got {task!r}")
+
+
+def manifest_kind(directory: str | Path) -> str:
+    """The ``kind`` a saved model folder declares (checked again, fully, by the model's ``load``)."""
+    path = Path(directory) / "manifest.json"
+    if not path.is_file():
+        raise ModelFormatError(f"{directory} is not a saved engine model (no manifest.json)")
+    try:
+        return str(json.loads(path.read_text()).get("kind"))
+    except json.JSONDecodeError as error:
+        raise ModelFormatError(f"{path} is not valid JSON: {error}") from error
