@@ -1,0 +1,235 @@
+"""Per-customer features as of a date, and the outcome of the window that follows it.
+
+Everything in a snapshot is computed from the lines strictly before ``as_of`` (the probabilistic
+models are fitted on that history too), so a snapshot can be labelled with the window after it
+without leakage. Features: RFM and its scores, tenure, inter-purchase gaps, recent trend, returns,
+discount share, basket breadth, loyalty tier, and the BG/NBD, Pareto/NBD and Gamma-Gamma outputs for
+the window (P(no purchase), expected purchases, P(alive), expected spend).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.customers.bgnbd import BGNBD
+from engine.customers.btyd_base import LikelihoodModel, PurchaseCountModel
+from engine.customers.btyd_data import FREQUENCY, MONETARY, TimeUnit, btyd_summary, in_units, purchase_days
+from engine.customers.gamma_gamma import GammaGamma
+from engine.customers.pareto_nbd import ParetoNBD
+from engine.customers.rfm import rfm_scores
+from engine.customers.tiers import TIER_RANK, WINDOW_VALUE, TierConfig, loyalty_tiers
+from engine.data.columns import Columns
+from engine.errors import EngineError
+
+# outcome columns
+PURCHASED = "purchased"
+CHURNED = "churned"
+SPEND = "spend"
+# probabilistic-model outputs (per window)
+P_NO_PURCHASE = "{}_p_no_purchase"
+EXPECTED_PURCHASES = "{}_expected_purchases"
+P_ALIVE = "{}_p_alive"
+WINDOW_SPEND = "{}_window_spend"
+EXPECTED_SPEND = "gg_expected_spend"
+PURCHASE_MODELS: dict[str, type[PurchaseCountModel]] = {"bgnbd": BGNBD, "pareto_nbd": ParetoNBD}
+
+# what each feature means, for people reading the top reasons of a churn score
+FEATURE_LABELS = {
+    "recency_days": "days since last purchase",
+    "frequency": "orders",
+    "monetary": "net spend",
+    "r_score": "recency score (5 = recent)",
+    "f_score": "frequency score",
+    "m_score": "monetary score",
+    "tenure_days": "days since first purchase",
+    "purchase_days": "days with a purchase",
+    "mean_gap_days": "mean days between purchases",
+    "std_gap_days": "spread of days between purchases",
+    "last_gap_days": "days between the last two purchases",
+    "recency_over_gap": "days since last purchase / usual gap",
+    "purchase_days_30": "purchase days in the last 30 days",
+    "purchase_days_90": "purchase days in the last 90 days",
+    "spend_90": "spend in the last 90 days",
+    "spend_prior_90": "spend in the 90 days before that",
+    "spend_trend": "share of 180-day spend in the last 90 days",
+    "return_line_share": "share of lines returned",
+    "return_value_share": "refunds / purchases",
+    "discount_share": "share of list value discounted",
+    "distinct_products": "distinct products bought",
+    "distinct_categories": "distinct categories bought",
+    "lines_per_order": "lines per order",
+    "units_per_order": "units per order",
+    "order_value": "average order value",
+    TIER_RANK: "loyalty tier (0 = lowest)",
+    WINDOW_VALUE: "spend in the tier window",
+    EXPECTED_SPEND: "expected spend per purchase (Gamma-Gamma)",
+    **{P_NO_PURCHASE.format(m): f"P(no purchase in window), {m}" for m in PURCHASE_MODELS},
+    **{EXPECTED_PURCHASES.format(m): f"expected purchases in window, {m}" for m in PURCHASE_MODELS},
+    **{P_ALIVE.format(m): f"P(still active), {m}" for m in PURCHASE_MODELS},
+    **{WINDOW_SPEND.format(m): f"expected spend in window, {m} x Gamma-Gamma" for m in PURCHASE_MODELS},
+}
+FEATURES = tuple(FEATURE_LABELS)
+
+
+class FeatureSpec(BaseModel):
+    """How features are built; saved with every model so that scoring rebuilds exactly the same."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    horizon_days: int = Field(90, gt=0, description="the window after as_of that outcomes and the probabilistic outputs cover")
+    time_unit: TimeUnit = Field("weeks", description="time unit of the probabilistic models")
+    tiers: TierConfig = Field(default_factory=TierConfig, description="loyalty ladder used for the tier feature")
+
+
+@dataclass
+class Snapshot:
+    """Features of every customer with a purchase before ``as_of``, with the probabilistic models
+    fitted on that history and the customer summary they were fitted on."""
+
+    as_of: pd.Timestamp
+    spec: FeatureSpec
+    features: pd.DataFrame
+    summary: pd.DataFrame
+    models: dict[str, LikelihoodModel] = field(default_factory=dict)
+
+
+def customer_features(
+    transactions: pd.DataFrame,
+    as_of: str | pd.Timestamp,
+    spec: FeatureSpec | None = None,
+    products: pd.DataFrame | None = None,
+) -> Snapshot:
+    """Build the features of every customer with a purchase before ``as_of`` (index customer_id,
+    columns :data:`FEATURES`; ``distinct_categories`` is NaN without a products table)."""
+    spec = spec or FeatureSpec()
+    as_of = pd.Timestamp(as_of)
+    c = Columns
+    past = transactions.loc[transactions[c.timestamp] < as_of]
+    rfm = rfm_scores(past, as_of)
+    frame = rfm[["recency_days", "frequency", "monetary", "r_score", "f_score", "m_score"]].copy()
+    frame["tenure_days"] = (as_of - rfm["first_purchase"]) / pd.Timedelta(days=1)
+    frame = frame.join(_gap_and_trend(purchase_days(past), as_of))
+    frame["recency_over_gap"] = frame["recency_days"] / frame["mean_gap_days"]
+    frame = frame.join(_lines(past, products))
+    frame["order_value"] = frame["monetary"] / frame["frequency"]
+    frame = frame.join(loyalty_tiers(past, as_of, spec.tiers)[[TIER_RANK, WINDOW_VALUE]])
+    summary = btyd_summary(past, as_of, spec.time_unit)
+    models, outputs = _probabilistic(summary, in_units(spec.horizon_days, spec.time_unit))
+    frame = frame.join(outputs)
+    return Snapshot(as_of, spec, frame[list(FEATURES)].astype(float), summary, models)
+
+
+def _gap_and_trend(daily: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    c = Columns
+    day = daily["day"]
+    gap = day.diff().dt.days.where(daily[c.customer].eq(daily[c.customer].shift()))
+    age = (as_of - day).dt.days
+    recent = age <= 90
+    prior = (age > 90) & (age <= 180)
+    grouped = daily.assign(
+        gap=gap, in_30=age <= 30, in_90=recent,
+        spend_90=daily["value"].where(recent, 0.0), spend_prior=daily["value"].where(prior, 0.0),
+    ).groupby(c.customer, sort=True)
+    frame = pd.DataFrame(
+        {
+            "purchase_days": grouped.size(),
+            "mean_gap_days": grouped["gap"].mean(),
+            "std_gap_days": grouped["gap"].std(),
+            "last_gap_days": grouped["gap"].last(),
+            "purchase_days_30": grouped["in_30"].sum(),
+            "purchase_days_90": grouped["in_90"].sum(),
+            "spend_90": grouped["spend_90"].sum(),
+            "spend_prior_90": grouped["spend_prior"].sum(),
+        }
+    )
+    both = frame["spend_90"].clip(lower=0) + frame["spend_prior_90"].clip(lower=0)
+    frame["spend_trend"] = frame["spend_90"].clip(lower=0) / both.where(both > 0)
+    return frame
+
+
+def _lines(past: pd.DataFrame, products: pd.DataFrame | None) -> pd.DataFrame:
+    c = Columns
+    bought = past[c.quantity] > 0
+    list_value = (past[c.quantity] * past[c.unit_price]).where(bought, 0.0)
+    lines = pd.DataFrame(
+        {
+            c.customer: past[c.customer],
+            "returned": ~bought,
+            "refund": (-past[c.revenue]).where(~bought, 0.0),
+            "bought_value": past[c.revenue].where(bought, 0.0),
+            "list_value": list_value,
+            "discount": past[c.discount].where(bought, 0.0),
+            "units": past[c.quantity].where(bought, 0.0),
+        }
+    )
+    grouped = lines.groupby(c.customer, sort=True)
+    sums = grouped[["refund", "bought_value", "list_value", "discount", "units"]].sum()
+    purchases = past.loc[bought]
+    by_customer = purchases.groupby(c.customer, sort=True)
+    orders = by_customer[c.order].nunique()
+    frame = pd.DataFrame(
+        {
+            "return_line_share": grouped["returned"].mean(),
+            "return_value_share": sums["refund"] / sums["bought_value"].where(sums["bought_value"] > 0),
+            "discount_share": sums["discount"] / sums["list_value"].where(sums["list_value"] > 0),
+            "distinct_products": by_customer[c.item].nunique(),
+            "lines_per_order": by_customer.size() / orders,
+            "units_per_order": sums["units"] / orders,
+        }
+    )
+    if products is not None and c.category in products:
+        category = purchases[c.item].map(products.set_index(c.item)[c.category])
+        frame["distinct_categories"] = category.groupby(purchases[c.customer]).nunique()
+    else:
+        frame["distinct_categories"] = np.nan
+    return frame
+
+
+def _probabilistic(summary: pd.DataFrame, horizon: float) -> tuple[dict[str, LikelihoodModel], pd.DataFrame]:
+    """Fit BG/NBD, Pareto/NBD and Gamma-Gamma on the summary and predict the next ``horizon`` units.
+    Gamma-Gamma is fitted on the repeat customers with a positive mean repeat spend."""
+    time_unit = summary.attrs["time_unit"]
+    spend_model = GammaGamma().fit(summary.loc[(summary[FREQUENCY] == 0) | (summary[MONETARY] > 0)])
+    monetary = summary[MONETARY].clip(lower=0)
+    # a repeat customer whose repeat days net to <= 0 is treated as one without repeat spend
+    spend = spend_model.expected_spend(summary.assign(**{MONETARY: monetary, FREQUENCY: summary[FREQUENCY].where(monetary > 0, 0)}))
+    outputs = pd.DataFrame({EXPECTED_SPEND: spend}, index=summary.index)
+    models: dict[str, LikelihoodModel] = {"gamma_gamma": spend_model}
+    for name, model_class in PURCHASE_MODELS.items():
+        model = model_class(time_unit=time_unit).fit(summary)
+        expected = model.expected_purchases(summary, horizon)
+        outputs[P_NO_PURCHASE.format(name)] = model.p_no_purchase(summary, horizon)
+        outputs[EXPECTED_PURCHASES.format(name)] = expected
+        outputs[P_ALIVE.format(name)] = model.p_alive(summary)
+        outputs[WINDOW_SPEND.format(name)] = expected * spend
+        models[name] = model
+    return models, outputs
+
+
+def feature_matrix(features: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """The named feature columns as floats, in that order; missing columns are an error naming them."""
+    missing = [name for name in names if name not in features]
+    if missing:
+        raise EngineError(f"features are missing column(s) {missing}; build them with customer_features()")
+    return features[names].astype(float)
+
+
+def window_outcomes(
+    transactions: pd.DataFrame, as_of: str | pd.Timestamp, horizon_days: int, customers: pd.Index
+) -> pd.DataFrame:
+    """What each of ``customers`` did in ``[as_of, as_of + horizon_days)``: purchased (a day with a
+    purchase), churned (the opposite, as 0/1) and spend (net revenue, returns included)."""
+    c = Columns
+    start = pd.Timestamp(as_of)
+    end = start + pd.Timedelta(days=horizon_days)
+    window = transactions.loc[(transactions[c.timestamp] >= start) & (transactions[c.timestamp] < end)]
+    bought = window.loc[window[c.quantity] > 0, c.customer].unique()
+    spend = window.groupby(c.customer)[c.revenue].sum()
+    purchased = customers.isin(bought)
+    return pd.DataFrame(
+        {PURCHASED: purchased, CHURNED: (~purchased).astype(int), SPEND: spend.reindex(customers).fillna(0.0).to_numpy()},
+        index=customers,
+    )

@@ -1,0 +1,106 @@
+"""Score every customer as of a date with loaded churn and CLV models: what marketing acts on.
+
+One row per customer with a purchase before ``as_of``: churn probability for the models' window,
+risk band, expected CLV (discounted, over the CLV model's months), value at risk (churn probability x
+CLV), RFM segment and loyalty tier, and the top reasons of the churn score. Sorted by value at risk,
+highest first. The serving layer calls :func:`score_customers` with models loaded once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from engine.customers.churn_gbm import ChurnClassifier
+from engine.customers.clv import ClvModel
+from engine.customers.features import customer_features
+from engine.customers.segments import SegmentRules
+from engine.customers.view import customer_view, default_as_of
+
+CHURN_PROBABILITY = "churn_probability"
+RISK_BAND = "risk_band"
+EXPECTED_CLV = "expected_clv"
+VALUE_AT_RISK = "value_at_risk"
+TOP_REASONS = "top_reasons"
+SCORE_COLUMNS = (CHURN_PROBABILITY, RISK_BAND, EXPECTED_CLV, VALUE_AT_RISK, "segment", "tier",
+                 "recency_days", "frequency", "monetary", TOP_REASONS)
+
+
+class RiskBands(BaseModel):
+    """Cut-offs on the churn probability: high if >= ``high``, medium if >= ``medium``, else low."""
+
+    model_config = ConfigDict(extra="forbid")
+    medium: float = Field(0.3, gt=0, lt=1)
+    high: float = Field(0.6, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RiskBands:
+        if self.medium >= self.high:
+            raise ValueError(f"risk bands: medium ({self.medium}) must be below high ({self.high})")
+        return self
+
+    def assign(self, probability: np.ndarray) -> np.ndarray:
+        return np.where(probability >= self.high, "high", np.where(probability >= self.medium, "medium", "low"))
+
+
+def score_customers(
+    transactions: pd.DataFrame,
+    churn: ChurnClassifier,
+    clv: ClvModel,
+    as_of: str | pd.Timestamp | None = None,
+    products: pd.DataFrame | None = None,
+    bands: RiskBands | None = None,
+    reasons: int = 3,
+    segment_rules: SegmentRules | None = None,
+) -> pd.DataFrame:
+    """Score every customer with a purchase before ``as_of`` (default: the day after the last line).
+
+    The tier uses the loyalty ladder of the churn model's feature spec, so it is the same tier the
+    model saw as a feature.
+    """
+    as_of = pd.Timestamp(as_of) if as_of is not None else default_as_of(transactions)
+    bands = bands or RiskBands()
+    snapshot = customer_features(transactions, as_of, churn.spec_, products)
+    clv_snapshot = snapshot if clv.spec_ == churn.spec_ else customer_features(transactions, as_of, clv.spec_, products)
+    features = snapshot.features
+    probability = churn.predict_proba(features)
+    value = pd.Series(clv.lifetime_value(clv_snapshot), index=clv_snapshot.features.index).reindex(features.index)
+    view = customer_view(transactions, as_of, segment_rules, churn.spec_.tiers)
+    scores = pd.DataFrame(
+        {
+            CHURN_PROBABILITY: probability,
+            RISK_BAND: bands.assign(probability),
+            EXPECTED_CLV: value.to_numpy(),
+            VALUE_AT_RISK: probability * value.to_numpy(),
+            "segment": view["segment"].reindex(features.index),
+            "tier": view["tier"].reindex(features.index),
+            "recency_days": features["recency_days"],
+            "frequency": features["frequency"],
+            "monetary": features["monetary"],
+            TOP_REASONS: churn.top_reasons(features, reasons) if reasons else "",
+        },
+        index=features.index,
+    )
+    return scores.sort_values(VALUE_AT_RISK, ascending=False, kind="stable")
+
+
+def churn_list(
+    scores: pd.DataFrame,
+    top: int,
+    segment: str | None = None,
+    tier: str | None = None,
+    band: str | None = None,
+    min_clv: float | None = None,
+) -> pd.DataFrame:
+    """The ``top`` customers by value at risk among those matching every filter given."""
+    mask = pd.Series(True, index=scores.index)
+    if segment is not None:
+        mask &= scores["segment"] == segment
+    if tier is not None:
+        mask &= scores["tier"] == tier
+    if band is not None:
+        mask &= scores[RISK_BAND] == band
+    if min_clv is not None:
+        mask &= scores[EXPECTED_CLV] >= min_clv
+    return scores.loc[mask].sort_values(VALUE_AT_RISK, ascending=False, kind="stable").head(top)
