@@ -7,7 +7,8 @@ import sys
 import typer
 
 from engine.errors import EngineError
-from training.commands import data, segments, serving
+from training.commands import data, pricing, segments, serving
+from training.commands import recommender
 
 app = typer.Typer(
     name="crm",
@@ -25,6 +26,10 @@ app.command("segments")(segments.segments)
 app.add_typer(serving.app, name="serve")
 bench_app.command("serving")(serving.bench)
 bench_app.command("segments")(segments.bench)
+train_app.command("pricing")(pricing.train)
+bench_app.command("pricing")(pricing.bench)
+train_app.command("recommender")(recommender.train)
+bench_app.command("recommender")(recommender.bench)
 
 
 def main() -> None:

@@ -1,0 +1,337 @@
+"""The guarded price optimizer: what should this product cost now, and why.
+
+For a product with elasticity ``e`` (constant-elasticity demand ``units(p) = units0 * (p / p0) ** e``)
+and unit cost ``c``, profit peaks at ``c * e / (1 + e)`` when ``e < -1``; revenue falls with price
+when ``e < -1``. The optimizer aims there, moves the aim for stock (scarce stock raises it towards the
+price that stretches the stock to ``target_cover_days``, overstock lowers it), then applies the
+guardrails (:mod:`engine.pricing.guardrails`) and snaps to the price ladder. It keeps the current price
+(with a reason code) when it cannot trust the elasticity: not significant (the 95% interval reaches 0)
+or inelastic (``|e| <= min_abs_elasticity``, where the constant-elasticity optimum is unbounded), or
+when the cost is unknown and the objective is profit.
+
+Every answer is a :class:`PriceQuote`: price, expected units, revenue and margin at that price and at
+the current one, the elasticity with its interval, the binding guardrail (``reason``), and the model
+version. An unknown product gets a quote that keeps its price with reason ``unknown_product``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+import pandas as pd
+
+from engine.data.columns import Columns
+from engine.errors import EngineError, NotFittedError
+from engine.io import read_manifest, write_manifest
+from engine.pricing import guardrails as G
+from engine.pricing import panel as P
+from engine.pricing.shrinkage import CI_HIGH, CI_LOW, ELASTICITY, SE
+
+KIND = "pricing"
+FORMAT_VERSION = 1
+CURRENT_PRICE = "current_price"
+LIST_PRICE = "list_price"
+MIN_PRICE = "min_price"
+MAX_PRICE = "max_price"
+BASE_UNITS = "base_units"  # expected weekly units at the current price (recent weeks)
+DISCOUNT = "discount"
+FACT_COLUMNS = (Columns.category, CURRENT_PRICE, Columns.unit_cost, LIST_PRICE, MIN_PRICE, MAX_PRICE, BASE_UNITS)
+ELASTICITY_COLUMNS = (ELASTICITY, SE, CI_LOW, CI_HIGH)
+
+
+@dataclass(frozen=True)
+class PriceQuote:
+    """The optimizer's answer for one product (and segment). Amounts are per week."""
+
+    product_id: str
+    price: float | None
+    current_price: float | None
+    reason: str
+    model_version: str
+    flags: tuple[str, ...] = ()
+    elasticity: float | None = None
+    elasticity_interval: tuple[float, float] | None = None
+    unit_cost: float | None = None
+    expected_units: float | None = None
+    expected_revenue: float | None = None
+    expected_margin: float | None = None
+    current_units: float | None = None
+    current_revenue: float | None = None
+    current_margin: float | None = None
+    segment: str | None = None
+    segment_price: float | None = None
+    segment_discount: float = 0.0
+    stock: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def product_facts(panel: pd.DataFrame, elasticity: pd.Series, recent_weeks: int = 4, cost_weeks: int = 8) -> pd.DataFrame:
+    """What the optimizer needs to know about each product, from the training panel.
+
+    current_price: last regular (shelf) price; unit_cost: median over the last ``cost_weeks`` weeks
+    with sales (a one-week deal does not set the cost); list_price: highest regular price seen;
+    min_price / max_price: range of paid prices seen; base_units: mean weekly units of the last
+    ``recent_weeks`` weeks, moved to the current price with the product's elasticity.
+    """
+    panel = panel.loc[panel[Columns.item].isin(elasticity.index)].sort_values([Columns.item, P.WEEK])
+    if panel.empty:
+        raise EngineError("no panel row belongs to a product with an elasticity")
+    grouped = panel.groupby(Columns.item, sort=True)
+    current = grouped[P.REGULAR_PRICE].last()
+    last_weeks = panel.loc[panel[P.WEEK] > panel[P.WEEK].max() - pd.Timedelta(weeks=recent_weeks)]
+    e = last_weeks[Columns.item].map(elasticity)
+    moved = last_weeks[P.UNITS] * (last_weeks[Columns.item].map(current) / last_weeks[P.PRICE]) ** e
+    cost = grouped.tail(cost_weeks).groupby(Columns.item)[Columns.unit_cost].median() if Columns.unit_cost in panel else np.nan
+    facts = pd.DataFrame(
+        {
+            Columns.category: grouped[Columns.category].first(),
+            CURRENT_PRICE: current.round(2),
+            Columns.unit_cost: cost,
+            LIST_PRICE: grouped[P.REGULAR_PRICE].max().round(2),
+            MIN_PRICE: grouped[P.PRICE].min().round(2),
+            MAX_PRICE: grouped[P.PRICE].max().round(2),
+            # a product without a sale in the last weeks is expected to sell nothing at this price
+            BASE_UNITS: (moved.groupby(last_weeks[Columns.item]).sum() / recent_weeks).reindex(current.index).fillna(0.0),
+        }
+    )
+    facts.index.name = Columns.item
+    return facts
+
+
+@dataclass
+class _Product:
+    """One product's facts and elasticity, as plain floats."""
+
+    category: str
+    current_price: float
+    unit_cost: float | None
+    list_price: float
+    min_price: float
+    max_price: float
+    base_units: float
+    elasticity: float
+    ci_low: float
+    ci_high: float
+
+
+class PriceOptimizer:
+    """Quotes guarded prices from an elasticity table, product facts and a policy."""
+
+    def __init__(self, policy: G.PricingPolicy | None = None) -> None:
+        self.policy = policy
+
+    def fit(
+        self,
+        elasticities: pd.DataFrame,
+        facts: pd.DataFrame,
+        segment_offers: pd.DataFrame | None = None,
+        model_version: str = "unversioned",
+    ) -> Self:
+        """Take the elasticity table (index product_id: elasticity, se, ci_low, ci_high), the product facts
+        (:func:`product_facts`) and optional segment offers (index segment: discount)."""
+        missing = [c for c in ELASTICITY_COLUMNS if c not in elasticities] + [c for c in FACT_COLUMNS if c not in facts]
+        if missing:
+            raise EngineError(f"PriceOptimizer.fit: missing column(s) {missing}")
+        unknown = facts.index.difference(elasticities.index)
+        if len(unknown):
+            raise EngineError(f"PriceOptimizer.fit: {len(unknown)} product(s) have facts but no elasticity, e.g. {list(unknown[:3])}")
+        if segment_offers is not None and DISCOUNT not in segment_offers:
+            raise EngineError(f"segment_offers need a {DISCOUNT!r} column")
+        self.policy_ = self.policy or G.PricingPolicy()
+        self.elasticities_ = elasticities.loc[facts.index, list(ELASTICITY_COLUMNS)].astype(float)
+        self.facts_ = facts[list(FACT_COLUMNS)].copy()
+        self.segment_offers_ = segment_offers.copy() if segment_offers is not None else pd.DataFrame({DISCOUNT: []})
+        self.model_version_ = model_version
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "facts_"):
+            raise NotFittedError("PriceOptimizer is not fitted; call fit(elasticities, facts) first")
+
+    def _product(self, product_id: str) -> _Product:
+        facts, e = self.facts_.loc[product_id], self.elasticities_.loc[product_id]
+        cost = float(facts[Columns.unit_cost])
+        return _Product(
+            category=str(facts[Columns.category]),
+            current_price=float(facts[CURRENT_PRICE]),
+            unit_cost=cost if math.isfinite(cost) else None,
+            list_price=float(facts[LIST_PRICE]),
+            min_price=float(facts[MIN_PRICE]),
+            max_price=float(facts[MAX_PRICE]),
+            base_units=float(facts[BASE_UNITS]),
+            elasticity=float(e[ELASTICITY]),
+            ci_low=float(e[CI_LOW]),
+            ci_high=float(e[CI_HIGH]),
+        )
+
+    def guardrails(self, product_id: str, current_price: float | None = None) -> list[G.Rule]:
+        """The rules that bind this product's next price (for checks and explanations)."""
+        self._check_fitted()
+        item = self._product(str(product_id))
+        current = item.current_price if current_price is None else float(current_price)
+        return G.rules(self.policy_, current, item.unit_cost, item.list_price, item.min_price, item.max_price)
+
+    def quote(
+        self,
+        product_id: str,
+        current_price: float | None = None,
+        stock: float | None = None,
+        segment: str | None = None,
+    ) -> PriceQuote:
+        """The price to charge now. ``current_price`` defaults to the last shelf price seen; ``stock`` is
+        units on hand (enables the stock-aware adjustment); ``segment`` is a behavioural segment or
+        tier name with an offer (never a protected attribute)."""
+        self._check_fitted()
+        policy = self.policy_
+        product_id = str(product_id)
+        if current_price is not None and not (math.isfinite(current_price) and current_price > 0):
+            raise EngineError(f"current_price must be a positive number, got {current_price!r}")
+        if stock is not None and not (math.isfinite(stock) and stock >= 0):
+            raise EngineError(f"stock must be a non-negative number, got {stock!r}")
+        if product_id not in self.facts_.index:
+            return PriceQuote(product_id, current_price, current_price, G.UNKNOWN_PRODUCT, self.model_version_, segment=segment, stock=stock)
+        item = self._product(product_id)
+        current = item.current_price if current_price is None else float(current_price)
+        units_now = item.base_units * (current / item.current_price) ** item.elasticity
+
+        target, driver = self._target(item, current, units_now, stock)
+        guard = G.rules(policy, current, item.unit_cost, item.list_price, item.min_price, item.max_price)
+        bounds = G.price_bounds(guard)
+        price = min(max(target, bounds.low), bounds.high)
+        reason = driver
+        if price > target + 1e-9:
+            reason = bounds.low_rule or driver
+        elif price < target - 1e-9:
+            reason = bounds.high_rule or driver
+        flags = [driver] if reason != driver else []
+        flags += [f"relaxed:{name}" for name in bounds.relaxed]
+        if not math.isclose(price, current, rel_tol=0, abs_tol=1e-9):
+            price = self._on_ladder(price, current, bounds, flags)
+
+        segment_price, discount = None, 0.0
+        if segment is not None:
+            segment_price, discount, note = self._segment_price(segment, price, bounds.low)
+            flags.append(note)
+        units = item.base_units * (price / item.current_price) ** item.elasticity
+
+        def margin(at_price: float, at_units: float) -> float | None:
+            return None if item.unit_cost is None else (at_price - item.unit_cost) * at_units
+
+        return PriceQuote(
+            product_id=product_id,
+            price=price,
+            current_price=current,
+            reason=reason,
+            model_version=self.model_version_,
+            flags=tuple(flags),
+            elasticity=item.elasticity,
+            elasticity_interval=(item.ci_low, item.ci_high),
+            unit_cost=item.unit_cost,
+            expected_units=units,
+            expected_revenue=price * units,
+            expected_margin=margin(price, units),
+            current_units=units_now,
+            current_revenue=current * units_now,
+            current_margin=margin(current, units_now),
+            segment=segment,
+            segment_price=segment_price,
+            segment_discount=discount,
+            stock=stock,
+        )
+
+    def _on_ladder(self, price: float, current: float, bounds: G.Bounds, flags: list[str]) -> float:
+        """The ladder price nearest to ``price`` within the bounds; the current price if that nearest
+        step would move the other way than intended (and the current price is allowed)."""
+        candidates = G.ladder(bounds.low, bounds.high, self.policy_)
+        if candidates.size == 0:
+            flags.append(G.ENDING_UNAVAILABLE)
+            return round(price, 2)
+        nearest = float(candidates[np.argmin(np.abs(candidates - price))])
+        current_allowed = bounds.low - 1e-9 <= current <= bounds.high + 1e-9
+        if current_allowed and (nearest - current) * (price - current) < 0:
+            return current
+        return nearest
+
+    def _target(self, item: _Product, current: float, units_now: float, stock: float | None) -> tuple[float, str]:
+        """Where the price should go before guardrails, and what drives it."""
+        policy, e = self.policy_, item.elasticity
+        if policy.objective == "profit" and item.unit_cost is None:
+            return current, G.NO_COST
+        if not item.ci_high < 0:
+            return current, G.NOT_SIGNIFICANT
+        if e >= -policy.min_abs_elasticity:
+            return current, G.INELASTIC
+        target = item.unit_cost * e / (1 + e) if policy.objective == "profit" else 0.0
+        driver = G.OPTIMAL
+        if stock is not None and units_now > 0:
+            cover_days = 7 * stock / units_now
+            # the price at which the stock lasts target_cover_days
+            stretching = current * (7 * stock / policy.target_cover_days / units_now) ** (1 / e) if stock > 0 else math.inf
+            if cover_days < policy.scarce_cover_days and stretching > target:
+                target, driver = stretching, G.STOCK_SCARCE
+            elif cover_days > policy.overstock_cover_days and stretching < target:
+                target, driver = stretching, G.STOCK_OVERSTOCK
+        return target, driver
+
+    def _segment_price(self, segment: str, price: float, floor: float) -> tuple[float | None, float, str]:
+        """A segment's offer: its discount (capped by policy) off the price, on the ladder, never
+        below the bounds' floor."""
+        if segment not in self.segment_offers_.index:
+            return None, 0.0, "unknown_segment"
+        discount = min(float(self.segment_offers_.loc[segment, DISCOUNT]), self.policy_.max_segment_discount)
+        if discount <= 0:
+            return None, 0.0, "no_segment_offer"
+        candidates = G.ladder(max(floor, price * (1 - discount)), price - 0.01, self.policy_)
+        if candidates.size == 0:
+            return None, 0.0, "segment_offer_below_floor"
+        offer = float(candidates.min())
+        return offer, 1 - offer / price, "segment_offer"
+
+    def quote_all(
+        self, current_prices: pd.Series | None = None, stock: pd.Series | None = None
+    ) -> pd.DataFrame:
+        """Quotes for every known product, one row each (for batch jobs, reports and benchmarks)."""
+        self._check_fitted()
+        rows = []
+        for product_id in self.facts_.index:
+            current = None if current_prices is None else current_prices.get(product_id)
+            on_hand = None if stock is None else stock.get(product_id)
+            rows.append(self.quote(product_id, current, on_hand).as_dict())
+        return pd.DataFrame(rows).set_index("product_id")
+
+    # --- persistence -------------------------------------------------------------------------------
+    def save(self, directory: str | Path, data_fingerprint: str | None = None, extra: dict | None = None) -> Path:
+        """Write the model folder: manifest (policy, version), elasticities, facts, segment offers."""
+        self._check_fitted()
+        directory = Path(directory)
+        write_manifest(
+            directory,
+            KIND,
+            FORMAT_VERSION,
+            params={"policy": self.policy_.model_dump(mode="json")},
+            data_fingerprint=data_fingerprint,
+            extra={"model_version": self.model_version_, **(extra or {})},
+        )
+        self.elasticities_.to_parquet(directory / "elasticities.parquet")
+        self.facts_.to_parquet(directory / "facts.parquet")
+        self.segment_offers_.to_parquet(directory / "segment_offers.parquet")
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path, model_version: str | None = None) -> PriceOptimizer:
+        """Load a saved folder; ``model_version`` (e.g. the registry version) overrides the saved one."""
+        directory = Path(directory)
+        manifest = read_manifest(directory, KIND, FORMAT_VERSION)
+        optimizer = cls(G.PricingPolicy(**manifest["params"]["policy"]))
+        return optimizer.fit(
+            pd.read_parquet(directory / "elasticities.parquet"),
+            pd.read_parquet(directory / "facts.parquet"),
+            pd.read_parquet(directory / "segment_offers.parquet"),
+            model_version=model_version or manifest.get("model_version", "unversioned"),
+        )
