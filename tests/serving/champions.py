@@ -80,3 +80,13 @@ def train_pricing(shop: ShopData, folder: Path, metric: float = 0.5) -> str:
     optimizer = PriceOptimizer().fit(elasticities, product_facts(panel, elasticities["elasticity"]))
     optimizer.save(folder, data_fingerprint=shop.fingerprint())
     return register_champion("pricing", folder, shop, metric)
+
+
+def train_customer_value(shop: ShopData, folder: Path, metric: float = 0.5) -> tuple[str, str]:
+    """Churn and CLV models fitted with their pipeline's defaults, saved and registered; their versions."""
+    from training.customers import ChurnConfig, ClvConfig, fit_models
+
+    churn, clv = fit_models(shop, ChurnConfig(), ClvConfig())
+    churn.save(folder / "churn", data_fingerprint=shop.fingerprint())
+    clv.save(folder / "clv", data_fingerprint=shop.fingerprint())
+    return (register_champion("churn", folder / "churn", shop, metric), register_champion("clv", folder / "clv", shop, metric))

@@ -7,7 +7,7 @@ imported while it runs (it picks them up by itself), including one that cannot l
 
 from __future__ import annotations
 
-import json
+import io
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +23,14 @@ from engine.customers.view import customer_view, default_as_of
 from engine.data.dataset import ShopData
 from serving import routes, server
 from serving.schemas import MAX_BATCH_CUSTOMERS, MAX_K, MAX_PRICE_BATCH
-from tests.serving.champions import API_KEY, small_shop, temporary_registry, train_pricing, train_recommender
+from tests.serving.champions import (
+    API_KEY,
+    small_shop,
+    temporary_registry,
+    train_customer_value,
+    train_pricing,
+    train_recommender,
+)
 from training.commands.serving import import_champions, stored_path, store_bundle
 
 KEY = {"X-API-Key": API_KEY}
@@ -66,6 +73,7 @@ def live(tmp_path_factory) -> Live:
             before = _observe_unready(process)
             train_recommender(shop, work / "recommender-1")
             train_pricing(shop, work / "pricing-1")
+            train_customer_value(shop, work / "customer-value-1")
             tag, _ = import_champions(shop, bentoml_home=home)
             server.wait_ready(process, timeout=60)
             yield Live(process.url, home, work, shop, tag, before)
@@ -243,6 +251,48 @@ def test_profiles_match_the_customer_view_and_unknown_customers_get_the_entry_ti
     unknown = live.post(routes.PROFILE, {"customer_id": "never-seen"}, KEY).json()
     assert unknown["known"] is False and unknown["rfm"] is None and unknown["tier"] == "Bronze"
     assert unknown["versions"]["bundle"] == body["versions"]["bundle"]
+
+
+def test_profiles_carry_churn_and_value_consistent_with_the_list(live: Live) -> None:
+    listed = live.post(routes.CHURN_RISK, {"page_size": 5}, KEY).json()["customers"][2]
+    body = live.post(routes.PROFILE, {"customer_id": listed["customer_id"]}, KEY).json()
+    for field in ("churn_probability", "churn_band", "expected_clv", "value_at_risk", "segment", "tier"):
+        assert body[field] == listed[field], field
+    assert body["value_at_risk"] == pytest.approx(body["churn_probability"] * body["expected_clv"])
+    assert body["churn_band"] == ("high" if body["churn_probability"] >= 0.6 else "medium" if body["churn_probability"] >= 0.3 else "low")
+    assert body["reasons"] and all(" = " in reason for reason in body["reasons"])
+    assert body["versions"]["churn"] is not None and body["versions"]["clv"] is not None
+
+
+def test_the_churn_risk_list_sorts_pages_and_filters(live: Live) -> None:
+    first = live.post(routes.CHURN_RISK, {"page": 1, "page_size": 10}, KEY).json()
+    second = live.post(routes.CHURN_RISK, {"page": 2, "page_size": 10}, KEY).json()
+    assert first["total"] == second["total"] > 20 and first["versions"]["churn"] is not None
+    risks = [c["value_at_risk"] for c in first["customers"] + second["customers"]]
+    assert risks == sorted(risks, reverse=True) and len(risks) == 20
+    assert not {c["customer_id"] for c in first["customers"]} & {c["customer_id"] for c in second["customers"]}
+    high = live.post(routes.CHURN_RISK, {"bands": ["high"], "min_clv": 100, "page_size": 500}, KEY).json()
+    assert high["total"] == len(high["customers"]) > 0
+    assert all(c["churn_band"] == "high" and c["expected_clv"] >= 100 for c in high["customers"])
+    segment = first["customers"][0]["segment"]
+    by_segment = live.post(routes.CHURN_RISK, {"segments": [segment], "sort_by": "churn_probability", "descending": False}, KEY).json()
+    probabilities = [c["churn_probability"] for c in by_segment["customers"]]
+    assert {c["segment"] for c in by_segment["customers"]} == {segment} and probabilities == sorted(probabilities)
+    beyond = live.post(routes.CHURN_RISK, {"page": 1000}, KEY).json()
+    assert beyond["customers"] == [] and beyond["total"] == first["total"]
+    assert live.post(routes.CHURN_RISK, {"page_size": 10_000}, KEY).status_code == 400
+    assert live.post(routes.CHURN_RISK, {"bands": ["severe"]}, KEY).status_code == 400
+
+
+def test_the_churn_risk_list_exports_as_csv(live: Live) -> None:
+    answer = live.post(routes.CHURN_RISK_CSV, {"bands": ["high", "medium"], "limit": 7}, KEY)
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
+    assert answer.headers["x-model-bundle"] == live.status()["bundle"] and answer.headers["x-model-churn"] != "None"
+    table = pd.read_csv(io.StringIO(answer.text))
+    assert len(table) == 7 and set(table["churn_band"]) <= {"high", "medium"}
+    listed = live.post(routes.CHURN_RISK, {"bands": ["high", "medium"], "page_size": 7}, KEY).json()["customers"]
+    assert list(table["customer_id"].astype(str)) == [c["customer_id"] for c in listed]
+    assert {"expected_clv", "value_at_risk", "segment", "tier", "reasons", "recency_days"} <= set(table.columns)
 
 
 def test_marketing_endpoints_need_the_key(live: Live) -> None:

@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pandas as pd
 import typer
@@ -35,6 +35,9 @@ from training.commands.data import DataOption, MapOption, QuarantineOption, load
 from training.commands.segments import SegmentsConfig
 from training.config import load_config
 from training.console import console, step
+
+if TYPE_CHECKING:
+    from engine.customers.scoring import RiskBands
 
 app = typer.Typer(
     help="Serve the champions over HTTP: `crm serve` runs the service; `crm serve import` refreshes what it serves.",
@@ -86,10 +89,32 @@ def recorded_source(champions: dict[str, Champion]) -> str:
     return sources.pop()
 
 
-def customer_frame(shop: ShopData, as_of: pd.Timestamp, config: SegmentsConfig, champions: dict[str, Champion]) -> pd.DataFrame:
-    """Per customer as of ``as_of``: RFM, segment and tier (always), churn and CLV (when their
-    champions exist)."""
-    return customer_view(shop.transactions, as_of, config.segments, config.tiers)
+def customer_frame(
+    shop: ShopData,
+    as_of: pd.Timestamp,
+    config: SegmentsConfig,
+    champions: dict[str, Champion],
+    bands: RiskBands | None = None,
+) -> pd.DataFrame:
+    """Per customer as of ``as_of``: RFM, segment and tier (always); churn probability, risk band,
+    expected CLV, value at risk and the top reasons when both customer-value champions exist."""
+    view = customer_view(shop.transactions, as_of, config.segments, config.tiers)
+    if "churn" not in champions or "clv" not in champions:
+        return view
+    from engine.customers.churn_gbm import ChurnClassifier
+    from engine.customers.clv import ClvModel
+    from engine.customers.scoring import (
+        CHURN_PROBABILITY,
+        EXPECTED_CLV,
+        RISK_BAND,
+        TOP_REASONS,
+        VALUE_AT_RISK,
+        score_customers,
+    )
+
+    churn, clv = ChurnClassifier.load(champions["churn"].path), ClvModel.load(champions["clv"].path)
+    scores = score_customers(shop.transactions, churn, clv, as_of, shop.products, bands, segment_rules=config.segments)
+    return view.join(scores[[CHURN_PROBABILITY, RISK_BAND, EXPECTED_CLV, VALUE_AT_RISK, TOP_REASONS]], how="left")
 
 
 def build_bundle(
@@ -98,11 +123,12 @@ def build_bundle(
     as_of: pd.Timestamp,
     config: SegmentsConfig,
     directory: Path,
+    bands: RiskBands | None = None,
 ) -> Path:
     """Write the bundle folder for ``champions`` and ``shop`` into ``directory`` and check it loads."""
     write_bundle(
         directory,
-        customers=customer_frame(shop, as_of, config, champions),
+        customers=customer_frame(shop, as_of, config, champions, bands),
         as_of=as_of,
         entry_tier=config.tiers.tiers[0].name,
         versions={part: champion.version for part, champion in champions.items()},
@@ -144,6 +170,7 @@ def import_champions(
     bentoml_home: Path | None = None,
     column_map: str | None = None,
     quarantine: Path | None = None,
+    bands: RiskBands | None = None,
 ) -> tuple[str, dict[str, Champion]]:
     """Champions of the active tracking store -> a new bundle in the model store; returns its tag."""
     config = config or SegmentsConfig()
@@ -161,7 +188,7 @@ def import_champions(
                 )
         moment = pd.Timestamp(as_of or config.as_of or default_as_of(shop.transactions))
         with step(f"building the bundle (customers as of {moment.date()}) and checking that it loads"):
-            folder = build_bundle(shop, champions, moment, config, scratch_path / "bundle")
+            folder = build_bundle(shop, champions, moment, config, scratch_path / "bundle", bands)
         metadata = {
             "as_of": str(moment),
             "data_source": shop.source,
@@ -178,13 +205,17 @@ def import_command(
     tracking_uri: TrackingOption = None,
     config: Annotated[Path | None, typer.Option("--config", help="Segments and tiers YAML (like configs/segments.yaml).")] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Profile customers as of this date (default: after the last line).")] = None,
+    churn_config: Annotated[Path | None, typer.Option("--churn-config", help="YAML like configs/churn.yaml (its risk bands).")] = None,
     column_map: MapOption = None,
     quarantine: QuarantineOption = None,
 ) -> None:
     """Copy the MLflow champions into the BentoML model store as one bundle (what the service serves)."""
+    from training.customers import ChurnConfig
+
     tracking.configure(tracking_uri)
     settings = load_config(config, SegmentsConfig)
-    tag, champions = import_champions(None, data, as_of, settings, None, column_map, quarantine)
+    bands = load_config(churn_config, ChurnConfig).risk_bands
+    tag, champions = import_champions(None, data, as_of, settings, None, column_map, quarantine, bands)
     found = ", ".join(f"{MODEL_NAMES[p]} v{c.version}" for p, c in champions.items()) or "no champions (profiles only)"
     missing = [MODEL_NAMES[p] for p in MODEL_NAMES if p not in champions]
     console.print(f"stored bundle [bold]{tag}[/bold] with {found}")
