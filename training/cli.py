@@ -7,7 +7,7 @@ import sys
 import typer
 
 from engine.errors import EngineError
-from training.commands import data, pricing, segments, serving
+from training.commands import customers, data, pricing, segments, serving
 from training.commands import recommender
 
 app = typer.Typer(
@@ -28,6 +28,10 @@ bench_app.command("serving")(serving.bench)
 bench_app.command("segments")(segments.bench)
 train_app.command("pricing")(pricing.train)
 bench_app.command("pricing")(pricing.bench)
+train_app.command("churn")(customers.train_churn)
+train_app.command("clv")(customers.train_clv)
+app.command("churn-list")(customers.churn_list)
+bench_app.command("customers")(customers.bench)
 train_app.command("recommender")(recommender.train)
 bench_app.command("recommender")(recommender.bench)
 

@@ -1,0 +1,169 @@
+"""``crm train churn``, ``crm train clv``, ``crm churn-list`` and ``crm bench customers``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from engine.errors import EngineError
+from training.commands.data import DataOption, MapOption, QuarantineOption, load_from_cli
+from training.config import load_config
+from training.console import console, step
+
+ChurnConfigOption = Annotated[Path | None, typer.Option("--config", help="YAML like configs/churn.yaml")]
+ClvConfigOption = Annotated[Path | None, typer.Option("--config", help="YAML like configs/clv.yaml")]
+TrackingOption = Annotated[
+    str | None, typer.Option("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db)")
+]
+
+
+def train_churn(
+    data: DataOption = "completejourney",
+    out: Annotated[Path, typer.Option("--out", help="Folder for the model, tables and summary.json")] = Path("out/churn"),
+    config: ChurnConfigOption = None,
+    column_map: MapOption = None,
+    quarantine: QuarantineOption = None,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Fit the churn model (P(no purchase in the next N days)) on earlier windows, test it on the last
+    one against recency and BG/NBD / Pareto/NBD; log to MLflow, register crm-churn, gate on test AUC."""
+    from training import tracking
+    from training.customers import ChurnConfig, train_churn
+
+    settings = load_config(config, ChurnConfig)
+    shop = load_from_cli(data, column_map, quarantine)
+    tracking.configure(tracking_uri)
+    with step(f"churn: {settings.windows.train_windows} training windows, {settings.features.horizon_days}-day horizon, MLflow"):
+        summary = train_churn(shop, settings, out)
+    windows = summary["windows"]
+    _print_rows(f"Churn on the test window from {windows['test_as_of']} ({windows['horizon_days']} days; "
+                f"boosted from {summary['base_model']})", summary["churn"])
+    console.print(f"registered crm-churn v{summary['registered_version']}: {summary['gate']['reason']}")
+    console.print(f"wrote {out}/model and {out}/summary.json")
+
+
+def train_clv(
+    data: DataOption = "completejourney",
+    out: Annotated[Path, typer.Option("--out", help="Folder for the model and summary.json")] = Path("out/clv"),
+    config: ClvConfigOption = None,
+    column_map: MapOption = None,
+    quarantine: QuarantineOption = None,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Fit the CLV models (LightGBM Tweedie; BG/NBD and Pareto/NBD x Gamma-Gamma), choose by validation
+    Gini, test on the last window; log to MLflow, register crm-clv, gate on test normalized Gini."""
+    from training import tracking
+    from training.customers import ClvConfig, train_clv
+
+    settings = load_config(config, ClvConfig)
+    shop = load_from_cli(data, column_map, quarantine)
+    tracking.configure(tracking_uri)
+    with step(f"clv: {settings.windows.train_windows} training windows, {settings.features.horizon_days}-day window, MLflow"):
+        summary = train_clv(shop, settings, out)
+    windows = summary["windows"]
+    _print_rows(f"Spend in the test window from {windows['test_as_of']} ({windows['horizon_days']} days; "
+                f"chosen: {summary['chosen']})", summary["clv"])
+    console.print(f"registered crm-clv v{summary['registered_version']}: {summary['gate']['reason']}")
+    console.print(f"wrote {out}/model and {out}/summary.json")
+
+
+def churn_list(
+    out: Annotated[Path, typer.Option("--out", help="CSV or Parquet file for the list")],
+    data: DataOption = "completejourney",
+    top: Annotated[int, typer.Option("--top", min=1, help="Number of customers (rows) to write")] = 100,
+    segment: Annotated[str | None, typer.Option("--segment", help="Only this RFM segment, e.g. 'At Risk'")] = None,
+    tier: Annotated[str | None, typer.Option("--tier", help="Only this loyalty tier, e.g. Gold")] = None,
+    band: Annotated[str | None, typer.Option("--band", help="Only this churn-risk band: low, medium or high")] = None,
+    min_clv: Annotated[float | None, typer.Option("--min-clv", help="Only customers with expected CLV >= this")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Score as of this date (default: the day after the last line)")] = None,
+    churn_config: Annotated[Path | None, typer.Option("--churn-config", help="YAML like configs/churn.yaml (risk bands; fitting)")] = None,
+    clv_config: Annotated[Path | None, typer.Option("--clv-config", help="YAML like configs/clv.yaml (used when fitting)")] = None,
+    refit: Annotated[bool, typer.Option("--refit", help="Fit the models on this data even if MLflow champions exist")] = False,
+    column_map: MapOption = None,
+    quarantine: QuarantineOption = None,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Every customer scored as of a date (churn probability, risk band, expected CLV, value at risk,
+    RFM segment, loyalty tier, top reasons); writes the top N by value at risk (churn probability x CLV).
+
+    Uses the crm-churn and crm-clv champions from MLflow when both exist and were trained on the same
+    data source; otherwise fits both models on the data first (no MLflow run)."""
+    import pandas as pd
+
+    from engine.customers.scoring import churn_list as select, score_customers
+    from training import tracking
+    from training.customers import ChurnConfig, ClvConfig, champion_models, fit_models
+
+    if band is not None and band not in ("low", "medium", "high"):
+        raise typer.BadParameter(f"{band!r} is not one of low, medium, high", param_hint="--band")
+    if out.suffix not in (".csv", ".parquet"):
+        raise typer.BadParameter(f"{out.name}: the list is written as .csv or .parquet", param_hint="--out")
+    churn_settings, clv_settings = load_config(churn_config, ChurnConfig), load_config(clv_config, ClvConfig)
+    shop = load_from_cli(data, column_map, quarantine)
+    tracking.configure(tracking_uri)
+    models = None if refit else champion_models(shop.source)
+    if models is None:
+        with step(f"no crm-churn/crm-clv champions trained on {shop.source} (or --refit): fitting both"):
+            models = fit_models(shop, churn_settings, clv_settings)
+        origin = "fitted on the fly"
+    else:
+        origin = f"MLflow champions crm-churn v{tracking.champion_version('crm-churn')}, crm-clv v{tracking.champion_version('crm-clv')}"
+    churn, clv = models
+    moment = pd.Timestamp(as_of) if as_of else None
+    with step(f"scoring every customer ({origin})"):
+        scores = score_customers(shop.transactions, churn, clv, moment, shop.products, churn_settings.risk_bands)
+    chosen = select(scores, top, segment, tier, band, min_clv)
+    if len(chosen) < top:
+        console.print(f"[yellow]only {len(chosen):,} customers match the filters; writing {len(chosen):,} rows, not {top:,}[/yellow]")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table = chosen.round(4).reset_index()
+    if out.suffix == ".csv":
+        table.to_csv(out, index=False)
+    else:
+        table.to_parquet(out, index=False)
+    bands = scores["churn_band"].value_counts().to_dict()
+    console.print(f"{len(scores):,} customers scored; bands {bands}; total value at risk {scores['value_at_risk'].sum():,.0f}")
+    console.print(f"wrote {out} ({len(chosen):,} rows)")
+
+
+def bench(
+    out: Annotated[Path, typer.Option("--out", help="JSON file for the figures")],
+    data: DataOption = "completejourney",
+    churn_config: Annotated[Path | None, typer.Option("--churn-config", help="YAML like configs/churn.yaml")] = None,
+    clv_config: Annotated[Path | None, typer.Option("--clv-config", help="YAML like configs/clv.yaml")] = None,
+) -> None:
+    """Churn and CLV of the models and the baselines (recency, BG/NBD, Pareto/NBD, historical rate) on
+    the source's protocol (CDNOW: features as of 1997-12-31, 26-week outcome; Complete Journey: last
+    13 weeks), the probabilistic models' parameters, and the time to score every customer. Writes JSON."""
+    from training.customers import ChurnConfig, ClvConfig, bench_customers
+    from training.tracking import write_json
+
+    churn_settings, clv_settings = load_config(churn_config, ChurnConfig), load_config(clv_config, ClvConfig)
+    shop = load_from_cli(data)
+    with step(f"customer-value bench on {data}"):
+        result = bench_customers(shop, churn_settings, clv_settings)
+    write_json(out, result)
+    console.print(result["protocol"]["description"])
+    _print_rows("Churn (test window)", result["churn"])
+    _print_rows("CLV: spend in the test window", result["clv"])
+    console.print(json.dumps({k: v["params"] for k, v in result["anchors"].items()}, default=lambda v: round(v, 4)))
+    console.print(f"scored {result['scoring']['customers']:,} customers in {result['scoring']['seconds']:.2f} s")
+    console.print(f"wrote {out}")
+
+
+def _print_rows(title: str, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        raise EngineError("no rows to show")
+    columns = [key for key in rows[0] if key not in ("model", "chosen")]
+    table = Table(title=title)
+    table.add_column("model")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for row in rows:
+        cells = [f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c]) for c in columns]
+        table.add_row(row["model"] + (" *" if row.get("chosen") else ""), *cells)
+    console.print(table)

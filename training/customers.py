@@ -1,0 +1,330 @@
+"""Customer-value pipelines: churn risk and lifetime value, evaluated out of time.
+
+data -> labelled snapshots (train windows, held-out validation customers, test window) -> LightGBM
+churn classifier / CLV model -> metrics of the model and the baselines on the test window -> MLflow
+(params, metrics, plots, registered ``crm-churn`` / ``crm-clv``, champion gate on the test AUC /
+normalized Gini).
+
+``prepare``, ``fit_churn`` and ``fit_clv`` do the work without MLflow (the notebook, the benchmark and
+``crm churn-list`` call them); ``train_churn`` / ``train_clv`` wrap them in tracked runs;
+``bench_customers`` writes the benchmark contract.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.customers.calibration import CalibrationMethod
+from engine.customers.churn_gbm import BaseChoice, ChurnClassifier
+from engine.customers.clv import ClvModel
+from engine.customers.evaluation import churn_rows, churn_scores, clv_predictions, clv_rows
+from engine.customers.features import CHURNED, SPEND, FeatureSpec
+from engine.customers.metrics import decile_calibration, roc_auc
+from engine.customers.scoring import RiskBands, score_customers
+from engine.customers.windows import LabelledSnapshots, WindowPlan, labelled_snapshots
+from engine.data.dataset import ShopData
+from engine.io import MANIFEST
+
+CHURN_MODEL, CLV_MODEL = "crm-churn", "crm-clv"
+CHURN_EXPERIMENT, CLV_EXPERIMENT = "churn", "clv"
+CHURN_METRIC, CLV_METRIC = "test_auc", "test_normalized_gini"
+
+
+class WindowSettings(BaseModel):
+    """Where the out-of-time windows stand (see :mod:`engine.customers.windows`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    as_of: date | None = Field(None, description="start of the test window; default: the last horizon of the data")
+    train_windows: int = Field(3, ge=1, description="training snapshots, one every step_days before the test window's horizon")
+    step_days: int = Field(28, ge=1)
+    validation_fraction: float = Field(0.25, gt=0, lt=1, description="customers held out for early stopping, calibration and choice")
+
+
+class GBMSettings(BaseModel):
+    """LightGBM settings shared by the churn and CLV models."""
+
+    model_config = ConfigDict(extra="forbid")
+    n_estimators: int = Field(600, ge=1, description="maximum boosting rounds (early stopping on validation)")
+    learning_rate: float = Field(0.03, gt=0)
+    num_leaves: int = Field(15, ge=2)
+    min_child_samples: int = Field(40, ge=1)
+    feature_fraction: float = Field(0.8, gt=0, le=1)
+    bagging_fraction: float = Field(0.8, gt=0, le=1)
+    reg_lambda: float = Field(1.0, ge=0)
+    early_stopping_rounds: int = Field(50, ge=1)
+    n_jobs: int = Field(2, ge=1)
+
+
+class ChurnSettings(GBMSettings):
+    base_model: BaseChoice = Field("auto", description="probabilistic model the boosting starts from (auto: lower validation log-loss)")
+    calibration: CalibrationMethod = "platt"
+
+
+class ClvSettings(GBMSettings):
+    tweedie_variance_power: float = Field(1.5, gt=1, lt=2)
+
+
+class ChurnConfig(BaseModel):
+    """``configs/churn.yaml``."""
+
+    model_config = ConfigDict(extra="forbid")
+    seed: int = 0
+    features: FeatureSpec = Field(default_factory=FeatureSpec, description="horizon_days = the churn window N")
+    windows: WindowSettings = Field(default_factory=WindowSettings)
+    model: ChurnSettings = Field(default_factory=ChurnSettings)
+    risk_bands: RiskBands = Field(default_factory=RiskBands)
+    min_improvement: float = Field(0.0, ge=0, description="the gate: required gain in test AUC over the champion")
+
+
+class ClvConfig(BaseModel):
+    """``configs/clv.yaml``."""
+
+    model_config = ConfigDict(extra="forbid")
+    seed: int = 0
+    features: FeatureSpec = Field(default_factory=FeatureSpec, description="horizon_days = the window the models predict")
+    windows: WindowSettings = Field(default_factory=WindowSettings)
+    model: ClvSettings = Field(default_factory=ClvSettings)
+    months: int = Field(12, ge=1, description="CLV horizon")
+    monthly_discount_rate: float = Field(0.01, ge=0, lt=1)
+    min_improvement: float = Field(0.0, ge=0, description="the gate: required gain in test normalized Gini")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A benchmark protocol: where the test window starts and how long it lasts."""
+
+    name: str
+    as_of: date | None
+    horizon_days: int
+    description: str
+
+
+PROTOCOLS = {
+    "cdnow": Protocol(
+        "cdnow-26-weeks", date(1998, 1, 1), 181,
+        "features from purchases up to 1997-12-31; outcome = any purchase / spend from 1998-01-01 to the end "
+        "of the data, 1998-06-30 (the 26-week holdout of the literature)",
+    ),
+    "completejourney": Protocol(
+        "completejourney-13-weeks", None, 91, "the last 13 weeks (91 days) of the data as outcome window",
+    ),
+}
+
+
+def protocol_for(source: str, config: ChurnConfig) -> Protocol:
+    """The benchmark protocol of a source (by its kind), else the config's own windows."""
+    kind = source.partition(":")[0]
+    if kind in PROTOCOLS:
+        return PROTOCOLS[kind]
+    return Protocol("config", config.windows.as_of, config.features.horizon_days, "windows and horizon from the config")
+
+
+def with_protocol(config: Any, protocol: Protocol) -> Any:
+    """``config`` (churn or CLV) with the protocol's test as-of and horizon."""
+    return config.model_copy(
+        update={
+            "features": config.features.model_copy(update={"horizon_days": protocol.horizon_days}),
+            "windows": config.windows.model_copy(update={"as_of": protocol.as_of}),
+        }
+    )
+
+
+# --- fitting without MLflow -----------------------------------------------------------------------
+
+
+def prepare(shop: ShopData, features: FeatureSpec, windows: WindowSettings, seed: int) -> LabelledSnapshots:
+    """Plan the windows on the shop and build every labelled snapshot."""
+    plan = WindowPlan.for_data(
+        shop.transactions, features.horizon_days, windows.as_of, windows.train_windows, windows.step_days
+    )
+    return labelled_snapshots(shop.transactions, plan, features, shop.products, windows.validation_fraction, seed)
+
+
+def fit_churn(data: LabelledSnapshots, config: ChurnConfig) -> ChurnClassifier:
+    spec = data.test_snapshot.spec
+    model = ChurnClassifier(spec=spec, seed=config.seed, **config.model.model_dump())
+    return model.fit(data.train, data.train[CHURNED], data.validation, data.validation[CHURNED])
+
+
+def fit_clv(data: LabelledSnapshots, config: ClvConfig) -> ClvModel:
+    spec = data.test_snapshot.spec
+    model = ClvModel(spec=spec, months=config.months, monthly_discount_rate=config.monthly_discount_rate,
+                     seed=config.seed, **config.model.model_dump())
+    return model.fit(data.train, data.train[SPEND], data.validation, data.validation[SPEND])
+
+
+def _windows_summary(data: LabelledSnapshots) -> dict[str, Any]:
+    plan = data.plan
+    return {
+        "test_as_of": str(plan.test_as_of.date()),
+        "horizon_days": plan.horizon_days,
+        "train_as_of": [str(moment.date()) for moment in plan.train_as_of],
+        "rows": {"train": len(data.train), "validation": len(data.validation), "test": len(data.test)},
+        "churn_rate": {
+            "train": float(data.train[CHURNED].mean()),
+            "validation": float(data.validation[CHURNED].mean()),
+            "test": float(data.test[CHURNED].mean()),
+        },
+    }
+
+
+def anchors(data: LabelledSnapshots) -> dict[str, Any]:
+    """Fitted parameters and log-likelihoods of the probabilistic models as of the test date."""
+    return {
+        name: {"params": model.params_, "log_likelihood": model.log_likelihood_, "customers": model.n_customers_,
+               "time_unit": getattr(model, "time_unit", None), "as_of": str(data.plan.test_as_of.date())}
+        for name, model in data.test_snapshot.models.items()
+    }
+
+
+def _metric_rows(rows: list[dict[str, Any]]) -> dict[str, float]:
+    return {
+        f"test.{row['model']}.{key}": value
+        for row in rows
+        for key, value in row.items()
+        if isinstance(value, float)
+    }
+
+
+# --- MLflow pipelines -------------------------------------------------------------------------------
+
+
+def train_churn(shop: ShopData, config: ChurnConfig, out: Path) -> dict[str, Any]:
+    """Fit, evaluate against the baselines, log (metrics, gain/lift and calibration plots), save,
+    register ``crm-churn`` and gate it on the test AUC."""
+    import mlflow
+
+    from engine.customers.plots import calibration_chart, gain_chart
+    from training import tracking
+
+    with tracking.tracked_run(CHURN_EXPERIMENT, config, shop, config.seed):
+        data = prepare(shop, config.features, config.windows, config.seed)
+        model = fit_churn(data, config)
+        rows = churn_rows(data.test, model)
+        test_auc = next(row["auc"] for row in rows if row["model"] == "lightgbm")
+        validation_auc = roc_auc(data.validation[CHURNED], model.predict_proba(data.validation))
+        tracking.log_metrics(_metric_rows(rows))
+        tracking.log_metrics({CHURN_METRIC: test_auc, "validation_auc": validation_auc, "best_iteration": model.best_iteration_})
+        mlflow.set_tags({"base_model": str(model.base_), "test_as_of": str(data.plan.test_as_of.date())})
+        scores = churn_scores(data.test, model)
+        y = data.test[CHURNED].to_numpy()
+        tracking.log_figure(gain_chart(y, scores), "churn_gain_lift")
+        probabilities = {name: score for name, score in scores.items() if name != "recency"}
+        tracking.log_figure(calibration_chart(y, probabilities), "churn_calibration")
+        out.mkdir(parents=True, exist_ok=True)
+        calibration = decile_calibration(y, scores["lightgbm"])
+        calibration.to_csv(out / "calibration_deciles.csv")
+        model.feature_importance().to_csv(out / "feature_importance.csv")
+        for name in ("calibration_deciles.csv", "feature_importance.csv"):
+            mlflow.log_artifact(str(out / name), "tables")
+        model_dir = model.save(out / "model", shop.fingerprint(), extra={"data_source": shop.source})
+        version = tracking.register_model(model_dir, CHURN_MODEL, CHURN_METRIC, test_auc)
+        decision = tracking.promote_if_better(CHURN_MODEL, version, CHURN_METRIC, test_auc, min_improvement=config.min_improvement)
+        tracking.log_gate(decision)
+    summary = {
+        "windows": _windows_summary(data),
+        "base_model": model.base_,
+        "churn": rows,
+        "validation_auc": validation_auc,
+        "registered_version": version,
+        "gate": decision.as_dict(),
+    }
+    tracking.write_json(out / "summary.json", summary)
+    return summary
+
+
+def train_clv(shop: ShopData, config: ClvConfig, out: Path) -> dict[str, Any]:
+    """Fit, evaluate against the baselines, log (metrics, CLV decile chart), save, register ``crm-clv``
+    and gate it on the test normalized Gini of the chosen estimator."""
+    import mlflow
+
+    from engine.customers.plots import clv_decile_chart
+    from training import tracking
+
+    with tracking.tracked_run(CLV_EXPERIMENT, config, shop, config.seed):
+        data = prepare(shop, config.features, config.windows, config.seed)
+        model = fit_clv(data, config)
+        rows = clv_rows(data.test, model, data.plan.horizon_days)
+        test_gini = next(row["normalized_gini"] for row in rows if row["chosen"])
+        tracking.log_metrics(_metric_rows(rows))
+        tracking.log_metrics({CLV_METRIC: test_gini, **{f"validation_gini.{k}": v for k, v in model.validation_gini_.items()}})
+        mlflow.set_tags({"chosen_estimator": model.choice_, "profile_model": model.profile_model_})
+        actual = data.test[SPEND].clip(lower=0).to_numpy()
+        predicted = clv_predictions(data.test, model, data.plan.horizon_days)
+        for name in dict.fromkeys([model.choice_, model.profile_model_]):
+            tracking.log_figure(clv_decile_chart(actual, predicted[name], f"Spend in the test window by decile: {name}"), f"clv_deciles_{name}")
+        model_dir = model.save(out / "model", shop.fingerprint(), extra={"data_source": shop.source})
+        version = tracking.register_model(model_dir, CLV_MODEL, CLV_METRIC, test_gini)
+        decision = tracking.promote_if_better(CLV_MODEL, version, CLV_METRIC, test_gini, min_improvement=config.min_improvement)
+        tracking.log_gate(decision)
+    summary = {
+        "windows": _windows_summary(data),
+        "chosen": model.choice_,
+        "validation_gini": model.validation_gini_,
+        "clv": rows,
+        "registered_version": version,
+        "gate": decision.as_dict(),
+    }
+    tracking.write_json(out / "summary.json", summary)
+    return summary
+
+
+# --- benchmark -------------------------------------------------------------------------------------
+
+
+def bench_customers(shop: ShopData, churn_config: ChurnConfig, clv_config: ClvConfig) -> dict[str, Any]:
+    """The benchmark contract: churn and CLV rows (model and baselines) on the source's protocol,
+    the probabilistic models' anchors, and the time to score every customer as of the data's end."""
+    protocol = protocol_for(shop.source, churn_config)
+    churn_config, clv_config = with_protocol(churn_config, protocol), with_protocol(clv_config, protocol)
+    spec = churn_config.features
+    if clv_config.features != spec:
+        clv_config = clv_config.model_copy(update={"features": spec})
+    data = prepare(shop, spec, churn_config.windows, churn_config.seed)
+    churn = fit_churn(data, churn_config)
+    clv = fit_clv(data, clv_config)
+    started = time.perf_counter()
+    scores = score_customers(shop.transactions, churn, clv, products=shop.products, bands=churn_config.risk_bands)
+    scoring_seconds = time.perf_counter() - started
+    return {
+        "dataset": shop.source,
+        "protocol": {"name": protocol.name, "description": protocol.description, **_windows_summary(data)},
+        "churn": churn_rows(data.test, churn),
+        "clv": clv_rows(data.test, clv, data.plan.horizon_days),
+        "anchors": anchors(data),
+        "chosen": {"churn_base_model": churn.base_, "clv": clv.choice_, "clv_validation_gini": clv.validation_gini_},
+        "scoring": {"customers": len(scores), "seconds": scoring_seconds},
+    }
+
+
+# --- models for scoring ------------------------------------------------------------------------------
+
+
+def champion_models(source: str) -> tuple[ChurnClassifier, ClvModel] | None:
+    """The ``crm-churn`` and ``crm-clv`` champions from the configured MLflow store, if both exist and
+    were trained on ``source``; else None."""
+    from training import tracking
+
+    if tracking.champion_version(CHURN_MODEL) is None or tracking.champion_version(CLV_MODEL) is None:
+        return None
+    folders = [tracking.download_champion(name) for name in (CHURN_MODEL, CLV_MODEL)]
+    sources = {json.loads((folder / MANIFEST).read_text()).get("data_source") for folder in folders}
+    if sources != {source}:
+        return None
+    return ChurnClassifier.load(folders[0]), ClvModel.load(folders[1])
+
+
+def fit_models(shop: ShopData, churn_config: ChurnConfig, clv_config: ClvConfig) -> tuple[ChurnClassifier, ClvModel]:
+    """Fit both models on the shop with their configs (without MLflow)."""
+    data = prepare(shop, churn_config.features, churn_config.windows, churn_config.seed)
+    churn = fit_churn(data, churn_config)
+    same = (clv_config.features, clv_config.windows, clv_config.seed) == (churn_config.features, churn_config.windows, churn_config.seed)
+    clv_data = data if same else prepare(shop, clv_config.features, clv_config.windows, clv_config.seed)
+    return churn, fit_clv(clv_data, clv_config)
