@@ -29,7 +29,7 @@ from engine.pricing.fixed_effects import FixedEffectsLogLog
 from engine.pricing.guardrails import PricingPolicy
 from engine.pricing.monotone_gbm import MonotoneGBM
 from engine.pricing.naive import NaiveLogLog
-from engine.pricing.optimizer import PriceOptimizer, product_facts
+from engine.pricing.optimizer import COST_ASSUMED, CURRENT_PRICE, PriceOptimizer, product_facts
 from engine.pricing.segment_offers import SegmentOffers
 
 EstimatorName = Literal["naive", "fixed_effects", "dml", "dml_iv", "monotone_gbm"]
@@ -66,6 +66,9 @@ class BenchSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
+    shop: dict[str, Any] = Field(
+        default_factory=dict, description="overrides of the synthetic shop's sizes (SyntheticShopConfig fields)"
+    )
 
 
 class PricingConfig(BaseModel):
@@ -87,6 +90,11 @@ class PricingConfig(BaseModel):
     )
     instruments: list[str] = Field(default_factory=lambda: [Columns.unit_cost])
     refit_on_all_weeks: bool = Field(True, description="refit the chosen estimator on every week for the saved model")
+    assumed_cost_share: float | None = Field(
+        0.7, gt=0, lt=1,
+        description="data without unit costs (Complete Journey): assume cost = this x current shelf price, flagged "
+        "assumed_cost in every quote; null: no assumption (the optimizer then keeps prices, reason no_cost)",
+    )
     dml: DMLSettings = Field(default_factory=DMLSettings)
     gbm: GBMSettings = Field(default_factory=GBMSettings)
     policy: PricingPolicy = Field(default_factory=PricingPolicy)
@@ -185,10 +193,19 @@ def fit_pricing(shop: ShopData, config: PricingConfig, complete: bool = True) ->
         cross = cross_price_effects(basis, tuple(config.instruments) if instrumented else (), config.seed)
         offers = _segment_offers(shop, config, basis)
     version = f"{chosen}-{shop.fingerprint()[:8]}"
-    optimizer = PriceOptimizer(config.policy).fit(
-        table, product_facts(basis, table["elasticity"]), offers, model_version=version
-    )
+    facts = with_assumed_costs(product_facts(basis, table["elasticity"]), config.assumed_cost_share)
+    optimizer = PriceOptimizer(config.policy).fit(table, facts, offers, model_version=version)
     return PricingRun(train, holdout, scores, estimators, chosen, final, optimizer, cross, offers, notes)
+
+
+def with_assumed_costs(facts: pd.DataFrame, cost_share: float | None) -> pd.DataFrame:
+    """Fill missing unit costs with ``cost_share`` x current price, marking them ``cost_assumed``."""
+    missing = facts[Columns.unit_cost].isna()
+    facts = facts.assign(**{COST_ASSUMED: False})
+    if cost_share is not None and missing.any():
+        facts.loc[missing, Columns.unit_cost] = (facts.loc[missing, CURRENT_PRICE] * cost_share).round(4)
+        facts.loc[missing, COST_ASSUMED] = True
+    return facts
 
 
 def _segment_offers(shop: ShopData, config: PricingConfig, basis: pd.DataFrame) -> pd.DataFrame | None:
@@ -278,6 +295,7 @@ def train_pricing(shop: ShopData, config: PricingConfig, out: Path) -> dict[str,
         "quote_reasons": quotes["reason"].value_counts().to_dict(),
         "registered_version": version,
         "gate": decision.as_dict(),
+        "costs_assumed": int(run.optimizer.facts_[COST_ASSUMED].sum()),
         "notes": run.notes,
     }
     tracking.write_json(out / "summary.json", summary)
@@ -307,7 +325,7 @@ def bench_synthetic(config: PricingConfig, progress=None) -> dict[str, Any]:
         for confounded in (True, False):
             if progress:
                 progress(f"seed {seed}, {'confounded' if confounded else 'unconfounded'} twin")
-            shop = generate_shop(SyntheticShopConfig(seed=seed, confounded=confounded))
+            shop = generate_shop(SyntheticShopConfig(**{**config.bench.shop, "seed": seed, "confounded": confounded}))
             run = fit_pricing(shop, seeded, complete=False)
             for name, score in run.scores.iterrows():
                 rows.append({"seed": seed, "confounded": confounded, "estimator": name, **score.to_dict()})

@@ -363,7 +363,8 @@ def generate_shop(config: SyntheticShopConfig) -> ShopData:
 
     customer_ids = np.array([f"c{i:05d}" for i in range(config.n_customers)], dtype=object)
     product_ids = np.array([f"p{j:04d}" for j in range(n)], dtype=object)
-    visit_time = start + pd.to_timedelta(np.round(visits["week_time"].to_numpy() * 7 * 24 * 60), unit="min")
+    # floor, not round: a visit must stay in the week it was drawn in
+    visit_time = start + pd.to_timedelta(np.floor(visits["week_time"].to_numpy() * 7 * 24 * 60), unit="min")
     visit_week = np.floor(visits["week_time"].to_numpy()).astype(np.int64)
     v, j = lines["visit"].to_numpy(), lines["product"].to_numpy()
     t = visit_week[v]

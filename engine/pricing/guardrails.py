@@ -102,7 +102,9 @@ def rules(
     if unit_cost is not None and math.isfinite(unit_cost):
         found.append(Rule(COST_FLOOR, unit_cost / (1 - policy.min_margin), math.inf))
     found.append(Rule(CEILING, 0.0, list_price * policy.ceiling_multiple))
-    found.append(Rule(MAX_CHANGE, current_price * (1 - policy.max_change), current_price * (1 + policy.max_change)))
+    # the step limit is measured to the cent: 10% off 4.99 allows 4.49
+    step = (round(current_price * (1 - policy.max_change), 2), round(current_price * (1 + policy.max_change), 2))
+    found.append(Rule(MAX_CHANGE, min(step[0], current_price), max(step[1], current_price)))
     if not policy.allow_outside_range:
         found.append(Rule(OBSERVED_RANGE, min(min_seen, current_price), max(max_seen, current_price)))
     return found

@@ -39,6 +39,8 @@ MIN_PRICE = "min_price"
 MAX_PRICE = "max_price"
 BASE_UNITS = "base_units"  # expected weekly units at the current price (recent weeks)
 DISCOUNT = "discount"
+NO_LADDER_STEP = "no_ladder_step"  # flag: no ladder price between the current price and the aim
+COST_ASSUMED = "cost_assumed"  # optional facts column: the unit cost is an assumption, not data
 FACT_COLUMNS = (Columns.category, CURRENT_PRICE, Columns.unit_cost, LIST_PRICE, MIN_PRICE, MAX_PRICE, BASE_UNITS)
 ELASTICITY_COLUMNS = (ELASTICITY, SE, CI_LOW, CI_HIGH)
 
@@ -120,6 +122,16 @@ class _Product:
     ci_high: float
 
 
+def _cents_within(price: float, low: float, high: float) -> float:
+    """``price`` rounded to cents without leaving [low, high] (unrounded if no cent fits)."""
+    rounded = round(price, 2)
+    if rounded > high:
+        rounded = math.floor(high * 100 + 1e-9) / 100
+    if rounded < low:
+        rounded = math.ceil(low * 100 - 1e-9) / 100
+    return rounded if low - 1e-9 <= rounded <= high + 1e-9 else price
+
+
 class PriceOptimizer:
     """Quotes guarded prices from an elasticity table, product facts and a policy."""
 
@@ -146,6 +158,7 @@ class PriceOptimizer:
         self.policy_ = self.policy or G.PricingPolicy()
         self.elasticities_ = elasticities.loc[facts.index, list(ELASTICITY_COLUMNS)].astype(float)
         self.facts_ = facts[list(FACT_COLUMNS)].copy()
+        self.facts_[COST_ASSUMED] = facts[COST_ASSUMED].astype(bool) if COST_ASSUMED in facts else False
         self.segment_offers_ = segment_offers.copy() if segment_offers is not None else pd.DataFrame({DISCOUNT: []})
         self.model_version_ = model_version
         return self
@@ -211,6 +224,8 @@ class PriceOptimizer:
             reason = bounds.high_rule or driver
         flags = [driver] if reason != driver else []
         flags += [f"relaxed:{name}" for name in bounds.relaxed]
+        if bool(self.facts_.at[product_id, COST_ASSUMED]):
+            flags.append("assumed_cost")
         if not math.isclose(price, current, rel_tol=0, abs_tol=1e-9):
             price = self._on_ladder(price, current, bounds, flags)
 
@@ -251,10 +266,11 @@ class PriceOptimizer:
         candidates = G.ladder(bounds.low, bounds.high, self.policy_)
         if candidates.size == 0:
             flags.append(G.ENDING_UNAVAILABLE)
-            return round(price, 2)
+            return _cents_within(price, bounds.low, bounds.high)
         nearest = float(candidates[np.argmin(np.abs(candidates - price))])
         current_allowed = bounds.low - 1e-9 <= current <= bounds.high + 1e-9
         if current_allowed and (nearest - current) * (price - current) < 0:
+            flags.append(NO_LADDER_STEP)
             return current
         return nearest
 
@@ -271,8 +287,9 @@ class PriceOptimizer:
         driver = G.OPTIMAL
         if stock is not None and units_now > 0:
             cover_days = 7 * stock / units_now
-            # the price at which the stock lasts target_cover_days
-            stretching = current * (7 * stock / policy.target_cover_days / units_now) ** (1 / e) if stock > 0 else math.inf
+            # the price at which the stock lasts target_cover_days (in logs: no overflow at extremes)
+            ratio = 7 * stock / policy.target_cover_days / units_now
+            stretching = current * math.exp(min(math.log(ratio) / e, 700.0)) if ratio > 0 else math.inf
             if cover_days < policy.scarce_cover_days and stretching > target:
                 target, driver = stretching, G.STOCK_SCARCE
             elif cover_days > policy.overstock_cover_days and stretching < target:

@@ -1,0 +1,149 @@
+"""The optimizer: guardrail properties over random products and policies, fallbacks with their reason
+codes, stock-aware moves, segment offers, unknown products, save/load."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.errors import EngineError, ModelFormatError, NotFittedError
+from engine.io import write_manifest
+from engine.pricing import guardrails as G
+from engine.pricing.optimizer import PriceOptimizer, product_facts
+
+
+def _optimizer(policy=None, offers=None, **product) -> PriceOptimizer:
+    values = dict(
+        category="c", current_price=4.99, unit_cost=2.0, list_price=5.99, min_price=3.49, max_price=5.99,
+        base_units=100.0, elasticity=-2.5, ci_low=-3.0, ci_high=-2.0,
+    )
+    values.update(product)
+    facts = pd.DataFrame({k: [values[k]] for k in ("category", "current_price", "unit_cost", "list_price", "min_price", "max_price", "base_units")}, index=pd.Index(["p1"], name="product_id"))
+    e = values["elasticity"]
+    table = pd.DataFrame({"elasticity": [e], "se": [(values["ci_high"] - values["ci_low"]) / 3.92], "ci_low": [values["ci_low"]], "ci_high": [values["ci_high"]]}, index=facts.index)
+    return PriceOptimizer(policy).fit(table, facts, offers, model_version="test-v1")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    cost=st.floats(0.05, 20),
+    current=st.floats(0.2, 40),
+    list_factor=st.floats(0.5, 2.0),
+    seen=st.tuples(st.floats(0.3, 1.0), st.floats(1.0, 1.8)),
+    elasticity=st.floats(-6, 0.5),
+    half_width=st.floats(0.01, 3),
+    max_change=st.floats(0.01, 0.5),
+    min_margin=st.floats(0, 0.5),
+    allow_outside=st.booleans(),
+    stock=st.one_of(st.none(), st.floats(0, 5000)),
+)
+def test_quotes_never_break_a_guardrail(cost, current, list_factor, seen, elasticity, half_width, max_change, min_margin, allow_outside, stock):
+    policy = G.PricingPolicy(max_change=max_change, min_margin=min_margin, allow_outside_range=allow_outside)
+    optimizer = _optimizer(
+        policy, unit_cost=cost, current_price=current, list_price=current * list_factor,
+        min_price=current * seen[0], max_price=current * seen[1], elasticity=elasticity,
+        ci_low=elasticity - half_width, ci_high=elasticity + half_width,
+    )
+    quote = optimizer.quote("p1", stock=stock)
+    rules = optimizer.guardrails("p1")
+    kept = math.isclose(quote.price, current, abs_tol=1e-9)
+    assert G.violations(quote.price, rules, policy, kept) == []
+    floor = cost / (1 - min_margin)
+    assert quote.price >= floor - 1e-6, "never below the cost floor"
+    holds_with_floor_and_ceiling = floor <= current and list_factor >= 1
+    if holds_with_floor_and_ceiling:  # then the step limit can hold too, and must
+        assert abs(quote.price - current) <= current * max_change + 0.005 + 1e-9  # to the cent
+    if not kept and G.ENDING_UNAVAILABLE not in quote.flags:
+        assert G.on_ladder(quote.price, policy)
+    if quote.elasticity_interval[1] >= 0 and holds_with_floor_and_ceiling:
+        assert kept and quote.reason == G.NOT_SIGNIFICANT
+
+
+def test_fallback_reasons_keep_the_current_price():
+    assert _optimizer(elasticity=-1.5, ci_low=-3.5, ci_high=0.4).quote("p1").reason == G.NOT_SIGNIFICANT
+    inelastic = _optimizer(elasticity=-0.7, ci_low=-0.9, ci_high=-0.5).quote("p1")
+    assert inelastic.reason == G.INELASTIC and inelastic.price == 4.99
+    no_cost = _optimizer(unit_cost=float("nan")).quote("p1")
+    assert no_cost.reason == G.NO_COST and no_cost.price == 4.99 and no_cost.expected_margin is None
+    # a fallback still respects the cost floor: a price below cost is raised to it
+    below_cost = _optimizer(unit_cost=5.5, elasticity=-0.7, ci_low=-0.9, ci_high=-0.5).quote("p1")
+    assert below_cost.price >= 5.5 / 0.95 and below_cost.reason == G.COST_FLOOR and G.INELASTIC in below_cost.flags
+
+
+def test_profit_optimum_and_explanation():
+    # e = -3, cost 2: optimum 3.00; from 4.99 the step limit of 10% binds first
+    quote = _optimizer(elasticity=-3.0, ci_low=-3.5, ci_high=-2.5).quote("p1")
+    assert quote.price == 4.49 and quote.reason == G.MAX_CHANGE and G.OPTIMAL in quote.flags
+    assert quote.expected_units == pytest.approx(100 * (4.49 / 4.99) ** -3.0)
+    assert quote.expected_margin == pytest.approx((4.49 - 2.0) * quote.expected_units)
+    assert quote.current_margin == pytest.approx((4.99 - 2.0) * 100)
+    assert quote.expected_margin > quote.current_margin
+    assert quote.model_version == "test-v1" and quote.elasticity_interval == (-3.5, -2.5)
+    # near the optimum nothing binds
+    near = _optimizer(elasticity=-3.0, ci_low=-3.5, ci_high=-2.5, current_price=3.09, min_price=2.5).quote("p1")
+    assert near.reason == G.OPTIMAL and near.price == pytest.approx(2.99)
+
+
+def test_stock_moves_the_price():
+    optimizer = _optimizer(elasticity=-2.0, ci_low=-2.5, ci_high=-1.5, unit_cost=2.4)  # optimum 4.80
+    plain = optimizer.quote("p1")
+    scarce = optimizer.quote("p1", stock=20)  # 100 units a week: 1.4 days of cover
+    overstock = optimizer.quote("p1", stock=10_000)
+    assert scarce.price > plain.price and G.STOCK_SCARCE in (scarce.reason, *scarce.flags)
+    assert overstock.price < plain.price and G.STOCK_OVERSTOCK in (overstock.reason, *overstock.flags)
+    normal = optimizer.quote("p1", stock=300)  # three weeks of cover: no adjustment
+    assert normal.price == plain.price
+
+
+def test_unknown_product_bad_input_and_unfitted():
+    optimizer = _optimizer()
+    unknown = optimizer.quote("nope", current_price=3.0)
+    assert unknown.reason == G.UNKNOWN_PRODUCT and unknown.price == 3.0 and unknown.model_version == "test-v1"
+    assert optimizer.quote("nope").price is None
+    with pytest.raises(EngineError, match="current_price"):
+        optimizer.quote("p1", current_price=-1)
+    with pytest.raises(EngineError, match="stock"):
+        optimizer.quote("p1", stock=float("nan"))
+    with pytest.raises(NotFittedError):
+        PriceOptimizer().quote("p1")
+
+
+def test_segment_offers_are_capped_and_above_the_floor():
+    offers = pd.DataFrame({"discount": [0.5, 0.0]}, index=pd.Index(["Champions", "Loyal"], name="segment"))
+    optimizer = _optimizer(G.PricingPolicy(max_segment_discount=0.15), offers, elasticity=-0.5, ci_low=-0.8, ci_high=-0.2)
+    quote = optimizer.quote("p1", segment="Champions")
+    assert quote.price == 4.99 and quote.segment_price == 4.49
+    assert 0 < quote.segment_discount <= 0.15 and "segment_offer" in quote.flags
+    assert optimizer.quote("p1", segment="Loyal").segment_price is None
+    assert "unknown_segment" in optimizer.quote("p1", segment="Gold").flags
+    tight = _optimizer(G.PricingPolicy(max_segment_discount=0.15), offers, unit_cost=4.7, elasticity=-0.5, ci_low=-0.8, ci_high=-0.2)
+    assert tight.quote("p1", segment="Champions").segment_price is None  # the offer would go below cost
+
+
+def test_save_load_round_trip(tmp_path):
+    offers = pd.DataFrame({"discount": [0.1]}, index=pd.Index(["Champions"], name="segment"))
+    optimizer = _optimizer(G.PricingPolicy(max_change=0.2), offers)
+    optimizer.save(tmp_path / "model", data_fingerprint="abc")
+    loaded = PriceOptimizer.load(tmp_path / "model")
+    assert loaded.quote("p1", segment="Champions") == optimizer.quote("p1", segment="Champions")
+    assert loaded.policy_.max_change == 0.2
+    assert PriceOptimizer.load(tmp_path / "model", model_version="7").quote("p1").model_version == "7"
+    write_manifest(tmp_path / "other", "recommender", 1, {})
+    with pytest.raises(ModelFormatError):
+        PriceOptimizer.load(tmp_path / "other")
+
+
+def test_product_facts_from_a_panel(unconfounded_panels):
+    train, _ = unconfounded_panels
+    elasticity = pd.Series(-2.0, index=pd.Index(sorted(train["product_id"].unique())))
+    facts = product_facts(train, elasticity)
+    last = train.sort_values("week_start").groupby("product_id").last()
+    np.testing.assert_allclose(facts["current_price"], last.loc[facts.index, "regular_price"].round(2))
+    assert (facts["min_price"] <= facts["current_price"] + 1e-9).all()
+    assert (facts["list_price"] >= facts["current_price"] - 1e-9).all()
+    assert (facts["base_units"] >= 0).all() and facts["unit_cost"].notna().all()

@@ -1,0 +1,76 @@
+"""The weekly product panel: hand-computed aggregates, joins, and agreement with the synthetic truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engine.data.schema import validate_transactions
+from engine.errors import EngineError
+from engine.pricing import panel as P
+
+
+@pytest.fixture
+def lines() -> pd.DataFrame:
+    rows = [
+        # customer, product, order, timestamp (2024-01-01 is a Monday), quantity, unit_price, discount
+        ("a", "p1", "o1", "2024-01-01 10:00", 2, 5.0, 0.0),
+        ("b", "p1", "o2", "2024-01-07 23:00", 2, 5.0, 2.0),  # Sunday: same week; 20% off
+        ("b", "p1", "o3", "2024-01-08 09:00", 1, 6.0, 0.0),  # next week
+        ("a", "p2", "o1", "2024-01-01 10:00", 4, 2.0, 0.0),
+        ("a", "p2", "o4", "2024-01-03 10:00", -1, 2.0, 0.0),  # a return: not demand
+        ("c", "p2", "o5", "2024-01-22 10:00", 1, 2.0, 0.0),  # two weeks later: no last-week sale
+    ]
+    raw = pd.DataFrame(rows, columns=["customer_id", "product_id", "order_id", "timestamp", "quantity", "unit_price", "discount"])
+    return validate_transactions(raw)[0]
+
+
+def test_aggregates_by_hand(lines):
+    panel = P.build_panel(lines).set_index(["product_id", "week_start"])
+    week1, week2, week4 = (pd.Timestamp(d) for d in ("2024-01-01", "2024-01-08", "2024-01-22"))
+    first = panel.loc[("p1", week1)]
+    assert first["units"] == 4 and first["revenue"] == pytest.approx(18.0)
+    assert first["price"] == pytest.approx(4.5) and first["regular_price"] == pytest.approx(5.0)
+    assert first["discount_depth"] == pytest.approx(0.1) and bool(first["promo"])
+    assert np.isnan(first["units_last_week"]) and first["traffic"] == 2  # orders with a sale: o1, o2
+    assert panel.loc[("p1", week2), "units_last_week"] == 4
+    assert panel.loc[("p2", week1), "units"] == 4  # the return is left out
+    assert np.isnan(panel.loc[("p2", week4), "units_last_week"])
+    assert panel.loc[("p2", week4), "week_index"] == 3
+    assert (panel["category"] == "all").all() and panel["display"].isna().all()
+
+
+def test_promotions_and_stock_join(lines):
+    promotions = pd.DataFrame({"product_id": ["p1"], "week_start": [pd.Timestamp("2024-01-01")], "display": [0.5], "mailer": [1.0]})
+    stock = pd.DataFrame({"product_id": ["p1", "p1"], "week_start": pd.to_datetime(["2024-01-01", "2024-01-08"]), "stock_on_hand": [4, 10]})
+    panel = P.build_panel(lines, promotions=promotions, stock=stock).set_index(["product_id", "week_start"])
+    assert panel.loc[("p1", pd.Timestamp("2024-01-01")), ["display", "mailer"]].tolist() == [0.5, 1.0]
+    assert panel.loc[("p2", pd.Timestamp("2024-01-01")), "display"] == 0.0
+    assert bool(panel.loc[("p1", pd.Timestamp("2024-01-01")), "stockout"])
+    assert not bool(panel.loc[("p1", pd.Timestamp("2024-01-08")), "stockout"])
+
+
+def test_matches_the_synthetic_truth(unconfounded_shop):
+    panel = P.shop_panel(unconfounded_shop).set_index(["product_id", "week_start"])
+    weekly = unconfounded_shop.truth.weekly.set_index(["product_id", "week_start"]).loc[panel.index]
+    np.testing.assert_array_equal(panel["units"], weekly["units"])
+    np.testing.assert_allclose(panel["price"], weekly["price"], atol=0.011)
+    np.testing.assert_allclose(panel["regular_price"], weekly["regular_price"])
+    np.testing.assert_allclose(panel["unit_cost"], weekly["unit_cost"])
+    np.testing.assert_array_equal(panel["display"], weekly["display"].astype(float))
+    np.testing.assert_array_equal(panel["stock_on_hand"], weekly["stock"])
+
+
+def test_selection_and_split(unconfounded_shop):
+    panel = P.shop_panel(unconfounded_shop)
+    top = P.select_products(panel, min_weeks=10, top=5)
+    assert top["product_id"].nunique() == 5
+    with pytest.raises(EngineError, match="min_weeks"):
+        P.select_products(panel, min_weeks=10_000)
+    split = P.holdout_split(panel, 10)
+    holdout = split.holdout(panel, "week_start")
+    assert holdout["week_start"].nunique() == 10
+    assert split.calibration(panel, "week_start")["week_start"].max() < holdout["week_start"].min()
+    with pytest.raises(EngineError, match="holdout_weeks"):
+        P.holdout_split(panel, 0)
