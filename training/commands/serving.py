@@ -66,15 +66,24 @@ class Champion:
 def find_champions(destination: Path) -> dict[str, Champion]:
     """Download every capability's champion into ``destination``; capabilities without one are left out."""
     from mlflow import MlflowClient
+    from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
 
     client, found = MlflowClient(), {}
-    for part, name in MODEL_NAMES.items():
-        version = tracking.champion_version(name)
-        if version is None:
-            continue
-        tags = client.get_run(client.get_model_version(name, version).run_id).data.tags
-        path = tracking.download_champion(name, destination=destination / part)
-        found[part] = Champion(part, version, tags.get("data.source"), tags.get("data.fingerprint"), path)
+    previous = os.environ.get(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name)
+    os.environ[MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name] = "false"  # one line per step, not per file
+    try:
+        for part, name in MODEL_NAMES.items():
+            version = tracking.champion_version(name)
+            if version is None:
+                continue
+            tags = client.get_run(client.get_model_version(name, version).run_id).data.tags
+            path = tracking.download_champion(name, destination=destination / part)
+            found[part] = Champion(part, version, tags.get("data.source"), tags.get("data.fingerprint"), path)
+    finally:
+        if previous is None:
+            os.environ.pop(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name)
+        else:
+            os.environ[MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name] = previous
     return found
 
 
