@@ -166,6 +166,19 @@ class TestBGNBD(PurchaseCountContract):
         assert a > 10 and a / (a + b) == pytest.approx(0.096, abs=0.01)
         assert np.all(np.isfinite(fitted.p_no_purchase(TINY, 10)))
 
+    def test_degenerate_fit_falls_back_to_integration_over_the_dropout_probability(self):
+        # parameters of a fit on three customers, where scipy's hyp2f1 returns NaN
+        r, alpha, a, b = 3.083e4, 1.627e5, 347.5, 1297.0
+        model = with_params(BGNBD(), (r, alpha, a, b))
+        row, t = summary([2], [10.0], [30.0]), 12.9
+
+        def integrand(p):
+            return (1 - ((alpha + 30) / (alpha + 30 + p * t)) ** (r + 2)) / p * stats.beta.pdf(p, a, b + 2)
+
+        mean = a / (a + b + 2)
+        value, _ = integrate.quad(integrand, 0, 1, points=[mean / 2, mean, 2 * mean], limit=200)
+        assert model.expected_purchases(row, t)[0] == pytest.approx(model.p_alive(row)[0] * value, rel=1e-6)
+
     def test_customer_without_repeat_purchase_is_alive(self):
         # a known property of BG/NBD (dropout happens only after a purchase)
         assert with_params(BGNBD(), self.truth).p_alive(summary([0], [0], [30]))[0] == 1.0
