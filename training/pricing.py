@@ -86,7 +86,9 @@ class PricingConfig(BaseModel):
         default_factory=lambda: ["naive", "fixed_effects", "dml", "dml_iv", "monotone_gbm"], min_length=1
     )
     chosen: EstimatorName | Literal["auto"] = Field(
-        "auto", description="the estimator the optimizer uses; auto: dml_iv if the data has the instruments, else dml"
+        "auto",
+        description="the estimator the optimizer uses; auto: dml_iv if the data has the instruments, else dml "
+        "(else the first fitted of fixed_effects, naive, monotone_gbm)",
     )
     instruments: list[str] = Field(default_factory=lambda: [Columns.unit_cost])
     refit_on_all_weeks: bool = Field(True, description="refit the chosen estimator on every week for the saved model")
@@ -147,7 +149,11 @@ def make_estimator(name: str, config: PricingConfig) -> ElasticityEstimator:
 
 def resolve_chosen(config: PricingConfig, available: list[str], instrumented: bool) -> str:
     """The estimator the optimizer will use."""
-    chosen = config.chosen if config.chosen != "auto" else ("dml_iv" if instrumented else "dml")
+    if config.chosen == "auto":
+        preference = ["dml_iv"] if instrumented else []
+        preference += ["dml", "fixed_effects", "naive", "monotone_gbm"]
+        return next(name for name in preference if name in available)
+    chosen = config.chosen
     if chosen == "dml_iv" and not instrumented:
         raise EngineError(f"chosen estimator dml_iv needs the instruments {config.instruments}, which this data lacks")
     if chosen not in available:

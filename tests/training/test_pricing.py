@@ -1,0 +1,103 @@
+"""The pricing pipeline on a small synthetic shop with a temporary MLflow store: it logs, registers,
+gates, saves a model folder the optimizer reloads, and the benchmark writes the contract's JSON."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from engine.data.synthetic import SyntheticShopConfig, generate_shop
+from engine.pricing.guardrails import UNKNOWN_PRODUCT
+from engine.pricing.optimizer import PriceOptimizer
+from training import tracking
+from training.cli import app
+from training.pricing import MODEL_NAME, PRIMARY_METRIC, PricingConfig, bench_synthetic, fit_pricing, train_pricing
+
+SMALL_SHOP = dict(n_customers=600, n_products=24, n_categories=3, n_weeks=60, acquisition_weeks=6, basket_units=25)
+FAST = dict(
+    holdout_weeks=8,
+    min_weeks=10,
+    estimators=["naive", "fixed_effects", "dml_iv"],
+    dml={"n_folds": 3, "n_estimators": 60},
+    demand_curves=2,
+)
+
+
+@pytest.fixture(scope="module")
+def shop():
+    return generate_shop(SyntheticShopConfig(seed=2, **SMALL_SHOP))
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    tracking.configure(f"sqlite:///{tmp_path}/mlflow.db")
+    return tmp_path
+
+
+def test_train_logs_registers_gates_and_saves(store, shop):
+    config = PricingConfig(**FAST)
+    summary = train_pricing(shop, config, store / "out")
+    assert summary["chosen"] == "dml_iv" and summary["registered_version"] == "1"
+    assert summary["gate"]["promoted"] and tracking.champion_version(MODEL_NAME) == "1"
+    assert set(summary["scores"]) == {"naive", "fixed_effects", "dml_iv"}
+    assert all(0 <= scores["cf_wmape"] < 1 for scores in summary["scores"].values())  # truth-based, synthetic
+    for name in ("scores", "elasticities", "quotes", "cross_price", "segment_offers", "summary"):
+        assert (store / "out" / f"{name}.{'json' if name == 'summary' else 'csv'}").is_file()
+
+    run = mlflow.search_runs(experiment_names=["pricing"], output_format="list")[0]
+    assert run.data.metrics[PRIMARY_METRIC] == pytest.approx(summary["validation"][PRIMARY_METRIC])
+    assert "naive.cf_wmape" in run.data.metrics and run.data.tags["chosen_estimator"] == "dml_iv"
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "plots")}
+    assert any(path.startswith("plots/demand_curve_") for path in artifacts)
+    assert "plots/elasticities_vs_truth.png" in artifacts
+
+    champion = PriceOptimizer.load(tracking.download_champion(MODEL_NAME, destination=store / "champion"))
+    product = shop.products["product_id"].iloc[0]
+    quote = champion.quote(product)
+    assert quote.price is not None and quote.model_version.startswith("dml_iv-")
+    assert champion.quote("no-such-product").reason == UNKNOWN_PRODUCT
+
+    again = train_pricing(shop, config, store / "again")  # same data, same score: not better
+    assert not again["gate"]["promoted"] and tracking.champion_version(MODEL_NAME) == "1"
+
+
+def test_data_without_costs_gets_assumed_costs_and_plain_dml(shop):
+    no_cost = shop.__class__(**{**shop.__dict__, "transactions": shop.transactions.drop(columns=["unit_cost"])})
+    with_dml = {**FAST, "estimators": ["naive", "dml", "dml_iv"], "segment_offers": "none"}
+    run = fit_pricing(no_cost, PricingConfig(**with_dml))
+    assert run.chosen == "dml" and "dml_iv skipped" in run.notes[0]
+    assert run.optimizer.facts_["cost_assumed"].all()
+    assert all("assumed_cost" in q.flags for q in (run.optimizer.quote(p) for p in run.optimizer.facts_.index))
+    strict = fit_pricing(no_cost, PricingConfig(**{**with_dml, "assumed_cost_share": None}))
+    assert set(strict.optimizer.quote_all()["reason"]) == {"no_cost"}
+
+
+def test_bench_writes_the_contract(tmp_path):
+    config = PricingConfig(**{**FAST, "bench": {"seeds": [4], "shop": SMALL_SHOP}})
+    result = bench_synthetic(config)
+    assert result["seeds"] == [4] and result["chosen"] == "dml_iv"
+    names = [e["name"] for e in result["estimators"]]
+    assert names == ["naive", "fixed_effects", "dml_iv"]
+    for entry in result["estimators"]:
+        assert {"cf_wmape_confounded", "cf_wmape_unconfounded", "forecast_wmape", "elasticity_mae"} <= set(entry)
+    assert {"profit_ratio_to_oracle", "profit_ratio_to_current", "guardrail_violations"} <= set(result["optimizer"])
+    assert result["optimizer"]["guardrail_violations"] == 0
+    assert result["targets"]["best_estimator"] in names
+
+
+def test_cli_bench_with_a_config_file(tmp_path):
+    config = tmp_path / "pricing.yaml"
+    config.write_text(yaml.safe_dump({**FAST, "estimators": ["naive", "dml_iv"], "bench": {"seeds": [1], "shop": SMALL_SHOP}}))
+    out = tmp_path / "bench.json"
+    result = CliRunner().invoke(app, ["bench", "pricing", "--data", "synthetic", "--config", str(config), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    written = json.loads(out.read_text())
+    assert [e["name"] for e in written["estimators"]] == ["naive", "dml_iv"] and written["seeds"] == [1]
+    config.write_text("estimators: [naive]\nholdout_weeks: 8\nholdout_week: 3\n")
+    typo = CliRunner().invoke(app, ["bench", "pricing", "--config", str(config), "--out", str(out)])
+    assert typo.exit_code != 0 and "holdout_week" in str(typo.exception)
