@@ -83,6 +83,7 @@ class CRMService:
     """One service for the storefront (open by configuration) and marketing (API key)."""
 
     def __init__(self) -> None:
+        logger.setLevel(logging.INFO)  # BentoML's server logging keeps other loggers at WARNING
         self.settings = ServingSettings.from_env()
         self.holder = BundleHolder(self._load)
         self._follower: asyncio.Task | None = None
