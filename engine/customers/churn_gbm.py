@@ -31,7 +31,7 @@ _FORMAT_VERSION = 1
 _BOOSTER_FILE = "booster.txt"
 _EDGE = 1e-6
 BASE = "base_model"
-BaseModel = Literal["auto", "bgnbd", "pareto_nbd", "none"]
+BaseChoice = Literal["auto", "bgnbd", "pareto_nbd", "none"]
 
 
 def _labels(y: Any, name: str) -> np.ndarray:
@@ -62,7 +62,7 @@ class ChurnClassifier:
         bagging_fraction: float = 0.8,
         reg_lambda: float = 1.0,
         early_stopping_rounds: int = 50,
-        base_model: BaseModel = "auto",
+        base_model: BaseChoice = "auto",
         calibration: CalibrationMethod = "platt",
         seed: int = 0,
         n_jobs: int = 2,
@@ -146,7 +146,8 @@ class ChurnClassifier:
 
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
         """Calibrated probability of no purchase in the window, one per row of ``features``."""
-        return self.calibrator_.transform(self.raw_probability(features))
+        raw = self.raw_probability(features)
+        return self.calibrator_.transform(raw)
 
     def contributions(self, features: pd.DataFrame) -> pd.DataFrame:
         """Each feature's contribution to each row's churn log-odds: LightGBM's exact SHAP values
@@ -175,7 +176,7 @@ class ChurnClassifier:
             "; ".join(f"{labels[j]} = {raw[row, j]:.4g} ({values[row, j]:+.2f})" for j in columns if values[row, j] > 0)
             for row, columns in enumerate(order)
         ]
-        return pd.Series(texts, index=features.index, name="top_reasons")
+        return pd.Series(texts, index=features.index, name="reasons")
 
     def feature_importance(self) -> pd.Series:
         """Total gain of each feature's splits, largest first."""

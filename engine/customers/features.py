@@ -53,8 +53,8 @@ FEATURE_LABELS = {
     "recency_over_gap": "days since last purchase / usual gap",
     "purchase_days_30": "purchase days in the last 30 days",
     "purchase_days_90": "purchase days in the last 90 days",
-    "spend_90": "spend in the last 90 days",
-    "spend_prior_90": "spend in the 90 days before that",
+    "spend_90": "net spend in the last 90 days",
+    "spend_prior_90": "net spend in the 90 days before that",
     "spend_trend": "share of 180-day spend in the last 90 days",
     "return_line_share": "share of lines returned",
     "return_value_share": "refunds / purchases",
@@ -111,9 +111,11 @@ def customer_features(
     rfm = rfm_scores(past, as_of)
     frame = rfm[["recency_days", "frequency", "monetary", "r_score", "f_score", "m_score"]].copy()
     frame["tenure_days"] = (as_of - rfm["first_purchase"]) / pd.Timedelta(days=1)
-    frame = frame.join(_gap_and_trend(purchase_days(past), as_of))
+    frame = frame.join(_gaps(purchase_days(past), as_of))
     frame["recency_over_gap"] = frame["recency_days"] / frame["mean_gap_days"]
-    frame = frame.join(_lines(past, products))
+    frame = frame.join(_lines(past, as_of, products))
+    recent, prior = frame["spend_90"].clip(lower=0), frame["spend_prior_90"].clip(lower=0)
+    frame["spend_trend"] = recent / (recent + prior).where(recent + prior > 0)
     frame["order_value"] = frame["monetary"] / frame["frequency"]
     frame = frame.join(loyalty_tiers(past, as_of, spec.tiers)[[TIER_RANK, WINDOW_VALUE]])
     summary = btyd_summary(past, as_of, spec.time_unit)
@@ -122,18 +124,14 @@ def customer_features(
     return Snapshot(as_of, spec, frame[list(FEATURES)].astype(float), summary, models)
 
 
-def _gap_and_trend(daily: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+def _gaps(daily: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Purchase-day counts and the gaps between purchase days."""
     c = Columns
     day = daily["day"]
     gap = day.diff().dt.days.where(daily[c.customer].eq(daily[c.customer].shift()))
     age = (as_of - day).dt.days
-    recent = age <= 90
-    prior = (age > 90) & (age <= 180)
-    grouped = daily.assign(
-        gap=gap, in_30=age <= 30, in_90=recent,
-        spend_90=daily["value"].where(recent, 0.0), spend_prior=daily["value"].where(prior, 0.0),
-    ).groupby(c.customer, sort=True)
-    frame = pd.DataFrame(
+    grouped = daily.assign(gap=gap, in_30=age <= 30, in_90=age <= 90).groupby(c.customer, sort=True)
+    return pd.DataFrame(
         {
             "purchase_days": grouped.size(),
             "mean_gap_days": grouped["gap"].mean(),
@@ -141,18 +139,15 @@ def _gap_and_trend(daily: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
             "last_gap_days": grouped["gap"].last(),
             "purchase_days_30": grouped["in_30"].sum(),
             "purchase_days_90": grouped["in_90"].sum(),
-            "spend_90": grouped["spend_90"].sum(),
-            "spend_prior_90": grouped["spend_prior"].sum(),
         }
     )
-    both = frame["spend_90"].clip(lower=0) + frame["spend_prior_90"].clip(lower=0)
-    frame["spend_trend"] = frame["spend_90"].clip(lower=0) / both.where(both > 0)
-    return frame
 
 
-def _lines(past: pd.DataFrame, products: pd.DataFrame | None) -> pd.DataFrame:
+def _lines(past: pd.DataFrame, as_of: pd.Timestamp, products: pd.DataFrame | None) -> pd.DataFrame:
+    """Net spend of the last 90 days and the 90 before, returns, discounts and basket breadth."""
     c = Columns
     bought = past[c.quantity] > 0
+    age = (as_of - past[c.timestamp]) / pd.Timedelta(days=1)
     list_value = (past[c.quantity] * past[c.unit_price]).where(bought, 0.0)
     lines = pd.DataFrame(
         {
@@ -163,10 +158,12 @@ def _lines(past: pd.DataFrame, products: pd.DataFrame | None) -> pd.DataFrame:
             "list_value": list_value,
             "discount": past[c.discount].where(bought, 0.0),
             "units": past[c.quantity].where(bought, 0.0),
+            "spend_90": past[c.revenue].where(age <= 90, 0.0),
+            "spend_prior_90": past[c.revenue].where((age > 90) & (age <= 180), 0.0),
         }
     )
     grouped = lines.groupby(c.customer, sort=True)
-    sums = grouped[["refund", "bought_value", "list_value", "discount", "units"]].sum()
+    sums = grouped[["refund", "bought_value", "list_value", "discount", "units", "spend_90", "spend_prior_90"]].sum()
     purchases = past.loc[bought]
     by_customer = purchases.groupby(c.customer, sort=True)
     orders = by_customer[c.order].nunique()
@@ -178,6 +175,8 @@ def _lines(past: pd.DataFrame, products: pd.DataFrame | None) -> pd.DataFrame:
             "distinct_products": by_customer[c.item].nunique(),
             "lines_per_order": by_customer.size() / orders,
             "units_per_order": sums["units"] / orders,
+            "spend_90": sums["spend_90"],
+            "spend_prior_90": sums["spend_prior_90"],
         }
     )
     if products is not None and c.category in products:
