@@ -134,16 +134,26 @@ class RecommenderModel(ABC):
             if as_of is None
             else pd.Timestamp(as_of)
         )
+        self._fit_data(self._training_data(transactions, as_of))
+        return self
+
+    def _training_data(
+        self,
+        transactions: pd.DataFrame,
+        as_of: pd.Timestamp,
+        segments: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> TrainingData:
+        """This model's catalogue, counts and popularity table; ``segments`` (names, per customer in
+        sorted customer order) skips recomputing RFM segments when the caller has them."""
         min_item_buyers, max_items, value = self._catalogue_params()
         if value not in VALUES:
             raise EngineError(f"value must be one of {VALUES}, got {value!r}")
         items = candidate_items(transactions, min_item_buyers, max_items)
         customers = IdMap.from_values(transactions[Columns.customer].unique())
         counts = interaction_matrix(transactions, customers, items, value)
-        names, per_customer = customer_segments(transactions, as_of, customers)
+        names, per_customer = segments if segments is not None else customer_segments(transactions, as_of, customers)
         popularity = PopularityTable.build(counts, names, per_customer)
-        self._fit_data(TrainingData(transactions, customers, items, counts, as_of, popularity))
-        return self
+        return TrainingData(transactions, customers, items, counts, as_of, popularity)
 
     def _catalogue_params(self) -> tuple[int, int | None, Value]:
         """(min_item_buyers, max_items, value): the catalogue and the counts this model is fitted on."""
@@ -164,6 +174,10 @@ class RecommenderModel(ABC):
     @abstractmethod
     def _score(self, users: np.ndarray, rows: sparse.csr_matrix) -> np.ndarray:
         """Scores (n_users x n_items) for customers with internal index ``users`` (-1: folded in)."""
+
+    def _score_task(self, users: np.ndarray, rows: sparse.csr_matrix, task: str) -> np.ndarray:
+        """Scores for a task; the same for both unless a model (the blend) answers them differently."""
+        return self._score(users, rows)
 
     @abstractmethod
     def _similar(self, item: int) -> np.ndarray:
@@ -213,7 +227,7 @@ class RecommenderModel(ABC):
         for start in range(0, warm.size, _BATCH):
             positions = warm[start : start + _BATCH]
             rows = self.history_[users[positions]]
-            scores = self._score(users[positions], rows)
+            scores = self._score_task(users[positions], rows, task)
             for row, position in enumerate(positions):
                 seen = rows.indices[rows.indptr[row] : rows.indptr[row + 1]]
                 results[position] = self._ranked(ids[position], scores[row], k, task, seen, excluded, MODEL)
@@ -247,7 +261,7 @@ class RecommenderModel(ABC):
             shape=(1, len(self.items_)),
         )
         row.sum_duplicates()
-        scores = self._score(np.array([UNKNOWN]), row)[0]
+        scores = self._score_task(np.array([UNKNOWN]), row, task)[0]
         return self._ranked(customer_id, scores, k, task, row.indices, excluded, MODEL)
 
     def similar_items(self, item_ids: str | Sequence[str], k: int = 10) -> list[Recommendations]:
@@ -342,7 +356,14 @@ class RecommenderModel(ABC):
             **{f"popularity_{key}": value for key, value in self.popularity_.arrays().items()},
         )
         np.savez(directory / _MODEL_FILE, **self._state())
+        self._save_parts(directory)
         return directory
+
+    def _save_parts(self, directory: Path) -> None:
+        """Save sub-models into sub-folders (a blend's collaborative part)."""
+
+    def _load_parts(self, directory: Path) -> None:
+        """Load what :meth:`_save_parts` saved (called before :meth:`_restore`)."""
 
     @classmethod
     def load(cls, directory: str | Path) -> RecommenderModel:
@@ -352,6 +373,7 @@ class RecommenderModel(ABC):
         try:
             with np.load(Path(directory) / _BASE_FILE, allow_pickle=False) as base:
                 model._restore_base({key: base[key] for key in base.files})
+            model._load_parts(Path(directory))
             with np.load(Path(directory) / _MODEL_FILE, allow_pickle=False) as arrays:
                 model._restore({key: arrays[key] for key in arrays.files})
         except (OSError, KeyError, ValueError) as error:

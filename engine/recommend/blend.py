@@ -1,17 +1,23 @@
-"""A blend for the ``repeat`` task: "buy it again" plus a collaborative model.
+"""One served model for both tasks: "buy it again" blended with collaborative filtering.
 
-Per customer, both score rows are put on a 0..1 scale (buy-again divided by its maximum, the
-collaborative scores min-max scaled) and mixed: ``(1 - weight) x buy_again + weight x collaborative``.
-Items the customer bought keep the lead their own purchase history gives them; the collaborative
-model orders the rest and breaks ties, so a short history is filled with sensible new items. With
-seen items filtered (``discovery``) buy-again is zero everywhere and the blend ranks exactly as its
-collaborative model, so one blend serves both tasks. ``weight`` only acts at scoring time: tune it
-on a validation window with :meth:`set_weight`, without refitting.
+- ``discovery``: the ``collaborative`` model's ranking, exactly.
+- ``repeat``: per customer, buy-again scores (divided by their maximum) and the scores of
+  ``repeat_collaborative`` (default: the same collaborative model; min-max scaled) are mixed as
+  ``(1 - weight) x buy_again + weight x collaborative``. The customer's own items keep the lead their
+  history gives them, the collaborative model reorders them by what similar customers keep buying
+  and fills a short history with new items. A model that scores the customer's own items (ALS) makes
+  a better repeat partner than one built to exclude them (EASE's zero diagonal), hence two slots.
+
+The blend's catalogue is the buy-again part's (every item bought by ``min_item_buyers`` customers):
+customers re-buy their own long-tail items too. Each collaborative part keeps its own, possibly
+smaller, catalogue (EASE caps it); items outside it get its lowest score. ``weight`` only acts at
+scoring time: tune it on a validation window with :meth:`set_weight`, without refitting.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,13 +28,9 @@ from engine.recommend.base import RecommenderModel, TrainingData
 from engine.recommend.buy_again import BuyAgainRecommender
 from engine.recommend.interactions import Value
 
-_COLLABORATIVE = "collaborative__"
-_BUY_AGAIN = "buy_again__"
-
-
 class BlendRecommender(RecommenderModel):
-    """``(1 - weight) x scaled buy-again + weight x scaled collaborative``; the catalogue and counts
-    (``min_item_buyers``, ``value``) are the collaborative model's."""
+    """Discovery: ``collaborative``. Repeat: ``(1 - weight) x scaled buy-again + weight x scaled
+    repeat_collaborative`` (default: ``collaborative``)."""
 
     kind = "blend"
 
@@ -37,60 +39,130 @@ class BlendRecommender(RecommenderModel):
         collaborative: RecommenderModel,
         buy_again: BuyAgainRecommender | None = None,
         weight: float = 0.2,
+        repeat_collaborative: RecommenderModel | None = None,
     ) -> None:
         self.collaborative = collaborative
         self.buy_again = buy_again
         self.weight = weight
-
-    def _catalogue_params(self) -> tuple[int, int | None, Value]:
-        return self.collaborative._catalogue_params()
+        self.repeat_collaborative = repeat_collaborative
 
     def _repeat_part(self) -> BuyAgainRecommender:
         return self.buy_again if self.buy_again is not None else BuyAgainRecommender()
 
+    def _catalogue_params(self) -> tuple[int, int | None, Value]:
+        return self._repeat_part()._catalogue_params()
+
+    def _parts(self) -> dict[str, RecommenderModel]:
+        """The collaborative parts by slot (one entry when the repeat partner is the same model)."""
+        parts = {"collaborative": self.collaborative}
+        if self.repeat_collaborative is not None:
+            parts["repeat_collaborative"] = self.repeat_collaborative
+        return parts
+
     def _fit(self, data: TrainingData) -> None:
         _check_weight(self.weight)
-        if not isinstance(self.collaborative, RecommenderModel) or isinstance(self.collaborative, BlendRecommender):
-            raise EngineError(f"collaborative must be a (non-blend) RecommenderModel, got {self.collaborative!r}")
+        for slot, part in self._parts().items():
+            if not isinstance(part, RecommenderModel) or isinstance(part, (BlendRecommender, BuyAgainRecommender)):
+                raise EngineError(f"{slot} must be a collaborative RecommenderModel, got {part!r}")
         self.buy_again_ = self._repeat_part()
         self.buy_again_._fit_data(data)
-        self.collaborative._fit_data(data)
+        segments = (data.popularity.segment_names, data.popularity.customer_segment)
+        for part in self._parts().values():
+            part._fit_data(part._training_data(data.transactions, data.as_of, segments))
+        self._map_columns()
+
+    @classmethod
+    def from_fitted(
+        cls,
+        collaborative: RecommenderModel,
+        buy_again: BuyAgainRecommender,
+        weight: float = 0.2,
+        repeat_collaborative: RecommenderModel | None = None,
+    ) -> BlendRecommender:
+        """A blend of parts already fitted on the same transactions (no refit): how a validation
+        search tries half-lives, partners and weights cheaply."""
+        blend = cls(collaborative, buy_again, _check_weight(weight), repeat_collaborative)
+        for part in (buy_again, *blend._parts().values()):
+            part._check_fitted()
+            if part.customers_ != buy_again.customers_:
+                raise EngineError("from_fitted: the parts were fitted on different customers")
+        buy_again._share_base(blend)
+        blend.buy_again_ = buy_again
+        blend._map_columns()
+        return blend
+
+    def _map_columns(self) -> None:
+        """Where each collaborative part's items sit in the blend's catalogue."""
+        self.columns_ = {}
+        for slot, part in self._parts().items():
+            columns = self.items_.to_internal(part.items_.external_ids)
+            if (columns < 0).any():
+                raise EngineError(
+                    f"{slot}: its catalogue must lie within the buy-again part's; give it a min_item_buyers "
+                    "at least as high"
+                )
+            self.columns_[slot] = columns
 
     def set_weight(self, weight: float) -> BlendRecommender:
         """Change the mix of a fitted blend (no refit needed)."""
         self.weight = _check_weight(weight)
         return self
 
+    def _scaled(self, slot: str, users: np.ndarray, rows: sparse.csr_matrix) -> np.ndarray:
+        """A part's scores min-max scaled to 0..1 per customer, on the blend's catalogue (0 outside
+        the part's own)."""
+        columns = self.columns_[slot]
+        partial = self._parts()[slot]._score(users, sparse.csr_matrix(rows[:, columns])).astype(np.float64)
+        low = partial.min(axis=1, keepdims=True)
+        spread = partial.max(axis=1, keepdims=True) - low
+        scaled = np.zeros((len(users), len(self.items_)))
+        scaled[:, columns] = (partial - low) / np.where(spread > 0, spread, 1.0)
+        return scaled
+
+    def _score_task(self, users: np.ndarray, rows: sparse.csr_matrix, task: str) -> np.ndarray:
+        if task == "discovery":
+            return self._scaled("collaborative", users, rows)
+        return self._score(users, rows)
+
     def _score(self, users: np.ndarray, rows: sparse.csr_matrix) -> np.ndarray:
+        """The repeat mix."""
         again = self.buy_again_._score(users, rows)
         peak = again.max(axis=1, keepdims=True)
         again = again / np.where(peak > 0, peak, 1.0)
-        collaborative = self.collaborative._score(users, rows).astype(np.float64)
-        low = collaborative.min(axis=1, keepdims=True)
-        spread = collaborative.max(axis=1, keepdims=True) - low
-        collaborative = (collaborative - low) / np.where(spread > 0, spread, 1.0)
-        return (1.0 - self.weight) * again + self.weight * collaborative
+        slot = "repeat_collaborative" if self.repeat_collaborative is not None else "collaborative"
+        return (1.0 - self.weight) * again + self.weight * self._scaled(slot, users, rows)
 
     def _similar(self, item: int) -> np.ndarray:
-        return self.collaborative._similar(item)
+        scores = np.full(len(self.items_), -np.inf)
+        own = self.collaborative.items_.index_of(self.items_.external_ids[item])
+        if own >= 0:
+            scores[self.columns_["collaborative"]] = self.collaborative._similar(own)
+        return scores
 
     def _state(self) -> dict[str, np.ndarray]:
-        return {
-            **{_COLLABORATIVE + key: value for key, value in self.collaborative._state().items()},
-            **{_BUY_AGAIN + key: value for key, value in self.buy_again_._state().items()},
-        }
+        return self.buy_again_._state()
+
+    def _save_parts(self, directory: Path) -> None:
+        for slot, part in self._parts().items():
+            part.save(directory / slot)
+
+    def _load_parts(self, directory: Path) -> None:
+        self.collaborative = type(self.collaborative).load(directory / "collaborative")
+        if self.repeat_collaborative is not None:
+            self.repeat_collaborative = type(self.repeat_collaborative).load(directory / "repeat_collaborative")
 
     def _restore(self, arrays: Mapping[str, np.ndarray]) -> None:
         self.buy_again_ = self._repeat_part()
-        for part, prefix in ((self.collaborative, _COLLABORATIVE), (self.buy_again_, _BUY_AGAIN)):
-            self._share_base(part)
-            part._restore({key[len(prefix) :]: value for key, value in arrays.items() if key.startswith(prefix)})
+        self._share_base(self.buy_again_)
+        self.buy_again_._restore(arrays)
+        self._map_columns()
 
     def _manifest_params(self) -> dict[str, Any]:
         return {
             "collaborative": self.collaborative.spec(),
             "buy_again": self._repeat_part().spec(),
             "weight": self.weight,
+            "repeat_collaborative": None if self.repeat_collaborative is None else self.repeat_collaborative.spec(),
         }
 
     @classmethod
@@ -101,10 +173,15 @@ class BlendRecommender(RecommenderModel):
             raise EngineError("a blend needs collaborative={'kind': ..., 'params': {...}}")
         parts = {
             name: make_recommender(spec.get("kind", ""), spec.get("params"))
-            for name in ("collaborative", "buy_again")
+            for name in ("collaborative", "buy_again", "repeat_collaborative")
             if isinstance(spec := params.get(name), dict)
         }
-        return cls(parts["collaborative"], parts.get("buy_again"), params.get("weight", 0.2))  # type: ignore[arg-type]
+        return cls(
+            parts["collaborative"],
+            parts.get("buy_again"),  # type: ignore[arg-type]
+            params.get("weight", 0.2),
+            parts.get("repeat_collaborative"),
+        )
 
 
 def _check_weight(weight: float) -> float:

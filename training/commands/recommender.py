@@ -1,0 +1,110 @@
+"""``crm train recommender`` and ``crm bench recommender``."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from training.commands.data import DataOption, MapOption, QuarantineOption, load_from_cli
+from training.console import console, step
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="Pipeline config YAML (default: configs/recommender.yaml).")
+]
+TrackingOption = Annotated[
+    str | None,
+    typer.Option("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)."),
+]
+
+
+def _single_blas_thread() -> None:
+    # implicit runs its own threads; BLAS threads on top of them only compete (set before numpy works)
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+
+def _progress() -> Callable[[str], None]:
+    started = time.perf_counter()
+
+    def report(message: str) -> None:
+        console.print(f"[dim]{time.perf_counter() - started:6.1f} s  {message}[/dim]")
+
+    return report
+
+
+def _results_table(experiment, title: str) -> Table:  # type: ignore[no-untyped-def]
+    metric = experiment.config.metric()
+    table = Table(title=title)
+    for column in ("model", "task", metric, f"precision@{experiment.config.k}", f"hit_rate@{experiment.config.k}",
+                   "customers", "fit s", "p99 ms"):
+        table.add_column(column, justify="left" if column in ("model", "task") else "right")
+    for row in experiment.results:
+        table.add_row(
+            row.model, row.task, f"{row.metrics[metric]:.4f}", f"{row.metrics[f'precision@{experiment.config.k}']:.4f}",
+            f"{row.metrics[f'hit_rate@{experiment.config.k}']:.3f}", str(row.n_customers),
+            "" if row.fit_seconds is None else f"{row.fit_seconds:.1f}",
+            f"{row.timing['recommend_p99_ms']:.2f}" if row.timing else "",
+        )
+    return table
+
+
+def train(
+    data: DataOption = "completejourney",
+    config: ConfigOption = None,
+    tracking_uri: TrackingOption = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for the chosen model and results.json.")] = None,
+    column_map: MapOption = None,
+    quarantine: QuarantineOption = None,
+) -> None:
+    """Fit the recommenders, evaluate them against the baselines on a held-out window, log everything
+    to MLflow, register crm-recommender and move its champion alias only if it is better."""
+    _single_blas_thread()
+    from training import tracking
+    from training.recommender import MODEL_NAME, load_config
+    from training.recommender import train as run_train
+
+    settings = load_config(config)
+    shop = load_from_cli(data, column_map, quarantine)
+    uri = tracking.configure(tracking_uri)
+    folder = out or Path(tempfile.mkdtemp(prefix="crm-recommender-"))
+    with step("search on the validation window, fit, evaluate on the test window"):
+        outcome = run_train(shop, settings, folder, progress=_progress())
+    experiment = outcome.experiment
+    console.print(_results_table(experiment, f"{shop.source}: {experiment.protocol.name} protocol, test window"))
+    console.print(f"chosen: {experiment.chosen.spec()}")
+    decision = outcome.decision
+    colour = "green" if decision.promoted else "yellow"
+    console.print(f"[{colour}]{MODEL_NAME} v{decision.version}: "
+                  f"{'champion' if decision.promoted else 'not promoted'} ({decision.reason})[/{colour}]")
+    console.print(f"model: {outcome.model_dir}  results: {folder / 'results.json'}  MLflow: {uri} run {outcome.run_id}")
+
+
+def bench(
+    data: DataOption = "completejourney",
+    out: Annotated[Path, typer.Option("--out", help="JSON file to write.")] = Path("bench/recommender.json"),
+    config: ConfigOption = None,
+    column_map: MapOption = None,
+    quarantine: QuarantineOption = None,
+) -> None:
+    """Every model and baseline on the held-out window: metrics, fit seconds, recommend latency
+    (p50/p99 of single calls, batch throughput), written as JSON."""
+    _single_blas_thread()
+    from training.recommender import add_latency, load_config, run_experiment
+    from training.tracking import write_json
+
+    settings = load_config(config)
+    shop = load_from_cli(data, column_map, quarantine)
+    with step("search on the validation window, fit and evaluate every model on the test window"):
+        experiment = run_experiment(shop, settings, all_models=True, progress=_progress())
+    with step("recommend latency"):
+        add_latency(experiment, progress=_progress())
+    write_json(out, experiment.payload())
+    console.print(_results_table(experiment, f"{shop.source}: {experiment.protocol.name} protocol, test window"))
+    console.print(f"written: {out}")

@@ -1,0 +1,520 @@
+"""Recommender pipeline: config -> data -> split -> validation search -> fit -> evaluate against the
+baselines -> (train) log to MLflow, register ``crm-recommender``, champion gate; (bench) timings, JSON.
+
+Two protocols:
+
+- ``time`` (shops): the last ``holdout_days`` are the test window; a validation window of
+  ``validation_days`` carved from the end of the training period (``TimeSplit.earlier``) chooses the
+  hyperparameters, the buy-again half-life and the blend weight. Tasks ``discovery`` and ``repeat``.
+- ``classic`` (MovieLens-100k): Microsoft Recommenders' stratified 75/25 split (by item, seeded); a
+  second such split of the training part is the validation set. Task ``classic``: all test items are
+  relevant, seen items are filtered; customers unknown to training are not evaluated (as there).
+
+The chosen model is the best collaborative model on validation (in a blend with buy-again for the
+time protocol, which serves both tasks: in ``discovery`` the blend ranks exactly as its
+collaborative part).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from engine.data.columns import Columns
+from engine.data.dataset import ShopData
+from engine.data.split import TimeSplit
+from engine.errors import EngineError
+from engine.recommend.base import RecommenderModel
+from engine.recommend.blend import BlendRecommender
+from engine.recommend.buy_again import BuyAgainRecommender
+from engine.recommend.evaluation import evaluate_model, relevant_items, stratified_split
+from engine.recommend.metrics import evaluate
+from engine.recommend.registry import COLLABORATIVE, make_recommender
+from engine.recommend.tuning import Trial, best_trial, run_trial, tune_blend_weight
+
+MODEL_NAME = "crm-recommender"
+EXPERIMENT = "recommender"
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "recommender.yaml"
+METRIC_NAMES = ("ndcg", "precision", "recall", "map", "hit_rate", "coverage")
+ProtocolName = Literal["time", "classic"]
+
+
+class TimeProtocol(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    holdout_days: int = Field(56, gt=0)
+    validation_days: int = Field(56, gt=0)
+    min_item_buyers: int = Field(10, ge=1)
+
+
+class ClassicProtocol(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ratio: float = Field(0.75, gt=0, lt=1)
+    min_item_buyers: int = Field(1, ge=1)
+
+
+class RecommenderConfig(BaseModel):
+    """``configs/recommender.yaml``. ``candidates`` maps a collaborative kind (als, bpr, item_knn,
+    ease) to the parameter sets tried on the validation window; an unknown parameter is an error."""
+
+    model_config = ConfigDict(extra="forbid")
+    seed: int = 42
+    k: int = Field(10, ge=1)
+    protocol: Literal["auto", "time", "classic"] = "auto"
+    time: TimeProtocol = TimeProtocol()
+    classic: ClassicProtocol = ClassicProtocol()
+    candidates: dict[str, list[dict[str, Any]]]
+    buy_again_half_lives: list[float | None] = Field(default_factory=lambda: [30.0, 90.0, None], min_length=1)
+    blend_weights: list[float] = Field(default_factory=lambda: [0.1, 0.2, 0.3, 0.4], min_length=1)
+    repeat_partner: str = "als"
+    primary_metric: str = "ndcg"
+    min_improvement: float = Field(0.0, ge=0)
+    latency_calls: int = Field(300, ge=10)
+
+    @model_validator(mode="after")
+    def _check(self) -> RecommenderConfig:
+        if not self.candidates or not any(self.candidates.values()):
+            raise ValueError("candidates: give at least one collaborative model to try")
+        for kind, grid in self.candidates.items():
+            if kind not in COLLABORATIVE:
+                raise ValueError(f"candidates: {kind!r} is not a collaborative model; use {list(COLLABORATIVE)}")
+            for params in grid:
+                try:
+                    make_recommender(kind, params)
+                except EngineError as error:
+                    raise ValueError(f"candidates.{kind}: {error}") from error
+        if self.primary_metric not in METRIC_NAMES:
+            raise ValueError(f"primary_metric must be one of {METRIC_NAMES}, got {self.primary_metric!r}")
+        if self.repeat_partner not in COLLABORATIVE:
+            raise ValueError(f"repeat_partner must be one of {list(COLLABORATIVE)}, got {self.repeat_partner!r}")
+        if any(not 0 <= weight <= 1 for weight in self.blend_weights):
+            raise ValueError("blend_weights must lie between 0 and 1")
+        return self
+
+    def metric(self) -> str:
+        return f"{self.primary_metric}@{self.k}"
+
+
+def load_config(path: str | Path | None = None) -> RecommenderConfig:
+    """Read and validate a YAML config (default ``configs/recommender.yaml``); errors name the key."""
+    path = Path(path) if path else DEFAULT_CONFIG
+    if not path.is_file():
+        raise EngineError(f"config file not found: {path}")
+    try:
+        return RecommenderConfig.model_validate(yaml.safe_load(path.read_text()) or {})
+    except ValidationError as error:
+        raise EngineError(f"{path}: invalid recommender config:\n{error}") from error
+
+
+# --- the data each protocol evaluates on ------------------------------------------------------------
+
+
+@dataclass
+class Window:
+    """Fit on ``fit``, evaluate on ``relevant[task]`` (customer -> relevant item ids)."""
+
+    fit: pd.DataFrame
+    as_of: pd.Timestamp | None
+    relevant: dict[str, dict[str, set[str]]]
+
+
+@dataclass
+class Protocol:
+    """The windows a run is validated and tested on, its tasks, and a description for the logs."""
+
+    name: ProtocolName
+    tasks: tuple[str, ...]
+    min_item_buyers: int
+    validation: Window
+    test: Window
+    description: dict[str, Any]
+
+
+def resolve_protocol(config: RecommenderConfig, source: str) -> ProtocolName:
+    if config.protocol != "auto":
+        return config.protocol
+    return "classic" if source.startswith("movielens") else "time"
+
+
+def build_protocol(shop: ShopData, config: RecommenderConfig) -> Protocol:
+    """Split the shop's transactions into a validation and a test window for the chosen protocol."""
+    tx = shop.transactions
+    name = resolve_protocol(config, shop.source)
+    if name == "time":
+        split = TimeSplit.last(tx, holdout=config.time.holdout_days)
+        validation = split.earlier(config.time.validation_days)
+        windows = [_time_window(tx, s) for s in (validation, split)]
+        description = {
+            "protocol": "time",
+            "as_of": str(split.as_of.date()),
+            "holdout_days": config.time.holdout_days,
+            "validation_as_of": str(validation.as_of.date()),
+            "validation_days": config.time.validation_days,
+            "min_item_buyers": config.time.min_item_buyers,
+        }
+        return Protocol("time", ("discovery", "repeat"), config.time.min_item_buyers, *windows, description)
+    train, test = stratified_split(tx, config.classic.ratio, config.seed, by=Columns.item)
+    inner, validation = stratified_split(train, config.classic.ratio, config.seed, by=Columns.item)
+    description = {
+        "protocol": "classic",
+        "split": f"stratified by item, {config.classic.ratio:.0%} train, seed {config.seed} "
+        "(Microsoft Recommenders python_stratified_split)",
+        "min_item_buyers": config.classic.min_item_buyers,
+    }
+    windows = [_classic_window(fit, held) for fit, held in ((inner, validation), (train, test))]
+    return Protocol("classic", ("classic",), config.classic.min_item_buyers, *windows, description)
+
+
+def _time_window(tx: pd.DataFrame, split: TimeSplit) -> Window:
+    fit, holdout = split.calibration(tx), split.holdout(tx)
+    tasks = ("discovery", "repeat")
+    return Window(fit, split.as_of, {task: relevant_items(holdout, fit, task) for task in tasks})  # type: ignore[arg-type]
+
+
+def _classic_window(fit: pd.DataFrame, held: pd.DataFrame) -> Window:
+    known = set(fit[Columns.customer].astype(str))
+    relevant = {c: items for c, items in relevant_items(held, task="repeat").items() if c in known}
+    return Window(fit, None, {"classic": relevant})
+
+
+def _recommend_task(task: str) -> str:
+    return "discovery" if task == "classic" else task
+
+
+# --- the experiment ----------------------------------------------------------------------------------
+
+
+@dataclass
+class ModelResult:
+    """One row of the results: a model on a task of the test window."""
+
+    model: str
+    task: str
+    metrics: dict[str, float]
+    n_customers: int
+    fit_seconds: float | None
+    params: dict[str, Any]
+    timing: dict[str, float] = field(default_factory=dict)
+    note: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "task": self.task,
+            "metrics": self.metrics,
+            "n_customers": self.n_customers,
+            "fit_seconds": self.fit_seconds,
+            **self.timing,
+            "params": self.params,
+            **({"note": self.note} if self.note else {}),
+        }
+
+
+@dataclass
+class Experiment:
+    dataset: str
+    protocol: Protocol
+    config: RecommenderConfig
+    search: list[Trial]
+    buy_again_search: list[Trial]
+    blend_search: dict[str, dict[float, float]]
+    chosen: RecommenderModel
+    chosen_name: str
+    results: list[ModelResult]
+    models: dict[str, RecommenderModel]
+
+    @property
+    def primary_task(self) -> str:
+        return "classic" if self.protocol.name == "classic" else "discovery"
+
+    def primary_value(self) -> float:
+        return self.result(self.chosen_name, self.primary_task).metrics[self.config.metric()]
+
+    def primary_name(self) -> str:
+        """The gate's metric name: task, metric and data source, so that a model scored on other data
+        is never compared with this one."""
+        return f"{self.primary_task}.{self.config.metric()} on {self.dataset}"
+
+    def result(self, model: str, task: str) -> ModelResult:
+        for row in self.results:
+            if row.model == model and row.task == task:
+                return row
+        raise KeyError(f"no result for {model} on {task}")
+
+    def payload(self) -> dict[str, Any]:
+        """The benchmark JSON (the issue's contract, plus the search and the choices)."""
+        return {
+            "dataset": self.dataset,
+            "protocol": self.protocol.name,
+            "split": self.protocol.description,
+            "k": self.config.k,
+            "results": [row.as_dict() for row in self.results],
+            "chosen": {"model": self.chosen_name, "spec": self.chosen.spec()},
+            "validation": {
+                "search": [trial.as_dict() for trial in self.search],
+                "buy_again_half_life": [trial.as_dict() for trial in self.buy_again_search],
+                "repeat_blend": {
+                    label: {str(w): v for w, v in curve.items()} for label, curve in self.blend_search.items()
+                },
+            },
+        }
+
+
+Progress = Callable[[str], Any]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def run_experiment(
+    shop: ShopData, config: RecommenderConfig, all_models: bool = False, progress: Progress = _quiet
+) -> Experiment:
+    """Search on validation, fit on the training period, evaluate on the test window.
+
+    ``all_models=False`` (train): the baselines, the chosen collaborative model and the blend.
+    ``all_models=True`` (bench): also the best configuration of every other collaborative kind, each
+    fitted on its own so that its fit time is measured.
+    """
+    protocol = build_protocol(shop, config)
+    metric = config.metric()
+    k = config.k
+    val, test = protocol.validation, protocol.test
+    time_protocol = protocol.name == "time"
+    selection_task = "discovery" if time_protocol else "classic"
+
+    def base_params(kind: str) -> dict[str, Any]:
+        accepted = make_recommender(kind).get_params()
+        params: dict[str, Any] = {"min_item_buyers": protocol.min_item_buyers}
+        if "random_state" in accepted:
+            params["random_state"] = config.seed
+        return params
+
+    # 1. buy-again half-life (the baseline's own), on the repeat task of the validation window
+    buy_again_search: list[Trial] = []
+    half_life = config.buy_again_half_lives[0]
+    if time_protocol:
+        for candidate in config.buy_again_half_lives:
+            progress(f"validation: buy_again half_life_days={candidate}")
+            model = make_recommender("buy_again", {**base_params("buy_again"), "half_life_days": candidate})
+            buy_again_search.append(run_trial(model, val.fit, val.relevant["repeat"], k, "repeat", val.as_of))
+        half_life = best_trial(buy_again_search, metric).params["half_life_days"]
+
+    # 2. collaborative candidates, on the selection task of the validation window
+    search: list[Trial] = []
+    for kind, grid in config.candidates.items():
+        for params in grid:
+            progress(f"validation: {kind} {params}")
+            model = make_recommender(kind, {**base_params(kind), **params})
+            search.append(
+                run_trial(model, val.fit, val.relevant[selection_task], k, _recommend_task(selection_task), val.as_of, kind)
+            )
+    best_per_kind = {kind: best_trial([t for t in search if t.kind == kind], metric) for kind in config.candidates}
+    winner = best_trial(list(best_per_kind.values()), metric)
+    partner = best_per_kind.get(config.repeat_partner, winner)
+
+    # 3. the repeat blend (buy-again half-life x weight), on the repeat task of the validation window,
+    #    composed from the parts fitted above
+    blend_search: dict[str, dict[float, float]] = {}
+    blend_half_life, chosen_weight, best_repeat = half_life, config.blend_weights[0], -np.inf
+    for trial in buy_again_search:
+        label = f"half_life_days={trial.params['half_life_days']}"
+        progress(f"validation: blend weight, buy_again {label} + {partner.kind}")
+        blend = BlendRecommender.from_fitted(
+            winner.model, trial.model, repeat_collaborative=None if partner is winner else partner.model  # type: ignore[arg-type]
+        )
+        weight, blend_search[label] = tune_blend_weight(blend, val.relevant["repeat"], config.blend_weights, k, metric)
+        if blend_search[label][weight] > best_repeat:
+            best_repeat, blend_half_life, chosen_weight = blend_search[label][weight], trial.params["half_life_days"], weight
+    for trial in (*buy_again_search, *search):  # free the fitted validation models
+        trial.model = None
+
+    # 4. fit on the training period, evaluate on the test window
+    catalog = test.fit[Columns.item].nunique()
+    results: list[ModelResult] = []
+    models: dict[str, RecommenderModel] = {}
+
+    def evaluate_on_test(name: str, model: RecommenderModel, fit_seconds: float | None) -> None:
+        models[name] = model
+        for task in protocol.tasks:
+            results.append(_evaluate(name, model, test.relevant[task], task, k, catalog, fit_seconds))
+
+    def fit_and_evaluate(name: str, model: RecommenderModel) -> None:
+        progress(f"test: {name}")
+        started = time.perf_counter()
+        model.fit(test.fit, as_of=test.as_of)
+        evaluate_on_test(name, model, time.perf_counter() - started)
+
+    fit_and_evaluate("popularity", make_recommender("popularity", base_params("popularity")))
+    fit_and_evaluate("segment_popularity", make_recommender("segment_popularity", base_params("segment_popularity")))
+    fit_and_evaluate("buy_again", make_recommender("buy_again", {**base_params("buy_again"), "half_life_days": half_life}))
+    if all_models:
+        for kind, best in best_per_kind.items():
+            fit_and_evaluate(kind, make_recommender(kind, best.params))
+    if time_protocol:
+        repeat_partner = None if partner is winner else make_recommender(partner.kind, partner.params)
+        blend_buy_again = BuyAgainRecommender(blend_half_life, min_item_buyers=protocol.min_item_buyers)
+        blend = BlendRecommender(make_recommender(winner.kind, winner.params), blend_buy_again, chosen_weight, repeat_partner)
+        fit_and_evaluate("blend", blend)
+        if not all_models:  # the blend's collaborative part on its own (fitted inside the blend)
+            evaluate_on_test(winner.kind, blend.collaborative, None)
+        chosen, chosen_name = blend, "blend"
+    else:
+        if not all_models:
+            fit_and_evaluate(winner.kind, make_recommender(winner.kind, winner.params))
+        chosen, chosen_name = models[winner.kind], winner.kind
+    return Experiment(
+        shop.source, protocol, config, search, buy_again_search, blend_search, chosen, chosen_name, results, models
+    )
+
+
+def _evaluate(
+    name: str,
+    model: RecommenderModel,
+    relevant: dict[str, set[str]],
+    task: str,
+    k: int,
+    catalog: int,
+    fit_seconds: float | None,
+) -> ModelResult:
+    lists = model.recommend(list(relevant), k=k, task=_recommend_task(task))  # type: ignore[arg-type]
+    metrics = evaluate({r.subject: r.item_ids for r in lists}, relevant, k=k, catalog_size=catalog)
+    n_customers = int(metrics.pop("n_customers"))
+    note = None
+    if isinstance(model, BuyAgainRecommender) and task != "repeat":
+        note = "buy-again cannot recommend an item the customer has not bought: this list is its popularity tie-break"
+    return ModelResult(name, task, metrics, n_customers, fit_seconds, model.spec()["params"], note=note)
+
+
+# --- latency ------------------------------------------------------------------------------------------
+
+
+def measure_latency(
+    model: RecommenderModel, customers: list[str], k: int, task: str, calls: int, seed: int, batch: int = 256
+) -> dict[str, float]:
+    """p50/p99 of single-customer ``recommend`` calls (in-process, ms) and the throughput of batch
+    calls (customers per second, batches of ``batch``)."""
+    rng = np.random.default_rng(seed)
+    sample = [customers[i] for i in rng.integers(0, len(customers), calls)]
+    recommend_task = _recommend_task(task)
+    model.recommend(sample[:5], k=k, task=recommend_task)  # warm-up
+    timings = []
+    for customer in sample:
+        started = time.perf_counter()
+        model.recommend([customer], k=k, task=recommend_task)
+        timings.append(time.perf_counter() - started)
+    started = time.perf_counter()
+    for start in range(0, len(customers), batch):
+        model.recommend(customers[start : start + batch], k=k, task=recommend_task)
+    elapsed = time.perf_counter() - started
+    milliseconds = np.asarray(timings) * 1000.0
+    return {
+        "recommend_p50_ms": float(np.percentile(milliseconds, 50)),
+        "recommend_p99_ms": float(np.percentile(milliseconds, 99)),
+        "batch_customers_per_second": float(len(customers) / elapsed) if elapsed > 0 else float("inf"),
+    }
+
+
+def add_latency(experiment: Experiment, progress: Progress = _quiet) -> None:
+    """Measure every result row's latency on the test window's evaluated customers."""
+    config = experiment.config
+    for row in experiment.results:
+        progress(f"latency: {row.model} {row.task}")
+        customers = list(experiment.protocol.test.relevant[row.task])
+        row.timing = measure_latency(
+            experiment.models[row.model], customers, config.k, row.task, config.latency_calls, config.seed
+        )
+
+
+# --- plots (for MLflow and the notebook) ------------------------------------------------------------------
+
+
+def plot_results(experiment: Experiment) -> Any:
+    """Bar chart of the primary metric of every model on every task of the test window."""
+    import matplotlib.pyplot as plt
+
+    metric = experiment.config.metric()
+    tasks = experiment.protocol.tasks
+    names = list(dict.fromkeys(row.model for row in experiment.results))
+    figure, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 3.5), squeeze=False)
+    for axis, task in zip(axes[0], tasks):
+        values = [experiment.result(name, task).metrics[metric] for name in names]
+        axis.barh(names, values, color=["#999999" if n in ("popularity", "segment_popularity", "buy_again") else "#1f77b4" for n in names])
+        axis.set_title(f"{task}: {metric} (test window)")
+        axis.invert_yaxis()
+    figure.tight_layout()
+    return figure
+
+
+def plot_search(experiment: Experiment) -> Any:
+    """Validation metric of every candidate tried, and of every blend weight."""
+    import matplotlib.pyplot as plt
+
+    metric = experiment.config.metric()
+    figure, axes = plt.subplots(1, 2, figsize=(11, 3.5))
+    labels = [f"{t.kind} {i}" for i, t in enumerate(experiment.search)]
+    axes[0].barh(labels, [t.metrics[metric] for t in experiment.search])
+    axes[0].set_title(f"validation {metric} per candidate")
+    axes[0].invert_yaxis()
+    if experiment.blend_search:
+        for label, curve in experiment.blend_search.items():
+            weights = sorted(curve)
+            axes[1].plot(weights, [curve[w] for w in weights], marker="o", label=f"buy-again {label}")
+        axes[1].set_xlabel("blend weight of the collaborative model")
+        axes[1].set_title(f"validation repeat {metric} of the blend")
+        axes[1].legend(fontsize="small")
+    else:
+        axes[1].set_visible(False)
+    figure.tight_layout()
+    return figure
+
+
+# --- train: MLflow, registry, champion gate ------------------------------------------------------------
+
+
+@dataclass
+class TrainOutcome:
+    experiment: Experiment
+    decision: Any  # training.tracking.GateDecision
+    model_dir: Path
+    run_id: str
+
+
+def train(
+    shop: ShopData, config: RecommenderConfig, out: Path, progress: Progress = _quiet
+) -> TrainOutcome:
+    """Run the experiment and record it in MLflow (configured by the caller with
+    ``tracking.configure``): params, metrics, data fingerprint, plots; save the chosen model to
+    ``out/model``, register it as a new version of ``crm-recommender`` and move the champion alias
+    only if it beats the current champion on the primary metric."""
+    import mlflow
+
+    from training import tracking
+
+    experiment = run_experiment(shop, config, progress=progress)
+    model_dir = Path(out) / "model"
+    with tracking.tracked_run(EXPERIMENT, config, shop, config.seed, run_name=f"{experiment.chosen_name} on {shop.source}") as run:
+        progress("logging to MLflow")
+        mlflow.log_params({"resolved_protocol": experiment.protocol.name, "chosen_model": experiment.chosen_name})
+        mlflow.log_dict(experiment.chosen.spec(), "chosen_model.json")
+        mlflow.log_dict(experiment.payload(), "results.json")
+        for row in experiment.results:
+            tracking.log_metrics({**row.metrics, "n_customers": row.n_customers}, prefix=f"{row.model}.{row.task}.")
+        for trial in experiment.search:
+            tracking.log_metrics(trial.metrics, prefix=f"validation.{trial.kind}.")
+        tracking.log_figure(plot_results(experiment), "test_metrics")
+        tracking.log_figure(plot_search(experiment), "validation_search")
+        experiment.chosen.save(model_dir, data_fingerprint=shop.fingerprint())
+        name, value = experiment.primary_name(), experiment.primary_value()
+        version = tracking.register_model(model_dir, MODEL_NAME, name, value, higher_is_better=True)
+        decision = tracking.promote_if_better(MODEL_NAME, version, name, value, True, config.min_improvement)
+        tracking.log_gate(decision)
+    tracking.write_json(Path(out) / "results.json", {**experiment.payload(), "gate": decision.as_dict()})
+    return TrainOutcome(experiment, decision, model_dir, run.info.run_id)
