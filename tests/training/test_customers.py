@@ -1,0 +1,124 @@
+"""Churn and CLV pipelines against a temporary MLflow store, the churn list and the bench contract,
+on a small synthetic shop written as a user's CSV file."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from engine.data.sources import load_shop
+from engine.data.synthetic import SyntheticShopConfig, generate_shop
+from training import tracking
+from training.cli import app
+from training.customers import PROTOCOLS, ChurnConfig, ClvConfig, bench_customers, protocol_for, train_churn, train_clv
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def orders_csv(tmp_path_factory):
+    shop = generate_shop(SyntheticShopConfig(seed=5, n_customers=300, n_products=15, n_categories=3, n_weeks=52, acquisition_weeks=13))
+    path = tmp_path_factory.mktemp("shop") / "orders.csv"
+    shop.transactions.drop(columns="revenue").to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """One temporary MLflow store for the module: the pipeline test trains the champions that the
+    churn-list test then uses."""
+    folder = tmp_path_factory.mktemp("mlflow")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        uri = f"sqlite:///{folder}/mlflow.db"
+        tracking.configure(uri)
+        yield uri
+
+
+@pytest.fixture(scope="module")
+def trained(store, orders_csv, tmp_path_factory):
+    shop = load_shop(str(orders_csv))
+    out = tmp_path_factory.mktemp("runs")
+    return out, train_churn(shop, ChurnConfig(), out / "churn"), train_clv(shop, ClvConfig(), out / "clv"), shop
+
+
+def test_train_churn_and_clv_register_gate_and_save(trained):
+    tmp_path, churn, clv, _ = trained
+    assert churn["registered_version"] == "1" and churn["gate"]["promoted"]
+    assert [row["model"] for row in churn["churn"]] == ["lightgbm", "bgnbd", "pareto_nbd", "recency"]
+    assert (tmp_path / "churn" / "model" / "booster.txt").is_file()
+    assert json.loads((tmp_path / "churn" / "summary.json").read_text())["windows"]["horizon_days"] == 90
+    assert clv["registered_version"] == "1" and clv["gate"]["promoted"]
+    assert clv["chosen"] in ("lightgbm", "bgnbd", "pareto_nbd")
+    assert sum(row["chosen"] for row in clv["clv"]) == 1
+
+    import mlflow
+
+    run = mlflow.search_runs(experiment_names=["churn"]).iloc[0]
+    assert run["metrics.test_auc"] > 0.5 and run["tags.seed"] == "0"
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run["run_id"], "plots")}
+    assert artifacts == {"plots/churn_gain_lift.png", "plots/churn_calibration.png"}
+
+
+def test_retraining_on_the_same_data_does_not_replace_the_champion(trained):
+    tmp_path, _, _, shop = trained
+    again = train_churn(shop, ChurnConfig(), tmp_path / "churn2")  # same data and seed: not better
+    assert again["registered_version"] == "2"
+    assert not again["gate"]["promoted"] and "does not beat" in again["gate"]["reason"]
+    assert tracking.champion_version("crm-churn") == "1"
+
+
+def test_churn_list_writes_exactly_n_rows_with_champions_or_fitted(store, trained, orders_csv, tmp_path):
+    out = tmp_path / "list.csv"
+    fitted = runner.invoke(
+        app, ["churn-list", "--data", str(orders_csv), "--top", "7", "--out", str(out), "--refit", "--tracking-uri", store]
+    )
+    assert fitted.exit_code == 0, fitted.output
+    assert "fitted on the fly" in fitted.output
+    table = pd.read_csv(out)
+    assert len(out.read_text().strip().splitlines()) == 8  # header + 7 rows
+    assert list(table.columns)[:6] == ["customer_id", "churn_probability", "churn_band", "expected_clv", "value_at_risk", "segment"]
+    assert table["value_at_risk"].is_monotonic_decreasing
+
+    champions = runner.invoke(
+        app, ["churn-list", "--data", str(orders_csv), "--top", "3", "--band", "low", "--out", str(tmp_path / "l.parquet"), "--tracking-uri", store]
+    )
+    assert champions.exit_code == 0, champions.output
+    assert "MLflow champions crm-churn v1, crm-clv v1" in champions.output
+    selected = pd.read_parquet(tmp_path / "l.parquet")
+    assert len(selected) == 3 and (selected["churn_band"] == "low").all()
+
+
+def test_churn_list_refuses_bad_options(orders_csv, tmp_path):
+    bad_band = runner.invoke(app, ["churn-list", "--data", str(orders_csv), "--band", "severe", "--out", str(tmp_path / "x.csv")])
+    assert bad_band.exit_code != 0 and "severe" in bad_band.output
+    bad_suffix = runner.invoke(app, ["churn-list", "--data", str(orders_csv), "--out", str(tmp_path / "x.xlsx")])
+    assert bad_suffix.exit_code != 0 and ".csv or .parquet" in bad_suffix.output
+
+
+def test_bench_writes_the_contract(orders_csv):
+    shop = load_shop(str(orders_csv))
+    result = bench_customers(shop, ChurnConfig(), ClvConfig())
+    assert result["dataset"] == str(orders_csv) and result["protocol"]["name"] == "config"
+    assert {"auc", "pr_auc", "log_loss", "top_decile_lift"} <= set(result["churn"][0])
+    assert {"normalized_gini", "mae", "spearman", "decile_mape", "predicted_total", "actual_total"} <= set(result["clv"][0])
+    assert {row["model"] for row in result["churn"]} >= {"recency", "bgnbd", "pareto_nbd"}
+    assert set(result["anchors"]) == {"bgnbd", "pareto_nbd", "gamma_gamma"}
+    assert result["anchors"]["bgnbd"]["log_likelihood"] < 0
+    assert result["scoring"]["customers"] > 0 and result["scoring"]["seconds"] > 0
+
+
+def test_protocols_by_source():
+    assert protocol_for("cdnow:/data/CDNOW_master.txt", ChurnConfig()) == PROTOCOLS["cdnow"]
+    assert protocol_for("completejourney", ChurnConfig()).horizon_days == 91
+    assert protocol_for("orders.csv", ChurnConfig()).horizon_days == 90
+
+
+def test_config_typo_is_an_error_naming_the_key(tmp_path, orders_csv):
+    config = tmp_path / "churn.yaml"
+    config.write_text("features:\n  horizon_dayz: 30\n")
+    result = runner.invoke(app, ["train", "churn", "--data", str(orders_csv), "--config", str(config)])
+    assert result.exit_code != 0 and "horizon_dayz" in str(result.exception)
