@@ -1,6 +1,6 @@
 """One served model for both tasks: "buy it again" blended with collaborative filtering.
 
-- ``discovery``: the ``collaborative`` model's ranking, exactly.
+- ``discovery``: the ``collaborative`` model's ranking, exactly (its catalogue only).
 - ``repeat``: per customer, buy-again scores (divided by their maximum) and the scores of
   ``repeat_collaborative`` (default: the same collaborative model; min-max scaled) are mixed as
   ``(1 - weight) x buy_again + weight x collaborative``. The customer's own items keep the lead their
@@ -108,20 +108,20 @@ class BlendRecommender(RecommenderModel):
         self.weight = _check_weight(weight)
         return self
 
-    def _scaled(self, slot: str, users: np.ndarray, rows: sparse.csr_matrix) -> np.ndarray:
-        """A part's scores min-max scaled to 0..1 per customer, on the blend's catalogue (0 outside
-        the part's own)."""
+    def _scaled(self, slot: str, users: np.ndarray, rows: sparse.csr_matrix, outside: float = 0.0) -> np.ndarray:
+        """A part's scores min-max scaled to 0..1 per customer, on the blend's catalogue (``outside``
+        for items not in the part's own)."""
         columns = self.columns_[slot]
         partial = self._parts()[slot]._score(users, sparse.csr_matrix(rows[:, columns])).astype(np.float64)
         low = partial.min(axis=1, keepdims=True)
         spread = partial.max(axis=1, keepdims=True) - low
-        scaled = np.zeros((len(users), len(self.items_)))
+        scaled = np.full((len(users), len(self.items_)), outside)
         scaled[:, columns] = (partial - low) / np.where(spread > 0, spread, 1.0)
         return scaled
 
     def _score_task(self, users: np.ndarray, rows: sparse.csr_matrix, task: str) -> np.ndarray:
-        if task == "discovery":
-            return self._scaled("collaborative", users, rows)
+        if task == "discovery":  # exactly the collaborative model: nothing from outside its catalogue
+            return self._scaled("collaborative", users, rows, outside=-np.inf)
         return self._score(users, rows)
 
     def _score(self, users: np.ndarray, rows: sparse.csr_matrix) -> np.ndarray:

@@ -1,0 +1,27 @@
+"""Top-k selection with filtered items and a preference order for ties."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.recommend.ranking import top_k
+
+
+def test_highest_first_ties_by_preference_filtered_never():
+    scores = np.array([0.5, 1.0, 0.5, -np.inf, 0.5, np.nan])
+    preference = np.array([3, 0, 1, 2, 0, 5])  # lower is preferred
+    np.testing.assert_array_equal(top_k(scores, 3, preference), [1, 4, 2])
+    np.testing.assert_array_equal(top_k(scores, 10, preference), [1, 4, 2, 0])
+
+
+def test_zero_eligible_items_give_an_empty_answer():
+    assert top_k(np.full(4, -np.inf), 3, np.arange(4)).size == 0
+
+
+def test_agrees_with_a_full_sort_on_random_scores():
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        scores = rng.integers(0, 5, 30).astype(float)
+        preference = rng.permutation(30)
+        expected = np.lexsort((preference, -scores))[:7]
+        np.testing.assert_array_equal(top_k(scores, 7, preference), expected)
