@@ -23,6 +23,7 @@ $(VENV)/.installed: pyproject.toml
 ## demo: the main job end to end on the embedded default data (Complete Journey)
 demo: $(VENV)/.installed
 	$(CRM) segments --data $(DEMO_DATA) --out $(OUT)/segments --quarantine $(OUT)/quarantine.csv
+	$(CRM) train pricing --data $(DEMO_DATA) --out $(OUT)/pricing
 	$(CRM) serve demo --data $(DEMO_DATA)
 
 ## serve: import the current champions and run the service until Ctrl-C (PORT=3000; CRM_API_KEY for marketing)

@@ -407,7 +407,7 @@ def bench_real(shop: ShopData, config: PricingConfig) -> dict[str, Any]:
         "elasticities": summarize_elasticities(table),
         "elasticities_by_estimator": {n: summarize_elasticities(e.elasticity_table()) for n, e in run.estimators.items()},
         "cross_price": run.cross_price["relation"].value_counts().to_dict() if run.cross_price is not None else {},
-        "segment_offers": run.segment_offers[["elasticity", "se", "discount", "reason"]].to_dict(orient="index")
+        "segment_offers": run.segment_offers[["elasticity", "difference", "se", "discount", "reason"]].to_dict(orient="index")
         if run.segment_offers is not None
         else {},
         "quote_reasons": run.optimizer.quote_all()["reason"].value_counts().to_dict(),

@@ -44,14 +44,19 @@ def check_panel(panel: pd.DataFrame, extra: tuple[str, ...] = ()) -> None:
 
 def per_product_slopes(frame: pd.DataFrame, y: str, x: str, instrument: str | None = None) -> pd.DataFrame:
     """Per product, the slope of ``y`` on ``x`` (both already centred or residualised) with a
-    heteroskedasticity-robust standard error; with ``instrument``, the just-identified IV slope
-    sum(z y) / sum(z x). Products with fewer than 3 rows or no variation get NaN."""
+    heteroskedasticity-robust standard error (HC3: each residual inflated by its leverage, so that a
+    product whose slope rests on a few extreme weeks does not look precise); with ``instrument``, the
+    just-identified IV slope sum(z y) / sum(z x). Products with fewer than 3 rows or no variation get
+    NaN."""
     z = instrument or x
-    parts = frame.assign(_zy=frame[z] * frame[y], _zx=frame[z] * frame[x])
-    sums = parts.groupby(Columns.item, sort=True).agg(zy=("_zy", "sum"), zx=("_zx", "sum"), weeks=(y, "size"))
+    parts = frame.assign(_zy=frame[z] * frame[y], _zx=frame[z] * frame[x], _zz=frame[z] ** 2)
+    sums = parts.groupby(Columns.item, sort=True).agg(
+        zy=("_zy", "sum"), zx=("_zx", "sum"), zz=("_zz", "sum"), weeks=(y, "size")
+    )
     slope = sums["zy"] / sums["zx"].where(sums["zx"].abs() > 1e-12)
     residual = frame[y] - frame[Columns.item].map(slope) * frame[x]
-    meat = (frame[z] ** 2 * residual**2).groupby(frame[Columns.item], sort=True).sum()
+    leverage = (frame[z] ** 2 / frame[Columns.item].map(sums["zz"])).clip(upper=0.99)
+    meat = (frame[z] ** 2 * (residual / (1 - leverage)) ** 2).groupby(frame[Columns.item], sort=True).sum()
     se = np.sqrt(meat) / sums["zx"].abs()
     usable = (sums["weeks"] >= 3) & np.isfinite(slope) & np.isfinite(se) & (se > 0)
     return pd.DataFrame(

@@ -45,8 +45,9 @@ def demand_curve(optimizer: PriceOptimizer, product_id: str, span: float = 0.3) 
     return figure
 
 
-def elasticity_scatter(tables: dict[str, pd.DataFrame], truth: pd.Series) -> Figure:
-    """Estimated against true elasticities, one panel per estimator."""
+def elasticity_scatter(tables: dict[str, pd.DataFrame], truth: pd.Series, reference: str = "true elasticity") -> Figure:
+    """Estimated elasticities against a reference (the truth, or another estimator), one panel per
+    estimator."""
     figure = Figure(figsize=(3.2 * len(tables), 3.2))
     axes = np.atleast_1d(figure.subplots(1, len(tables), sharex=True, sharey=True))
     low, high = float(truth.min()) - 0.5, float(truth.max()) + 0.5
@@ -54,7 +55,7 @@ def elasticity_scatter(tables: dict[str, pd.DataFrame], truth: pd.Series) -> Fig
         axis.scatter(truth.reindex(table.index), table[ELASTICITY], s=8, alpha=0.7)
         axis.plot([low, high], [low, high], color="black", linewidth=0.8)
         axis.set_title(name, fontsize=9)
-        axis.set_xlabel("true elasticity")
+        axis.set_xlabel(reference)
     axes[0].set_ylabel("estimated")
     figure.tight_layout()
     return figure

@@ -2,7 +2,7 @@
 borrows strength from its siblings instead of reporting noise.
 
 Random-effects model per category ``c``: ``estimate_j ~ N(theta_j, se_j^2)``, ``theta_j ~ N(mu_c, tau_c^2)``;
-``mu_c`` is the precision-weighted mean, ``tau_c^2`` the DerSimonian-Laird moment estimate. A product's
+``tau_c^2`` is the DerSimonian-Laird moment estimate (with a floor), ``mu_c`` the random-effects mean. A product's
 pooled elasticity is its posterior mean; categories with too few estimable products use the pool of all
 products instead.
 """
@@ -35,21 +35,24 @@ class _Pool:
     products: int
 
 
-def _pool(estimate: np.ndarray, se: np.ndarray) -> _Pool | None:
+def _pool(estimate: np.ndarray, se: np.ndarray, min_tau: float) -> _Pool | None:
     ok = np.isfinite(estimate) & np.isfinite(se) & (se > 0)
     if ok.sum() == 0:
         return None
     b, w = estimate[ok], 1 / se[ok] ** 2
-    mean = float(np.sum(w * b) / w.sum())
-    q = float(np.sum(w * (b - mean) ** 2))
+    fixed_mean = float(np.sum(w * b) / w.sum())
+    q = float(np.sum(w * (b - fixed_mean) ** 2))
     denominator = float(w.sum() - np.sum(w**2) / w.sum())
     tau2 = max(0.0, (q - (ok.sum() - 1)) / denominator) if denominator > 0 else 0.0
-    mean_se = float(np.sqrt(1 / np.sum(1 / (se[ok] ** 2 + tau2))))
-    return _Pool(mean, mean_se, tau2, int(ok.sum()))
+    tau2 = max(tau2, min_tau**2)
+    # the random-effects mean: no single precise-looking product can dictate its category's value
+    weights = 1 / (se[ok] ** 2 + tau2)
+    mean = float(np.sum(weights * b) / weights.sum())
+    return _Pool(mean, float(np.sqrt(1 / weights.sum())), tau2, int(ok.sum()))
 
 
 def shrink_by_category(
-    raw: pd.DataFrame, min_products: int = 3, min_tau: float = 0.05
+    raw: pd.DataFrame, min_products: int = 3, min_tau: float = 0.1
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Pool ``raw`` (columns product_id, category, raw_elasticity, raw_se, weeks) within categories.
 
@@ -58,14 +61,14 @@ def shrink_by_category(
     between-product spread so that a category never forces identical elasticities on its products.
     A product without a usable own estimate (no price variation, too few weeks) gets its category's.
     """
-    everything = _pool(raw[RAW_ELASTICITY].to_numpy(float), raw[RAW_SE].to_numpy(float))
+    everything = _pool(raw[RAW_ELASTICITY].to_numpy(float), raw[RAW_SE].to_numpy(float), min_tau)
     if everything is None:
         raise ValueError("no product has a finite elasticity estimate; is there any price variation?")
     products, categories = [], []
     for category, group in raw.groupby(Columns.category, sort=True):
-        own = _pool(group[RAW_ELASTICITY].to_numpy(float), group[RAW_SE].to_numpy(float))
+        own = _pool(group[RAW_ELASTICITY].to_numpy(float), group[RAW_SE].to_numpy(float), min_tau)
         pool, pooled_with = (own, "category") if own is not None and own.products >= min_products else (everything, "all")
-        tau2 = max(pool.tau2, min_tau**2)
+        tau2 = pool.tau2
         b, se = group[RAW_ELASTICITY].to_numpy(float), group[RAW_SE].to_numpy(float)
         usable = np.isfinite(b) & np.isfinite(se) & (se > 0)
         precision = np.where(usable, 1 / np.where(usable, se, 1) ** 2, 0.0)
