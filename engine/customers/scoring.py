@@ -15,14 +15,16 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from engine.customers.churn_gbm import ChurnClassifier
 from engine.customers.clv import ClvModel
 from engine.customers.features import customer_features
-from engine.customers.segments import SegmentRules
-from engine.customers.view import customer_view, default_as_of
+from engine.customers.rfm import F_SCORE, M_SCORE, R_SCORE
+from engine.customers.segments import SegmentRules, assign_segments
+from engine.customers.tiers import TIER_RANK
+from engine.customers.view import default_as_of
 
 CHURN_PROBABILITY = "churn_probability"
-RISK_BAND = "risk_band"
+RISK_BAND = "churn_band"
 EXPECTED_CLV = "expected_clv"
 VALUE_AT_RISK = "value_at_risk"
-TOP_REASONS = "top_reasons"
+TOP_REASONS = "reasons"
 SCORE_COLUMNS = (CHURN_PROBABILITY, RISK_BAND, EXPECTED_CLV, VALUE_AT_RISK, "segment", "tier",
                  "recency_days", "frequency", "monetary", TOP_REASONS)
 
@@ -56,8 +58,8 @@ def score_customers(
 ) -> pd.DataFrame:
     """Score every customer with a purchase before ``as_of`` (default: the day after the last line).
 
-    The tier uses the loyalty ladder of the churn model's feature spec, so it is the same tier the
-    model saw as a feature.
+    Segment and tier come from the features the churn model scored (RFM scores; the tier of the
+    loyalty ladder in the churn model's feature spec), so they match what the model saw.
     """
     as_of = pd.Timestamp(as_of) if as_of is not None else default_as_of(transactions)
     bands = bands or RiskBands()
@@ -66,15 +68,16 @@ def score_customers(
     features = snapshot.features
     probability = churn.predict_proba(features)
     value = pd.Series(clv.lifetime_value(clv_snapshot), index=clv_snapshot.features.index).reindex(features.index)
-    view = customer_view(transactions, as_of, segment_rules, churn.spec_.tiers)
+    scores_1_to_5 = features[[R_SCORE, F_SCORE, M_SCORE]].astype("int64")
+    tier_names = np.array([tier.name for tier in churn.spec_.tiers.tiers], dtype=object)
     scores = pd.DataFrame(
         {
             CHURN_PROBABILITY: probability,
             RISK_BAND: bands.assign(probability),
             EXPECTED_CLV: value.to_numpy(),
             VALUE_AT_RISK: probability * value.to_numpy(),
-            "segment": view["segment"].reindex(features.index),
-            "tier": view["tier"].reindex(features.index),
+            "segment": assign_segments(scores_1_to_5, segment_rules),
+            "tier": tier_names[features[TIER_RANK].to_numpy(dtype="int64")],
             "recency_days": features["recency_days"],
             "frequency": features["frequency"],
             "monetary": features["monetary"],

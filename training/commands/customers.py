@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -150,7 +149,9 @@ def bench(
     console.print(result["protocol"]["description"])
     _print_rows("Churn (test window)", result["churn"])
     _print_rows("CLV: spend in the test window", result["clv"])
-    console.print(json.dumps({k: v["params"] for k, v in result["anchors"].items()}, default=lambda v: round(v, 4)))
+    for name, fitted in result["anchors"].items():
+        params = ", ".join(f"{key}={value:.4g}" for key, value in fitted["params"].items())
+        console.print(f"{name} as of {fitted['as_of']}: {params}; log-likelihood {fitted['log_likelihood']:.1f}")
     console.print(f"scored {result['scoring']['customers']:,} customers in {result['scoring']['seconds']:.2f} s")
     console.print(f"wrote {out}")
 
