@@ -18,7 +18,7 @@ import pandas as pd
 from engine.data.columns import Columns
 from engine.errors import DataValidationError, EngineError, NotFittedError
 from engine.pricing import panel as P
-from engine.pricing.shrinkage import ELASTICITY, RAW_ELASTICITY, RAW_SE, SE, WEEKS, shrink_by_category
+from engine.pricing.shrinkage import ELASTICITY, RAW_ELASTICITY, RAW_SE, WEEKS, shrink_by_category
 
 _REQUIRED = (Columns.item, Columns.category, P.WEEK, P.UNITS, P.PRICE)
 
