@@ -273,13 +273,14 @@ def _examples(bundle_dir: Path) -> dict[str, Any]:
     bundle = load_bundle(bundle_dir, tag="demo")
     known = bundle.customers.frame.index[0]
     first = bundle.customers.query().index[0] if bundle.customers.has_value_scores else known
-    items = bundle.recommender.items_.external_ids[:2].tolist() if bundle.recommender is not None else ["p1", "p2"]
+    items = bundle.recommender.items_.external_ids[:1].tolist() if bundle.recommender is not None else ["p1"]
+    products = pricing_products(bundle.pricing)[:2].tolist() if bundle.pricing is not None else ["p1", "p2"]
     return {
         routes.RECOMMEND: {"customer_id": str(first), "k": 5, "task": "discovery"},
         routes.RECOMMEND_BATCH: {"customer_ids": [str(first), "a-new-customer"], "k": 3, "task": "repeat"},
         routes.SIMILAR_ITEMS: {"item_id": items[0], "k": 5},
-        routes.PRICE: {"product_id": items[0], "stock": 40},
-        routes.PRICE_BATCH: {"requests": [{"product_id": item} for item in items]},
+        routes.PRICE: {"product_id": products[0], "customer_id": str(first), "stock": 40},
+        routes.PRICE_BATCH: {"requests": [{"product_id": product} for product in [*products, "an-unknown-product"]]},
         routes.PROFILE: {"customer_id": str(first)},
         routes.CHURN_RISK: {"bands": ["high"], "sort_by": "value_at_risk", "page": 1, "page_size": 3},
         routes.CHURN_RISK_CSV: {"bands": ["high"], "limit": 5},
