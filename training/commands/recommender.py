@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -11,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from threadpoolctl import threadpool_limits
 
 from training.commands.data import DataOption, MapOption, QuarantineOption, load_from_cli
 from training.console import console, step
@@ -22,12 +22,6 @@ TrackingOption = Annotated[
     str | None,
     typer.Option("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)."),
 ]
-
-
-def _single_blas_thread() -> None:
-    # implicit runs its own threads; BLAS threads on top of them only compete (set before numpy works)
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 
 def _progress() -> Callable[[str], None]:
@@ -65,7 +59,15 @@ def train(
 ) -> None:
     """Fit the recommenders, evaluate them against the baselines on a held-out window, log everything
     to MLflow, register crm-recommender and move its champion alias only if it is better."""
-    _single_blas_thread()
+    # one BLAS thread: implicit runs its own threads, and scoring one customer is faster on one
+    with threadpool_limits(1, "blas"):
+        _train(data, config, tracking_uri, out, column_map, quarantine)
+
+
+def _train(
+    data: str, config: Path | None, tracking_uri: str | None, out: Path | None, column_map: str | None,
+    quarantine: Path | None,
+) -> None:
     from training import tracking
     from training.recommender import MODEL_NAME, load_config
     from training.recommender import train as run_train
@@ -95,7 +97,11 @@ def bench(
 ) -> None:
     """Every model and baseline on the held-out window: metrics, fit seconds, recommend latency
     (p50/p99 of single calls, batch throughput), written as JSON."""
-    _single_blas_thread()
+    with threadpool_limits(1, "blas"):
+        _bench(data, out, config, column_map, quarantine)
+
+
+def _bench(data: str, out: Path, config: Path | None, column_map: str | None, quarantine: Path | None) -> None:
     from training.recommender import add_latency, load_config, run_experiment
     from training.tracking import write_json
 
