@@ -25,6 +25,7 @@ demo: $(VENV)/.installed
 	$(CRM) segments --data $(DEMO_DATA) --out $(OUT)/segments --quarantine $(OUT)/quarantine.csv
 	$(CRM) train pricing --data $(DEMO_DATA) --out $(OUT)/pricing
 	$(CRM) train churn --data $(DEMO_DATA) --out $(OUT)/churn && $(CRM) train clv --data $(DEMO_DATA) --out $(OUT)/clv && $(CRM) churn-list --data $(DEMO_DATA) --top 100 --out $(OUT)/churn_list.csv
+	$(CRM) train recommender --data $(DEMO_DATA) --out $(OUT)/recommender
 	$(CRM) serve demo --data $(DEMO_DATA)
 
 ## serve: import the current champions and run the service until Ctrl-C (PORT=3000; CRM_API_KEY for marketing)
