@@ -12,7 +12,7 @@ import json
 import os
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,12 +24,14 @@ from mlflow.exceptions import MlflowException
 from pydantic import BaseModel
 
 from engine.data.dataset import ShopData
+from engine.errors import ModelFormatError
 from engine.io import library_versions
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 CHAMPION = "champion"
 _PRIMARY_METRIC_TAG = "primary_metric"
 _PRIMARY_VALUE_TAG = "primary_metric_value"
+_FINGERPRINT_TAG = "data.fingerprint"
 
 
 def configure(tracking_uri: str | None = None) -> str:
@@ -139,7 +141,7 @@ def register_model(
     higher_is_better: bool = True,
 ) -> str:
     """Log an engine model folder as artifacts of the active run and register it as a new version of
-    ``model_name``; the primary metric is stored on the version so that the gate can compare."""
+    ``model_name``; the primary metric and the data it was measured on are stored on the version."""
     run = mlflow.active_run()
     if run is None:
         raise RuntimeError("register_model needs an active MLflow run (use tracked_run)")
@@ -150,6 +152,7 @@ def register_model(
     except MlflowException as error:
         if "RESOURCE_ALREADY_EXISTS" not in str(error.error_code):
             raise
+    fingerprint = client.get_run(run.info.run_id).data.tags.get("data.fingerprint", "unknown")
     version = client.create_model_version(
         model_name,
         source=mlflow.get_artifact_uri("model"),
@@ -157,6 +160,7 @@ def register_model(
         tags={
             _PRIMARY_METRIC_TAG: primary_metric,
             _PRIMARY_VALUE_TAG: repr(float(value)),
+            _FINGERPRINT_TAG: fingerprint,
             "higher_is_better": str(higher_is_better),
         },
     )
@@ -171,37 +175,64 @@ def promote_if_better(
     higher_is_better: bool = True,
     min_improvement: float = 0.0,
     alias: str = CHAMPION,
+    rescore: Callable[[Path], float] | None = None,
 ) -> GateDecision:
     """Move ``alias`` to ``version`` only if it beats the current holder on ``primary_metric`` by more
     than ``min_improvement``; otherwise leave the champion in place and say why.
 
-    A champion that was scored on another metric cannot be compared: the gate refuses and says so.
+    Both must be measured on the same data. With ``rescore`` (a function that loads a model folder and
+    returns its primary metric on this run's evaluation data) the champion is re-scored here, which is
+    what routine retraining on grown data needs. Without it, the champion's recorded value is used only
+    if it was measured on data with the same fingerprint; otherwise the gate refuses and says why. A
+    champion that this engine can no longer load is replaced.
     """
     client = MlflowClient()
     try:
         current = client.get_model_version_by_alias(model_name, alias)
     except MlflowException:
         current = None
+
+    def decide(promoted: bool, reason: str, best: float | None = None) -> GateDecision:
+        if promoted:
+            client.set_registered_model_alias(model_name, alias, version)
+        champion = None if current is None else str(current.version)
+        return GateDecision(model_name, version, primary_metric, value, best, champion, promoted, reason)
+
     if current is None:
-        client.set_registered_model_alias(model_name, alias, version)
-        return GateDecision(model_name, version, primary_metric, value, None, None, True, "no champion yet")
+        return decide(True, "no champion yet")
     if current.tags.get(_PRIMARY_METRIC_TAG) != primary_metric:
-        return GateDecision(
-            model_name, version, primary_metric, value, None, str(current.version), False,
+        return decide(
+            False,
             f"champion v{current.version} was scored on {current.tags.get(_PRIMARY_METRIC_TAG)!r}, "
             f"not {primary_metric!r}; promote by hand if intended",
         )
-    best = float(current.tags[_PRIMARY_VALUE_TAG])
+    if rescore is not None:
+        try:
+            best = float(rescore(download_champion(model_name, alias)))
+        except ModelFormatError as error:
+            return decide(True, f"champion v{current.version} cannot be loaded by this engine ({error}); replaced")
+        basis = "re-scored on this run's evaluation data"
+    else:
+        run = mlflow.active_run()
+        fingerprint = client.get_run(run.info.run_id).data.tags.get("data.fingerprint") if run else None
+        if current.tags.get(_FINGERPRINT_TAG) != fingerprint:
+            return decide(
+                False,
+                f"refused: champion v{current.version} was measured on other data "
+                f"(fingerprint {current.tags.get(_FINGERPRINT_TAG)}, this run {fingerprint}) and cannot be "
+                "re-scored here; champion unchanged",
+            )
+        best = float(current.tags[_PRIMARY_VALUE_TAG])
+        basis = "as recorded on the same data"
     gain = (value - best) if higher_is_better else (best - value)
     if gain > min_improvement:
-        client.set_registered_model_alias(model_name, alias, version)
-        reason = f"{primary_metric} {value:.4f} beats champion v{current.version} ({best:.4f})"
-        return GateDecision(model_name, version, primary_metric, value, best, str(current.version), True, reason)
-    reason = (
-        f"refused: {primary_metric} {value:.4f} does not beat champion v{current.version} ({best:.4f})"
-        f"{f' by more than {min_improvement}' if min_improvement else ''}; champion unchanged"
+        return decide(True, f"{primary_metric} {value:.4f} beats champion v{current.version} ({best:.4f}, {basis})", best)
+    return decide(
+        False,
+        f"refused: {primary_metric} {value:.4f} does not beat champion v{current.version} ({best:.4f}, {basis})"
+        f"{f' by more than {min_improvement}' if min_improvement else ''}; champion unchanged",
+        best,
     )
-    return GateDecision(model_name, version, primary_metric, value, best, str(current.version), False, reason)
 
 
 def log_gate(decision: GateDecision) -> None:

@@ -70,3 +70,37 @@ def test_run_records_fingerprint_seed_and_config(store, tiny_transactions):
     assert logged.data.tags["seed"] == "42"
     assert logged.data.tags["data.fingerprint"] == shop.fingerprint()
     assert pd.notna(logged.data.tags["version.numpy"])
+
+
+def test_champion_measured_on_other_data_is_not_compared_blindly(store, tiny_transactions, random_transactions):
+    assert _register(store, ShopData(tiny_transactions, source="tiny"), 0.30).promoted
+    other = _register(store, ShopData(random_transactions, source="random"), 0.99)
+    assert not other.promoted and "measured on other data" in other.reason
+
+
+def test_rescore_compares_both_models_on_this_runs_data(store, tiny_transactions, random_transactions):
+    from engine.errors import ModelFormatError
+
+    first = _register(store, ShopData(tiny_transactions, source="tiny"), 0.30)
+    grown = ShopData(random_transactions, source="grown")
+
+    def register_with(value, rescore):
+        model_dir = store / f"m-{value}"
+        model_dir.mkdir()
+        (model_dir / "manifest.json").write_text(json.dumps({"value": value}))
+        with tracking.tracked_run("gate-test", _Config(), grown, seed=1):
+            version = tracking.register_model(model_dir, "gate-test", "ndcg@10", value)
+            return tracking.promote_if_better("gate-test", version, "ndcg@10", value, rescore=rescore)
+
+    # the champion re-scored on the grown data reaches 0.50 there: a 0.40 challenger loses
+    seen = []
+    lost = register_with(0.40, lambda folder: seen.append(folder) or 0.50)
+    assert not lost.promoted and lost.champion == 0.50 and "re-scored" in lost.reason
+    assert json.loads((seen[0] / "manifest.json").read_text()) == {"value": 0.30}
+    assert tracking.champion_version("gate-test") == first.version
+
+    def unreadable(folder):
+        raise ModelFormatError("format 1, this engine reads format 2")
+
+    replaced = register_with(0.10, unreadable)
+    assert replaced.promoted and "cannot be loaded" in replaced.reason
