@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.data.columns import Columns
 from engine.data.dataset import ShopData
-from engine.errors import EngineError
+from engine.errors import EngineError, ModelFormatError
+from engine.io import read_manifest
 from engine.pricing import panel as P
 from engine.pricing.base import ElasticityEstimator
 from engine.pricing.cross_price import cross_price_effects
@@ -29,13 +30,16 @@ from engine.pricing.fixed_effects import FixedEffectsLogLog
 from engine.pricing.guardrails import PricingPolicy
 from engine.pricing.monotone_gbm import MonotoneGBM
 from engine.pricing.naive import NaiveLogLog
-from engine.pricing.optimizer import COST_ASSUMED, CURRENT_PRICE, PriceOptimizer, product_facts
+from engine.pricing.optimizer import COST_ASSUMED, CURRENT_PRICE, FORMAT_VERSION, KIND, PriceOptimizer, product_facts
 from engine.pricing.segment_offers import SegmentOffers
 
 EstimatorName = Literal["naive", "fixed_effects", "dml", "dml_iv", "monotone_gbm"]
 MODEL_NAME = "crm-pricing"
 EXPERIMENT = "pricing"
 PRIMARY_METRIC = "forecast_wmape"  # on the holdout weeks, lower is better
+ESTIMATORS: dict[str, type[ElasticityEstimator]] = {
+    cls.name: cls for cls in (NaiveLogLog, FixedEffectsLogLog, DoubleML, DoubleMLIV, MonotoneGBM)
+}
 
 
 class DMLSettings(BaseModel):
@@ -204,6 +208,30 @@ def fit_pricing(shop: ShopData, config: PricingConfig, complete: bool = True) ->
     return PricingRun(train, holdout, scores, estimators, chosen, final, optimizer, cross, offers, notes)
 
 
+def saved_estimator(model_dir: Path) -> ElasticityEstimator:
+    """A fresh estimator like the one a saved pricing model was built from (the manifest records its name
+    and constructor params, not its fitted nuisances). A folder this engine cannot read, or an estimator
+    or params it does not know, raises ModelFormatError."""
+    manifest = read_manifest(model_dir, KIND, FORMAT_VERSION)
+    name, params = manifest.get("estimator"), manifest.get("estimator_params")
+    if name not in ESTIMATORS or not isinstance(params, dict):
+        raise ModelFormatError(
+            f"{model_dir} names estimator {name!r} with params {params!r}; this engine knows {sorted(ESTIMATORS)}"
+        )
+    params = {key: tuple(value) if isinstance(value, list) else value for key, value in params.items()}  # JSON
+    try:
+        return ESTIMATORS[name](**params)
+    except TypeError as error:
+        raise ModelFormatError(f"{model_dir}: estimator {name!r} does not take params {params}: {error}") from error
+
+
+def rescore_saved(model_dir: Path, run: PricingRun) -> float:
+    """The primary metric of a saved model's estimator refitted on ``run``'s training weeks and scored on
+    its holdout weeks, as the challenger was: the champion gate's comparison on the same data."""
+    estimator = saved_estimator(model_dir).fit(run.train)
+    return float(score_estimator(estimator, run.holdout)[PRIMARY_METRIC])
+
+
 def with_assumed_costs(facts: pd.DataFrame, cost_share: float | None) -> pd.DataFrame:
     """Fill missing unit costs with ``cost_share`` x current price, marking them ``cost_assumed``."""
     missing = facts[Columns.unit_cost].isna()
@@ -252,7 +280,8 @@ def summarize_elasticities(table: pd.DataFrame) -> dict[str, float]:
 
 
 def train_pricing(shop: ShopData, config: PricingConfig, out: Path) -> dict[str, Any]:
-    """Fit, log to MLflow, save and register the pricing model, and gate it on the validation score."""
+    """Fit, log to MLflow, save and register the pricing model, and gate it on the validation score
+    against the champion's estimator refitted and scored on this run's weeks (``rescore_saved``)."""
     import mlflow
 
     from engine.pricing.plots import demand_curve, elasticity_histogram, elasticity_scatter
@@ -290,7 +319,7 @@ def train_pricing(shop: ShopData, config: PricingConfig, out: Path) -> dict[str,
         version = tracking.register_model(model_dir, MODEL_NAME, PRIMARY_METRIC, run.validation_score, higher_is_better=False)
         decision = tracking.promote_if_better(
             MODEL_NAME, version, PRIMARY_METRIC, run.validation_score, higher_is_better=False,
-            min_improvement=config.min_improvement,
+            min_improvement=config.min_improvement, rescore=lambda champion: rescore_saved(champion, run),
         )
         tracking.log_gate(decision)
     summary = {

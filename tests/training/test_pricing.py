@@ -15,7 +15,16 @@ from engine.pricing.guardrails import UNKNOWN_PRODUCT
 from engine.pricing.optimizer import PriceOptimizer
 from training import tracking
 from training.cli import app
-from training.pricing import MODEL_NAME, PRIMARY_METRIC, PricingConfig, bench_synthetic, fit_pricing, train_pricing
+from engine.errors import ModelFormatError
+from training.pricing import (
+    MODEL_NAME,
+    PRIMARY_METRIC,
+    PricingConfig,
+    bench_synthetic,
+    fit_pricing,
+    saved_estimator,
+    train_pricing,
+)
 
 SMALL_SHOP = dict(n_customers=600, n_products=24, n_categories=3, n_weeks=60, acquisition_weeks=6, basket_units=25)
 FAST = dict(
@@ -64,6 +73,40 @@ def test_train_logs_registers_gates_and_saves(store, shop):
 
     again = train_pricing(shop, config, store / "again")  # same data, same score: not better
     assert not again["gate"]["promoted"] and tracking.champion_version(MODEL_NAME) == "1"
+
+
+def test_gate_rescores_the_champion_on_grown_data(store, shop):
+    """A champion trained on other data (another fingerprint) is refitted and scored on this run's weeks,
+    so the gate compares both estimators on the same holdout, not against the champion's recorded value."""
+    light = {**FAST, "estimators": ["naive", "fixed_effects"], "segment_offers": "none", "demand_curves": 0}
+    first = train_pricing(shop, PricingConfig(**light, chosen="fixed_effects"), store / "first")
+    assert first["gate"]["promoted"] and first["chosen"] == "fixed_effects"
+
+    other = generate_shop(SyntheticShopConfig(seed=5, **SMALL_SHOP))
+    assert other.fingerprint() != shop.fingerprint()
+    second = train_pricing(other, PricingConfig(**light, chosen="naive"), store / "second")
+    gate = second["gate"]
+    run = mlflow.search_runs(experiment_names=["pricing"], order_by=["start_time DESC"], output_format="list")[0]
+    # the champion (fixed_effects) re-scored here equals fixed_effects fitted and scored in this very run
+    rescored = run.data.metrics[f"fixed_effects.{PRIMARY_METRIC}"]
+    assert "re-scored on this run's evaluation data" in gate["reason"] and gate["champion_version"] == "1"
+    assert gate["champion"] == pytest.approx(rescored, rel=1e-9)
+    assert gate["champion"] != pytest.approx(first["validation"][PRIMARY_METRIC], rel=1e-6)
+    assert gate["promoted"] == (second["validation"][PRIMARY_METRIC] < rescored)
+    written = json.loads((store / "second" / "summary.json").read_text())["gate"]
+    assert written["reason"] == gate["reason"] and f"{rescored:.4f}" in written["reason"]
+
+
+def test_saved_estimator_refuses_what_this_engine_cannot_rebuild(store, shop):
+    run = fit_pricing(shop, PricingConfig(**{**FAST, "estimators": ["naive"], "segment_offers": "none"}))
+    folder = run.optimizer.save(store / "model", extra={"estimator": "naive", "estimator_params": run.final.params()})
+    assert saved_estimator(folder).params() == run.final.params()
+    run.optimizer.save(store / "unknown", extra={"estimator": "prophet", "estimator_params": {}})
+    with pytest.raises(ModelFormatError, match="prophet"):
+        saved_estimator(store / "unknown")
+    run.optimizer.save(store / "typo", extra={"estimator": "naive", "estimator_params": {"poolin": True}})
+    with pytest.raises(ModelFormatError, match="poolin"):
+        saved_estimator(store / "typo")
 
 
 def test_data_without_costs_gets_assumed_costs_and_plain_dml(shop):
