@@ -24,7 +24,7 @@ from mlflow.exceptions import MlflowException
 from pydantic import BaseModel
 
 from engine.data.dataset import ShopData
-from engine.errors import ModelFormatError
+from engine.errors import EngineError, ModelFormatError
 from engine.io import library_versions
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
@@ -211,6 +211,12 @@ def promote_if_better(
             best = float(rescore(download_champion(model_name, alias)))
         except ModelFormatError as error:
             return decide(True, f"champion v{current.version} cannot be loaded by this engine ({error}); replaced")
+        except EngineError as error:
+            return decide(
+                False,
+                f"refused: champion v{current.version} could not be re-scored on this run's data ({error}); "
+                "champion unchanged, promote by hand if intended",
+            )
         basis = "re-scored on this run's evaluation data"
     else:
         run = mlflow.active_run()

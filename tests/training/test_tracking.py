@@ -79,7 +79,7 @@ def test_champion_measured_on_other_data_is_not_compared_blindly(store, tiny_tra
 
 
 def test_rescore_compares_both_models_on_this_runs_data(store, tiny_transactions, random_transactions):
-    from engine.errors import ModelFormatError
+    from engine.errors import DataValidationError, ModelFormatError
 
     first = _register(store, ShopData(tiny_transactions, source="tiny"), 0.30)
     grown = ShopData(random_transactions, source="grown")
@@ -101,6 +101,13 @@ def test_rescore_compares_both_models_on_this_runs_data(store, tiny_transactions
 
     def unreadable(folder):
         raise ModelFormatError("format 1, this engine reads format 2")
+
+    def unfit_for_this_data(folder):
+        raise DataValidationError("instrument 'unit_cost' has no positive value")
+
+    kept = register_with(0.90, unfit_for_this_data)
+    assert not kept.promoted and "could not be re-scored" in kept.reason
+    assert tracking.champion_version("gate-test") == first.version
 
     replaced = register_with(0.10, unreadable)
     assert replaced.promoted and "cannot be loaded" in replaced.reason
