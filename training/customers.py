@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -26,10 +27,11 @@ from engine.customers.churn_gbm import BaseChoice, ChurnClassifier
 from engine.customers.clv import ClvModel
 from engine.customers.evaluation import churn_rows, churn_scores, clv_predictions, clv_rows
 from engine.customers.features import CHURNED, SPEND, FeatureSpec
-from engine.customers.metrics import decile_calibration, roc_auc
+from engine.customers.metrics import decile_calibration, normalized_gini, roc_auc
 from engine.customers.scoring import RiskBands, score_customers
 from engine.customers.windows import LabelledSnapshots, WindowPlan, labelled_snapshots
 from engine.data.dataset import ShopData
+from engine.errors import ModelFormatError
 from engine.io import MANIFEST
 
 CHURN_MODEL, CLV_MODEL = "crm-churn", "crm-clv"
@@ -184,6 +186,36 @@ def anchors(data: LabelledSnapshots) -> dict[str, Any]:
     }
 
 
+def _same_spec(champion: ChurnClassifier | ClvModel, data: LabelledSnapshots) -> None:
+    if champion.spec_ != data.test_snapshot.spec:
+        raise ModelFormatError(
+            f"the champion scores a {champion.spec_.horizon_days}-day window in {champion.spec_.time_unit} "
+            f"(features {champion.spec_.model_dump()}), this run {data.test_snapshot.spec.model_dump()}"
+        )
+
+
+def churn_rescorer(data: LabelledSnapshots) -> Callable[[Path], float]:
+    """For the gate: a churn champion's AUC on this run's test window."""
+
+    def rescore(folder: Path) -> float:
+        champion = ChurnClassifier.load(folder)
+        _same_spec(champion, data)
+        return roc_auc(data.test[CHURNED], champion.predict_proba(data.test))
+
+    return rescore
+
+
+def clv_rescorer(data: LabelledSnapshots) -> Callable[[Path], float]:
+    """For the gate: a CLV champion's normalized Gini (its chosen estimator) on this run's test window."""
+
+    def rescore(folder: Path) -> float:
+        champion = ClvModel.load(folder)
+        _same_spec(champion, data)
+        return normalized_gini(data.test[SPEND].clip(lower=0), champion.window_spend(data.test))
+
+    return rescore
+
+
 def _metric_rows(rows: list[dict[str, Any]]) -> dict[str, float]:
     return {
         f"test.{row['model']}.{key}": value
@@ -198,7 +230,7 @@ def _metric_rows(rows: list[dict[str, Any]]) -> dict[str, float]:
 
 def train_churn(shop: ShopData, config: ChurnConfig, out: Path) -> dict[str, Any]:
     """Fit, evaluate against the baselines, log (metrics, gain/lift and calibration plots), save,
-    register ``crm-churn`` and gate it on the test AUC."""
+    register ``crm-churn`` and gate it on the test AUC (the champion re-scored on this run's test window)."""
     import mlflow
 
     from engine.customers.plots import calibration_chart, gain_chart
@@ -226,7 +258,9 @@ def train_churn(shop: ShopData, config: ChurnConfig, out: Path) -> dict[str, Any
             mlflow.log_artifact(str(out / name), "tables")
         model_dir = model.save(out / "model", shop.fingerprint(), extra={"data_source": shop.source})
         version = tracking.register_model(model_dir, CHURN_MODEL, CHURN_METRIC, test_auc)
-        decision = tracking.promote_if_better(CHURN_MODEL, version, CHURN_METRIC, test_auc, min_improvement=config.min_improvement)
+        decision = tracking.promote_if_better(
+            CHURN_MODEL, version, CHURN_METRIC, test_auc, min_improvement=config.min_improvement, rescore=churn_rescorer(data)
+        )
         tracking.log_gate(decision)
     summary = {
         "windows": _windows_summary(data),
@@ -242,7 +276,7 @@ def train_churn(shop: ShopData, config: ChurnConfig, out: Path) -> dict[str, Any
 
 def train_clv(shop: ShopData, config: ClvConfig, out: Path) -> dict[str, Any]:
     """Fit, evaluate against the baselines, log (metrics, CLV decile chart), save, register ``crm-clv``
-    and gate it on the test normalized Gini of the chosen estimator."""
+    and gate it on the test normalized Gini of the chosen estimator (the champion re-scored here)."""
     import mlflow
 
     from engine.customers.plots import clv_decile_chart
@@ -262,7 +296,9 @@ def train_clv(shop: ShopData, config: ClvConfig, out: Path) -> dict[str, Any]:
             tracking.log_figure(clv_decile_chart(actual, predicted[name], f"Spend in the test window by decile: {name}"), f"clv_deciles_{name}")
         model_dir = model.save(out / "model", shop.fingerprint(), extra={"data_source": shop.source})
         version = tracking.register_model(model_dir, CLV_MODEL, CLV_METRIC, test_gini)
-        decision = tracking.promote_if_better(CLV_MODEL, version, CLV_METRIC, test_gini, min_improvement=config.min_improvement)
+        decision = tracking.promote_if_better(
+            CLV_MODEL, version, CLV_METRIC, test_gini, min_improvement=config.min_improvement, rescore=clv_rescorer(data)
+        )
         tracking.log_gate(decision)
     summary = {
         "windows": _windows_summary(data),
