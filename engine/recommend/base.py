@@ -35,9 +35,10 @@ from engine.recommend.fallback import NO_SEGMENT, PopularityTable, customer_segm
 from engine.recommend.interactions import (
     VALUES,
     Value,
-    candidate_items,
+    buyers,
     check_transactions,
     interaction_matrix,
+    select_items,
 )
 from engine.recommend.ranking import top_k
 
@@ -90,6 +91,20 @@ class TrainingData:
     counts: sparse.csr_matrix
     as_of: pd.Timestamp
     popularity: PopularityTable
+    min_item_buyers: int
+
+    def within(self, min_item_buyers: int, max_items: int | None) -> TrainingData:
+        """The same data on a smaller catalogue chosen by the same rule, without re-reading the
+        transactions (``min_item_buyers`` must be at least this catalogue's, so that no item is missing)."""
+        if min_item_buyers < self.min_item_buyers:
+            raise EngineError(
+                f"min_item_buyers={min_item_buyers} is below that of the catalogue it is taken from "
+                f"({self.min_item_buyers})"
+            )
+        items = select_items(pd.Series(self.popularity.item_buyers, index=self.items.external_ids), min_item_buyers, max_items)
+        counts = sparse.csr_matrix(self.counts[:, self.items.to_internal(items.external_ids)])
+        popularity = PopularityTable.build(counts, self.popularity.segment_names, self.popularity.customer_segment)
+        return TrainingData(self.transactions, self.customers, items, counts, self.as_of, popularity, min_item_buyers)
 
 
 class RecommenderModel(ABC):
@@ -137,23 +152,21 @@ class RecommenderModel(ABC):
         self._fit_data(self._training_data(transactions, as_of))
         return self
 
-    def _training_data(
-        self,
-        transactions: pd.DataFrame,
-        as_of: pd.Timestamp,
-        segments: tuple[np.ndarray, np.ndarray] | None = None,
-    ) -> TrainingData:
-        """This model's catalogue, counts and popularity table; ``segments`` (names, per customer in
-        sorted customer order) skips recomputing RFM segments when the caller has them."""
+    def _training_data(self, transactions: pd.DataFrame, as_of: pd.Timestamp) -> TrainingData:
+        """This model's catalogue, counts, customer segments and popularity table."""
         min_item_buyers, max_items, value = self._catalogue_params()
         if value not in VALUES:
             raise EngineError(f"value must be one of {VALUES}, got {value!r}")
-        items = candidate_items(transactions, min_item_buyers, max_items)
         customers = IdMap.from_values(transactions[Columns.customer].unique())
-        counts = interaction_matrix(transactions, customers, items, value)
-        names, per_customer = segments if segments is not None else customer_segments(transactions, as_of, customers)
+        every_item = IdMap.from_values(transactions[Columns.item].unique())
+        all_counts = interaction_matrix(transactions, customers, every_item, value)
+        items = select_items(
+            pd.Series(buyers(all_counts), index=every_item.external_ids), min_item_buyers, max_items
+        )
+        counts = sparse.csr_matrix(all_counts[:, every_item.to_internal(items.external_ids)])
+        names, per_customer = customer_segments(transactions, as_of, customers)
         popularity = PopularityTable.build(counts, names, per_customer)
-        return TrainingData(transactions, customers, items, counts, as_of, popularity)
+        return TrainingData(transactions, customers, items, counts, as_of, popularity, min_item_buyers)
 
     def _catalogue_params(self) -> tuple[int, int | None, Value]:
         """(min_item_buyers, max_items, value): the catalogue and the counts this model is fitted on."""

@@ -66,9 +66,15 @@ class BlendRecommender(RecommenderModel):
                 raise EngineError(f"{slot} must be a collaborative RecommenderModel, got {part!r}")
         self.buy_again_ = self._repeat_part()
         self.buy_again_._fit_data(data)
-        segments = (data.popularity.segment_names, data.popularity.customer_segment)
-        for part in self._parts().values():
-            part._fit_data(part._training_data(data.transactions, data.as_of, segments))
+        _, _, value = self._catalogue_params()
+        for slot, part in self._parts().items():
+            min_item_buyers, max_items, part_value = part._catalogue_params()
+            if part_value != value:
+                raise EngineError(f"{slot} counts {part_value!r} but the blend counts {value!r}: use the same value")
+            try:
+                part._fit_data(data.within(min_item_buyers, max_items))
+            except EngineError as error:
+                raise EngineError(f"{slot}: {error}; give it a min_item_buyers at least the buy-again part's") from error
         self._map_columns()
 
     @classmethod

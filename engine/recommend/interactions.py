@@ -42,15 +42,15 @@ def check_transactions(transactions: pd.DataFrame, parameter: str = "transaction
         raise EngineError(f"{parameter} is empty: nothing to learn from")
 
 
-def buyers_per_item(transactions: pd.DataFrame) -> pd.Series:
-    """Distinct customers with a purchase (positive quantity) of each item."""
-    purchases = transactions.loc[transactions[Columns.quantity] > 0]
-    return purchases.groupby(Columns.item, sort=False)[Columns.customer].nunique()
+def buyers(counts: sparse.csr_matrix) -> np.ndarray:
+    """Distinct customers per item column: those who hold the item on balance (not all returned)."""
+    return np.bincount(counts.indices[counts.data > 0], minlength=counts.shape[1])
 
 
-def candidate_items(transactions: pd.DataFrame, min_buyers: int = 1, max_items: int | None = None) -> IdMap:
-    """The items that may be recommended: bought by at least ``min_buyers`` distinct customers, and
-    at most the ``max_items`` with the most buyers (ties broken by item id).
+def select_items(buyers: pd.Series, min_buyers: int = 1, max_items: int | None = None) -> IdMap:
+    """The items that may be recommended, from buyer counts (item id -> distinct buyers): bought by at
+    least ``min_buyers`` customers, and at most the ``max_items`` with the most buyers (ties broken by
+    item id).
 
     Raising the threshold drops the long tail of items nobody can learn anything about (bought once,
     by one household); the cap keeps dense item-item models small.
@@ -59,20 +59,18 @@ def candidate_items(transactions: pd.DataFrame, min_buyers: int = 1, max_items: 
         raise EngineError(f"min_item_buyers must be an integer >= 1, got {min_buyers!r}")
     if max_items is not None and (not isinstance(max_items, (int, np.integer)) or max_items < 1):
         raise EngineError(f"max_items must be a positive integer or None, got {max_items!r}")
-    buyers = buyers_per_item(transactions)
-    buyers.index = buyers.index.astype(str)
-    buyers = buyers[buyers.to_numpy() >= min_buyers]
-    if max_items is not None and len(buyers) > max_items:
-        ranked = pd.DataFrame({"item": buyers.index, "buyers": buyers.to_numpy()})
-        ranked = ranked.sort_values(["buyers", "item"], ascending=[False, True])
-        buyers = buyers.loc[ranked["item"].to_numpy()[:max_items]]
-    kept = buyers.index
+    buyers = pd.Series(buyers.to_numpy(), index=buyers.index.astype(str))
+    kept = buyers[buyers.to_numpy() >= min_buyers]
     if len(kept) == 0:
         raise EngineError(
             f"no item has at least min_item_buyers={min_buyers} buyers (most bought item: "
             f"{int(buyers.max()) if len(buyers) else 0}); lower min_item_buyers"
         )
-    return IdMap.from_values(kept)
+    if max_items is not None and len(kept) > max_items:
+        ranked = pd.DataFrame({"item": kept.index, "buyers": kept.to_numpy()})
+        ranked = ranked.sort_values(["buyers", "item"], ascending=[False, True])
+        kept = kept.loc[ranked["item"].to_numpy()[:max_items]]
+    return IdMap.from_values(kept.index)
 
 
 def interaction_matrix(

@@ -11,7 +11,7 @@ from scipy import sparse
 from engine.data.idmap import IdMap
 from engine.data.schema import validate_transactions
 from engine.errors import EngineError
-from engine.recommend.interactions import Confidence, candidate_items, interaction_matrix
+from engine.recommend.interactions import Confidence, buyers, interaction_matrix, select_items
 
 
 @pytest.fixture
@@ -50,12 +50,16 @@ def test_lines_outside_the_maps_are_left_out(lines):
     assert matrix.shape == (1, 1) and matrix.toarray()[0, 0] == 1
 
 
-def test_candidate_items_by_buyers_and_cap(lines):
-    assert list(candidate_items(lines, 1).external_ids) == ["x", "y", "z"]
-    assert list(candidate_items(lines, 2).external_ids) == ["z"]
-    assert list(candidate_items(lines, 1, max_items=1).external_ids) == ["z"]
+def test_buyers_hold_the_item_on_balance_and_select_items_by_buyers_and_cap(lines):
+    items = IdMap(["x", "y", "z"])
+    counts = interaction_matrix(lines, IdMap(["a", "b", "c"]), items)
+    per_item = pd.Series(buyers(counts), index=items.external_ids)
+    assert per_item.to_dict() == {"x": 1, "y": 1, "z": 2}  # a returned the y she never bought here
+    assert list(select_items(per_item, 1).external_ids) == ["x", "y", "z"]
+    assert list(select_items(per_item, 2).external_ids) == ["z"]
+    assert list(select_items(per_item, 1, max_items=2).external_ids) == ["x", "z"]  # ties by id
     with pytest.raises(EngineError, match="min_item_buyers"):
-        candidate_items(lines, 5)
+        select_items(per_item, 5)
 
 
 def test_confidence_weightings():
