@@ -37,7 +37,7 @@ from engine.recommend.blend import BlendRecommender
 from engine.recommend.buy_again import BuyAgainRecommender
 from engine.recommend.evaluation import evaluate_model, relevant_items, stratified_split
 from engine.recommend.metrics import evaluate
-from engine.recommend.registry import COLLABORATIVE, make_recommender
+from engine.recommend.registry import COLLABORATIVE, load_recommender, make_recommender
 from engine.recommend.tuning import Trial, best_trial, run_trial, tune_blend_weight
 
 MODEL_NAME = "crm-recommender"
@@ -238,9 +238,15 @@ class Experiment:
         return self.result(self.chosen_name, self.primary_task).metrics[self.config.metric()]
 
     def primary_name(self) -> str:
-        """The gate's metric name: task, metric and data source, so that a model scored on other data
-        is never compared with this one."""
-        return f"{self.primary_task}.{self.config.metric()} on {self.dataset}"
+        """The gate's metric name, e.g. ``discovery.ndcg@10``."""
+        return f"{self.primary_task}.{self.config.metric()}"
+
+    def rescore(self, model_dir: Path) -> float:
+        """The primary metric of a saved model (the champion) on this run's test window, so that the
+        gate compares both models on the same data."""
+        model = load_recommender(model_dir)
+        relevant = self.protocol.test.relevant[self.primary_task]
+        return evaluate_model(model, relevant, k=self.config.k, task=_recommend_task(self.primary_task))[self.config.metric()]
 
     def result(self, model: str, task: str) -> ModelResult:
         for row in self.results:
@@ -514,7 +520,9 @@ def train(
         experiment.chosen.save(model_dir, data_fingerprint=shop.fingerprint())
         name, value = experiment.primary_name(), experiment.primary_value()
         version = tracking.register_model(model_dir, MODEL_NAME, name, value, higher_is_better=True)
-        decision = tracking.promote_if_better(MODEL_NAME, version, name, value, True, config.min_improvement)
+        decision = tracking.promote_if_better(
+            MODEL_NAME, version, name, value, True, config.min_improvement, rescore=experiment.rescore
+        )
         tracking.log_gate(decision)
     tracking.write_json(Path(out) / "results.json", {**experiment.payload(), "gate": decision.as_dict()})
     return TrainOutcome(experiment, decision, model_dir, run.info.run_id)

@@ -62,6 +62,12 @@ def test_train_logs_registers_and_the_gate_refuses_a_worse_model(shop, store):
     assert tracking.champion_version(MODEL_NAME) == first.decision.version
     written = json.loads((store / "second" / "results.json").read_text())
     assert written["gate"]["promoted"] is False
+    assert "re-scored on this run's evaluation data" in second.decision.reason
+
+    # grown data (another fingerprint): the champion is re-scored on the new test window
+    grown = ShopData(planted_shop(seed=2), source="planted")
+    third = train(grown, _config(), store / "third")
+    assert third.decision.champion == pytest.approx(third.experiment.rescore(first.model_dir))
 
 
 def test_bench_payload_follows_the_contract(shop):

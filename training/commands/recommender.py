@@ -6,7 +6,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -14,6 +14,9 @@ from threadpoolctl import threadpool_limits
 
 from training.commands.data import DataOption, MapOption, QuarantineOption, load_from_cli
 from training.console import console, step
+
+if TYPE_CHECKING:
+    from training.recommender import Experiment
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="Pipeline config YAML (default: configs/recommender.yaml).")
@@ -33,19 +36,22 @@ def _progress() -> Callable[[str], None]:
     return report
 
 
-def _results_table(experiment, title: str) -> Table:  # type: ignore[no-untyped-def]
-    metric = experiment.config.metric()
+def _results_table(experiment: Experiment, title: str) -> Table:
+    k = experiment.config.k
+    timed = all(row.timing for row in experiment.results)
+    columns = ["model", "task", f"ndcg@{k}", f"precision@{k}", f"hit_rate@{k}", "customers", "fit s"]
     table = Table(title=title)
-    for column in ("model", "task", metric, f"precision@{experiment.config.k}", f"hit_rate@{experiment.config.k}",
-                   "customers", "fit s", "p99 ms"):
+    for column in columns + (["p50 ms", "p99 ms"] if timed else []):
         table.add_column(column, justify="left" if column in ("model", "task") else "right")
     for row in experiment.results:
-        table.add_row(
-            row.model, row.task, f"{row.metrics[metric]:.4f}", f"{row.metrics[f'precision@{experiment.config.k}']:.4f}",
-            f"{row.metrics[f'hit_rate@{experiment.config.k}']:.3f}", str(row.n_customers),
+        cells = [
+            row.model, row.task, f"{row.metrics[f'ndcg@{k}']:.4f}", f"{row.metrics[f'precision@{k}']:.4f}",
+            f"{row.metrics[f'hit_rate@{k}']:.3f}", str(row.n_customers),
             "" if row.fit_seconds is None else f"{row.fit_seconds:.1f}",
-            f"{row.timing['recommend_p99_ms']:.2f}" if row.timing else "",
-        )
+        ]
+        if timed:
+            cells += [f"{row.timing['recommend_p50_ms']:.2f}", f"{row.timing['recommend_p99_ms']:.2f}"]
+        table.add_row(*cells)
     return table
 
 
