@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from serving import routes
 from tests.serving.champions import small_shop, temporary_registry, train_recommender
@@ -29,7 +30,9 @@ def workspace(tmp_path_factory) -> dict[str, object]:
     environment = {**os.environ, "MLFLOW_TRACKING_URI": uri, "BENTOML_HOME": str(work / "bentoml"), "OPENBLAS_NUM_THREADS": "1"}
     for variable in ("CRM_API_KEY", "MLFLOW_REGISTRY_URI", "CRM_BUNDLE"):
         environment.pop(variable, None)
-    return {"work": work, "data": str(data), "env": environment}
+    space = {"work": work, "data": str(data), "env": environment}
+    space["import"] = _crm(space, "serve", "import", "--data", str(data))  # every other test serves this
+    return space
 
 
 def _crm(workspace: dict[str, object], *arguments: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -38,7 +41,7 @@ def _crm(workspace: dict[str, object], *arguments: str, timeout: float = 300) ->
 
 
 def test_import_stores_a_bundle_with_the_champions(workspace) -> None:
-    done = _crm(workspace, "serve", "import", "--data", workspace["data"])
+    done = workspace["import"]
     assert done.returncode == 0, done.stderr
     assert "stored bundle crm-bundle:" in done.stderr and "crm-recommender v1" in done.stderr
     assert "not in the bundle (no champion yet): crm-churn, crm-clv, crm-pricing" in done.stderr
@@ -55,6 +58,24 @@ def test_demo_calls_every_endpoint_and_stops_cleanly(workspace) -> None:
     recommend = output.split(routes.RECOMMEND + " -H", 1)[1]
     assert recommend.split("\n-> ", 1)[1].startswith("200 ")
     assert "service stopped (exit code 0)" in output
+
+
+def test_build_packs_the_served_bundle_into_a_bento(workspace) -> None:
+    done = _crm(workspace, "serve", "build")
+    assert done.returncode == 0, done.stderr
+    home = Path(workspace["env"]["BENTOML_HOME"])
+    latest = (home / "models" / "crm-bundle" / "latest").read_text().strip()
+    (bento,) = (home / "bentos" / "crm-engine").glob("*/bento.yaml")
+    manifest = yaml.safe_load(bento.read_text())
+    assert [model["tag"] for model in manifest["models"]] == [f"crm-bundle:{latest}"]
+    assert manifest["service"] == "serving.service:CRMService"
+    # exported and imported elsewhere, the Bento brings the bundle along (no registry, no other store)
+    bentoml = str(Path(sys.executable).with_name("bentoml"))
+    archive, elsewhere = Path(workspace["work"]) / "crm.bento", Path(workspace["work"]) / "elsewhere"
+    subprocess.run([bentoml, "export", "crm-engine:latest", str(archive)], env=workspace["env"], check=True, capture_output=True)
+    subprocess.run([bentoml, "import", str(archive)], env={**workspace["env"], "BENTOML_HOME": str(elsewhere)},
+                   check=True, capture_output=True)
+    assert (elsewhere / "models" / "crm-bundle" / latest / "manifest.json").is_file()
 
 
 def test_bench_writes_the_contract(workspace) -> None:
