@@ -18,9 +18,9 @@ from starlette.responses import JSONResponse, Response
 
 from engine.errors import EngineError
 from serving import answers, routes
-from serving.metrics import counters
 from serving.auth import ApiKeyMiddleware
 from serving.bundle import Bundle, BundleHolder, ReloadOutcome, load_bundle
+from serving.metrics import counters
 from serving.schemas import (
     BatchPriceRequest,
     BatchPriceResponse,
@@ -33,18 +33,17 @@ from serving.schemas import (
     PriceResponse,
     ProfileRequest,
     ProfileResponse,
-    ReloadAttempt,
     RecommendOptions,
     RecommendRequest,
     RecommendResponse,
+    ReloadAttempt,
     SimilarItemsRequest,
     SimilarItemsResponse,
     StatusResponse,
 )
-from serving.settings import BUNDLE_NAME, ServingSettings
+from serving.settings import ServingSettings
 
 logger = logging.getLogger("crm.serving")
-
 
 
 class ServiceArguments(BaseModel):

@@ -31,7 +31,7 @@ from tests.serving.champions import (
     train_pricing,
     train_recommender,
 )
-from training.commands.serving import import_champions, stored_path, store_bundle
+from training.commands.serving import import_champions, store_bundle, stored_path
 
 KEY = {"X-API-Key": API_KEY}
 
@@ -256,8 +256,8 @@ def test_profiles_match_the_customer_view_and_unknown_customers_get_the_entry_ti
 def test_profiles_carry_churn_and_value_consistent_with_the_list(live: Live) -> None:
     listed = live.post(routes.CHURN_RISK, {"page_size": 5}, KEY).json()["customers"][2]
     body = live.post(routes.PROFILE, {"customer_id": listed["customer_id"]}, KEY).json()
-    for field in ("churn_probability", "churn_band", "expected_clv", "value_at_risk", "segment", "tier"):
-        assert body[field] == listed[field], field
+    for column in ("churn_probability", "churn_band", "expected_clv", "value_at_risk", "segment", "tier"):
+        assert body[column] == listed[column], column
     assert body["value_at_risk"] == pytest.approx(body["churn_probability"] * body["expected_clv"])
     assert body["churn_band"] == ("high" if body["churn_probability"] >= 0.6 else "medium" if body["churn_probability"] >= 0.3 else "low")
     assert body["reasons"] and all(" = " in reason for reason in body["reasons"])

@@ -470,7 +470,7 @@ def run_load(plan: dict[str, Any], scratch: Path) -> dict[str, Any]:
 
 def bench(
     out: Annotated[Path, typer.Option("--out", help="Where to write the JSON results.")],
-    data: Annotated[str, typer.Option("--data", help="Data to train missing champions on and to profile customers from.")] = "completejourney",
+    data: DataOption = "completejourney",
     seconds: Annotated[float, typer.Option("--seconds", help="Measured seconds per endpoint and concurrency level.")] = 5.0,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Customers per batch recommendation request.")] = 50,
     saturation_seconds: Annotated[float, typer.Option("--saturation-seconds", help="Also run recommendations at concurrency 32 this long (0: skip; 60 for the memory target).")] = 0.0,
