@@ -191,24 +191,23 @@ class ProfileResponse(CustomerRow):
     versions: ModelVersions
 
 
-class ChurnRiskRequest(Request):
+class ChurnRiskFilters(Request):
+    """Which customers, in which order (each list: any of; all filters together)."""
+
     segments: list[str] | None = Field(None, max_length=50, description="any of these RFM segments")
     tiers: list[str] | None = Field(None, max_length=20, description="any of these loyalty tiers")
     bands: list[Band] | None = Field(None, description="any of these churn-risk bands")
     min_clv: float | None = Field(None, description="expected CLV at least this")
     sort_by: SortKey = "value_at_risk"
     descending: bool = True
+
+
+class ChurnRiskRequest(ChurnRiskFilters):
     page: int = Field(1, ge=1)
     page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
 
 
-class ChurnRiskExportRequest(Request):
-    segments: list[str] | None = Field(None, max_length=50)
-    tiers: list[str] | None = Field(None, max_length=20)
-    bands: list[Band] | None = None
-    min_clv: float | None = None
-    sort_by: SortKey = "value_at_risk"
-    descending: bool = True
+class ChurnRiskExportRequest(ChurnRiskFilters):
     limit: int = Field(MAX_CSV_ROWS, ge=1, le=MAX_CSV_ROWS, description="at most this many rows")
 
 

@@ -13,6 +13,7 @@ import gc
 import logging
 
 import bentoml
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse, Response
 
@@ -27,6 +28,7 @@ from serving.schemas import (
     BatchRecommendRequest,
     BatchRecommendResponse,
     ChurnRiskExportRequest,
+    ChurnRiskFilters,
     ChurnRiskRequest,
     ChurnRiskResponse,
     PriceRequest,
@@ -185,8 +187,11 @@ class CRMService:
             counters().cold_starts.labels(endpoint="recommend").inc()
         return RecommendResponse(**dict(answer), task=request.task, versions=answers.versions(bundle))
 
+    # batch and list endpoints run in BentoML's worker thread, so a long batch does not hold the event
+    # loop that answers the single storefront calls
+
     @bentoml.api(route=routes.RECOMMEND_BATCH)
-    async def recommend_batch(self, request: BatchRecommendRequest, /) -> BatchRecommendResponse:
+    def recommend_batch(self, request: BatchRecommendRequest, /) -> BatchRecommendResponse:
         """Top-k items for many customers in one call (same options for all)."""
         bundle, refusal = self._recommender()
         if refusal:
@@ -240,7 +245,7 @@ class CRMService:
         return PriceResponse(**dict(quote), versions=answers.versions(bundle))
 
     @bentoml.api(route=routes.PRICE_BATCH)
-    async def price_batch(self, request: BatchPriceRequest, /) -> BatchPriceResponse:
+    def price_batch(self, request: BatchPriceRequest, /) -> BatchPriceResponse:
         """Prices of many products in one call."""
         bundle, refusal = self._pricing()
         if refusal:
@@ -249,6 +254,8 @@ class CRMService:
             quotes = [answers.price_quote(bundle, item) for item in request.requests]
         except EngineError as error:
             return _error(400, str(error))
+        if unknown := sum(not quote.known for quote in quotes):
+            counters().cold_starts.labels(endpoint="price_batch").inc(unknown)
         return BatchPriceResponse(results=quotes, versions=answers.versions(bundle))
 
     # --- marketing (API key) --------------------------------------------------------------------------
@@ -264,7 +271,7 @@ class CRMService:
             counters().cold_starts.labels(endpoint="profile").inc()
         return profile
 
-    def _churn_list(self, request: ChurnRiskRequest | ChurnRiskExportRequest):
+    def _churn_list(self, request: ChurnRiskFilters) -> tuple[Bundle | None, pd.DataFrame | None, JSONResponse | None]:
         bundle = self.holder.current
         if bundle is None:
             return None, None, _not_ready(self.holder)
@@ -276,7 +283,7 @@ class CRMService:
         return bundle, selected, None
 
     @bentoml.api(route=routes.CHURN_RISK)
-    async def churn_risk(self, request: ChurnRiskRequest, /) -> ChurnRiskResponse:
+    def churn_risk(self, request: ChurnRiskRequest, /) -> ChurnRiskResponse:
         """Customers by churn risk and value, filtered, sorted and paginated."""
         bundle, selected, refusal = self._churn_list(request)
         if refusal:
@@ -289,7 +296,7 @@ class CRMService:
         )
 
     @bentoml.api(route=routes.CHURN_RISK_CSV)
-    async def churn_risk_csv(self, request: ChurnRiskExportRequest, /) -> str:
+    def churn_risk_csv(self, request: ChurnRiskExportRequest, /) -> str:
         """The same list as CSV (up to ``limit`` rows); the model versions are in response headers."""
         bundle, selected, refusal = self._churn_list(request)
         if refusal:
