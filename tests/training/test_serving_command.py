@@ -43,9 +43,17 @@ def _crm(workspace: dict[str, object], *arguments: str, timeout: float = 300) ->
 def test_import_stores_a_bundle_with_the_champions(workspace) -> None:
     done = workspace["import"]
     assert done.returncode == 0, done.stderr
-    assert "stored bundle crm-bundle:" in done.stderr and "crm-recommender v1" in done.stderr
+    assert "bundle crm-bundle:" in done.stderr and "crm-recommender v1" in done.stderr
     assert "not in the bundle (no champion yet): crm-churn, crm-clv, crm-pricing" in done.stderr
-    assert list((Path(workspace["env"]["BENTOML_HOME"]) / "models" / "crm-bundle").glob("*/manifest.json"))
+    assert len(list((Path(workspace["env"]["BENTOML_HOME"]) / "models" / "crm-bundle").glob("*/manifest.json"))) == 1
+
+
+def test_importing_the_same_champions_again_reuses_the_bundle(workspace) -> None:
+    first = workspace["import"].stderr.split("bundle crm-bundle:", 1)[1].split()[0]
+    again = _crm(workspace, "serve", "import", "--data", workspace["data"])
+    assert again.returncode == 0, again.stderr
+    assert f"crm-bundle:{first} already holds these champions" in again.stderr
+    assert len(list((Path(workspace["env"]["BENTOML_HOME"]) / "models" / "crm-bundle").glob("*/manifest.json"))) == 1
 
 
 def test_demo_calls_every_endpoint_and_stops_cleanly(workspace) -> None:
@@ -102,3 +110,16 @@ def test_import_without_data_or_champion_sources_says_what_to_pass(tmp_path) -> 
     done = subprocess.run([CRM, "serve", "import"], env=environment, capture_output=True, text=True, timeout=300)
     assert done.returncode != 0
     assert "--data" in done.stderr
+
+
+def test_pruning_keeps_the_newest_bundles(tmp_path) -> None:
+    from training.commands.serving import prune_bundles, store_bundle, stored_bundles
+
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "manifest.json").write_text("{}")
+    home = tmp_path / "bentoml"
+    tags = [store_bundle(folder, {"n": n}, home) for n in range(4)]
+    removed = prune_bundles(2, home)
+    assert sorted(removed) == sorted(tags[:2])
+    assert [str(model.tag) for model in stored_bundles(home)] == tags[:1:-1]

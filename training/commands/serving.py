@@ -10,6 +10,7 @@ CLV) from the training data, checks that the whole bundle loads, and stores it a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import pandas as pd
 import typer
+from pydantic import BaseModel
 
 from engine.customers.view import customer_view, default_as_of
 from engine.data.dataset import ShopData
@@ -151,13 +153,18 @@ def build_bundle(
     return directory
 
 
+def _store(bentoml_home: Path | None) -> dict[str, Any]:
+    """Keyword arguments that point BentoML at ``bentoml_home``'s model store (default: $BENTOML_HOME)."""
+    from bentoml._internal.models import ModelStore
+
+    return {"_model_store": ModelStore(bentoml_home / "models")} if bentoml_home else {}
+
+
 def store_bundle(directory: Path, metadata: dict[str, Any], bentoml_home: Path | None = None) -> str:
     """Copy a checked bundle folder into the BentoML model store as a new ``crm-bundle`` version."""
     import bentoml
-    from bentoml._internal.models import ModelStore
 
-    options = {"_model_store": ModelStore(bentoml_home / "models")} if bentoml_home else {}
-    with bentoml.models.create(BUNDLE_NAME, metadata=metadata, **options) as model:
+    with bentoml.models.create(BUNDLE_NAME, metadata=metadata, **_store(bentoml_home)) as model:
         shutil.copytree(directory, model.path, dirs_exist_ok=True)
     return str(model.tag)
 
@@ -165,10 +172,36 @@ def store_bundle(directory: Path, metadata: dict[str, Any], bentoml_home: Path |
 def stored_path(tag: str, bentoml_home: Path | None = None) -> Path:
     """The folder of a stored bundle version."""
     import bentoml
-    from bentoml._internal.models import ModelStore
 
-    options = {"_model_store": ModelStore(bentoml_home / "models")} if bentoml_home else {}
-    return Path(bentoml.models.get(tag, **options).path)
+    return Path(bentoml.models.get(tag, **_store(bentoml_home)).path)
+
+
+def stored_bundles(bentoml_home: Path | None = None) -> list[Any]:
+    """Every stored ``crm-bundle`` version, newest first."""
+    import bentoml
+    from bentoml.exceptions import NotFound
+
+    try:
+        found = bentoml.models.list(BUNDLE_NAME, **_store(bentoml_home))
+    except NotFound:
+        return []
+    return sorted(found, key=lambda model: model.info.creation_time, reverse=True)
+
+
+def prune_bundles(keep: int, bentoml_home: Path | None = None) -> list[str]:
+    """Delete all but the ``keep`` newest bundle versions (a running service keeps what it loaded)."""
+    import bentoml
+
+    removed = [str(model.tag) for model in stored_bundles(bentoml_home)[keep:]]
+    for tag in removed:
+        bentoml.models.delete(tag, **_store(bentoml_home))
+    return removed
+
+
+def _fingerprint(*settings: BaseModel | None) -> str:
+    """A short hash of the settings that shape the customer table (segments, tiers, risk bands)."""
+    text = json.dumps([setting.model_dump(mode="json") if setting else None for setting in settings], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def import_champions(
@@ -180,8 +213,12 @@ def import_champions(
     column_map: str | None = None,
     quarantine: Path | None = None,
     bands: RiskBands | None = None,
+    keep: int = 3,
 ) -> tuple[str, dict[str, Champion]]:
-    """Champions of the active tracking store -> a new bundle in the model store; returns its tag."""
+    """Champions of the active tracking store -> a new bundle in the model store; returns its tag.
+
+    When the newest stored bundle already holds these champion versions, data, date and settings, it
+    is reused (nothing is rebuilt); after storing a new one, only the ``keep`` newest are kept."""
     config = config or SegmentsConfig()
     with tempfile.TemporaryDirectory(prefix="crm-import-") as scratch:
         scratch_path = Path(scratch)
@@ -196,15 +233,23 @@ def import_champions(
                     f"with fingerprint {champion.data_fingerprint}, profiles come from {shop.fingerprint()}"
                 )
         moment = pd.Timestamp(as_of or config.as_of or default_as_of(shop.transactions))
-        with step(f"building the bundle (customers as of {moment.date()}) and checking that it loads"):
-            folder = build_bundle(shop, champions, moment, config, scratch_path / "bundle", bands)
         metadata = {
             "as_of": str(moment),
             "data_source": shop.source,
             "data_fingerprint": shop.fingerprint(),
+            "settings": _fingerprint(config, bands),
             **{MODEL_NAMES[part]: champion.version for part, champion in champions.items()},
         }
+        newest = next(iter(stored_bundles(bentoml_home)), None)
+        if newest is not None and newest.info.metadata == metadata:
+            console.print(f"bundle {newest.tag} already holds these champions, data and settings: reused")
+            return str(newest.tag), champions
+        with step(f"building the bundle (customers as of {moment.date()}) and checking that it loads"):
+            folder = build_bundle(shop, champions, moment, config, scratch_path / "bundle", bands)
         tag = store_bundle(folder, metadata, bentoml_home)
+    removed = prune_bundles(keep, bentoml_home)
+    if removed:
+        console.print(f"removed older bundles: {', '.join(removed)} (kept the {keep} newest)")
     return tag, champions
 
 
@@ -215,6 +260,7 @@ def import_command(
     config: Annotated[Path | None, typer.Option("--config", help="Segments and tiers YAML (like configs/segments.yaml).")] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Profile customers as of this date (default: after the last line).")] = None,
     churn_config: Annotated[Path | None, typer.Option("--churn-config", help="YAML like configs/churn.yaml (its risk bands).")] = None,
+    keep: Annotated[int, typer.Option("--keep", min=1, help="Keep this many newest bundles in the store; delete older ones.")] = 3,
     column_map: MapOption = None,
     quarantine: QuarantineOption = None,
 ) -> None:
@@ -224,10 +270,10 @@ def import_command(
     tracking.configure(tracking_uri)
     settings = load_config(config, SegmentsConfig)
     bands = load_config(churn_config, ChurnConfig).risk_bands
-    tag, champions = import_champions(None, data, as_of, settings, None, column_map, quarantine, bands)
+    tag, champions = import_champions(None, data, as_of, settings, None, column_map, quarantine, bands, keep)
     found = ", ".join(f"{MODEL_NAMES[p]} v{c.version}" for p, c in champions.items()) or "no champions (profiles only)"
     missing = [MODEL_NAMES[p] for p in MODEL_NAMES if p not in champions]
-    console.print(f"stored bundle [bold]{tag}[/bold] with {found}")
+    console.print(f"bundle [bold]{tag}[/bold] in the BentoML store with {found}")
     if missing:
         console.print(f"not in the bundle (no champion yet): {', '.join(missing)}")
     console.print("serve it with: crm serve   (a running service picks it up within CRM_RELOAD_SECONDS)")
