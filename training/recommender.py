@@ -37,7 +37,7 @@ from engine.recommend.blend import BlendRecommender
 from engine.recommend.buy_again import BuyAgainRecommender
 from engine.recommend.evaluation import evaluate_model, relevant_items, stratified_split
 from engine.recommend.metrics import evaluate
-from engine.recommend.registry import COLLABORATIVE, load_recommender, make_recommender
+from engine.recommend.registry import BASELINES, COLLABORATIVE, load_recommender, make_recommender
 from engine.recommend.tuning import Trial, best_trial, run_trial, tune_blend_weight
 
 MODEL_NAME = "crm-recommender"
@@ -175,7 +175,8 @@ def build_protocol(shop: ShopData, config: RecommenderConfig) -> Protocol:
 def _time_window(tx: pd.DataFrame, split: TimeSplit) -> Window:
     fit, holdout = split.calibration(tx), split.holdout(tx)
     tasks = ("discovery", "repeat")
-    return Window(fit, split.as_of, {task: relevant_items(holdout, fit, task) for task in tasks})  # type: ignore[arg-type]
+    relevant = {task: relevant_items(holdout, fit, task) for task in tasks}  # type: ignore[arg-type]
+    return Window(fit, split.as_of, relevant)
 
 
 def _classic_window(fit: pd.DataFrame, held: pd.DataFrame) -> Window:
@@ -246,7 +247,8 @@ class Experiment:
         gate compares both models on the same data."""
         model = load_recommender(model_dir)
         relevant = self.protocol.test.relevant[self.primary_task]
-        return evaluate_model(model, relevant, k=self.config.k, task=_recommend_task(self.primary_task))[self.config.metric()]
+        metrics = evaluate_model(model, relevant, k=self.config.k, task=_recommend_task(self.primary_task))
+        return metrics[self.config.metric()]
 
     def result(self, model: str, task: str) -> ModelResult:
         for row in self.results:
@@ -280,6 +282,22 @@ def _quiet(_: str) -> None:
     return None
 
 
+@dataclass
+class Choices:
+    """What the validation window chose: the buy-again half-life, the best candidate of each
+    collaborative kind and the winner, the repeat partner, and the blend's half-life and weight."""
+
+    half_life: float | None
+    buy_again_search: list[Trial]
+    search: list[Trial]
+    best_per_kind: dict[str, Trial]
+    winner: Trial
+    partner: Trial
+    blend_half_life: float | None
+    blend_weight: float
+    blend_search: dict[str, dict[float, float]]
+
+
 def run_experiment(
     shop: ShopData, config: RecommenderConfig, all_models: bool = False, progress: Progress = _quiet
 ) -> Experiment:
@@ -290,95 +308,120 @@ def run_experiment(
     fitted on its own so that its fit time is measured.
     """
     protocol = build_protocol(shop, config)
-    metric = config.metric()
-    k = config.k
-    val, test = protocol.validation, protocol.test
+    choices = choose_on_validation(protocol, config, progress)
+    results, models, chosen_name = evaluate_on_test(protocol, config, choices, all_models, progress)
+    return Experiment(
+        shop.source, protocol, config, choices.search, choices.buy_again_search, choices.blend_search,
+        models[chosen_name], chosen_name, results, models,
+    )
+
+
+def _base_params(kind: str, protocol: Protocol, config: RecommenderConfig) -> dict[str, Any]:
+    """What every model of a run shares: the catalogue threshold, and the seed where it takes one."""
+    params: dict[str, Any] = {"min_item_buyers": protocol.min_item_buyers}
+    if "random_state" in make_recommender(kind).get_params():
+        params["random_state"] = config.seed
+    return params
+
+
+def choose_on_validation(protocol: Protocol, config: RecommenderConfig, progress: Progress = _quiet) -> Choices:
+    """Every choice of a run, made on the validation window only."""
+    metric, k, val = config.metric(), config.k, protocol.validation
     time_protocol = protocol.name == "time"
     selection_task = "discovery" if time_protocol else "classic"
 
-    def base_params(kind: str) -> dict[str, Any]:
-        accepted = make_recommender(kind).get_params()
-        params: dict[str, Any] = {"min_item_buyers": protocol.min_item_buyers}
-        if "random_state" in accepted:
-            params["random_state"] = config.seed
-        return params
-
-    # 1. buy-again half-life (the baseline's own), on the repeat task of the validation window
+    # 1. buy-again half-life (the baseline's own), on the repeat task
     buy_again_search: list[Trial] = []
     half_life = config.buy_again_half_lives[0]
     if time_protocol:
         for candidate in config.buy_again_half_lives:
             progress(f"validation: buy_again half_life_days={candidate}")
-            model = make_recommender("buy_again", {**base_params("buy_again"), "half_life_days": candidate})
+            params = {**_base_params("buy_again", protocol, config), "half_life_days": candidate}
+            model = make_recommender("buy_again", params)
             buy_again_search.append(run_trial(model, val.fit, val.relevant["repeat"], k, "repeat", val.as_of))
         half_life = best_trial(buy_again_search, metric).params["half_life_days"]
 
-    # 2. collaborative candidates, on the selection task of the validation window
+    # 2. collaborative candidates, on the selection task
     search: list[Trial] = []
     for kind, grid in config.candidates.items():
         for params in grid:
             progress(f"validation: {kind} {params}")
-            model = make_recommender(kind, {**base_params(kind), **params})
-            search.append(
-                run_trial(model, val.fit, val.relevant[selection_task], k, _recommend_task(selection_task), val.as_of, kind)
-            )
+            model = make_recommender(kind, {**_base_params(kind, protocol, config), **params})
+            relevant = val.relevant[selection_task]
+            search.append(run_trial(model, val.fit, relevant, k, _recommend_task(selection_task), val.as_of, kind))
     best_per_kind = {kind: best_trial([t for t in search if t.kind == kind], metric) for kind in config.candidates}
     winner = best_trial(list(best_per_kind.values()), metric)
     partner = best_per_kind.get(config.repeat_partner, winner)
 
-    # 3. the repeat blend (buy-again half-life x weight), on the repeat task of the validation window,
-    #    composed from the parts fitted above
+    # 3. the repeat blend (buy-again half-life x weight), on the repeat task, from the parts fitted above
     blend_search: dict[str, dict[float, float]] = {}
-    blend_half_life, chosen_weight, best_repeat = half_life, config.blend_weights[0], -np.inf
+    blend_half_life, blend_weight, best_repeat = half_life, config.blend_weights[0], -np.inf
     for trial in buy_again_search:
         label = f"half_life_days={trial.params['half_life_days']}"
         progress(f"validation: blend weight, buy_again {label} + {partner.kind}")
         blend = BlendRecommender.from_fitted(
-            winner.model, trial.model, repeat_collaborative=None if partner is winner else partner.model  # type: ignore[arg-type]
+            winner.model,  # type: ignore[arg-type]
+            trial.model,  # type: ignore[arg-type]
+            repeat_collaborative=None if partner is winner else partner.model,
         )
-        weight, blend_search[label] = tune_blend_weight(blend, val.relevant["repeat"], config.blend_weights, k, metric)
-        if blend_search[label][weight] > best_repeat:
-            best_repeat, blend_half_life, chosen_weight = blend_search[label][weight], trial.params["half_life_days"], weight
+        weight, curve = tune_blend_weight(blend, val.relevant["repeat"], config.blend_weights, k, metric)
+        blend_search[label] = curve
+        if curve[weight] > best_repeat:
+            best_repeat, blend_half_life, blend_weight = curve[weight], trial.params["half_life_days"], weight
     for trial in (*buy_again_search, *search):  # free the fitted validation models
         trial.model = None
+    return Choices(
+        half_life, buy_again_search, search, best_per_kind, winner, partner, blend_half_life, blend_weight,
+        blend_search,
+    )
 
-    # 4. fit on the training period, evaluate on the test window
+
+def evaluate_on_test(
+    protocol: Protocol, config: RecommenderConfig, choices: Choices, all_models: bool, progress: Progress = _quiet
+) -> tuple[list[ModelResult], dict[str, RecommenderModel], str]:
+    """Fit the baselines and the chosen models on the training period, score them on the test window;
+    returns the results, the fitted models by name, and the name of the model to serve."""
+    k, test = config.k, protocol.test
     catalog = test.fit[Columns.item].nunique()
     results: list[ModelResult] = []
     models: dict[str, RecommenderModel] = {}
 
-    def evaluate_on_test(name: str, model: RecommenderModel, fit_seconds: float | None) -> None:
+    def score(name: str, model: RecommenderModel, fit_seconds: float | None) -> None:
         models[name] = model
         for task in protocol.tasks:
             results.append(_evaluate(name, model, test.relevant[task], task, k, catalog, fit_seconds))
 
-    def fit_and_evaluate(name: str, model: RecommenderModel) -> None:
+    def fit_and_score(name: str, model: RecommenderModel) -> None:
         progress(f"test: {name}")
         started = time.perf_counter()
         model.fit(test.fit, as_of=test.as_of)
-        evaluate_on_test(name, model, time.perf_counter() - started)
+        score(name, model, time.perf_counter() - started)
 
-    fit_and_evaluate("popularity", make_recommender("popularity", base_params("popularity")))
-    fit_and_evaluate("segment_popularity", make_recommender("segment_popularity", base_params("segment_popularity")))
-    fit_and_evaluate("buy_again", make_recommender("buy_again", {**base_params("buy_again"), "half_life_days": half_life}))
+    def build(kind: str, **params: Any) -> RecommenderModel:
+        return make_recommender(kind, {**_base_params(kind, protocol, config), **params})
+
+    winner = choices.winner
+    fit_and_score("popularity", build("popularity"))
+    fit_and_score("segment_popularity", build("segment_popularity"))
+    fit_and_score("buy_again", build("buy_again", half_life_days=choices.half_life))
     if all_models:
-        for kind, best in best_per_kind.items():
-            fit_and_evaluate(kind, make_recommender(kind, best.params))
-    if time_protocol:
-        repeat_partner = None if partner is winner else make_recommender(partner.kind, partner.params)
-        blend_buy_again = BuyAgainRecommender(blend_half_life, min_item_buyers=protocol.min_item_buyers)
-        blend = BlendRecommender(make_recommender(winner.kind, winner.params), blend_buy_again, chosen_weight, repeat_partner)
-        fit_and_evaluate("blend", blend)
-        if not all_models:  # the blend's collaborative part on its own (fitted inside the blend)
-            evaluate_on_test(winner.kind, blend.collaborative, None)
-        chosen, chosen_name = blend, "blend"
-    else:
+        for kind, best in choices.best_per_kind.items():
+            fit_and_score(kind, make_recommender(kind, best.params))
+    if protocol.name == "classic":
         if not all_models:
-            fit_and_evaluate(winner.kind, make_recommender(winner.kind, winner.params))
-        chosen, chosen_name = models[winner.kind], winner.kind
-    return Experiment(
-        shop.source, protocol, config, search, buy_again_search, blend_search, chosen, chosen_name, results, models
+            fit_and_score(winner.kind, make_recommender(winner.kind, winner.params))
+        return results, models, winner.kind
+    partner = choices.partner
+    blend = BlendRecommender(
+        make_recommender(winner.kind, winner.params),
+        BuyAgainRecommender(choices.blend_half_life, min_item_buyers=protocol.min_item_buyers),
+        choices.blend_weight,
+        None if partner is winner else make_recommender(partner.kind, partner.params),
     )
+    fit_and_score("blend", blend)
+    if not all_models:  # the blend's collaborative part on its own (fitted inside the blend)
+        score(winner.kind, blend.collaborative, None)
+    return results, models, "blend"
 
 
 def _evaluate(
@@ -452,7 +495,8 @@ def plot_results(experiment: Experiment) -> Any:
     figure, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 3.5), squeeze=False)
     for axis, task in zip(axes[0], tasks):
         values = [experiment.result(name, task).metrics[metric] for name in names]
-        axis.barh(names, values, color=["#999999" if n in ("popularity", "segment_popularity", "buy_again") else "#1f77b4" for n in names])
+        colours = ["#999999" if name in BASELINES else "#1f77b4" for name in names]
+        axis.barh(names, values, color=colours)
         axis.set_title(f"{task}: {metric} (test window)")
         axis.invert_yaxis()
     figure.tight_layout()
@@ -506,7 +550,8 @@ def train(
 
     experiment = run_experiment(shop, config, progress=progress)
     model_dir = Path(out) / "model"
-    with tracking.tracked_run(EXPERIMENT, config, shop, config.seed, run_name=f"{experiment.chosen_name} on {shop.source}") as run:
+    run_name = f"{experiment.chosen_name} on {shop.source}"
+    with tracking.tracked_run(EXPERIMENT, config, shop, config.seed, run_name=run_name) as run:
         progress("logging to MLflow")
         mlflow.log_params({"resolved_protocol": experiment.protocol.name, "chosen_model": experiment.chosen_name})
         mlflow.log_dict(experiment.chosen.spec(), "chosen_model.json")

@@ -101,7 +101,8 @@ class TrainingData:
                 f"min_item_buyers={min_item_buyers} is below that of the catalogue it is taken from "
                 f"({self.min_item_buyers})"
             )
-        items = select_items(pd.Series(self.popularity.item_buyers, index=self.items.external_ids), min_item_buyers, max_items)
+        buyers = pd.Series(self.popularity.item_buyers, index=self.items.external_ids)
+        items = select_items(buyers, min_item_buyers, max_items)
         counts = sparse.csr_matrix(self.counts[:, self.items.to_internal(items.external_ids)])
         popularity = PopularityTable.build(counts, self.popularity.segment_names, self.popularity.customer_segment)
         return TrainingData(self.transactions, self.customers, items, counts, self.as_of, popularity, min_item_buyers)

@@ -74,7 +74,8 @@ class BlendRecommender(RecommenderModel):
             try:
                 part._fit_data(data.within(min_item_buyers, max_items))
             except EngineError as error:
-                raise EngineError(f"{slot}: {error}; give it a min_item_buyers at least the buy-again part's") from error
+                message = f"{slot}: {error}; give it a min_item_buyers at least the buy-again part's"
+                raise EngineError(message) from error
         self._map_columns()
 
     @classmethod

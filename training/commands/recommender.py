@@ -23,7 +23,9 @@ ConfigOption = Annotated[
 ]
 TrackingOption = Annotated[
     str | None,
-    typer.Option("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)."),
+    typer.Option(
+        "--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)."
+    ),
 ]
 
 

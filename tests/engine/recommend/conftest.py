@@ -28,7 +28,8 @@ def planted_shop(seed: int = 0, n_customers: int = 160, n_groups: int = 4, items
             basket.append(own[min(int(day * items_per_group / days), items_per_group - 1)])
             basket.append(own[int(rng.integers(0, 3))])
             for item in set(basket):
-                rows.append((f"c{customer}", item, f"o{customer}-{day}", pd.Timestamp("2024-01-01") + pd.Timedelta(days=int(day)), 1, 2.0))
+                when = pd.Timestamp("2024-01-01") + pd.Timedelta(days=int(day))
+                rows.append((f"c{customer}", item, f"o{customer}-{day}", when, 1, 2.0))
     raw = pd.DataFrame(rows, columns=["customer_id", "product_id", "order_id", "timestamp", "quantity", "unit_price"])
     clean, _ = validate_transactions(raw.drop_duplicates(["customer_id", "product_id", "order_id"]))
     return clean

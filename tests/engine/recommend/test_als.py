@@ -22,10 +22,8 @@ class TestALSBM25(RecommenderContract):
 def test_fold_in_of_a_known_history_matches_its_trained_factors(planted):
     model = ALSRecommender(factors=8, regularization=1.0, iterations=30, weighting="linear", num_threads=1).fit(planted)
     customer = model.customers_.external_ids[5]
-    items = [item for item in model.items_.external_ids if model.history_[5, model.items_.index_of(item)] > 0]
-    counts = np.asarray(model.history_[5].data, dtype=int)
-    history = [item for item, count in zip(model.items_.external_ids[model.history_[5].indices], counts) for _ in range(count)]
-    assert set(history) == set(items)
+    row = model.history_[5]
+    history = list(np.repeat(model.items_.to_external(row.indices), row.data.astype(int)))  # each purchase
     trained = model.recommend([customer], k=5)[0].item_ids
     folded = model.recommend_from_items(history, k=5).item_ids
     assert len(set(trained) & set(folded)) >= 4

@@ -18,7 +18,10 @@ class TestItemKNNCosine(RecommenderContract, LearnsCoPurchases):
 
 class TestItemKNNDot(RecommenderContract, LearnsCoPurchases):
     def make_model(self):
-        return ItemKNNRecommender(neighbours=20, similarity="dot", weighting="bm25", bm25_k1=1.2, bm25_b=0.75, num_threads=1)
+        # implicit's BM25Recommender: the dot product of BM25-weighted columns
+        return ItemKNNRecommender(
+            neighbours=20, similarity="dot", weighting="bm25", bm25_k1=1.2, bm25_b=0.75, num_threads=1
+        )
 
 
 def test_cosine_similarity_matches_a_hand_computation(shop_lines):

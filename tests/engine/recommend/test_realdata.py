@@ -19,7 +19,12 @@ def test_movielens_classic_protocol_ease_and_als_beat_popularity():
     relevant = {c: items for c, items in relevant_items(test, task="repeat").items() if c in known}
     assert len(relevant) > 900
     scores = {}
-    for kind, params in (("popularity", {}), ("ease", {"regularization": 300.0}), ("als", {"regularization": 10.0, "weighting": "linear"})):
+    candidates = {
+        "popularity": {},
+        "ease": {"regularization": 300.0},
+        "als": {"regularization": 10.0, "weighting": "linear"},
+    }
+    for kind, params in candidates.items():
         model = make_recommender(kind, params).fit(train)
         scores[kind] = evaluate_model(model, relevant, k=10, task="discovery")["ndcg@10"]
     assert scores["ease"] > 1.6 * scores["popularity"]
