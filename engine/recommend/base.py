@@ -11,6 +11,9 @@ seen after training from their items, and saving/loading with a manifest. A mode
   (``-1`` for a customer folded in after training) and their history rows (counts);
 - ``_similar(item)``: scores of every item for one item;
 - ``_state()`` / ``_restore(arrays)``: its learned arrays, for save/load.
+
+A model made of parts (the blend) may also override ``_score_task`` (a task-specific score),
+``_catalogue_params`` (whose catalogue it uses) and ``_save_parts`` / ``_load_parts`` (sub-folders).
 """
 
 from __future__ import annotations
