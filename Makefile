@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	$(BIN)/python tools/check_versions.py
+	$(BIN)/python .ci/check_versions.py
 	@touch $@
 
 ## demo: the main job end to end on the embedded default data (Complete Journey)
