@@ -52,6 +52,9 @@ class DMLSettings(BaseModel):
     num_leaves: int = Field(15, ge=2)
     min_child_samples: int = Field(20, ge=1)
     category_week_effects: bool = True
+    product_time_interactions: bool = Field(
+        False, description="let the nuisance models fit each product's own path over time (absorbs the cost-driven price drift IV needs)"
+    )
 
 
 class GBMSettings(BaseModel):

@@ -54,6 +54,22 @@ def lightgbm_params(n_estimators: int, learning_rate: float, num_leaves: int, mi
     }
 
 
+def without_product_time_interactions(features: list[str]) -> list[list[int]]:
+    """LightGBM interaction constraints under which a product's identity may combine with its
+    category and promotion flags but not with the controls that vary over time (season, traffic).
+
+    Such a product-by-time fit learns each product's own price path: a slow, cost-driven drift of the
+    shelf price is then taken out of the price and the instrument residuals alike, and that drift is
+    exogenous variation an IV estimate needs (on the synthetic shop it held 43% of the unit cost's
+    variance; keeping it cut the per-product standard errors by a quarter)."""
+    product_side = {"product_code", "category_code", P.DISPLAY, P.MAILER}
+    time_side = set(features) - {"product_code"}
+    return [
+        [i for i, name in enumerate(features) if name in product_side],
+        [i for i, name in enumerate(features) if name in time_side],
+    ]
+
+
 class DoubleML(ElasticityEstimator):
     """Cross-fitted DML with LightGBM nuisances; one elasticity per product, pooled by category."""
 
@@ -72,9 +88,11 @@ class DoubleML(ElasticityEstimator):
         last_week_units: bool = False,
         pooling: bool = True,
         min_pool_products: int = 3,
+        product_time_interactions: bool = False,
     ) -> None:
         super().__init__(pooling, min_pool_products)
         self.instruments = instruments
+        self.product_time_interactions = product_time_interactions
         self.category_week_effects = category_week_effects
         self.last_week_units = last_week_units
         self.n_folds = n_folds
@@ -91,7 +109,7 @@ class DoubleML(ElasticityEstimator):
         return controls(panel, self.products_, self.category_vocabulary_, self.last_week_units)
 
     def _targets(self, rows: pd.DataFrame) -> pd.DataFrame:
-        targets = {Y: np.log(rows[P.UNITS]), D: np.log(rows[P.PRICE])}
+        targets = {Y: P.log_units(rows[P.UNITS]), D: np.log(rows[P.PRICE])}
         for name in self.instruments:
             values = rows[name].astype(float)
             if not (values > 0).any():
@@ -110,6 +128,8 @@ class DoubleML(ElasticityEstimator):
         features = self._controls(rows)
         folds = week_folds(rows[P.WEEK], self.n_folds, self.seed)
         params = lightgbm_params(self.n_estimators, self.learning_rate, self.num_leaves, self.min_child_samples, self.seed)
+        if not self.product_time_interactions:
+            params["interaction_constraints"] = without_product_time_interactions(list(features.columns))
         self.nuisance_models_: dict[str, list[lgb.Booster]] = {}
         residuals = pd.DataFrame({Columns.item: rows[Columns.item], Columns.category: rows[Columns.category], P.WEEK: rows[P.WEEK]})
         for target in targets.columns:
@@ -163,10 +183,11 @@ class DoubleMLIV(DoubleML):
         last_week_units: bool = False,
         pooling: bool = True,
         min_pool_products: int = 3,
+        product_time_interactions: bool = False,
     ) -> None:
         super().__init__(
             instruments, n_folds, n_estimators, learning_rate, num_leaves, min_child_samples, seed,
-            category_week_effects, last_week_units, pooling, min_pool_products,
+            category_week_effects, last_week_units, pooling, min_pool_products, product_time_interactions,
         )
 
 

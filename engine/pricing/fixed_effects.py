@@ -66,7 +66,7 @@ class FixedEffectsLogLog(ElasticityEstimator):
         self.flag_columns_ = list(self._flags(rows).columns)
         product, time = rows[Columns.item].to_numpy(), self._time_key(rows)
         data = pd.concat(
-            [pd.DataFrame({"y": np.log(rows[P.UNITS]), "x": np.log(rows[P.PRICE])}), self._flags(rows)], axis=1
+            [pd.DataFrame({"y": P.log_units(rows[P.UNITS]), "x": np.log(rows[P.PRICE])}), self._flags(rows)], axis=1
         )
         within = two_way_demean(data, product, time, self.sweeps)
         y, x = within["y"].to_numpy(), within["x"].to_numpy()
@@ -86,7 +86,7 @@ class FixedEffectsLogLog(ElasticityEstimator):
         product, time = rows[Columns.item].to_numpy(), self._time_key(rows)
         explained = self.elasticities_[ELASTICITY].reindex(product).to_numpy() * np.log(rows[P.PRICE].to_numpy())
         explained += self._flags(rows)[self.flag_columns_].to_numpy() @ self.flag_effects_
-        remainder = pd.Series(np.log(rows[P.UNITS].to_numpy()) - explained)
+        remainder = pd.Series(P.log_units(rows[P.UNITS]) - explained)
         time_effect = pd.Series(0.0, index=pd.Index(np.unique(time)))
         product_effect = pd.Series(0.0, index=pd.Index(np.unique(product)))
         for _ in range(self.sweeps):

@@ -64,7 +64,7 @@ class MonotoneGBM(ElasticityEstimator):
         self.products_ = sorted(rows[Columns.item].unique())
         self.category_vocabulary_ = sorted(rows[Columns.category].unique())
         features = self._features(rows)
-        target = np.log(rows[P.UNITS].to_numpy(float))
+        target = P.log_units(rows[P.UNITS])
         weeks = np.sort(rows[P.WEEK].unique())
         week_position = rows[P.WEEK].map(dict(zip(weeks, range(len(weeks))))).to_numpy()
         rows_of_week = pd.Series(np.arange(len(rows))).groupby(week_position).apply(np.asarray)

@@ -34,6 +34,22 @@ WEEK_OF_YEAR = "week_of_year"
 REVENUE = Columns.revenue
 
 _ONE_WEEK = pd.Timedelta(days=7)
+UNITS_OFFSET = 0.5
+
+
+def log_units(units: pd.Series | np.ndarray) -> np.ndarray:
+    """``log(units + 1/2)``: the log-scale response every log-log demand model fits.
+
+    Weekly units are counts, and for a count with mean ``m`` the plain log is biased by about
+    ``-1/(2m)`` (Jensen). The bias is larger in the low-volume, high-price weeks than in the promoted
+    ones, so a slope fitted on plain logs comes out too elastic (on the synthetic shop by about 0.06 at
+    a median of 19 units a week). Adding one half removes the ``1/m`` term (Anscombe, 1948)."""
+    return np.log(np.asarray(units, dtype=float) + UNITS_OFFSET)
+
+
+def units_from_log(values: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`log_units` (never below zero)."""
+    return np.maximum(np.exp(values) - UNITS_OFFSET, 0.0)
 
 
 def week_start(timestamps: pd.Series) -> pd.Series:

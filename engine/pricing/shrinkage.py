@@ -1,10 +1,14 @@
 """Pooling of per-product elasticities within a category (empirical Bayes), so that a thin product
 borrows strength from its siblings instead of reporting noise.
 
-Random-effects model per category ``c``: ``estimate_j ~ N(theta_j, se_j^2)``, ``theta_j ~ N(mu_c, tau_c^2)``;
-``tau_c^2`` is the DerSimonian-Laird moment estimate (with a floor), ``mu_c`` the random-effects mean. A product's
-pooled elasticity is its posterior mean; categories with too few estimable products use the pool of all
-products instead.
+Random-effects model per category ``c``: ``estimate_j ~ N(theta_j, se_j^2)``, ``theta_j ~ N(mu_c, tau^2)``.
+The between-product spread ``tau`` is shared by the categories: a category has a score of products,
+too few to estimate a variance from (its DerSimonian-Laird estimate swung between 0.1 and 0.45 on
+synthetic categories whose true spread is 0.2), while all products together estimate it well.
+``tau^2`` is the DerSimonian-Laird moment estimate around each category's own mean (with a floor);
+``mu_c`` is the category's random-effects mean. A product's pooled elasticity is its posterior mean;
+categories with too few estimable products use the pool of all products instead (with the spread of
+all products, which includes the spread between categories).
 """
 
 from __future__ import annotations
@@ -35,19 +39,34 @@ class _Pool:
     products: int
 
 
-def _pool(estimate: np.ndarray, se: np.ndarray, min_tau: float) -> _Pool | None:
-    ok = np.isfinite(estimate) & np.isfinite(se) & (se > 0)
+def _usable(estimate: np.ndarray, se: np.ndarray) -> np.ndarray:
+    return np.isfinite(estimate) & np.isfinite(se) & (se > 0)
+
+
+def between_product_variance(estimate: np.ndarray, se: np.ndarray, groups: np.ndarray, min_tau: float) -> float:
+    """DerSimonian-Laird estimate of the variance of true values around their group's mean, shared by
+    the groups: the excess of the inverse-variance weighted spread around each group's mean over what
+    the standard errors explain, floored at ``min_tau**2``."""
+    ok = _usable(estimate, se)
+    frame = pd.DataFrame({"group": np.asarray(groups)[ok], "b": estimate[ok], "w": 1 / se[ok] ** 2})
+    frame["wb"] = frame["w"] * frame["b"]
+    by_group = frame.groupby("group")
+    mean = by_group["wb"].transform("sum") / by_group["w"].transform("sum")
+    q = float(np.sum(frame["w"] * (frame["b"] - mean) ** 2))
+    w_sum = by_group["w"].sum()
+    denominator = float((w_sum - (frame["w"] ** 2).groupby(frame["group"]).sum() / w_sum).sum())
+    degrees = len(frame) - len(w_sum)
+    tau2 = max(0.0, (q - degrees) / denominator) if denominator > 0 else 0.0
+    return max(tau2, min_tau**2)
+
+
+def _pool(estimate: np.ndarray, se: np.ndarray, tau2: float) -> _Pool | None:
+    """The random-effects mean: no single precise-looking product can dictate its category's value."""
+    ok = _usable(estimate, se)
     if ok.sum() == 0:
         return None
-    b, w = estimate[ok], 1 / se[ok] ** 2
-    fixed_mean = float(np.sum(w * b) / w.sum())
-    q = float(np.sum(w * (b - fixed_mean) ** 2))
-    denominator = float(w.sum() - np.sum(w**2) / w.sum())
-    tau2 = max(0.0, (q - (ok.sum() - 1)) / denominator) if denominator > 0 else 0.0
-    tau2 = max(tau2, min_tau**2)
-    # the random-effects mean: no single precise-looking product can dictate its category's value
     weights = 1 / (se[ok] ** 2 + tau2)
-    mean = float(np.sum(weights * b) / weights.sum())
+    mean = float(np.sum(weights * estimate[ok]) / weights.sum())
     return _Pool(mean, float(np.sqrt(1 / weights.sum())), tau2, int(ok.sum()))
 
 
@@ -61,16 +80,18 @@ def shrink_by_category(
     between-product spread so that a category never forces identical elasticities on its products.
     A product without a usable own estimate (no price variation, too few weeks) gets its category's.
     """
-    everything = _pool(raw[RAW_ELASTICITY].to_numpy(float), raw[RAW_SE].to_numpy(float), min_tau)
+    raw_estimate, raw_se = raw[RAW_ELASTICITY].to_numpy(float), raw[RAW_SE].to_numpy(float)
+    everything = _pool(raw_estimate, raw_se, between_product_variance(raw_estimate, raw_se, np.zeros(len(raw)), min_tau))
     if everything is None:
         raise ValueError("no product has a finite elasticity estimate; is there any price variation?")
+    within_category = between_product_variance(raw_estimate, raw_se, raw[Columns.category].to_numpy(), min_tau)
     products, categories = [], []
     for category, group in raw.groupby(Columns.category, sort=True):
-        own = _pool(group[RAW_ELASTICITY].to_numpy(float), group[RAW_SE].to_numpy(float), min_tau)
+        own = _pool(group[RAW_ELASTICITY].to_numpy(float), group[RAW_SE].to_numpy(float), within_category)
         pool, pooled_with = (own, "category") if own is not None and own.products >= min_products else (everything, "all")
         tau2 = pool.tau2
         b, se = group[RAW_ELASTICITY].to_numpy(float), group[RAW_SE].to_numpy(float)
-        usable = np.isfinite(b) & np.isfinite(se) & (se > 0)
+        usable = _usable(b, se)
         precision = np.where(usable, 1 / np.where(usable, se, 1) ** 2, 0.0)
         posterior_precision = precision + 1 / tau2
         # a product without its own estimate gets the category mean with the uncertainty of a new draw

@@ -12,7 +12,9 @@ from tests.engine.pricing.conftest import SMALL_SHOP
 
 
 def _relations(cross: float):
-    shop = generate_shop(SyntheticShopConfig(seed=5, confounded=False, cross_elasticity_range=(cross, cross), **SMALL_SHOP))
+    # 130 weeks: with 80, a cross elasticity of 1 is about two standard errors from zero per category
+    weeks = {**SMALL_SHOP, "n_weeks": 130}
+    shop = generate_shop(SyntheticShopConfig(seed=5, confounded=False, cross_elasticity_range=(cross, cross), **weeks))
     return cross_price_effects(shop_panel(shop))
 
 

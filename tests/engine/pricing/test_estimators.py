@@ -132,3 +132,43 @@ def test_dml_iv_undoes_the_confounding_that_biases_the_naive_estimate(confounded
     assert dml.mean() < -0.1  # controls cannot see the shock
     assert abs(iv.mean()) < 0.15 and iv.abs().median() < 0.3
     assert iv.abs().median() < naive.abs().median() / 1.5
+
+
+def test_dml_nuisances_keep_the_cost_drift_the_instrument_needs(confounded_panels):
+    """A product's identity may not interact with season or traffic in the nuisance models, so the
+    slow cost-driven drift of the shelf price stays in the instrument residuals: more instrument
+    variance, smaller per-product standard errors than when product-by-time fits are allowed."""
+    from engine.pricing.dml import without_product_time_interactions
+
+    names = ["product_code", "category_code", "season_sin", "log_traffic", "display", "mailer"]
+    product_side, time_side = without_product_time_interactions(names)
+    assert [names[i] for i in product_side] == ["product_code", "category_code", "display", "mailer"]
+    assert "product_code" not in [names[i] for i in time_side] and "season_sin" in [names[i] for i in time_side]
+    train = confounded_panels[0]
+    kept = DoubleMLIV(n_folds=3).fit(train)
+    absorbed = DoubleMLIV(n_folds=3, product_time_interactions=True).fit(train)
+    assert kept.residuals_["unit_cost"].std() > 1.05 * absorbed.residuals_["unit_cost"].std()
+    assert kept.elasticity_table()["raw_se"].median() < absorbed.elasticity_table()["raw_se"].median()
+
+
+def test_iv_standard_errors_use_residuals_at_the_category_slope():
+    """Three products of one category with true slopes -2, -1.5 and -1 (pooled: -1.5). The IV
+    estimates are each product's own; the standard errors come from residuals at the pooled slope, so
+    the products away from it get larger ones and the product at it keeps its own-slope value. Least
+    squares (no instrument) keeps own-slope residuals."""
+    from engine.pricing.base import per_product_slopes
+
+    rng = np.random.default_rng(1)
+    z = rng.normal(0, 1, 300)
+    x = z + rng.normal(0, 1, 300)
+    slopes = np.repeat([-2.0, -1.5, -1.0], 100)
+    frame = pd.DataFrame(
+        {"product_id": np.repeat(["a", "b", "c"], 100), "category": "k", "z": z, "x": x, "y": slopes * x + rng.normal(0, 0.5, 300)}
+    )
+    pooled = per_product_slopes(frame, "y", "x", instrument="z").set_index("product_id")
+    own = per_product_slopes(frame.drop(columns="category"), "y", "x", instrument="z").set_index("product_id")
+    assert np.allclose(pooled["raw_elasticity"], own["raw_elasticity"])
+    ratio = pooled["raw_se"] / own["raw_se"]
+    assert ratio["a"] > 1.1 and ratio["c"] > 1.1 and abs(ratio["b"] - 1) < 0.05
+    plain = per_product_slopes(frame, "y", "x")
+    assert np.allclose(plain["raw_se"], per_product_slopes(frame.drop(columns="category"), "y", "x")["raw_se"])

@@ -48,3 +48,23 @@ def test_unestimable_products_and_small_categories():
 def test_no_estimate_at_all_is_an_error():
     with pytest.raises(ValueError, match="price variation"):
         shrink_by_category(_raw([np.nan], [np.nan], ["a"]))
+
+
+def test_the_between_product_spread_is_shared_by_the_categories():
+    """Eight categories of 19 products whose true elasticities spread by 0.2 around different means:
+    the shared estimate is close to 0.2, the eight one-category estimates scatter widely."""
+    from engine.pricing.shrinkage import between_product_variance
+
+    rng = np.random.default_rng(3)
+    category = np.repeat(np.arange(8), 19)
+    truth = rng.uniform(-3, -1, 8)[category] + rng.normal(0, 0.2, category.size)
+    se = rng.uniform(0.1, 0.3, category.size)
+    estimate = truth + rng.normal(0, se)
+    shared = np.sqrt(between_product_variance(estimate, se, category, min_tau=0.0))
+    alone = [np.sqrt(between_product_variance(estimate[category == c], se[category == c], category[category == c], 0.0)) for c in range(8)]
+    assert abs(shared - 0.2) < 0.04
+    assert max(alone) - min(alone) > 0.1
+    table, categories = shrink_by_category(_raw(estimate, se, category.astype(str)))
+    assert categories["tau"].nunique() == 1 and categories["tau"].iloc[0] == pytest.approx(shared)
+    # the spread around category means, not around the grand mean (which includes the categories' spread)
+    assert np.sqrt(between_product_variance(estimate, se, np.zeros(category.size), 0.0)) > 2 * shared
