@@ -72,7 +72,7 @@ class BenchSettings(BaseModel):
     """``crm bench pricing``: seeds of the synthetic twins."""
 
     model_config = ConfigDict(extra="forbid")
-    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: list(range(12)), min_length=1)
     shop: dict[str, Any] = Field(
         default_factory=dict, description="overrides of the synthetic shop's sizes (SyntheticShopConfig fields)"
     )

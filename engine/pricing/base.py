@@ -45,7 +45,8 @@ def check_panel(panel: pd.DataFrame, extra: tuple[str, ...] = ()) -> None:
 def per_product_slopes(frame: pd.DataFrame, y: str, x: str, instrument: str | None = None) -> pd.DataFrame:
     """Per product, the slope of ``y`` on ``x`` (both already centred or residualised) with a
     heteroskedasticity-robust standard error (HC3: each residual inflated by its leverage, so that a
-    product whose slope rests on a few extreme weeks does not look precise); with ``instrument``, the
+    product whose slope rests on a few extreme weeks does not look precise), also robust to serial
+    correlation when ``frame`` has the week (:func:`score_variance`); with ``instrument``, the
     just-identified IV slope sum(z y) / sum(z x). Products with fewer than 3 rows or no variation get
     NaN.
 
@@ -68,8 +69,9 @@ def per_product_slopes(frame: pd.DataFrame, y: str, x: str, instrument: str | No
         reference = frame[Columns.item].map(slope)
     residual = frame[y] - reference * frame[x]
     leverage = (frame[z] ** 2 / frame[Columns.item].map(sums["zz"])).clip(upper=0.99)
-    meat = (frame[z] ** 2 * (residual / (1 - leverage)) ** 2).groupby(frame[Columns.item], sort=True).sum()
-    se = np.sqrt(meat) / sums["zx"].abs()
+    scores = frame[z] * residual / (1 - leverage)
+    weeks = frame[P.WEEK] if P.WEEK in frame else None
+    se = np.sqrt(score_variance(scores, frame[Columns.item], weeks)) / sums["zx"].abs()
     usable = (sums["weeks"] >= 3) & np.isfinite(slope) & np.isfinite(se) & (se > 0)
     return pd.DataFrame(
         {
@@ -79,6 +81,31 @@ def per_product_slopes(frame: pd.DataFrame, y: str, x: str, instrument: str | No
             WEEKS: sums["weeks"].to_numpy(),
         }
     )
+
+
+def newey_west_lags(weeks: int) -> int:
+    """The Newey-West (1994) rule of thumb for the number of lags: floor(4 (T / 100) ** (2 / 9))."""
+    return int(np.floor(4 * (weeks / 100) ** (2 / 9)))
+
+
+def score_variance(scores: pd.Series, items: pd.Series, weeks: pd.Series | None, lags: int | None = None) -> pd.Series:
+    """Per product, the variance of the sum of its scores (index: sorted product ids).
+
+    Without weeks, the sum of squares (independent weeks). With weeks, Newey-West: plus the
+    Bartlett-weighted products of scores up to ``lags`` weeks apart (default: :func:`newey_west_lags`).
+    The instruments drift slowly (a cost random walk passes into the shelf price) and demand shocks
+    persist, so neighbouring weeks' scores are correlated; ignoring it understated the IV standard
+    errors by about an eighth on the synthetic shop."""
+    variance = (scores**2).groupby(items.to_numpy(), sort=True).sum()
+    if weeks is None:
+        return variance
+    position = ((weeks - weeks.min()) / pd.Timedelta(days=7)).round().astype(int).to_numpy()
+    grid = np.zeros((len(variance), position.max() + 1))
+    np.add.at(grid, (variance.index.get_indexer(items.to_numpy()), position), scores.to_numpy())
+    lags = newey_west_lags(grid.shape[1]) if lags is None else lags
+    for lag in range(1, min(lags, grid.shape[1] - 1) + 1):
+        variance += 2 * (1 - lag / (lags + 1)) * np.sum(grid[:, lag:] * grid[:, :-lag], axis=1)
+    return variance
 
 
 class ElasticityEstimator(ABC):

@@ -79,7 +79,7 @@ class FixedEffectsLogLog(ElasticityEstimator):
             y = y - flags @ self.flag_effects_
         else:
             self.flag_effects_ = np.zeros(0)
-        return per_product_slopes(pd.DataFrame({Columns.item: product, "y": y, "x": x}), "y", "x")
+        return per_product_slopes(pd.DataFrame({Columns.item: product, P.WEEK: rows[P.WEEK].to_numpy(), "y": y, "x": x}), "y", "x")
 
     def _after_pooling(self, rows: pd.DataFrame) -> None:
         """Product and time effects given the pooled slopes (after shrinkage)."""

@@ -22,7 +22,7 @@ class NaiveLogLog(ElasticityEstimator):
 
     def _fit(self, rows: pd.DataFrame) -> pd.DataFrame:
         logs = pd.DataFrame(
-            {Columns.item: rows[Columns.item], "y": P.log_units(rows[P.UNITS]), "x": np.log(rows[P.PRICE])}
+            {Columns.item: rows[Columns.item], P.WEEK: rows[P.WEEK], "y": P.log_units(rows[P.UNITS]), "x": np.log(rows[P.PRICE])}
         )
         self.means_ = logs.groupby(Columns.item)[["y", "x"]].mean()
         centred = logs.assign(

@@ -172,3 +172,33 @@ def test_iv_standard_errors_use_residuals_at_the_category_slope():
     assert ratio["a"] > 1.1 and ratio["c"] > 1.1 and abs(ratio["b"] - 1) < 0.05
     plain = per_product_slopes(frame, "y", "x")
     assert np.allclose(plain["raw_se"], per_product_slopes(frame.drop(columns="category"), "y", "x")["raw_se"])
+
+
+def test_score_variance_counts_neighbouring_weeks_only():
+    from engine.pricing.base import score_variance
+
+    weeks = pd.to_datetime(["2024-01-01", "2024-01-08", "2024-01-01", "2024-01-15"])
+    scores, items = pd.Series([1.0, 1.0, 1.0, 1.0]), pd.Series(["a", "a", "b", "b"])
+    assert score_variance(scores, items, None).tolist() == [2.0, 2.0]
+    # lag 1 with Bartlett weight 1/2: "a" has two adjacent weeks, "b" a gap of one week
+    assert score_variance(scores, items, pd.Series(weeks), lags=1).tolist() == [3.0, 2.0]
+
+
+def test_newey_west_variance_tracks_serially_correlated_scores():
+    """AR(1) scores (rho 0.5) over 100 weeks: the variance of their sum is 3x the sum of squares.
+    The plain estimate misses that; Newey-West with enough lags recovers it."""
+    from engine.pricing.base import newey_west_lags, score_variance
+
+    rng = np.random.default_rng(0)
+    products, weeks, rho = 2000, 100, 0.5
+    series = np.zeros((products, weeks))
+    series[:, 0] = rng.normal(0, 1 / np.sqrt(1 - rho**2), products)
+    for t in range(1, weeks):
+        series[:, t] = rho * series[:, t - 1] + rng.normal(0, 1, products)
+    items = pd.Series(np.repeat(np.arange(products), weeks))
+    dates = pd.Series(np.tile(pd.date_range("2024-01-01", periods=weeks, freq="7D"), products))
+    scores = pd.Series(series.ravel())
+    truth = series.sum(axis=1).var()
+    assert score_variance(scores, items, None).mean() < 0.4 * truth
+    assert abs(score_variance(scores, items, dates, lags=15).mean() / truth - 1) < 0.15
+    assert newey_west_lags(91) == 3 and newey_west_lags(500) == 5
