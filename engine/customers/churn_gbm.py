@@ -24,6 +24,7 @@ from engine.customers.calibration import CalibrationMethod, ProbabilityCalibrato
 from engine.customers.features import FEATURE_LABELS, FEATURES, P_NO_PURCHASE, PURCHASE_MODELS, FeatureSpec, feature_matrix
 from engine.customers.metrics import log_loss
 from engine.errors import EngineError, NotFittedError
+from engine.gbm import LightGBMSettings
 from engine.io import read_manifest, write_manifest
 
 _KIND = "churn_lightgbm"
@@ -43,7 +44,7 @@ def _labels(y: Any, name: str) -> np.ndarray:
     return values
 
 
-class ChurnClassifier:
+class ChurnClassifier(LightGBMSettings):
     """P(no purchase in the next ``spec.horizon_days``) from the features of :mod:`features`.
 
     ``fit(train, y, validation, y_validation)``: LightGBM boosted from ``base_model``'s log-odds with
@@ -82,20 +83,7 @@ class ChurnClassifier:
         self.n_jobs = n_jobs
 
     def _params(self) -> dict[str, Any]:
-        return {
-            "objective": "binary",
-            "learning_rate": self.learning_rate,
-            "num_leaves": self.num_leaves,
-            "min_child_samples": self.min_child_samples,
-            "feature_fraction": self.feature_fraction,
-            "bagging_fraction": self.bagging_fraction,
-            "bagging_freq": 1,
-            "lambda_l2": self.reg_lambda,
-            "seed": self.seed,
-            "deterministic": True,
-            "num_threads": self.n_jobs,
-            "verbosity": -1,
-        }
+        return self._lightgbm_params("binary")
 
     def fit(
         self, train: pd.DataFrame, y: Any, validation: pd.DataFrame, y_validation: Any

@@ -39,6 +39,7 @@ from engine.customers.features import (
 )
 from engine.customers.metrics import normalized_gini
 from engine.errors import EngineError, NotFittedError
+from engine.gbm import LightGBMSettings
 from engine.io import read_manifest, write_manifest
 
 ClvChoice = Literal["lightgbm", "bgnbd", "pareto_nbd"]
@@ -68,7 +69,7 @@ def discounted_clv(
     return np.diff(cumulative, axis=1) @ discount * np.asarray(spend_per_purchase)
 
 
-class ClvModel:
+class ClvModel(LightGBMSettings):
     """Expected spend in the window after a snapshot, and discounted CLV over ``months``."""
 
     def __init__(
@@ -104,21 +105,7 @@ class ClvModel:
         self.n_jobs = n_jobs
 
     def _params(self) -> dict[str, Any]:
-        return {
-            "objective": "tweedie",
-            "tweedie_variance_power": self.tweedie_variance_power,
-            "learning_rate": self.learning_rate,
-            "num_leaves": self.num_leaves,
-            "min_child_samples": self.min_child_samples,
-            "feature_fraction": self.feature_fraction,
-            "bagging_fraction": self.bagging_fraction,
-            "bagging_freq": 1,
-            "lambda_l2": self.reg_lambda,
-            "seed": self.seed,
-            "deterministic": True,
-            "num_threads": self.n_jobs,
-            "verbosity": -1,
-        }
+        return self._lightgbm_params("tweedie", tweedie_variance_power=self.tweedie_variance_power)
 
     def fit(self, train: pd.DataFrame, spend: Any, validation: pd.DataFrame, validation_spend: Any) -> ClvModel:
         """Fit LightGBM on ``train`` (target: window spend, negatives clipped to 0) with early stopping

@@ -29,6 +29,7 @@ import pandas as pd
 
 from engine.data.columns import Columns
 from engine.errors import DataValidationError
+from engine.gbm import lightgbm_params
 from engine.pricing import panel as P
 from engine.pricing.base import ElasticityEstimator, per_product_slopes
 from engine.pricing.features import CATEGORICAL, controls, week_folds
@@ -36,22 +37,16 @@ from engine.pricing.features import CATEGORICAL, controls, week_folds
 Y, D = "log_units", "log_price"
 
 
-def lightgbm_params(n_estimators: int, learning_rate: float, num_leaves: int, min_child_samples: int, seed: int) -> dict:
-    """LightGBM parameters shared by the demand models (deterministic, one thread: OpenMP threads spin badly on a shared machine)."""
-    return {
-        "objective": "regression",
-        "num_iterations": n_estimators,
-        "learning_rate": learning_rate,
-        "num_leaves": num_leaves,
-        "min_data_in_leaf": min_child_samples,
-        "feature_fraction": 0.8,
-        "bagging_fraction": 0.8,
-        "bagging_freq": 1,
-        "seed": seed,
-        "deterministic": True,
-        "num_threads": 1,
-        "verbosity": -1,
-    }
+def demand_model_params(n_estimators: int, learning_rate: float, num_leaves: int, min_child_samples: int, seed: int) -> dict:
+    """LightGBM parameters shared by the demand models (regression on one thread)."""
+    return lightgbm_params(
+        "regression",
+        learning_rate=learning_rate,
+        num_leaves=num_leaves,
+        min_child_samples=min_child_samples,
+        seed=seed,
+        num_iterations=n_estimators,
+    )
 
 
 def without_product_time_interactions(features: list[str]) -> list[list[int]]:
@@ -127,7 +122,7 @@ class DoubleML(ElasticityEstimator):
         self.category_vocabulary_ = sorted(rows[Columns.category].unique())
         features = self._controls(rows)
         folds = week_folds(rows[P.WEEK], self.n_folds, self.seed)
-        params = lightgbm_params(self.n_estimators, self.learning_rate, self.num_leaves, self.min_child_samples, self.seed)
+        params = demand_model_params(self.n_estimators, self.learning_rate, self.num_leaves, self.min_child_samples, self.seed)
         if not self.product_time_interactions:
             params["interaction_constraints"] = without_product_time_interactions(list(features.columns))
         self.nuisance_models_: dict[str, list[lgb.Booster]] = {}

@@ -17,7 +17,7 @@ from engine.data.columns import Columns
 from engine.errors import EngineError
 from engine.pricing import panel as P
 from engine.pricing.base import ElasticityEstimator
-from engine.pricing.dml import lightgbm_params
+from engine.pricing.dml import demand_model_params
 from engine.pricing.features import CATEGORICAL, controls
 from engine.pricing.shrinkage import RAW_ELASTICITY, RAW_SE, WEEKS
 
@@ -74,7 +74,7 @@ class MonotoneGBM(ElasticityEstimator):
         for bag in range(self.n_bags):
             drawn = rng.integers(0, len(weeks), len(weeks))
             index = np.concatenate([rows_of_week.iloc[w] for w in drawn])
-            params = lightgbm_params(self.n_estimators, self.learning_rate, self.num_leaves, self.min_child_samples, self.seed + bag)
+            params = demand_model_params(self.n_estimators, self.learning_rate, self.num_leaves, self.min_child_samples, self.seed + bag)
             params.update(monotone_constraints=[-1] + [0] * (features.shape[1] - 1), monotone_constraints_method="intermediate")
             data = lgb.Dataset(features.iloc[index], target[index], categorical_feature=list(CATEGORICAL))
             model = lgb.train(params, data)
