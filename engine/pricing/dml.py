@@ -1,11 +1,12 @@
 """Double/debiased machine learning of own-price elasticities (partially linear model), with or without
 instruments.
 
-``log units = e_product * log price + g(X) + noise``, ``log price = m(X) + v``. LightGBM learns the
-nuisances ``E[log units | X]`` and ``E[log price | X]`` on the controls ``X`` (season, traffic, display,
-mailer, product and category), cross-fitted by whole weeks; the elasticity of each
-product is the slope of its units residual on its price residual. That removes what the controls
-explain, not a demand shock the retailer saw and the data did not.
+``log units = e_product * log price + g(X) + noise`` (log units: :func:`~engine.pricing.panel.log_units`),
+``log price = m(X) + v``. LightGBM learns the nuisances ``E[log units | X]`` and ``E[log price | X]`` on
+the controls ``X`` (season, traffic, display, mailer, product and category), cross-fitted by whole
+weeks, without product-by-time interactions by default (:func:`without_product_time_interactions`);
+the elasticity of each product is the slope of its units residual on its price residual. That removes
+what the controls explain, not a demand shock the retailer saw and the data did not.
 
 With instruments (partially linear IV), each instrument (e.g. unit cost, regular price) is residualised
 the same way; per product, the price residual is projected on the instrument residuals (first stage) and
