@@ -52,18 +52,20 @@ class ValidationReport:
     def rows_kept(self) -> int:
         return self.rows_in - self.rows_quarantined
 
-    def counts_by_rule(self) -> pd.Series:
-        """Number of rows that broke each rule (a row breaking two rules counts under both)."""
+    def counts_by_rule(self, by_field: bool = False) -> pd.Series:
+        """Number of rows that broke each rule (a row breaking two rules counts under both); with
+        ``by_field``, per (field, rule)."""
         if self.issues.empty:
             return pd.Series(dtype="int64", name="rows")
-        return self.issues.groupby(RULE)[ROW].nunique().sort_values(ascending=False).rename("rows")
+        keys = [FIELD, RULE] if by_field else RULE
+        return self.issues.groupby(keys)[ROW].nunique().sort_values(ascending=False).rename("rows")
 
     def summary(self) -> str:
         lines = [
             f"{self.table}: {self.rows_in:,} rows in, {self.rows_kept:,} kept, "
             f"{self.rows_quarantined:,} quarantined"
         ]
-        lines += [f"  {rule}: {n:,} rows" for rule, n in self.counts_by_rule().items()]
+        lines += [f"  {field}: {rule}: {n:,} rows" for (field, rule), n in self.counts_by_rule(by_field=True).items()]
         lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)
 

@@ -313,13 +313,17 @@ class PriceOptimizer:
     def quote_all(
         self, current_prices: pd.Series | None = None, stock: pd.Series | None = None
     ) -> pd.DataFrame:
-        """Quotes for every known product, one row each (for batch jobs, reports and benchmarks)."""
+        """Quotes for every known product, one flat row each (for batch jobs, reports and CSV files):
+        the elasticity interval as ``ci_low`` / ``ci_high``, the flags joined by ``;``."""
         self._check_fitted()
         rows = []
         for product_id in self.facts_.index:
             current = None if current_prices is None else current_prices.get(product_id)
             on_hand = None if stock is None else stock.get(product_id)
-            rows.append(self.quote(product_id, current, on_hand).as_dict())
+            row = self.quote(product_id, current, on_hand).as_dict()
+            interval = row.pop("elasticity_interval") or (None, None)
+            row["flags"] = ";".join(row["flags"])
+            rows.append({**row, CI_LOW: interval[0], CI_HIGH: interval[1]})
         return pd.DataFrame(rows).set_index("product_id")
 
     # --- persistence -------------------------------------------------------------------------------

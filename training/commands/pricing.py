@@ -35,9 +35,11 @@ def train(
     settings = load_config(config, PricingConfig)
     shop = load_from_cli(data, column_map, quarantine, include_promotions=True)
     tracking.configure(tracking_uri)
-    with step(f"pricing: {len(settings.estimators)} estimators, optimizer, MLflow"):
+    with step("pricing: estimators, optimizer, MLflow"):
         summary = train_pricing(shop, settings, out)
     _print_scores(summary["scores"], summary["chosen"])
+    for note in summary["notes"]:
+        console.print(f"note: {note}")
     console.print(f"quotes by reason: {summary['quote_reasons']}")
     gate = summary["gate"]
     console.print(f"registered crm-pricing v{summary['registered_version']}: {gate['reason']}")
@@ -69,6 +71,8 @@ def bench(
     write_json(out, finite(result))
     rows = {e["name"]: {k: v for k, v in e.items() if k != "name"} for e in result["estimators"]}
     _print_scores(rows, result["chosen"])
+    for note in result.get("notes", []):
+        console.print(f"note: {note}")
     if "optimizer" in result:
         console.print(json.dumps({k: round(v, 4) for k, v in result["optimizer"].items()}))
     console.print(json.dumps(finite(result["targets"]), default=str))

@@ -51,7 +51,8 @@ def test_quarantine_keeps_good_rows_and_loses_nothing():
     assert report.quarantined.loc[report.quarantined["row"] == 5, "timestamp"].item() == "not a date"
     assert report.quarantined.loc[report.quarantined["row"] == 5, "problems"].item() == "timestamp: unparseable timestamp"
     assert report.counts_by_rule()["non-positive price"] == 2
-    assert "quarantined" in report.summary()
+    assert report.counts_by_rule(by_field=True)[("unit_price", "non-positive price")] == 2
+    assert "quarantined" in report.summary() and "unit_price: non-positive price: 2 rows" in report.summary()
 
 
 def test_returns_are_kept_and_revenue_is_net_of_discount():

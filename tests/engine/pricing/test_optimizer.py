@@ -125,6 +125,17 @@ def test_segment_offers_are_capped_and_above_the_floor():
     assert tight.quote("p1", segment="Champions").segment_price is None  # the offer would go below cost
 
 
+def test_quote_all_is_one_flat_row_per_product():
+    optimizer = _optimizer(G.PricingPolicy(max_change=0.1))
+    table = optimizer.quote_all()
+    quote = optimizer.quote("p1")
+    row = table.loc["p1"]
+    assert (row["ci_low"], row["ci_high"]) == quote.elasticity_interval
+    assert row["flags"] == ";".join(quote.flags) and row["flags"] != ""  # max_change binds: "optimal" is a flag
+    assert row["price"] == quote.price and row["reason"] == quote.reason
+    assert "elasticity_interval" not in table
+
+
 def test_save_load_round_trip(tmp_path):
     offers = pd.DataFrame({"discount": [0.1]}, index=pd.Index(["Champions"], name="segment"))
     optimizer = _optimizer(G.PricingPolicy(max_change=0.2), offers)
