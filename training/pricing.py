@@ -84,6 +84,9 @@ class PricingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     seed: int = 0
     holdout_weeks: int = Field(13, ge=1, description="last weeks held out for scoring")
+    week_starts_on: Literal[P.WEEKDAYS] = Field(
+        "monday", description="the first day of the panel's weeks (match the shop's promotion week)"
+    )
     min_weeks: int = Field(20, ge=3, description="a product must sell in this many training weeks")
     top_products: int | None = Field(300, ge=1, description="of those, the top ones by training revenue")
     exclude_categories: list[str] = Field(
@@ -170,7 +173,7 @@ def resolve_chosen(config: PricingConfig, available: list[str], instrumented: bo
 
 def prepare_panels(shop: ShopData, config: PricingConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The product-week panel of the selected products: all weeks, training weeks, holdout weeks."""
-    panel = P.shop_panel(shop)
+    panel = P.shop_panel(shop, week_starts_on=config.week_starts_on)
     panel = panel.loc[~panel[Columns.category].isin(config.exclude_categories)]
     split = P.holdout_split(panel, config.holdout_weeks)
     train = P.select_products(split.calibration(panel, P.WEEK), config.min_weeks, config.top_products)
@@ -254,7 +257,7 @@ def _segment_offers(shop: ShopData, config: PricingConfig, basis: pd.DataFrame) 
     transactions = shop.transactions.loc[shop.transactions[Columns.timestamp] < end]
     view = customer_view(transactions, end)
     attribute = "segment" if config.segment_offers == "segment" else "tier"
-    offers = SegmentOffers(config.policy).fit(
+    offers = SegmentOffers(config.policy, week_starts_on=config.week_starts_on).fit(
         transactions,
         view[attribute].dropna(),
         attribute="rfm_segment" if attribute == "segment" else "loyalty_tier",

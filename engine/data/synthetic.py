@@ -489,8 +489,9 @@ def _customer_truth(
             "rate": customers["rate"].to_numpy(),
             "dropout_rate": customers["dropout_rate"].to_numpy(),
             "joined": as_date(customers["joined_week"]).to_numpy(),
-            # the moment the customer was lost, NaT if still alive at the end
-            "dropout": as_date(customers["dropout_week"].where(~customers["alive"])).to_numpy(),
+            # the moment the customer was lost, NaT if still alive at the end (NaN weeks would make
+            # pandas multiply uninitialised memory and warn of overflows at random)
+            "dropout": as_date(customers["dropout_week"].where(~customers["alive"], 0.0)).where(~customers["alive"]).to_numpy(),
             "lifetime_weeks": (customers["dropout_week"] - customers["joined_week"]).to_numpy(),
             "alive": customers["alive"].to_numpy(),
             "visits": visits,

@@ -52,10 +52,22 @@ def units_from_log(values: np.ndarray) -> np.ndarray:
     return np.maximum(np.exp(values) - UNITS_OFFSET, 0.0)
 
 
-def week_start(timestamps: pd.Series) -> pd.Series:
-    """The Monday 00:00 that starts each timestamp's week."""
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def weekday_number(name: str) -> int:
+    """0 for Monday ... 6 for Sunday; an unknown name is an error that lists the names."""
+    try:
+        return WEEKDAYS.index(name.strip().lower())
+    except ValueError:
+        raise EngineError(f"week_starts_on must be one of {list(WEEKDAYS)}, got {name!r}") from None
+
+
+def week_start(timestamps: pd.Series, week_starts_on: str = "monday") -> pd.Series:
+    """The 00:00 of the day that starts each timestamp's week (a shop's promotion week may run, say,
+    Wednesday to Tuesday: its panel weeks should too)."""
     day = timestamps.dt.normalize()
-    return day - pd.to_timedelta(day.dt.dayofweek, unit="D")
+    return day - pd.to_timedelta((day.dt.dayofweek - weekday_number(week_starts_on)) % 7, unit="D")
 
 
 def build_panel(
@@ -64,8 +76,10 @@ def build_panel(
     promotions: pd.DataFrame | None = None,
     stock: pd.DataFrame | None = None,
     promo_threshold: float = 0.05,
+    week_starts_on: str = "monday",
 ) -> pd.DataFrame:
-    """Aggregate sales lines to product-weeks (weeks start on Monday).
+    """Aggregate sales lines to product-weeks (weeks start on ``week_starts_on``; the promotions and
+    stock tables, keyed by ``week_start``, must use the same weeks).
 
     Columns: product_id, category, week_start, units, revenue, price (paid per unit), regular_price,
     discount_depth (1 - price / regular_price), promo (depth >= ``promo_threshold``), unit_cost (if the
@@ -78,7 +92,7 @@ def build_panel(
     sales = transactions.loc[transactions[c.quantity] > 0]
     if sales.empty:
         raise EngineError("transactions hold no sales (positive quantities); cannot build a price panel")
-    week = week_start(sales[c.timestamp])
+    week = week_start(sales[c.timestamp], week_starts_on)
     shelf_value = sales[c.quantity] * sales[c.unit_price]
     frame = pd.DataFrame(
         {
@@ -105,8 +119,9 @@ def build_panel(
     last_week = panel[[c.item, WEEK, UNITS]].assign(**{WEEK: panel[WEEK] + _ONE_WEEK})
     panel = panel.merge(last_week.rename(columns={UNITS: LAST_WEEK_UNITS}), on=[c.item, WEEK], how="left")
     panel[c.category] = _categories(panel[c.item], products)
-    panel = _join_promotions(panel, promotions)
+    panel = _join_promotions(panel, promotions, week_starts_on)
     if stock is not None:
+        _check_weeks("stock", stock, week_starts_on)
         panel = panel.merge(stock[[c.item, WEEK, STOCK]], on=[c.item, WEEK], how="left")
         panel[STOCKOUT] = panel[UNITS] >= panel[STOCK]
     return panel
@@ -119,20 +134,32 @@ def _categories(product_ids: pd.Series, products: pd.DataFrame | None) -> np.nda
     return product_ids.map(lookup).fillna("unknown").astype(str).to_numpy()
 
 
-def _join_promotions(panel: pd.DataFrame, promotions: pd.DataFrame | None) -> pd.DataFrame:
+def _check_weeks(table: str, frame: pd.DataFrame, week_starts_on: str) -> None:
+    """A weekly table on other weeks than the panel's would join to nothing, silently: refuse it."""
+    days = pd.to_datetime(frame[WEEK])
+    off = days.loc[days.dt.dayofweek != weekday_number(week_starts_on)]
+    if len(off):
+        raise EngineError(
+            f"the {table} table's weeks start on {WEEKDAYS[off.iloc[0].dayofweek]} (e.g. {WEEK} "
+            f"{off.iloc[0].date()}), the panel's on {week_starts_on}: set week_starts_on to match it"
+        )
+
+
+def _join_promotions(panel: pd.DataFrame, promotions: pd.DataFrame | None, week_starts_on: str) -> pd.DataFrame:
     if promotions is None:
         panel[DISPLAY] = np.nan
         panel[MAILER] = np.nan
         return panel
+    _check_weeks("promotions", promotions, week_starts_on)
     flags = promotions[[Columns.item, WEEK, DISPLAY, MAILER]].astype({DISPLAY: float, MAILER: float})
     panel = panel.merge(flags, on=[Columns.item, WEEK], how="left")
     panel[[DISPLAY, MAILER]] = panel[[DISPLAY, MAILER]].fillna(0.0)
     return panel
 
 
-def shop_panel(shop: ShopData, promo_threshold: float = 0.05) -> pd.DataFrame:
+def shop_panel(shop: ShopData, promo_threshold: float = 0.05, week_starts_on: str = "monday") -> pd.DataFrame:
     """:func:`build_panel` over every table a :class:`ShopData` has."""
-    return build_panel(shop.transactions, shop.products, shop.promotions, shop.stock, promo_threshold)
+    return build_panel(shop.transactions, shop.products, shop.promotions, shop.stock, promo_threshold, week_starts_on)
 
 
 def select_products(panel: pd.DataFrame, min_weeks: int, top: int | None = None) -> pd.DataFrame:

@@ -92,9 +92,10 @@ def pooled_elasticity(panel: pd.DataFrame, units: np.ndarray | None = None, rela
 class SegmentOffers:
     """Discounts per segment, estimated from the transactions of each segment's members."""
 
-    def __init__(self, policy: PricingPolicy | None = None, min_customers: int = 30) -> None:
+    def __init__(self, policy: PricingPolicy | None = None, min_customers: int = 30, week_starts_on: str = "monday") -> None:
         self.policy = policy
         self.min_customers = min_customers
+        self.week_starts_on = week_starts_on
 
     def fit(
         self,
@@ -115,14 +116,14 @@ class SegmentOffers:
             )
         if product_ids is not None:
             transactions = transactions.loc[transactions[Columns.item].isin(product_ids)]
-        everyone = estimation_rows(P.build_panel(transactions, products))
+        everyone = estimation_rows(P.build_panel(transactions, products, week_starts_on=self.week_starts_on))
         overall, overall_se = pooled_elasticity(everyone)
         if not np.isfinite(overall):
             raise EngineError("cannot estimate the shop's pooled elasticity (too few products or no price variation)")
         sales = transactions.loc[transactions[Columns.quantity] > 0]
         cells = pd.MultiIndex.from_frame(everyone[[Columns.item, P.WEEK]])
         segment_units = (
-            sales.assign(segment=sales[Columns.customer].map(segments).to_numpy(), week=P.week_start(sales[Columns.timestamp]))
+            sales.assign(segment=sales[Columns.customer].map(segments).to_numpy(), week=P.week_start(sales[Columns.timestamp], self.week_starts_on))
             .groupby(["segment", Columns.item, "week"])[Columns.quantity].sum()
         )
         rows = []

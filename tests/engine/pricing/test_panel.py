@@ -51,6 +51,28 @@ def test_promotions_and_stock_join(lines):
     assert not bool(panel.loc[("p1", pd.Timestamp("2024-01-08")), "stockout"])
 
 
+def test_weeks_can_start_on_another_day(lines):
+    assert P.week_start(pd.Series(pd.to_datetime(["2024-01-02 08:00", "2024-01-03 00:00", "2024-01-09 23:59"])), "Wednesday").tolist() == [
+        pd.Timestamp("2023-12-27"), pd.Timestamp("2024-01-03"), pd.Timestamp("2024-01-03")
+    ]
+    panel = P.build_panel(lines, week_starts_on="sunday").set_index(["product_id", "week_start"])
+    # Sunday 2024-01-07 opens a week with Monday 2024-01-08: p1's lines split 2 | 3 units, not 4 | 1
+    assert panel.loc[("p1", pd.Timestamp("2023-12-31")), "units"] == 2
+    assert panel.loc[("p1", pd.Timestamp("2024-01-07")), "units"] == 3
+    assert (panel.index.get_level_values("week_start").dayofweek == 6).all()
+    with pytest.raises(EngineError, match="week_starts_on"):
+        P.build_panel(lines, week_starts_on="caturday")
+
+
+def test_tables_on_other_weeks_are_refused(lines):
+    promotions = pd.DataFrame({"product_id": ["p1"], "week_start": [pd.Timestamp("2024-01-01")], "display": [0.5], "mailer": [1.0]})
+    with pytest.raises(EngineError, match="promotions table's weeks start on monday.*week_starts_on"):
+        P.build_panel(lines, promotions=promotions, week_starts_on="sunday")
+    stock = pd.DataFrame({"product_id": ["p1"], "week_start": [pd.Timestamp("2024-01-01")], "stock_on_hand": [4]})
+    with pytest.raises(EngineError, match="stock table"):
+        P.build_panel(lines, stock=stock, week_starts_on="sunday")
+
+
 def test_matches_the_synthetic_truth(unconfounded_shop):
     panel = P.shop_panel(unconfounded_shop).set_index(["product_id", "week_start"])
     weekly = unconfounded_shop.truth.weekly.set_index(["product_id", "week_start"]).loc[panel.index]
