@@ -136,7 +136,7 @@ def _categories(product_ids: pd.Series, products: pd.DataFrame | None) -> np.nda
 
 def _check_weeks(table: str, frame: pd.DataFrame, week_starts_on: str) -> None:
     """A weekly table on other weeks than the panel's would join to nothing, silently: refuse it."""
-    days = pd.to_datetime(frame[WEEK])
+    days = pd.to_datetime(frame[WEEK]).dropna()
     off = days.loc[days.dt.dayofweek != weekday_number(week_starts_on)]
     if len(off):
         raise EngineError(
