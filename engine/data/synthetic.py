@@ -484,6 +484,7 @@ def _customer_truth(
     customers: pd.DataFrame, visits: np.ndarray, start: pd.Timestamp, end: pd.Timestamp, ids: np.ndarray
 ) -> pd.DataFrame:
     as_date = lambda weeks: start + pd.to_timedelta(weeks * 7, unit="D")  # noqa: E731
+    dead = ~customers["alive"]
     truth = pd.DataFrame(
         {
             "rate": customers["rate"].to_numpy(),
@@ -491,7 +492,7 @@ def _customer_truth(
             "joined": as_date(customers["joined_week"]).to_numpy(),
             # the moment the customer was lost, NaT if still alive at the end (NaN weeks would make
             # pandas multiply uninitialised memory and warn of overflows at random)
-            "dropout": as_date(customers["dropout_week"].where(~customers["alive"], 0.0)).where(~customers["alive"]).to_numpy(),
+            "dropout": as_date(customers["dropout_week"].where(dead, 0.0)).where(dead).to_numpy(),
             "lifetime_weeks": (customers["dropout_week"] - customers["joined_week"]).to_numpy(),
             "alive": customers["alive"].to_numpy(),
             "visits": visits,

@@ -37,9 +37,7 @@ def train(
     tracking.configure(tracking_uri)
     with step("pricing: estimators, optimizer, MLflow"):
         summary = train_pricing(shop, settings, out)
-    _print_scores(summary["scores"], summary["chosen"])
-    for note in summary["notes"]:
-        console.print(f"note: {note}")
+    _print_scores(summary["scores"], summary["chosen"], summary["notes"])
     console.print(f"quotes by reason: {summary['quote_reasons']}")
     gate = summary["gate"]
     console.print(f"registered crm-pricing v{summary['registered_version']}: {gate['reason']}")
@@ -70,9 +68,7 @@ def bench(
             result = bench_real(shop, settings)
     write_json(out, finite(result))
     rows = {e["name"]: {k: v for k, v in e.items() if k != "name"} for e in result["estimators"]}
-    _print_scores(rows, result["chosen"])
-    for note in result.get("notes", []):
-        console.print(f"note: {note}")
+    _print_scores(rows, result["chosen"], result.get("notes", []))
     if "optimizer" in result:
         console.print(json.dumps({k: round(v, 4) for k, v in result["optimizer"].items()}))
     console.print(json.dumps(finite(result["targets"]), default=str))
@@ -85,7 +81,7 @@ _SHOWN = (
 )
 
 
-def _print_scores(scores: dict[str, dict[str, float]], chosen: str) -> None:
+def _print_scores(scores: dict[str, dict[str, float]], chosen: str, notes: list[str]) -> None:
     present = {key for row in scores.values() for key in row}
     columns = [name for name in _SHOWN if name in present]
     table = Table(title=f"Pricing estimators (chosen: {chosen})")
@@ -96,3 +92,5 @@ def _print_scores(scores: dict[str, dict[str, float]], chosen: str) -> None:
         cells = [f"{row[c]:.4f}" if isinstance(row.get(c), float) else str(row.get(c, "")) for c in columns]
         table.add_row(name + (" *" if name == chosen else ""), *cells)
     console.print(table)
+    for note in notes:
+        console.print(f"note: {note}")
