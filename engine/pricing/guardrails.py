@@ -168,15 +168,10 @@ def price_bounds(guardrails: list[Rule]) -> Interval:
 
 
 def feasible_interval(
-    policy: PricingPolicy,
-    current_price: float,
-    unit_cost: float | None,
-    list_price: float,
-    min_seen: float,
-    max_seen: float,
+    policy: PricingPolicy, current_price: float, unit_cost: float | None, list_price: float, min_seen: float, max_seen: float
 ) -> Interval:
-    """The bounded interval a product's next price must lie in (see the module docstring for the order
-    of the rules and what happens when they conflict)."""
+    """The bounded interval a product's next price must lie in: :func:`price_bounds` of :func:`rules`
+    (see the module docstring for the order of the rules and what happens when they conflict)."""
     return price_bounds(rules(policy, current_price, unit_cost, list_price, min_seen, max_seen))
 
 

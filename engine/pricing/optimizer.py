@@ -248,9 +248,7 @@ class PriceOptimizer:
         flags += [f"relaxed:{name}" for name in interval.relaxed]
         if bool(self.facts_.at[product_id, COST_ASSUMED]):
             flags.append("assumed_cost")
-        price = aim
-        if abs(aim - current) > tolerance:
-            price = self._on_ladder(item, aim, current, interval, driver, flags)
+        price = current if abs(aim - current) <= tolerance else self._on_ladder(item, aim, current, interval, driver, flags)
 
         segment_price, discount = None, 0.0
         if segment is not None:
@@ -315,6 +313,8 @@ class PriceOptimizer:
         if e >= -policy.min_abs_elasticity:
             return current, G.INELASTIC
         target = unconstrained_optimum(e, item.unit_cost, policy.objective)
+        if math.isnan(target):  # revenue at exactly unit elasticity: flat, nothing to gain by moving
+            return current, G.INELASTIC
         driver = G.OPTIMAL
         if stock is not None and units_now > 0:
             stock = max(stock, 0.0)

@@ -15,7 +15,7 @@ from engine.errors import EngineError, ModelFormatError, NotFittedError
 from engine.io import write_manifest
 from engine.pricing import guardrails as G
 from engine.pricing.optimizer import PriceOptimizer, product_facts
-from tests.engine.pricing.guardrail_checker import Facts, check_quote
+from tests.engine.pricing.guardrail_checker import Facts, check_quote, on_ladder
 
 
 def _optimizer(policy=None, offers=None, **product) -> PriceOptimizer:
@@ -66,8 +66,9 @@ def test_quotes_never_break_a_guardrail(
         current_price=current, unit_cost=unit_cost, list_price=current * list_factor, min_price=current * seen[0],
         max_price=current * seen[1], base_units=base_units,
     )
-    optimizer = _optimizer(policy, **facts, elasticity=elasticity, ci_low=elasticity - half_width, ci_high=elasticity + half_width)
-    quote = optimizer.quote("p1", current_price=asked, stock=stock)
+    offers = pd.DataFrame({"discount": [0.5]}, index=pd.Index(["S"], name="segment"))
+    optimizer = _optimizer(policy, offers, **facts, elasticity=elasticity, ci_low=elasticity - half_width, ci_high=elasticity + half_width)
+    quote = optimizer.quote("p1", current_price=asked, stock=stock, segment="S")
     known = Facts(asked or current, None if cost is None else unit_cost, current * list_factor, current * seen[0], current * seen[1])
     assert check_quote(quote.price, quote.reason, known, policy) == []
     assert isinstance(quote.price, float) and math.isfinite(quote.price)
@@ -75,6 +76,8 @@ def test_quotes_never_break_a_guardrail(
     slack = G.price_tolerance(quote.price)  # a whole cent a hair outside an interval of uneven ends
     assert interval.low - slack <= quote.price <= interval.high + slack
     assert G.violations(quote.price, optimizer.guardrails("p1", asked), policy, quote.price == known.current_price) == []
+    if quote.segment_price is not None:  # an offer: below the price, on the ladder, inside the interval
+        assert interval.low - slack <= quote.segment_price < quote.price and on_ladder(quote.segment_price, policy)
     for amount in (quote.expected_units, quote.expected_revenue, quote.expected_margin, quote.current_units):
         assert amount is None or math.isfinite(amount)
 
