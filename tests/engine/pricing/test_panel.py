@@ -27,7 +27,7 @@ def lines() -> pd.DataFrame:
 
 
 def test_aggregates_by_hand(lines):
-    panel = P.build_panel(lines).set_index(["product_id", "week_start"])
+    panel = P.build_panel(lines, partial="keep").set_index(["product_id", "week_start"])
     week1, week2, week4 = (pd.Timestamp(d) for d in ("2024-01-01", "2024-01-08", "2024-01-22"))
     first = panel.loc[("p1", week1)]
     assert first["units"] == 4 and first["revenue"] == pytest.approx(18.0)
@@ -55,7 +55,7 @@ def test_weeks_can_start_on_another_day(lines):
     assert P.week_start(pd.Series(pd.to_datetime(["2024-01-02 08:00", "2024-01-03 00:00", "2024-01-09 23:59"])), "Wednesday").tolist() == [
         pd.Timestamp("2023-12-27"), pd.Timestamp("2024-01-03"), pd.Timestamp("2024-01-03")
     ]
-    panel = P.build_panel(lines, week_starts_on="sunday").set_index(["product_id", "week_start"])
+    panel = P.build_panel(lines, week_starts_on="sunday", partial="keep").set_index(["product_id", "week_start"])
     # Sunday 2024-01-07 opens a week with Monday 2024-01-08: p1's lines split 2 | 3 units, not 4 | 1
     assert panel.loc[("p1", pd.Timestamp("2023-12-31")), "units"] == 2
     assert panel.loc[("p1", pd.Timestamp("2024-01-07")), "units"] == 3
