@@ -98,8 +98,8 @@ def _validate(
     )
     reported = {(row, field) for part in issues for row, field in zip(part["row"], part["field"])}
     found = _pandera_issues(schema, typed)
-    found = found[[(row, field) not in reported for row, field in zip(found["row"], found["field"])]]
-    found[RULE] = found[RULE].replace({"duplicate line": _DUPLICATE_KEY if key == DATE else "duplicate product and week"})
+    found = found.loc[np.array([(row, field) not in reported for row, field in zip(found["row"], found["field"])], dtype=bool)]
+    found = found.assign(**{RULE: found[RULE].replace({"duplicate line": _DUPLICATE_KEY if key == DATE else "duplicate product and week"})})
     issues.append(found)
     clean, report = _finish(table, raw, typed, [_issue_frame(pd.Series(dtype=object), "", ""), *issues], on_bad_rows)
     return clean[[Columns.item, key, *values]], report
