@@ -18,8 +18,7 @@ from training.pricing import PricingConfig, prepare_panels
 
 SMALL_SHOP = dict(n_customers=600, n_products=24, n_categories=3, n_weeks=60, acquisition_weeks=6, basket_units=25)
 FAST = dict(
-    holdout_weeks=8, min_weeks=10, estimators=["naive", "fixed_effects", "dml"], dml={"n_folds": 3, "n_estimators": 60},
-    demand_curves=0, segment_offers="none",
+    holdout_weeks=8, min_weeks=10, estimators=["fixed_effects"], demand_curves=0, segment_offers="none",
 )
 
 
