@@ -199,6 +199,8 @@ def prepare_panels(
         message = f"price grain: {dispersion.message()}; price basis: {basis}"
         warnings.warn(message, PriceGrainWarning, stacklevel=2)
         notes.append(message)
+    elif dispersion.revenue_share > grain.max_revenue_share:
+        notes.append(f"price grain: {dispersion.message()}")
     basis = "paid" if basis == "auto" else basis
     partial = P.partial_weeks(shop.transactions, config.week_starts_on)
     if partial:

@@ -14,7 +14,7 @@ from engine.data.sources import load_shop
 from engine.data.synthetic import SyntheticShopConfig, generate_shop
 from engine.pricing import panel as P
 from training.cli import app
-from training.pricing import PricingConfig, prepare_panels
+from training.pricing import PricingConfig, prepare_panels, with_product_costs
 
 SMALL_SHOP = dict(n_customers=600, n_products=24, n_categories=3, n_weeks=60, acquisition_weeks=6, basket_units=25)
 FAST = dict(
@@ -85,3 +85,10 @@ def test_cli_train_quotes_carry_the_files_costs(files, tmp_path, monkeypatch):
     assert len(quotes) > 0
     np.testing.assert_allclose(quotes["unit_cost"].astype(float), costs.loc[quotes.index])
     assert not quotes["flags"].str.contains("assumed_cost").any()
+
+
+def test_product_costs_fill_only_what_the_transactions_lack():
+    facts = pd.DataFrame({Columns.unit_cost: [2.0, np.nan, np.nan]}, index=pd.Index(["a", "b", "c"], name=Columns.item))
+    products = pd.DataFrame({Columns.item: ["a", "b", "c"], Columns.unit_cost: [9.0, 3.0, 0.0]})
+    filled = with_product_costs(facts, products)[Columns.unit_cost]
+    assert filled["a"] == 2.0 and filled["b"] == 3.0 and np.isnan(filled["c"])  # c: unknown, kept (reason no_cost)
