@@ -132,7 +132,8 @@ def build_panel(
     :mod:`engine.data.shop_tables`). ``price_basis="posted"``: price and regular_price are each
     product-week's posted price (:func:`posted_price`) instead of the averages. ``grain="day"``: one
     row per product-day (``week_start`` then holds the day, the index and lag count days; the tables must
-    be daily). ``partial="drop"`` leaves out the weeks of :func:`partial_weeks` (``"keep"``: keep them).
+    be daily). ``partial="drop"`` leaves out the weeks of :func:`partial_weeks` at week grain (``"keep"``:
+    keep them).
     """
     c = Columns
     if grain not in ("week", "day"):
@@ -140,12 +141,15 @@ def build_panel(
     if price_basis not in ("paid", "posted"):
         raise EngineError(f"price_basis must be 'paid' or 'posted', got {price_basis!r}")
     sales = transactions.loc[transactions[c.quantity] > 0]
+    if sales.empty:
+        raise EngineError("transactions hold no sales (positive quantities); cannot build a price panel")
     if grain == "week" and partial == "drop":
         sales = sales.loc[~week_start(sales[c.timestamp], week_starts_on).isin(partial_weeks(transactions, week_starts_on))]
-    if sales.empty:
-        raise EngineError(
-            "transactions hold no sales (positive quantities) in a whole week; cannot build a price panel"
-        )
+        if sales.empty:
+            raise EngineError(
+                "every sale falls in a week the data covers only in part (less than one whole week); "
+                "cannot build a weekly price panel (build_panel(partial='keep') keeps such weeks)"
+            )
     week = week_start(sales[c.timestamp], week_starts_on) if grain == "week" else sales[c.timestamp].dt.normalize()
     step = _ONE_WEEK if grain == "week" else _ONE_DAY
     shelf_value = sales[c.quantity] * sales[c.unit_price]

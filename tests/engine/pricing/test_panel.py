@@ -164,3 +164,10 @@ def test_posted_price_is_what_most_lines_paid_whatever_their_size():
     assert daily.loc[("p1", pd.Timestamp("2024-01-02")), "units_last_week"] == 1  # the day before
     with pytest.raises(EngineError, match="grain"):
         P.build_panel(lines, grain="month")
+
+
+def test_less_than_one_whole_week_is_an_error_that_says_so(lines):
+    few_days = lines.loc[lines["timestamp"] < "2024-01-04"]
+    with pytest.raises(EngineError, match="covers only in part"):
+        P.build_panel(few_days)
+    assert len(P.build_panel(few_days, partial="keep")) == 2
