@@ -9,7 +9,8 @@ A source is named by a short spec string:
 - ``PATH.csv`` / ``PATH.parquet`` (optionally ``.csv.gz``): a user's own transactions table, with a
   column map from the user's names to the canonical ones.
 - ``PATH.yaml``: a :class:`DataSourceConfig` naming one of the above with its column map, timestamp
-  format and products file, so that a shop's mapping is written down once.
+  format and the shop's other files (products with ``unit_cost``, promotion calendar, stock levels; see
+  :mod:`engine.data.shop_tables`), so that a shop's mapping is written down once.
 
 Every source goes through the same contracts (:mod:`engine.data.schema`). Bad rows stop a user's file
 by default (``on_bad_rows="raise"``); the public data sets have known bad rows (zero quantities, $0
@@ -36,6 +37,7 @@ from engine.data.schema import (
     validate_products,
     validate_transactions,
 )
+from engine.data.shop_tables import validate_promotions, validate_stock
 from engine.errors import DataValidationError, EngineError
 
 BUILTIN_SOURCES = ("completejourney", "cdnow", "movielens", "synthetic")
@@ -43,15 +45,30 @@ _FILE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
 _CONFIG_SUFFIXES = (".yaml", ".yml")
 
 
+class TableFile(BaseModel):
+    """One of the shop's other tables with its own column map (``{file: promotions.csv, columns: {sku:
+    product_id, day: date}}``); a plain file name means the table already uses the canonical names."""
+
+    model_config = ConfigDict(extra="forbid")
+    file: str
+    columns: dict[str, str] = Field(default_factory=dict, description="your column name: canonical name")
+
+
+ShopTable = str | Path | TableFile | pd.DataFrame | None
+
+
 class DataSourceConfig(BaseModel):
     """A data source written down in YAML: ``source`` is any spec :func:`load_shop` takes (a relative
-    file path is read relative to the YAML file)."""
+    file path is read relative to the YAML file). ``columns`` maps the transactions' names; the
+    products, promotions and stock tables each take a file name or ``{file, columns}``."""
 
     model_config = ConfigDict(extra="forbid")
     source: str
     columns: dict[str, str] = Field(default_factory=dict, description="your column name: canonical name")
     timestamp_format: str | None = None
-    products: str | None = None
+    products: str | TableFile | None = None
+    promotions: str | TableFile | None = Field(None, description="product_id, date or week_start, display, mailer")
+    stock: str | TableFile | None = Field(None, description="product_id, date or week_start, stock_on_hand")
     on_bad_rows: Literal["raise", "quarantine"] | None = None
 
 
@@ -66,12 +83,20 @@ def _from_config(path: Path, on_bad_rows: BadRows | None, include_promotions: bo
             return name
         return str(path.parent / name)
 
+    def table(entry: str | TableFile | None) -> TableFile | None:
+        if entry is None:
+            return None
+        entry = TableFile(file=entry) if isinstance(entry, str) else entry
+        return entry.model_copy(update={"file": beside(entry.file)})
+
     return load_shop(
         beside(config.source) or config.source,
         column_map=config.columns,
         on_bad_rows=on_bad_rows or config.on_bad_rows,
         timestamp_format=config.timestamp_format,
-        products=beside(config.products),
+        products=table(config.products),
+        promotions=table(config.promotions),
+        stock=table(config.stock),
         include_promotions=include_promotions,
     )
 
@@ -82,17 +107,26 @@ def load_shop(
     column_map: Mapping[str, str] | None = None,
     on_bad_rows: BadRows | None = None,
     timestamp_format: str | None = None,
-    products: str | Path | None = None,
+    products: ShopTable = None,
+    promotions: ShopTable = None,
+    stock: ShopTable = None,
     include_promotions: bool = False,
 ) -> ShopData:
     """Load and validate a shop from a source spec (see the module docstring).
 
     ``column_map`` maps the user's column names to canonical ones (``{"cust": "customer_id"}``);
     ``on_bad_rows`` defaults to ``"raise"`` for user files and ``"quarantine"`` for the built-in
-    public data sets. ``products`` is an optional products table file for user data.
+    public data sets. ``products`` (product_id, category[, unit_cost]), ``promotions`` and ``stock``
+    (:mod:`engine.data.shop_tables`) are the user's other tables, each a file, a :class:`TableFile` (file
+    and column map) or a DataFrame with the canonical names; they go with a user's own transactions file.
     """
     if source.endswith(_CONFIG_SUFFIXES):
         return _from_config(_existing(source, source), on_bad_rows, include_promotions)
+    if not source.endswith(_FILE_SUFFIXES) and any(table is not None for table in (products, promotions, stock)):
+        raise EngineError(
+            f"products, promotions and stock files go with your own transactions file (FILE.csv, FILE.parquet), "
+            f"not with the source {source!r}"
+        )
     kind, _, argument = source.partition(":")
     if kind == "completejourney":
         return _completejourney(on_bad_rows or "quarantine", include_promotions)
@@ -109,10 +143,12 @@ def load_shop(
     if path.name.endswith(_FILE_SUFFIXES):
         raw = _rename(_read_table(_existing(source, source)), column_map or {}, source)
         shop = _validated(source, raw, on_bad_rows or "raise", timestamp_format)
-        if products is not None:
-            product_table = _read_table(_existing(str(products), str(products)))
-            shop.products, report = validate_products(product_table, on_bad_rows or "raise")
-            shop.reports.append(report)
+        tables = {"products": (products, validate_products), "promotions": (promotions, validate_promotions), "stock": (stock, validate_stock)}
+        for name, (given, validate) in tables.items():
+            if given is not None:
+                frame, report = validate(_shop_table(given), on_bad_rows or "raise")
+                setattr(shop, name, frame)
+                shop.reports.append(report)
         return shop
     raise EngineError(
         f"unknown data source {source!r}: use one of {', '.join(BUILTIN_SOURCES)} "
@@ -140,6 +176,20 @@ def _existing(path: str, source: str) -> Path:
     if not resolved.exists():
         raise EngineError(f"data source {source!r}: no file at {resolved}")
     return resolved
+
+
+def _shop_table(table: str | Path | TableFile | pd.DataFrame) -> pd.DataFrame:
+    """A products, promotions or stock table read from its file and renamed by its column map."""
+    if isinstance(table, pd.DataFrame):
+        return table
+    entry = table if isinstance(table, TableFile) else TableFile(file=str(table))
+    raw = _read_table(_existing(entry.file, entry.file))
+    missing = set(entry.columns) - set(raw.columns)
+    if missing:
+        raise DataValidationError(
+            f"{entry.file}: column map names {sorted(missing)}, which the file does not have; its columns are {list(raw.columns)}"
+        )
+    return raw.rename(columns=entry.columns)
 
 
 def _read_table(path: Path) -> pd.DataFrame:
