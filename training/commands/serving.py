@@ -332,7 +332,7 @@ def serve(
     _announce_bundle()
     command = server.server_command(host, port, workers)
     console.print(f"serving on http://{host}:{port} (OpenAPI at /docs.json, metrics at /metrics); Ctrl-C stops")
-    os.execvpe(command[0], command, server.server_environment())
+    os.execvpe(command[0], command, server.server_environment(port=port))
 
 
 def _announce_bundle() -> None:
