@@ -11,6 +11,9 @@ A source is named by a short spec string:
 - ``PATH.yaml``: a :class:`DataSourceConfig` naming one of the above with its column map, timestamp
   format and products file, so that a shop's mapping is written down once.
 
+A loaded shop records its source as the user named it, files (a data config included) by their absolute
+path, so loading ``ShopData.source`` again from any folder reads the same data the same way.
+
 Every source goes through the same contracts (:mod:`engine.data.schema`). Bad rows stop a user's file
 by default (``on_bad_rows="raise"``); the public data sets have known bad rows (zero quantities, $0
 lines) and are quarantined by default, with the counts in ``ShopData.reports``.
@@ -66,7 +69,7 @@ def _from_config(path: Path, on_bad_rows: BadRows | None, include_promotions: bo
             return name
         return str(path.parent / name)
 
-    return load_shop(
+    shop = load_shop(
         beside(config.source) or config.source,
         column_map=config.columns,
         on_bad_rows=on_bad_rows or config.on_bad_rows,
@@ -74,6 +77,8 @@ def _from_config(path: Path, on_bad_rows: BadRows | None, include_promotions: bo
         products=beside(config.products),
         include_promotions=include_promotions,
     )
+    shop.source = str(path.resolve())  # the config, not its inner file: loading it again applies its column map
+    return shop
 
 
 def load_shop(
@@ -108,7 +113,7 @@ def load_shop(
     path = Path(source)
     if path.name.endswith(_FILE_SUFFIXES):
         raw = _rename(_read_table(_existing(source, source)), column_map or {}, source)
-        shop = _validated(source, raw, on_bad_rows or "raise", timestamp_format)
+        shop = _validated(str(path.expanduser().resolve()), raw, on_bad_rows or "raise", timestamp_format)
         if products is not None:
             product_table = _read_table(_existing(str(products), str(products)))
             shop.products, report = validate_products(product_table, on_bad_rows or "raise")

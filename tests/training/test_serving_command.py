@@ -217,3 +217,24 @@ def test_a_stored_copy_that_does_not_verify_is_deleted(tmp_path, monkeypatch) ->
     with pytest.raises(ModelFormatError, match="part 'products.parquet' is missing"):
         store_bundle(folder, {"n": 0}, home)
     assert stored_bundles(home) == []
+
+
+def test_import_without_data_reloads_the_data_config_the_champions_were_trained_on(tmp_path) -> None:
+    from engine.data.sources import load_shop
+
+    folder, elsewhere = tmp_path / "shop", tmp_path / "elsewhere"
+    folder.mkdir()
+    elsewhere.mkdir()
+    renamed = small_shop().transactions.drop(columns=["revenue"]).rename(columns={"customer_id": "cust", "product_id": "sku"})
+    renamed.to_csv(folder / "orders.csv", index=False)
+    (folder / "shop.yaml").write_text("source: orders.csv\ncolumns: {cust: customer_id, sku: product_id}\n")
+    configured = load_shop(str(folder / "shop.yaml"))
+    assert configured.source == str((folder / "shop.yaml").resolve())  # the config, not its inner CSV
+    with temporary_registry(tmp_path) as uri:
+        train_recommender(configured, tmp_path / "recommender")
+    space = {"work": elsewhere, "env": {**os.environ, "MLFLOW_TRACKING_URI": uri, "BENTOML_HOME": str(tmp_path / "bentoml")}}
+    done = _crm(space, "serve", "import")  # no --data: the recorded config, with its column map, from another folder
+    assert done.returncode == 0, done.stderr
+    again = _crm(space, "serve", "import", "--data", "../shop/shop.yaml")  # the same config, named from here
+    assert again.returncode == 0, again.stderr
+    assert f"crm-bundle:{_tag(done)} already holds these champions" in again.stderr
