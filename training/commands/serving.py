@@ -34,8 +34,8 @@ from pydantic import BaseModel
 
 from engine.customers.view import customer_view, default_as_of
 from engine.data.dataset import ShopData
-from serving import routes, server
 from engine.errors import ModelFormatError
+from serving import routes, server
 from serving.bundle import MODEL_NAMES, load_bundle, verify_bundle, write_bundle
 from serving.settings import BUNDLE_NAME
 from training import tracking
@@ -346,6 +346,8 @@ def _announce_bundle() -> None:
                       "503 until `crm serve import` stores one")
         return
     console.print(f"bundle {stored.tag}: {json.dumps(stored.info.metadata)}")
+    if (problem := damage(stored)) is not None:
+        console.print(f"[yellow]the service will refuse it[/yellow] ({problem}): run `crm serve import` again")
 
 
 # --- demo: one call of every endpoint ----------------------------------------------------------------------
