@@ -122,6 +122,8 @@ def test_a_damaged_newest_bundle_is_rebuilt_not_reused_and_pruned(workspace, tmp
     assert first.returncode == 0, first.stderr
     damaged = _tag(first)
     shutil.rmtree(tmp_path / "bentoml" / "models" / "crm-bundle" / damaged / "recommender")
+    shown = _crm(space, "serve", "demo")  # neither shown nor packed into a Bento
+    assert shown.returncode == 2 and "part 'recommender' is missing" in shown.stderr and "Traceback" not in shown.stderr
     again = _crm(space, "serve", "import", "--data", workspace["data"], "--keep", "1")
     assert again.returncode == 0, again.stderr
     assert f"not reused: bundle crm-bundle:{damaged} is incomplete, refused: part 'recommender' is missing" in again.stderr

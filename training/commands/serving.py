@@ -47,7 +47,7 @@ from training.console import console, step
 if TYPE_CHECKING:
     from engine.customers.scoring import RiskBands
 
-EMPTY_STORE_EXIT = 2  # like a usage error: the user has to run something else first
+EMPTY_STORE_EXIT = 2  # like a usage error: the user has to run something else first (crm serve import)
 
 app = typer.Typer(
     help="Serve the champions over HTTP: `crm serve` runs the service; `crm serve import` refreshes what it serves.",
@@ -382,6 +382,24 @@ def _call(url: str, body: dict[str, Any], key: str | None) -> tuple[int, str]:
         return error.code, error.read().decode()
 
 
+def whole_bundle(reference: str, alternative: str = "") -> Any:
+    """The stored bundle ``reference`` names, verified; if there is none or it does not verify, a
+    one-line message saying what to run and exit code 2 (nothing to show or pack)."""
+    import bentoml
+
+    try:
+        stored = bentoml.models.get(reference)
+    except bentoml.exceptions.NotFound:
+        problem = f"no bundle {reference} in the BentoML model store"
+    else:
+        problem = damage(stored)
+        if problem is None:
+            return stored
+    console.print(f"[red]error:[/red] {problem}: run `crm serve import` first{f', {alternative}' if alternative else ''}",
+                  soft_wrap=True)
+    raise typer.Exit(EMPTY_STORE_EXIT)
+
+
 @app.command("demo")
 def demo(
     data: Annotated[str | None, typer.Option("--data", help="Import the champions first, profiling customers from this data.")] = None,
@@ -391,19 +409,12 @@ def demo(
 ) -> None:
     """Start the service on the champions, call every endpoint once (printed as curl commands with their
     answers), and stop it. With --data, the champions are imported first (as `crm serve import`)."""
-    import bentoml
-
     if data is not None:
         tracking.configure(tracking_uri)
         tag, _ = import_champions(None, data)
         console.print(f"stored bundle {tag}")
-    reference = os.environ.get("CRM_BUNDLE") or f"{BUNDLE_NAME}:latest"
-    try:
-        stored = bentoml.models.get(reference)
-    except bentoml.exceptions.NotFound:
-        console.print(f"[red]error:[/red] no bundle {reference} in the BentoML model store: run `crm serve import` "
-                      "first, or `crm serve demo --data SOURCE` to import and show it in one go", soft_wrap=True)
-        raise typer.Exit(EMPTY_STORE_EXIT) from None
+    stored = whole_bundle(os.environ.get("CRM_BUNDLE") or f"{BUNDLE_NAME}:latest",
+                          "or `crm serve demo --data SOURCE` to import and show it in one go")
     examples = _examples(Path(stored.path), str(stored.tag))
     key = os.environ.get("CRM_API_KEY") or secrets.token_urlsafe(16)
     if "CRM_API_KEY" not in os.environ:
@@ -434,6 +445,7 @@ def build() -> None:
     """Build a Bento (service code + the served bundle, see bentofile.yaml) that runs without the registry."""
     import bentoml
 
+    whole_bundle(f"{BUNDLE_NAME}:latest")  # never pack a bundle the service would refuse
     root = Path(__file__).resolve().parents[2]
     with step("building the Bento"):
         bento = bentoml.bentos.build_bentofile(str(root / "bentofile.yaml"), build_ctx=str(root))
