@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -106,6 +107,21 @@ def _git_commit() -> str:
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+@contextmanager
+def scratch_folder(prefix: str) -> Iterator[Path]:
+    """A temporary folder for the block, removed however the block ends: normally, on an error, on
+    Ctrl-C or SIGTERM (see :func:`stop_on_signals`). Its name carries this machine and process
+    (``PREFIX-HOST-PID-...``), so folders left by processes of this machine that were killed outright
+    (SIGKILL, out of memory) are removed when the next one starts."""
+    host = socket.gethostname()
+    for stale in Path(tempfile.gettempdir()).glob(f"{prefix}-{host}-*"):
+        pid = stale.name[len(f"{prefix}-{host}-"):].split("-", 1)[0]
+        if pid.isdigit() and _process_gone(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    with stop_on_signals(), tempfile.TemporaryDirectory(prefix=f"{prefix}-{host}-{os.getpid()}-") as folder:
+        yield Path(folder)
 
 
 @contextmanager

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 
 import pandas as pd
 import pytest
@@ -184,3 +186,23 @@ def test_stop_on_signals_raises_in_the_block_and_restores_the_handlers():
         os.kill(os.getpid(), signal.SIGTERM)
     assert stopped.value.code == 143
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_scratch_folders_are_removed_and_those_of_killed_processes_swept(tmp_path, monkeypatch):
+    import socket
+    import subprocess
+    import sys
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    host = socket.gethostname()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    left_by_a_killed_process = tmp_path / f"crm-import-{host}-{dead.stdout.strip()}-abc"
+    of_a_live_process = tmp_path / f"crm-import-{host}-{os.getppid()}-abc"
+    other_machine = tmp_path / f"crm-import-elsewhere-{dead.stdout.strip()}-abc"
+    for folder in (left_by_a_killed_process, of_a_live_process, other_machine):
+        folder.mkdir()
+    with pytest.raises(RuntimeError), tracking.scratch_folder("crm-import") as scratch:
+        (scratch / "big.bin").write_bytes(b"0" * 1024)
+        raise RuntimeError("the import failed")
+    assert not scratch.exists() and not left_by_a_killed_process.exists()
+    assert of_a_live_process.exists() and other_machine.exists()

@@ -10,7 +10,7 @@ CLV) from the training data, checks that the whole bundle loads, and stores it a
 Every stored bundle is verified against its manifest (sizes and SHA-256 of every file) before it is
 reused and when the store is pruned: a damaged or partial bundle is never reused, never counted among
 the bundles kept, and is deleted first. The import works in a temporary folder that is removed however
-it ends (error, Ctrl-C or SIGTERM).
+it ends (error, Ctrl-C or SIGTERM; after SIGKILL, by the next import).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import os
 import secrets
 import shutil
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -253,8 +252,7 @@ def import_champions(
     When the newest stored bundle already holds these champion versions, data, date and settings, it
     is reused (nothing is rebuilt); after storing a new one, only the ``keep`` newest are kept."""
     config = config or SegmentsConfig()
-    with tracking.stop_on_signals(), tempfile.TemporaryDirectory(prefix="crm-import-") as scratch:
-        scratch_path = Path(scratch)
+    with tracking.scratch_folder("crm-import") as scratch_path:
         with step("downloading the champions from the MLflow registry"):
             champions = find_champions(scratch_path / "champions")
         if shop is None:
@@ -590,8 +588,8 @@ def bench(
     uri = tracking.configure(tracking_uri)
     trained = train_missing(data, uri) if train else {}
     key = secrets.token_urlsafe(16)
-    with tempfile.TemporaryDirectory(prefix="crm-bench-serving-") as scratch:
-        scratch_path, home = Path(scratch), Path(scratch) / "bentoml"
+    with tracking.scratch_folder("crm-bench-serving") as scratch_path:
+        home = scratch_path / "bentoml"
         tag, _ = import_champions(None, data, bentoml_home=home)
         bundle = load_bundle(stored_path(tag, home), tag)
         bodies = request_bodies(bundle, batch_size)
