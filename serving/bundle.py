@@ -3,19 +3,23 @@
 A bundle is a folder (stored in the BentoML model store by ``crm serve import``, so a built Bento
 carries it and runs without the MLflow registry)::
 
-    manifest.json       kind, format, as_of, data source and fingerprint, the registry version of each model
+    manifest.json       kind, format, as_of, data source and fingerprint, the registry version of each model,
+                        and every other file of the bundle with its size and SHA-256
     recommender/        the recommender champion's engine model folder (if trained)
     pricing/            the pricing champion's engine model folder (if trained)
     customers.parquet   per customer: RFM, segment, tier, churn probability and band, expected CLV, reasons
     products.parquet    product -> category (for the category filter and the answers)
 
-:func:`load_bundle` reads all of it or raises; :class:`BundleHolder` builds a new bundle completely and
+:func:`verify_bundle` checks every listed file against the manifest, so a bundle with a part missing
+(a deleted ``recommender/``) or damaged (one changed byte) is refused with a message naming the part,
+before anything reads it. :func:`load_bundle` verifies, then reads all of it or raises; :class:`BundleHolder` builds a new bundle completely and
 only then swaps one reference, so a request that picked up the old bundle finishes on it, and a bundle
 that fails to load leaves the old one serving (the failure is kept for the status endpoint and logged).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
 import threading
@@ -30,19 +34,24 @@ import pandas as pd
 
 from engine.data.columns import Columns
 from engine.errors import EngineError, ModelFormatError
-from engine.io import read_manifest, write_manifest
+from engine.io import MANIFEST, read_manifest, write_manifest
 from serving.customer_table import CustomerTable
 
 logger = logging.getLogger("crm.serving")
 
 BUNDLE_KIND = "crm-serving-bundle"
-BUNDLE_FORMAT = 1
+BUNDLE_FORMAT = 2  # 2: the manifest lists every file with its size and SHA-256
 RECOMMENDER_DIR = "recommender"
 PRICING_DIR = "pricing"
 CUSTOMERS_FILE = "customers.parquet"
 PRODUCTS_FILE = "products.parquet"
 # the capability of each part of a bundle -> its registered MLflow model name
 MODEL_NAMES = {"recommender": "crm-recommender", "churn": "crm-churn", "clv": "crm-clv", "pricing": "crm-pricing"}
+_CHUNK = 1 << 20
+
+
+class BundleIntegrityError(ModelFormatError):
+    """A bundle's files do not match its manifest: a part is missing or damaged (the message names it)."""
 
 
 @dataclass(frozen=True)
@@ -128,27 +137,103 @@ def write_bundle(
         BUNDLE_FORMAT,
         params={"as_of": str(as_of), "entry_tier": entry_tier, "data_source": data_source},
         data_fingerprint=data_fingerprint,
-        extra={"models": {part: versions.get(part) for part in MODEL_NAMES}},
+        extra={"models": {part: versions.get(part) for part in MODEL_NAMES}, "files": _checksums(directory)},
     )
     return directory
 
 
-def load_bundle(directory: str | Path, tag: str) -> Bundle:
-    """Read a bundle folder completely (every model loaded, every table read) or raise."""
+def _digest(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _checksums(directory: Path) -> dict[str, dict[str, Any]]:
+    """Every file under ``directory`` except the manifest: relative POSIX path -> size and SHA-256."""
+    return {
+        path.relative_to(directory).as_posix(): {"size": path.stat().st_size, "sha256": _digest(path)}
+        for path in sorted(directory.rglob("*"))
+        if path.is_file() and path.relative_to(directory).as_posix() != MANIFEST
+    }
+
+
+def _part(relative: str) -> str:
+    """The part of the bundle a file belongs to: its top-level folder or file name."""
+    return relative.split("/", 1)[0]
+
+
+def verify_bundle(directory: str | Path, tag: str) -> dict[str, Any]:
+    """Check a bundle folder against its manifest and return the manifest, or raise
+    :class:`BundleIntegrityError` naming the missing or damaged parts.
+
+    Every file the manifest lists must exist with its size and SHA-256; files it does not list (such as
+    the BentoML store's own ``model.yaml``) are never read, so they are ignored. Messages name the bundle
+    by ``tag`` and its files by their path inside the bundle (no server paths)."""
     directory = Path(directory)
-    manifest = read_manifest(directory, BUNDLE_KIND, BUNDLE_FORMAT)
+    if not (directory / MANIFEST).is_file():
+        raise BundleIntegrityError(f"bundle {tag} is incomplete: its {MANIFEST} is missing")
+    try:
+        manifest = read_manifest(directory, BUNDLE_KIND, BUNDLE_FORMAT)
+    except ModelFormatError as error:  # the same reason, naming the bundle instead of the folder
+        raise BundleIntegrityError(str(error).replace(str(directory), f"bundle {tag}")) from None
+    listed = manifest.get("files")
+    if not _lists_files(listed):
+        raise BundleIntegrityError(f"bundle {tag}: its {MANIFEST} does not list the bundle's files (damaged, or "
+                                   "written before bundles carried checksums: run `crm serve import` again)")
+    missing: dict[str, list[str]] = {}
+    damaged: dict[str, list[str]] = {}
+    for relative, expected in listed.items():
+        path = directory / relative
+        if not path.is_file():
+            missing.setdefault(_part(relative), []).append(relative)
+        elif path.stat().st_size != expected["size"] or _digest(path) != expected["sha256"]:
+            damaged.setdefault(_part(relative), []).append(relative)
+    problems = [
+        f"part {part!r} is missing {_files(files, listed, part)}" for part, files in sorted(missing.items())
+    ] + [f"part {part!r} is damaged ({', '.join(files)} changed: size or SHA-256 differs)" for part, files in sorted(damaged.items())]
+    if problems:
+        state = "incomplete" if missing else "damaged"
+        raise BundleIntegrityError(f"bundle {tag} is {state}, refused: {'; '.join(problems)}")
+    return manifest
+
+
+def _lists_files(listed: Any) -> bool:
+    """Whether a manifest's ``files`` entry is a file list this module wrote: relative paths inside the
+    bundle (no ``..``) with a size and a checksum, the customer table among them."""
+    return (
+        isinstance(listed, dict)
+        and CUSTOMERS_FILE in listed
+        and all(
+            isinstance(entry, dict) and {"size", "sha256"} <= entry.keys()
+            and not Path(relative).is_absolute() and ".." not in Path(relative).parts
+            for relative, entry in listed.items()
+        )
+    )
+
+
+def _files(files: list[str], listed: dict[str, Any], part: str) -> str:
+    """``(2 of 7 files: a, b)``: how much of a part is missing, with the first few names."""
+    total = sum(_part(relative) == part for relative in listed)
+    shown = ", ".join(files[:3]) + (", ..." if len(files) > 3 else "")
+    return f"({len(files)} of {total} files: {shown})"
+
+
+def load_bundle(directory: str | Path, tag: str) -> Bundle:
+    """Verify a bundle folder against its manifest, then read it completely (every model loaded, every
+    table read) or raise. Only the parts the manifest lists are read."""
+    directory = Path(directory)
+    manifest = verify_bundle(directory, tag)
     params = manifest["params"]
     versions = {part: manifest["models"].get(part) for part in MODEL_NAMES}
+    parts = {_part(relative) for relative in manifest["files"]}
     recommender = pricing = None
-    if (directory / RECOMMENDER_DIR).is_dir():
+    if RECOMMENDER_DIR in parts:
         from engine.recommend.registry import load_recommender
 
         recommender = load_recommender(directory / RECOMMENDER_DIR)
-    if (directory / PRICING_DIR).is_dir():
+    if PRICING_DIR in parts:
         from engine.pricing.optimizer import PriceOptimizer
 
         pricing = PriceOptimizer.load(directory / PRICING_DIR, model_version=versions["pricing"])
-    products = directory / PRODUCTS_FILE
     return Bundle(
         tag=tag,
         as_of=pd.Timestamp(params["as_of"]),
@@ -157,7 +242,7 @@ def load_bundle(directory: str | Path, tag: str) -> Bundle:
         entry_tier=params["entry_tier"],
         recommender=recommender,
         pricing=pricing,
-        catalogue=Catalogue.from_frame(pd.read_parquet(products)) if products.is_file() else None,
+        catalogue=Catalogue.from_frame(pd.read_parquet(directory / PRODUCTS_FILE)) if PRODUCTS_FILE in parts else None,
     )
 
 

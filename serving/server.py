@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from serving.metrics import instance_home
+
 SERVICE = "serving.service:CRMService"
 LOOPBACK = "127.0.0.1"
 SINGLE_THREADED = {"OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
@@ -49,10 +51,12 @@ def server_command(host: str, port: int, workers: int = 1) -> list[str]:
     return [str(bentoml), "serve", SERVICE, "--host", host, "--port", str(port), "--arg", f"workers={workers}"]
 
 
-def server_environment(bentoml_home: Path | None = None, settings: Mapping[str, str] | None = None) -> dict[str, str]:
+def server_environment(bentoml_home: Path | None = None, settings: Mapping[str, str] | None = None, *,
+                       port: int) -> dict[str, str]:
+    """The service's environment: BLAS single-threaded, the settings, and a BentoML home of its own
+    for the instance on ``port`` sharing ``bentoml_home``'s model store (its metrics stay its own)."""
     environment = {**os.environ, **SINGLE_THREADED, **(settings or {})}
-    if bentoml_home is not None:
-        environment["BENTOML_HOME"] = str(bentoml_home)
+    environment["BENTOML_HOME"] = str(instance_home(port, bentoml_home))
     return environment
 
 
@@ -62,7 +66,7 @@ def start(port: int, host: str = LOOPBACK, bentoml_home: Path | None = None,
     output = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
     process = subprocess.Popen(
         server_command(host, port, workers),
-        env=server_environment(bentoml_home, settings),
+        env=server_environment(bentoml_home, settings, port=port),
         stdout=output,
         stderr=subprocess.STDOUT,
         start_new_session=True,

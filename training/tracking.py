@@ -4,14 +4,24 @@ and the champion gate. The only module (with the pipelines) that imports MLflow.
 Default store: ``sqlite:///mlflow.db`` in the working directory (artifacts under ``./mlruns``), so a
 data scientist's ``mlflow ui --backend-store-uri sqlite:///mlflow.db`` shows it. ``--tracking-uri`` or
 ``MLFLOW_TRACKING_URI`` points it at a team server instead.
+
+A run that is interrupted (Ctrl-C, or SIGTERM from ``kill``, a scheduler or a container stop) ends
+``FAILED`` with the reason in its ``failure`` tag: :func:`stop_on_signals` turns both signals into
+exceptions that unwind every ``with`` block on the way out. A run whose process vanished without
+unwinding (SIGKILL, out of memory) is marked ``FAILED`` by the next run in the same experiment on the
+same machine, which finds its recorded process gone.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
+import socket
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -32,6 +42,46 @@ CHAMPION = "champion"
 _PRIMARY_METRIC_TAG = "primary_metric"
 _PRIMARY_VALUE_TAG = "primary_metric_value"
 _FINGERPRINT_TAG = "data.fingerprint"
+_HOST_TAG, _PID_TAG, _FAILURE_TAG = "run.host", "run.pid", "failure"
+
+
+class Terminated(SystemExit):
+    """Raised in the main thread by SIGTERM while :func:`stop_on_signals` is active; exits with 143
+    (128 + SIGTERM) like an unhandled SIGTERM would, after every cleanup on the way out has run."""
+
+    def __init__(self) -> None:
+        super().__init__(128 + signal.SIGTERM)
+
+    def __str__(self) -> str:
+        return "stopped by SIGTERM"
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """While the block runs, SIGTERM raises :class:`Terminated` and SIGINT ``KeyboardInterrupt`` in the
+    main thread, so context managers and ``finally`` blocks unwind (an MLflow run ends FAILED, a
+    temporary folder is removed) instead of the process dying where it stands. Only the first signal
+    raises; more of them during the unwinding are ignored so that the cleanup finishes (SIGKILL still
+    stops it). The previous handlers are restored afterwards. Outside the main thread it does nothing,
+    as Python delivers signals only there."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    raised = False
+
+    def interrupt(signum: int, _frame: Any) -> None:
+        nonlocal raised
+        if raised:
+            return
+        raised = True
+        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+    previous = {number: signal.signal(number, interrupt) for number in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
 
 
 def configure(tracking_uri: str | None = None) -> str:
@@ -60,6 +110,21 @@ def _git_commit() -> str:
 
 
 @contextmanager
+def scratch_folder(prefix: str) -> Iterator[Path]:
+    """A temporary folder for the block, removed however the block ends: normally, on an error, on
+    Ctrl-C or SIGTERM (see :func:`stop_on_signals`). Its name carries this machine and process
+    (``PREFIX-HOST-PID-...``), so folders left by processes of this machine that were killed outright
+    (SIGKILL, out of memory) are removed when the next one starts."""
+    host = socket.gethostname()
+    for stale in Path(tempfile.gettempdir()).glob(f"{prefix}-{host}-*"):
+        pid = stale.name[len(f"{prefix}-{host}-"):].split("-", 1)[0]
+        if pid.isdigit() and _process_gone(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    with stop_on_signals(), tempfile.TemporaryDirectory(prefix=f"{prefix}-{host}-{os.getpid()}-") as folder:
+        yield Path(folder)
+
+
+@contextmanager
 def tracked_run(
     experiment: str,
     config: BaseModel,
@@ -68,9 +133,14 @@ def tracked_run(
     run_name: str | None = None,
 ) -> Iterator[mlflow.ActiveRun]:
     """An MLflow run that records what makes it reproducible: the config (as params and as a JSON
-    artifact), the seed, the data source, fingerprint and summary, library versions and git commit."""
-    mlflow.set_experiment(experiment)
-    with mlflow.start_run(run_name=run_name) as run:
+    artifact), the seed, the data source, fingerprint and summary, library versions and git commit.
+
+    Any failure, including Ctrl-C and SIGTERM, ends the run FAILED with the reason in its ``failure``
+    tag; runs of this experiment left RUNNING by a process of this machine that no longer exists are
+    marked FAILED first."""
+    experiment_id = mlflow.set_experiment(experiment).experiment_id
+    fail_orphaned_runs(experiment_id)
+    with stop_on_signals(), mlflow.start_run(run_name=run_name) as run, _failure_recorded():
         config_dict = config.model_dump(mode="json")
         params = {k: str(v)[:500] for k, v in _flatten("", config_dict).items()}
         items = list(params.items())
@@ -85,10 +155,51 @@ def tracked_run(
                 "data.source": shop.source,
                 "data.fingerprint": summary["fingerprint"],
                 "git_commit": _git_commit(),
+                _HOST_TAG: socket.gethostname(),
+                _PID_TAG: str(os.getpid()),
                 **{f"version.{name}": v for name, v in library_versions().items()},
             }
         )
         yield run
+
+
+@contextmanager
+def _failure_recorded() -> Iterator[None]:
+    """Tag the active run with why it failed (the exception, or the signal that stopped it)."""
+    try:
+        yield
+    except BaseException as error:
+        reason = str(error) if isinstance(error, Terminated) else f"{type(error).__name__}: {error}"
+        try:
+            mlflow.set_tag(_FAILURE_TAG, reason[:500] or type(error).__name__)
+        except Exception:  # noqa: BLE001 - the original failure is what the user must see
+            pass
+        raise
+
+
+def _process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, owned by someone else
+        return False
+    return False
+
+
+def fail_orphaned_runs(experiment_id: str) -> list[str]:
+    """Mark FAILED the RUNNING runs of ``experiment_id`` started on this machine by a process that no
+    longer exists (killed with SIGKILL, out of memory, machine reset); returns their run ids. Runs of
+    other machines, and of live processes, are left alone."""
+    client, host, ended = MlflowClient(), socket.gethostname(), []
+    for run in client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000):
+        tags = run.data.tags
+        pid = tags.get(_PID_TAG, "")
+        if tags.get(_HOST_TAG) == host and pid.isdigit() and int(pid) != os.getpid() and _process_gone(int(pid)):
+            client.set_tag(run.info.run_id, _FAILURE_TAG, f"process {pid} on {host} ended without finishing the run")
+            client.set_terminated(run.info.run_id, status="FAILED")
+            ended.append(run.info.run_id)
+    return ended
 
 
 def metric_key(name: str) -> str:
@@ -208,7 +319,8 @@ def promote_if_better(
         )
     if rescore is not None:
         try:
-            best = float(rescore(download_champion(model_name, alias)))
+            with tempfile.TemporaryDirectory(prefix=f"{model_name}-") as scratch:
+                best = float(rescore(download_champion(model_name, alias, scratch)))
         except ModelFormatError as error:
             return decide(True, f"champion v{current.version} cannot be loaded by this engine ({error}); replaced")
         except EngineError as error:

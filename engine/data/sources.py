@@ -12,6 +12,9 @@ A source is named by a short spec string:
   format and the shop's other files (products with ``unit_cost``, promotion calendar, stock levels; see
   :mod:`engine.data.shop_tables`), so that a shop's mapping is written down once.
 
+A loaded shop records its source as the user named it, files (a data config included) by their absolute
+path, so loading ``ShopData.source`` again from any folder reads the same data the same way.
+
 Every source goes through the same contracts (:mod:`engine.data.schema`). Bad rows stop a user's file
 by default (``on_bad_rows="raise"``); the public data sets have known bad rows (zero quantities, $0
 lines) and are quarantined by default, with the counts in ``ShopData.reports``.
@@ -89,7 +92,7 @@ def _from_config(path: Path, on_bad_rows: BadRows | None, include_promotions: bo
         entry = TableFile(file=entry) if isinstance(entry, str) else entry
         return entry.model_copy(update={"file": beside(entry.file)})
 
-    return load_shop(
+    shop = load_shop(
         beside(config.source) or config.source,
         column_map=config.columns,
         on_bad_rows=on_bad_rows or config.on_bad_rows,
@@ -99,6 +102,8 @@ def _from_config(path: Path, on_bad_rows: BadRows | None, include_promotions: bo
         stock=table(config.stock),
         include_promotions=include_promotions,
     )
+    shop.source = str(path.resolve())  # the config, not its inner file: loading it again applies its column map
+    return shop
 
 
 def load_shop(
@@ -142,7 +147,7 @@ def load_shop(
     path = Path(source)
     if path.name.endswith(_FILE_SUFFIXES):
         raw = _rename(_read_table(_existing(source, source)), column_map or {}, source)
-        shop = _validated(source, raw, on_bad_rows or "raise", timestamp_format)
+        shop = _validated(str(path.expanduser().resolve()), raw, on_bad_rows or "raise", timestamp_format)
         tables = {"products": (products, validate_products), "promotions": (promotions, validate_promotions), "stock": (stock, validate_stock)}
         for name, (given, validate) in tables.items():
             if given is not None:

@@ -3,14 +3,16 @@ when a load fails."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 import threading
 
 import pandas as pd
 import pytest
 
 from engine.errors import ModelFormatError
-from serving.bundle import Bundle, BundleHolder, load_bundle, write_bundle
+from serving.bundle import Bundle, BundleHolder, BundleIntegrityError, load_bundle, verify_bundle, write_bundle
 from serving.customer_table import CustomerTable
 from tests.serving.test_customer_table import _frame
 
@@ -47,6 +49,81 @@ def test_a_folder_that_is_not_a_bundle_is_refused(tmp_path) -> None:
 def test_unknown_model_parts_are_refused(tmp_path) -> None:
     with pytest.raises(ModelFormatError, match="segments"):
         _write(tmp_path / "b", versions={"segments": "1"})
+
+
+def _with_fake_model(tmp_path):
+    """A bundle whose ``recommender/`` part has two files (verification never reads them as a model)."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "manifest.json").write_text("{}")
+    (model / "factors.npz").write_bytes(b"\x00" * 64)
+    return _write(tmp_path / "b", recommender_dir=model)
+
+
+def test_the_manifest_lists_every_file_with_its_size_and_sha256(tmp_path) -> None:
+    folder = _with_fake_model(tmp_path)
+    files = json.loads((folder / "manifest.json").read_text())["files"]
+    assert set(files) == {"customers.parquet", "products.parquet", "recommender/manifest.json", "recommender/factors.npz"}
+    for name, entry in files.items():
+        content = (folder / name).read_bytes()
+        assert entry == {"size": len(content), "sha256": hashlib.sha256(content).hexdigest()}
+
+
+def test_a_bundle_with_a_part_deleted_is_refused_naming_the_part(tmp_path) -> None:
+    folder = _with_fake_model(tmp_path)
+    shutil.rmtree(folder / "recommender")
+    with pytest.raises(BundleIntegrityError, match=r"bundle crm-bundle:x is incomplete, refused: part 'recommender' is "
+                                                   r"missing \(2 of 2 files: recommender/factors.npz, recommender/manifest.json\)"):
+        load_bundle(folder, tag="crm-bundle:x")
+    (folder / "products.parquet").unlink()
+    with pytest.raises(BundleIntegrityError, match="part 'products.parquet' is missing"):
+        verify_bundle(folder, tag="crm-bundle:x")
+
+
+def test_one_changed_byte_is_refused_naming_the_file(tmp_path) -> None:
+    folder = _write(tmp_path / "b")
+    table = folder / "customers.parquet"
+    content = bytearray(table.read_bytes())
+    content[len(content) // 2] ^= 1
+    table.write_bytes(bytes(content))
+    with pytest.raises(BundleIntegrityError, match=r"is damaged, refused: part 'customers.parquet' is damaged \(customers.parquet changed"):
+        load_bundle(folder, tag="crm-bundle:x")
+
+
+def test_files_the_manifest_does_not_list_are_ignored(tmp_path) -> None:
+    folder = _write(tmp_path / "b")
+    (folder / "model.yaml").write_text("name: crm-bundle\n")  # what the BentoML store adds beside it
+    assert load_bundle(folder, tag="x").capabilities == ["profile", "churn_risk"]
+
+
+@pytest.mark.parametrize("files", [None, {}, {"customers.parquet": {"size": 1}}, {"customers.parquet": {"size": 1, "sha256": "0"}, "../x": {"size": 1, "sha256": "0"}}])
+def test_a_manifest_without_a_proper_file_list_is_refused(tmp_path, files) -> None:
+    folder = _write(tmp_path / "b")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "files": files}))
+    with pytest.raises(BundleIntegrityError, match="does not list the bundle's files"):
+        load_bundle(folder, tag="x")
+
+
+def test_errors_name_the_bundle_not_the_folder(tmp_path) -> None:
+    folder = _write(tmp_path / "b")
+    (folder / "manifest.json").write_text("{ not json")
+    with pytest.raises(BundleIntegrityError) as refused:
+        load_bundle(folder, tag="crm-bundle:x")
+    assert "crm-bundle:x" in str(refused.value) and str(tmp_path) not in str(refused.value)
+    (folder / "manifest.json").unlink()
+    with pytest.raises(BundleIntegrityError, match="crm-bundle:x is incomplete: its manifest.json is missing"):
+        load_bundle(folder, tag="crm-bundle:x")
+
+
+def test_the_holder_refuses_a_partial_bundle_and_keeps_serving_the_good_one(tmp_path) -> None:
+    folders = {"good": _write(tmp_path / "good"), "partial": _write(tmp_path / "partial")}
+    (folders["partial"] / "products.parquet").unlink()
+    holder = BundleHolder(lambda reference: load_bundle(folders[reference], reference))
+    assert holder.load("good").ok
+    outcome = holder.load("partial")
+    assert not outcome.ok and "part 'products.parquet' is missing" in outcome.error
+    assert holder.current.tag == "good" and holder.current.category_of("p1") == "dairy"
 
 
 def _bundle(tag: str) -> Bundle:

@@ -7,7 +7,9 @@ imported while it runs (it picks them up by itself), including one that cannot l
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -318,11 +320,20 @@ def test_a_new_champion_is_picked_up_while_requests_keep_succeeding(live: Live) 
     assert after["versions"] == new["versions"]
 
 
+def _recount(bundle: Path, name: str) -> None:
+    """Record a changed file's size and SHA-256 in the bundle's manifest."""
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    content = (bundle / name).read_bytes()
+    manifest["files"][name] = {"size": len(content), "sha256": hashlib.sha256(content).hexdigest()}
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+
+
 def test_a_bundle_that_fails_to_load_leaves_the_old_one_serving(live: Live) -> None:
     serving = live.status()["bundle"]
     broken = live.work / "broken"
     shutil.copytree(stored_path(serving, live.home), broken)
     (broken / "recommender" / "manifest.json").write_text("{ not json")
+    _recount(broken, "recommender/manifest.json")  # whole by its checksums, yet its model cannot load
     tag = store_bundle(broken, {"purpose": "broken on purpose"}, live.home)
     status = live.wait_for(lambda s: s["last_reload"]["bundle"] == tag)
     assert status["last_reload"]["ok"] is False and "not valid JSON" in status["last_reload"]["error"]

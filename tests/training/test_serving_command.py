@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -57,9 +58,11 @@ def test_importing_the_same_champions_again_reuses_the_bundle(workspace) -> None
 
 
 def test_demo_calls_every_endpoint_and_stops_cleanly(workspace) -> None:
-    done = _crm(workspace, "serve", "demo")
+    done = _crm(workspace, "serve", "demo", "--data", workspace["data"])
     assert done.returncode == 0, done.stderr
     output = done.stderr
+    # the demo fingerprints the default settings as `crm serve import` does: the bundle is reused
+    assert "already holds these champions, data and settings: reused" in output
     for route in (*routes.STOREFRONT, routes.PROFILE, routes.CHURN_RISK, routes.CHURN_RISK_CSV, routes.STATUS):
         assert f"{route} -H 'Content-Type: application/json'" in output, route
     assert "$ curl -s http://127.0.0.1:" in output and "/metrics" in output
@@ -103,6 +106,62 @@ def test_bench_writes_the_contract(workspace) -> None:
     assert "price" not in result  # no pricing champion: the endpoint is not benchmarked
 
 
+def _own_home(workspace: dict[str, object], folder: Path) -> dict[str, object]:
+    """The workspace's registry with a BentoML home and temp folder of its own (other tests' bundles untouched)."""
+    (folder / "tmp").mkdir(parents=True)
+    return {**workspace, "env": {**workspace["env"], "BENTOML_HOME": str(folder / "bentoml"), "TMPDIR": str(folder / "tmp")}}
+
+
+def _tag(done: subprocess.CompletedProcess) -> str:
+    return done.stderr.split("bundle crm-bundle:", 1)[1].split()[0]
+
+
+def test_a_damaged_newest_bundle_is_rebuilt_not_reused_and_pruned(workspace, tmp_path) -> None:
+    space = _own_home(workspace, tmp_path)
+    first = _crm(space, "serve", "import", "--data", workspace["data"])
+    assert first.returncode == 0, first.stderr
+    damaged = _tag(first)
+    shutil.rmtree(tmp_path / "bentoml" / "models" / "crm-bundle" / damaged / "recommender")
+    shown = _crm(space, "serve", "demo")  # neither shown nor packed into a Bento
+    assert shown.returncode == 2 and "part 'recommender' is missing" in shown.stderr and "Traceback" not in shown.stderr
+    again = _crm(space, "serve", "import", "--data", workspace["data"], "--keep", "1")
+    assert again.returncode == 0, again.stderr
+    assert f"not reused: bundle crm-bundle:{damaged} is incomplete, refused: part 'recommender' is missing" in again.stderr
+    rebuilt = again.stderr.split("bundle crm-bundle:")[-1].split()[0]
+    assert rebuilt != damaged and f"removed bundles: crm-bundle:{damaged}" in again.stderr
+    assert [path.parent.name for path in (tmp_path / "bentoml" / "models" / "crm-bundle").glob("*/manifest.json")] == [rebuilt]
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_a_failed_import_leaves_no_temporary_folder(workspace, tmp_path) -> None:
+    space = _own_home(workspace, tmp_path)
+    done = _crm(space, "serve", "import", "--data", str(tmp_path / "missing.csv"))
+    assert done.returncode != 0 and "missing.csv" in done.stderr
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_an_import_stopped_by_sigterm_leaves_no_temporary_folder(workspace, tmp_path) -> None:
+    import signal
+    import time
+
+    space = _own_home(workspace, tmp_path)
+    child = subprocess.Popen([CRM, "serve", "import", "--data", workspace["data"]], env=space["env"], cwd=workspace["work"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not any((tmp_path / "tmp").glob("crm-import-*/champions/*")) and time.monotonic() < deadline:
+        time.sleep(0.02)  # wait until the champions are being downloaded into the import's folder
+    child.send_signal(signal.SIGTERM)
+    assert child.wait(60) == 143, child.stderr.read()
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_demo_with_an_empty_store_says_what_to_run(workspace, tmp_path) -> None:
+    done = _crm(_own_home(workspace, tmp_path), "serve", "demo")
+    assert done.returncode == 2
+    assert "no bundle crm-bundle:latest in the BentoML model store: run `crm serve import` first" in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
 def test_import_without_data_or_champion_sources_says_what_to_pass(tmp_path) -> None:
     with temporary_registry(tmp_path) as uri:
         pass
@@ -112,14 +171,72 @@ def test_import_without_data_or_champion_sources_says_what_to_pass(tmp_path) -> 
     assert "--data" in done.stderr
 
 
-def test_pruning_keeps_the_newest_bundles(tmp_path) -> None:
-    from training.commands.serving import prune_bundles, store_bundle, stored_bundles
+def _stored_bundles(home: Path, count: int, work: Path) -> list[str]:
+    from tests.serving.test_bundle import _write
+    from training.commands.serving import store_bundle
 
-    folder = tmp_path / "folder"
-    folder.mkdir()
-    (folder / "manifest.json").write_text("{}")
+    return [store_bundle(_write(work / f"bundle-{n}"), {"n": n}, home) for n in range(count)]
+
+
+def test_pruning_keeps_the_newest_bundles(tmp_path) -> None:
+    from training.commands.serving import prune_bundles, stored_bundles
+
     home = tmp_path / "bentoml"
-    tags = [store_bundle(folder, {"n": n}, home) for n in range(4)]
+    tags = _stored_bundles(home, 4, tmp_path)
     removed = prune_bundles(2, home)
     assert sorted(removed) == sorted(tags[:2])
     assert [str(model.tag) for model in stored_bundles(home)] == tags[:1:-1]
+
+
+def test_pruning_deletes_damaged_bundles_first_and_keeps_good_ones(tmp_path) -> None:
+    from training.commands.serving import prune_bundles, stored_bundles, stored_path
+
+    home = tmp_path / "bentoml"
+    tags = _stored_bundles(home, 5, tmp_path)  # oldest first; the two newest get damaged
+    (stored_path(tags[3], home) / "products.parquet").unlink()
+    with (stored_path(tags[4], home) / "customers.parquet").open("r+b") as table:
+        table.seek(100)
+        byte = table.read(1)
+        table.seek(100)
+        table.write(bytes([byte[0] ^ 1]))
+    removed = prune_bundles(2, home)
+    assert removed == [tags[4], tags[3], tags[0]]  # the damaged ones first (newest first), then the surplus
+    assert [str(model.tag) for model in stored_bundles(home)] == [tags[2], tags[1]]
+
+
+def test_a_stored_copy_that_does_not_verify_is_deleted(tmp_path, monkeypatch) -> None:
+    import shutil
+
+    from engine.errors import ModelFormatError
+    from tests.serving.test_bundle import _write
+    from training.commands.serving import store_bundle, stored_bundles
+
+    home, copy = tmp_path / "bentoml", shutil.copytree
+    folder = _write(tmp_path / "bundle")
+    monkeypatch.setattr(shutil, "copytree", lambda source, target, **options: copy(
+        source, target, ignore=shutil.ignore_patterns("products.parquet"), **options))  # a copy that loses a part
+
+    with pytest.raises(ModelFormatError, match="part 'products.parquet' is missing"):
+        store_bundle(folder, {"n": 0}, home)
+    assert stored_bundles(home) == []
+
+
+def test_import_without_data_reloads_the_data_config_the_champions_were_trained_on(tmp_path) -> None:
+    from engine.data.sources import load_shop
+
+    folder, elsewhere = tmp_path / "shop", tmp_path / "elsewhere"
+    folder.mkdir()
+    elsewhere.mkdir()
+    renamed = small_shop().transactions.drop(columns=["revenue"]).rename(columns={"customer_id": "cust", "product_id": "sku"})
+    renamed.to_csv(folder / "orders.csv", index=False)
+    (folder / "shop.yaml").write_text("source: orders.csv\ncolumns: {cust: customer_id, sku: product_id}\n")
+    configured = load_shop(str(folder / "shop.yaml"))
+    assert configured.source == str((folder / "shop.yaml").resolve())  # the config, not its inner CSV
+    with temporary_registry(tmp_path) as uri:
+        train_recommender(configured, tmp_path / "recommender")
+    space = {"work": elsewhere, "env": {**os.environ, "MLFLOW_TRACKING_URI": uri, "BENTOML_HOME": str(tmp_path / "bentoml")}}
+    done = _crm(space, "serve", "import")  # no --data: the recorded config, with its column map, from another folder
+    assert done.returncode == 0, done.stderr
+    again = _crm(space, "serve", "import", "--data", "../shop/shop.yaml")  # the same config, named from here
+    assert again.returncode == 0, again.stderr
+    assert f"crm-bundle:{_tag(done)} already holds these champions" in again.stderr

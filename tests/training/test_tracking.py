@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 
 import pandas as pd
 import pytest
@@ -94,9 +96,10 @@ def test_rescore_compares_both_models_on_this_runs_data(store, tiny_transactions
 
     # the champion re-scored on the grown data reaches 0.50 there: a 0.40 challenger loses
     seen = []
-    lost = register_with(0.40, lambda folder: seen.append(folder) or 0.50)
+    lost = register_with(0.40, lambda folder: seen.append((folder, json.loads((folder / "manifest.json").read_text()))) or 0.50)
     assert not lost.promoted and lost.champion == 0.50 and "re-scored" in lost.reason
-    assert json.loads((seen[0] / "manifest.json").read_text()) == {"value": 0.30}
+    assert seen[0][1] == {"value": 0.30}
+    assert not seen[0][0].exists()  # the downloaded champion is removed after re-scoring
     assert tracking.champion_version("gate-test") == first.version
 
     def unreadable(folder):
@@ -111,3 +114,95 @@ def test_rescore_compares_both_models_on_this_runs_data(store, tiny_transactions
 
     replaced = register_with(0.10, unreadable)
     assert replaced.promoted and "cannot be loaded" in replaced.reason
+
+
+# --- interrupted runs end FAILED ------------------------------------------------------------------------
+
+_CHILD = """
+import sys, time
+from pydantic import BaseModel
+from engine.data.synthetic import SyntheticShopConfig, generate_shop
+from training import tracking
+
+class Config(BaseModel):
+    purpose: str = "killed on purpose"
+
+tracking.configure()
+shop = generate_shop(SyntheticShopConfig(seed=1, n_customers=50, n_products=10, n_weeks=8))
+with tracking.tracked_run("killed", Config(), shop, seed=0) as run:
+    print(run.info.run_id, flush=True)
+    time.sleep(60)  # the pipeline's work, interrupted by the signal
+"""
+
+
+def _start_run_in_child(store) -> tuple:
+    import os
+    import subprocess
+    import sys
+
+    environment = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{store}/mlflow.db", "OPENBLAS_NUM_THREADS": "1"}
+    child = subprocess.Popen([sys.executable, "-c", _CHILD], env=environment, cwd=store, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    return child, child.stdout.readline().strip()
+
+
+def test_a_run_stopped_by_sigterm_ends_failed_and_says_why(store):
+    import signal
+
+    import mlflow
+
+    child, run_id = _start_run_in_child(store)
+    assert run_id, child.stderr.read()
+    assert mlflow.get_run(run_id).info.status == "RUNNING"
+    child.send_signal(signal.SIGTERM)
+    assert child.wait(30) == 143
+    assert "Traceback" not in child.stderr.read()
+    run = mlflow.get_run(run_id)
+    assert run.info.status == "FAILED" and run.data.tags["failure"] == "stopped by SIGTERM"
+
+
+def test_a_run_whose_process_was_killed_is_failed_by_the_next_run(store, tiny_transactions):
+    import signal
+
+    import mlflow
+
+    child, run_id = _start_run_in_child(store)
+    child.send_signal(signal.SIGKILL)  # nothing in the child can react
+    child.wait(30)
+    assert mlflow.get_run(run_id).info.status == "RUNNING"
+    with tracking.tracked_run("killed", _Config(), ShopData(tiny_transactions, source="tiny"), seed=1) as run:
+        pass
+    killed = mlflow.get_run(run_id)
+    assert killed.info.status == "FAILED" and f"process {killed.data.tags['run.pid']}" in killed.data.tags["failure"]
+    assert mlflow.get_run(run.info.run_id).info.status == "FINISHED"
+
+
+def test_stop_on_signals_raises_in_the_block_and_restores_the_handlers():
+    import os
+    import signal
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(tracking.Terminated) as stopped, tracking.stop_on_signals():
+        os.kill(os.getpid(), signal.SIGTERM)
+    assert stopped.value.code == 143
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_scratch_folders_are_removed_and_those_of_killed_processes_swept(tmp_path, monkeypatch):
+    import socket
+    import subprocess
+    import sys
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    host = socket.gethostname()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    left_by_a_killed_process = tmp_path / f"crm-import-{host}-{dead.stdout.strip()}-abc"
+    of_a_live_process = tmp_path / f"crm-import-{host}-{os.getppid()}-abc"
+    other_machine = tmp_path / f"crm-import-elsewhere-{dead.stdout.strip()}-abc"
+    for folder in (left_by_a_killed_process, of_a_live_process, other_machine):
+        folder.mkdir()
+    with pytest.raises(RuntimeError), tracking.scratch_folder("crm-import") as scratch:
+        (scratch / "big.bin").write_bytes(b"0" * 1024)
+        raise RuntimeError("the import failed")
+    assert not scratch.exists() and not left_by_a_killed_process.exists()
+    assert of_a_live_process.exists() and other_machine.exists()

@@ -6,6 +6,11 @@ folders holding the ``champion`` alias, precomputes the per-customer table (RFM,
 CLV) from the training data, checks that the whole bundle loads, and stores it as a new version of
 ``crm-bundle`` in the BentoML model store. A running service picks it up by itself (see
 ``CRM_RELOAD_SECONDS``); a built Bento carries it and needs no registry.
+
+Every stored bundle is verified against its manifest (sizes and SHA-256 of every file) before it is
+reused and when the store is pruned: a damaged or partial bundle is never reused, never counted among
+the bundles kept, and is deleted first. The import works in a temporary folder that is removed however
+it ends (error, Ctrl-C or SIGTERM; after SIGKILL, by the next import).
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ import os
 import secrets
 import shutil
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -29,8 +33,9 @@ from pydantic import BaseModel
 
 from engine.customers.view import customer_view, default_as_of
 from engine.data.dataset import ShopData
+from engine.errors import ModelFormatError
 from serving import routes, server
-from serving.bundle import MODEL_NAMES, load_bundle, write_bundle
+from serving.bundle import MODEL_NAMES, load_bundle, verify_bundle, write_bundle
 from serving.settings import BUNDLE_NAME
 from training import tracking
 from training.commands.data import DataOption, MapOption, QuarantineOption, load_from_cli
@@ -40,6 +45,8 @@ from training.console import console, step
 
 if TYPE_CHECKING:
     from engine.customers.scoring import RiskBands
+
+EMPTY_STORE_EXIT = 2  # like a usage error: the user has to run something else first (crm serve import)
 
 app = typer.Typer(
     help="Serve the champions over HTTP: `crm serve` runs the service; `crm serve import` refreshes what it serves.",
@@ -161,12 +168,28 @@ def _store(bentoml_home: Path | None) -> dict[str, Any]:
 
 
 def store_bundle(directory: Path, metadata: dict[str, Any], bentoml_home: Path | None = None) -> str:
-    """Copy a checked bundle folder into the BentoML model store as a new ``crm-bundle`` version."""
+    """Copy a checked bundle folder into the BentoML model store as a new ``crm-bundle`` version, and
+    verify the stored copy (a copy that does not verify is deleted, and the error names the part)."""
     import bentoml
 
     with bentoml.models.create(BUNDLE_NAME, metadata=metadata, **_store(bentoml_home)) as model:
         shutil.copytree(directory, model.path, dirs_exist_ok=True)
-    return str(model.tag)
+    tag = str(model.tag)
+    try:
+        verify_bundle(stored_path(tag, bentoml_home), tag)
+    except ModelFormatError:
+        bentoml.models.delete(tag, **_store(bentoml_home))
+        raise
+    return tag
+
+
+def damage(model: Any) -> str | None:
+    """Why a stored bundle cannot be served (a missing or damaged part, named), or None if it is whole."""
+    try:
+        verify_bundle(model.path, str(model.tag))
+    except ModelFormatError as error:
+        return str(error)
+    return None
 
 
 def stored_path(tag: str, bentoml_home: Path | None = None) -> Path:
@@ -189,18 +212,27 @@ def stored_bundles(bentoml_home: Path | None = None) -> list[Any]:
 
 
 def prune_bundles(keep: int, bentoml_home: Path | None = None) -> list[str]:
-    """Delete all but the ``keep`` newest bundle versions (a running service keeps what it loaded)."""
+    """Keep the ``keep`` newest bundle versions that verify; delete the damaged ones first, then the
+    older whole ones (a running service keeps what it has loaded). Returns the deleted tags."""
     import bentoml
 
-    removed = [str(model.tag) for model in stored_bundles(bentoml_home)[keep:]]
+    stored = stored_bundles(bentoml_home)
+    damaged = [model for model in stored if damage(model) is not None]
+    whole = [model for model in stored if model not in damaged]
+    removed = [str(model.tag) for model in [*damaged, *whole[keep:]]]
     for tag in removed:
         bentoml.models.delete(tag, **_store(bentoml_home))
     return removed
 
 
-def _fingerprint(*settings: BaseModel | None) -> str:
-    """A short hash of the settings that shape the customer table (segments, tiers, risk bands)."""
-    text = json.dumps([setting.model_dump(mode="json") if setting else None for setting in settings], sort_keys=True)
+def settings_fingerprint(config: SegmentsConfig | None = None, bands: RiskBands | None = None) -> str:
+    """A short hash of the settings that shape the customer table: segments and tiers, risk bands.
+    Unset settings count as their defaults, so every command that imports (``crm serve import``,
+    ``crm serve demo --data``, the benchmark) fingerprints the same settings the same way."""
+    from engine.customers.scoring import RiskBands
+
+    settings: list[BaseModel] = [config or SegmentsConfig(), bands or RiskBands()]
+    text = json.dumps([setting.model_dump(mode="json") for setting in settings], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -220,8 +252,7 @@ def import_champions(
     When the newest stored bundle already holds these champion versions, data, date and settings, it
     is reused (nothing is rebuilt); after storing a new one, only the ``keep`` newest are kept."""
     config = config or SegmentsConfig()
-    with tempfile.TemporaryDirectory(prefix="crm-import-") as scratch:
-        scratch_path = Path(scratch)
+    with tracking.scratch_folder("crm-import") as scratch_path:
         with step("downloading the champions from the MLflow registry"):
             champions = find_champions(scratch_path / "champions")
         if shop is None:
@@ -237,19 +268,22 @@ def import_champions(
             "as_of": str(moment),
             "data_source": shop.source,
             "data_fingerprint": shop.fingerprint(),
-            "settings": _fingerprint(config, bands),
+            "settings": settings_fingerprint(config, bands),
             **{MODEL_NAMES[part]: champion.version for part, champion in champions.items()},
         }
         newest = next(iter(stored_bundles(bentoml_home)), None)
         if newest is not None and newest.info.metadata == metadata:
-            console.print(f"bundle {newest.tag} already holds these champions, data and settings: reused")
-            return str(newest.tag), champions
+            problem = damage(newest)
+            if problem is None:
+                console.print(f"bundle {newest.tag} already holds these champions, data and settings: reused")
+                return str(newest.tag), champions
+            console.print(f"[yellow]not reused:[/yellow] {problem}; building a new one")
         with step(f"building the bundle (customers as of {moment.date()}) and checking that it loads"):
             folder = build_bundle(shop, champions, moment, config, scratch_path / "bundle", bands)
         tag = store_bundle(folder, metadata, bentoml_home)
     removed = prune_bundles(keep, bentoml_home)
     if removed:
-        console.print(f"removed older bundles: {', '.join(removed)} (kept the {keep} newest)")
+        console.print(f"removed bundles: {', '.join(removed)} (kept the {keep} newest that verify; damaged ones go first)")
     return tag, champions
 
 
@@ -296,7 +330,7 @@ def serve(
     _announce_bundle()
     command = server.server_command(host, port, workers)
     console.print(f"serving on http://{host}:{port} (OpenAPI at /docs.json, metrics at /metrics); Ctrl-C stops")
-    os.execvpe(command[0], command, server.server_environment())
+    os.execvpe(command[0], command, server.server_environment(port=port))
 
 
 def _announce_bundle() -> None:
@@ -310,13 +344,15 @@ def _announce_bundle() -> None:
                       "503 until `crm serve import` stores one")
         return
     console.print(f"bundle {stored.tag}: {json.dumps(stored.info.metadata)}")
+    if (problem := damage(stored)) is not None:
+        console.print(f"[yellow]the service will refuse it[/yellow] ({problem}): run `crm serve import` again")
 
 
 # --- demo: one call of every endpoint ----------------------------------------------------------------------
 
 
-def _examples(bundle_dir: Path) -> dict[str, Any]:
-    bundle = load_bundle(bundle_dir, tag="demo")
+def _examples(bundle_dir: Path, tag: str) -> dict[str, Any]:
+    bundle = load_bundle(bundle_dir, tag)
     known = bundle.customers.frame.index[0]
     first = bundle.customers.query().index[0] if bundle.customers.has_value_scores else known
     items = bundle.recommender.items_.external_ids[:1].tolist() if bundle.recommender is not None else ["p1"]
@@ -344,6 +380,24 @@ def _call(url: str, body: dict[str, Any], key: str | None) -> tuple[int, str]:
         return error.code, error.read().decode()
 
 
+def whole_bundle(reference: str, alternative: str = "") -> Any:
+    """The stored bundle ``reference`` names, verified; if there is none or it does not verify, a
+    one-line message saying what to run and exit code 2 (nothing to show or pack)."""
+    import bentoml
+
+    try:
+        stored = bentoml.models.get(reference)
+    except bentoml.exceptions.NotFound:
+        problem = f"no bundle {reference} in the BentoML model store"
+    else:
+        problem = damage(stored)
+        if problem is None:
+            return stored
+    console.print(f"[red]error:[/red] {problem}: run `crm serve import` first{f', {alternative}' if alternative else ''}",
+                  soft_wrap=True)
+    raise typer.Exit(EMPTY_STORE_EXIT)
+
+
 @app.command("demo")
 def demo(
     data: Annotated[str | None, typer.Option("--data", help="Import the champions first, profiling customers from this data.")] = None,
@@ -353,17 +407,16 @@ def demo(
 ) -> None:
     """Start the service on the champions, call every endpoint once (printed as curl commands with their
     answers), and stop it. With --data, the champions are imported first (as `crm serve import`)."""
-    import bentoml
-
     if data is not None:
         tracking.configure(tracking_uri)
         tag, _ = import_champions(None, data)
         console.print(f"stored bundle {tag}")
+    stored = whole_bundle(os.environ.get("CRM_BUNDLE") or f"{BUNDLE_NAME}:latest",
+                          "or `crm serve demo --data SOURCE` to import and show it in one go")
+    examples = _examples(Path(stored.path), str(stored.tag))
     key = os.environ.get("CRM_API_KEY") or secrets.token_urlsafe(16)
     if "CRM_API_KEY" not in os.environ:
         console.print(f"CRM_API_KEY is not set: this demo uses the throw-away key {key}")
-    stored = bentoml.models.get(os.environ.get("CRM_BUNDLE") or f"{BUNDLE_NAME}:latest")
-    examples = _examples(Path(stored.path))
     with server.running(port, settings={"CRM_API_KEY": key, "CRM_RELOAD_SECONDS": "0"}) as running:
         console.print(f"service ready at {running.url}, serving {stored.tag}")
         for route, body in examples.items():
@@ -390,6 +443,7 @@ def build() -> None:
     """Build a Bento (service code + the served bundle, see bentofile.yaml) that runs without the registry."""
     import bentoml
 
+    whole_bundle(f"{BUNDLE_NAME}:latest")  # never pack a bundle the service would refuse
     root = Path(__file__).resolve().parents[2]
     with step("building the Bento"):
         bento = bentoml.bentos.build_bentofile(str(root / "bentofile.yaml"), build_ctx=str(root))
@@ -534,8 +588,8 @@ def bench(
     uri = tracking.configure(tracking_uri)
     trained = train_missing(data, uri) if train else {}
     key = secrets.token_urlsafe(16)
-    with tempfile.TemporaryDirectory(prefix="crm-bench-serving-") as scratch:
-        scratch_path, home = Path(scratch), Path(scratch) / "bentoml"
+    with tracking.scratch_folder("crm-bench-serving") as scratch_path:
+        home = scratch_path / "bentoml"
         tag, _ = import_champions(None, data, bentoml_home=home)
         bundle = load_bundle(stored_path(tag, home), tag)
         bodies = request_bodies(bundle, batch_size)
