@@ -413,22 +413,27 @@ def bench_customers(shop: ShopData, churn_config: ChurnConfig, clv_config: ClvCo
 # --- models for scoring ------------------------------------------------------------------------------
 
 
-def check_not_after(manifest: dict[str, Any], model_name: str, as_of: pd.Timestamp) -> None:
+def check_not_after(
+    manifest: dict[str, Any], model_name: str, as_of: pd.Timestamp, data_end: pd.Timestamp, remedy: str
+) -> None:
     """Refuse a saved model that was fitted on lines from ``as_of`` on: scoring with it as of ``as_of``
-    would look ahead. A model saved before as-of dates were recorded counts as fitted on its whole data."""
-    seen_until = manifest.get("as_of")
-    if seen_until is None or pd.Timestamp(seen_until) > as_of:
-        fitted = f"lines up to {seen_until}" if seen_until else "data of unknown as-of"
+    would look ahead. A model saved before as-of dates were recorded counts as fitted on all the lines
+    before ``data_end`` (the day after the data's last line)."""
+    seen_until = pd.Timestamp(manifest["as_of"]) if manifest.get("as_of") else data_end
+    if seen_until > as_of:
         raise EngineError(
-            f"{model_name} was fitted on {fitted}, after the as-of date {as_of.date()}: scoring with it would "
-            "look ahead; pass --refit to fit the models on the lines before the as-of date"
+            f"{model_name} was fitted on the lines before {seen_until.date()}, after the as-of date {as_of.date()}: "
+            f"scoring with it would look ahead; {remedy}"
         )
 
 
-def champion_models(source: str, as_of: pd.Timestamp | None = None) -> tuple[ChurnClassifier, ClvModel] | None:
+def champion_models(
+    source: str, as_of: pd.Timestamp | None = None, data_end: pd.Timestamp | None = None
+) -> tuple[ChurnClassifier, ClvModel] | None:
     """The ``crm-churn`` and ``crm-clv`` champions from the configured MLflow store, if both exist and
     were trained on ``source``; else None. With ``as_of``, champions fitted on lines from that date on
-    are refused with an :class:`EngineError` (see :func:`check_not_after`)."""
+    are refused with an :class:`EngineError` (see :func:`check_not_after`; ``data_end`` defaults to
+    ``as_of``)."""
     from training import tracking
 
     if tracking.champion_version(CHURN_MODEL) is None or tracking.champion_version(CLV_MODEL) is None:
@@ -438,8 +443,9 @@ def champion_models(source: str, as_of: pd.Timestamp | None = None) -> tuple[Chu
     if {manifest.get("data_source") for manifest in manifests.values()} != {source}:
         return None
     if as_of is not None:
+        data_end = as_of if data_end is None else data_end
         for name, manifest in manifests.items():
-            check_not_after(manifest, name, as_of)
+            check_not_after(manifest, name, as_of, data_end, "pass --refit to fit the models on the lines before the as-of date")
     return ChurnClassifier.load(folders[CHURN_MODEL]), ClvModel.load(folders[CLV_MODEL])
 
 

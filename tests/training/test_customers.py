@@ -16,6 +16,7 @@ from training.cli import app
 from engine.customers.features import CHURNED
 from engine.customers.metrics import roc_auc
 from engine.customers.view import default_as_of
+from engine.errors import EngineError
 from training.customers import (
     PROTOCOLS,
     ChurnConfig,
@@ -185,3 +186,18 @@ def test_churn_list_as_of_scores_as_a_model_trained_with_windows_ending_there(st
     )
     outcome = data.test[CHURNED].reindex(listed.index)
     assert roc_auc(outcome, listed["churn_probability"]) == pytest.approx(roc_auc(data.test[CHURNED], expected), abs=2e-3)
+
+
+def test_serve_import_refuses_customer_champions_fitted_after_its_as_of(trained):
+    from training.commands.serving import Champion, customer_frame
+    from training.commands.segments import SegmentsConfig
+
+    tmp_path, _, _, shop = trained
+    champions = {
+        part: Champion(part, "1", shop.source, shop.fingerprint(), tmp_path / part / "model") for part in ("churn", "clv")
+    }
+    end = default_as_of(shop.transactions)
+    profiles = customer_frame(shop, end, SegmentsConfig(), champions)
+    assert profiles["churn_probability"].notna().any()
+    with pytest.raises(EngineError, match="look ahead"):
+        customer_frame(shop, end - pd.Timedelta(days=60), SegmentsConfig(), champions)

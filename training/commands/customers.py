@@ -106,8 +106,9 @@ def churn_list(
     churn_settings, clv_settings = load_config(churn_config, ChurnConfig), load_config(clv_config, ClvConfig)
     shop = load_from_cli(data, column_map, quarantine)
     tracking.configure(tracking_uri)
-    moment = pd.Timestamp(as_of) if as_of else default_as_of(shop.transactions)
-    models = None if refit else champion_models(shop.source, moment)
+    end = default_as_of(shop.transactions)
+    moment = pd.Timestamp(as_of) if as_of else end
+    models = None if refit else champion_models(shop.source, moment, end)
     if models is None:
         with step(f"no crm-churn/crm-clv champions trained on {shop.source} (or --refit): fitting both on the lines before {moment.date()}"):
             models = fit_models(shop, churn_settings, clv_settings, moment)

@@ -34,6 +34,7 @@ from pydantic import BaseModel
 from engine.customers.view import customer_view, default_as_of
 from engine.data.dataset import ShopData
 from engine.errors import ModelFormatError
+from engine.io import MANIFEST
 from serving import routes, server
 from serving.bundle import MODEL_NAMES, load_bundle, verify_bundle, write_bundle
 from serving.settings import BUNDLE_NAME
@@ -115,7 +116,8 @@ def customer_frame(
     bands: RiskBands | None = None,
 ) -> pd.DataFrame:
     """Per customer as of ``as_of``: RFM, segment and tier (always); churn probability, risk band,
-    expected CLV, value at risk and the top reasons when both customer-value champions exist."""
+    expected CLV, value at risk and the top reasons when both customer-value champions exist (refused
+    when they were fitted on lines from ``as_of`` on: the profiles would look ahead)."""
     view = customer_view(shop.transactions, as_of, config.segments, config.tiers)
     if "churn" not in champions or "clv" not in champions:
         return view
@@ -130,6 +132,13 @@ def customer_frame(
         score_customers,
     )
 
+    from training.customers import check_not_after
+
+    for name in ("churn", "clv"):
+        check_not_after(
+            json.loads((Path(champions[name].path) / MANIFEST).read_text()), MODEL_NAMES[name], as_of,
+            default_as_of(shop.transactions), "train the champions with windows ending by that date, or import as of a later date",
+        )
     churn, clv = ChurnClassifier.load(champions["churn"].path), ClvModel.load(champions["clv"].path)
     scores = score_customers(shop.transactions, churn, clv, as_of, shop.products, bands, segment_rules=config.segments)
     return view.join(scores[[CHURN_PROBABILITY, RISK_BAND, EXPECTED_CLV, VALUE_AT_RISK, TOP_REASONS]], how="left")
