@@ -11,8 +11,6 @@ import io
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,65 +18,17 @@ import pandas as pd
 import pytest
 
 from engine.customers.view import customer_view, default_as_of
-from engine.data.dataset import ShopData
 from serving import routes, server
 from serving.schemas import MAX_BATCH_CUSTOMERS, MAX_K, MAX_PRICE_BATCH
-from tests.serving.champions import (
-    API_KEY,
-    small_shop,
-    temporary_registry,
-    train_customer_value,
-    train_pricing,
-    train_recommender,
-)
+from tests.serving.champions import train_recommender
+from tests.serving.live import KEY, Live, live_service
 from training.commands.serving import import_champions, store_bundle, stored_path
-
-KEY = {"X-API-Key": API_KEY}
-
-
-@dataclass
-class Live:
-    url: str
-    home: Path
-    work: Path
-    shop: ShopData
-    tag: str
-    before_import: dict[str, Any] = field(default_factory=dict)
-
-    def post(self, route: str, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
-        return httpx.post(self.url + route, json=body, headers=headers or {}, timeout=30)
-
-    def status(self) -> dict[str, Any]:
-        return self.post(routes.STATUS, {}).json()
-
-    def wait_for(self, predicate, timeout: float = 30.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            status = self.status()
-            if predicate(status):
-                return status
-            time.sleep(0.2)
-        raise AssertionError(f"condition not reached in {timeout} s; last status {status}")
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory) -> Live:
-    work = tmp_path_factory.mktemp("serving")
-    home = work / "bentoml"
-    shop = small_shop()
-    process = server.start(server.free_port(), bentoml_home=home, log=work / "server.log",
-                           settings={"CRM_API_KEY": API_KEY, "CRM_RELOAD_SECONDS": "0.5"})
-    try:
-        with temporary_registry(work):
-            before = _observe_unready(process)
-            train_recommender(shop, work / "recommender-1")
-            train_pricing(shop, work / "pricing-1")
-            train_customer_value(shop, work / "customer-value-1")
-            tag, _ = import_champions(shop, bentoml_home=home)
-            server.wait_ready(process, timeout=60)
-            yield Live(process.url, home, work, shop, tag, before)
-    finally:
-        server.stop(process)
+    with live_service(tmp_path_factory.mktemp("serving"), before_import=_observe_unready) as service:
+        yield service
 
 
 def _observe_unready(process: server.Server) -> dict[str, Any]:
@@ -139,9 +89,9 @@ def test_recommendations_for_a_known_customer_name_the_models(live: Live) -> Non
 
 def test_exclusions_and_the_category_filter(live: Live) -> None:
     customer = _known_customer(live)
-    first = live.post(routes.RECOMMEND, {"customer_id": customer, "k": 3, "task": "repeat"}).json()["items"]
+    first = live.post(routes.RECOMMEND, {"customer_id": customer, "k": 3, "task": "repeat"}, KEY).json()["items"]
     excluded = [first[0]["item_id"]]
-    again = live.post(routes.RECOMMEND, {"customer_id": customer, "k": 3, "task": "repeat", "exclude": excluded}).json()
+    again = live.post(routes.RECOMMEND, {"customer_id": customer, "k": 3, "task": "repeat", "exclude": excluded}, KEY).json()
     assert excluded[0] not in {item["item_id"] for item in again["items"]}
     category = first[0]["category"]
     filtered = live.post(routes.RECOMMEND, {"customer_id": customer, "k": 4, "category": category}).json()
@@ -162,7 +112,7 @@ def test_an_unknown_customer_gets_a_flagged_cold_start_answer(live: Live) -> Non
 
 def test_batch_recommendations_keep_the_order_of_the_request(live: Live) -> None:
     customers = [_known_customer(live), "never-seen", "c00002"]
-    body = live.post(routes.RECOMMEND_BATCH, {"customer_ids": customers, "k": 2, "task": "repeat"}).json()
+    body = live.post(routes.RECOMMEND_BATCH, {"customer_ids": customers, "k": 2, "task": "repeat"}, KEY).json()
     assert [r["customer_id"] for r in body["results"]] == customers
     assert [r["cold_start"] for r in body["results"]][:2] == [False, True]
     assert body["versions"]["recommender"] is not None
@@ -222,9 +172,9 @@ def test_a_customer_price_uses_the_customers_segment_or_tier(live: Live) -> None
     customer = _known_customer(live)
     view = customer_view(live.shop.transactions, default_as_of(live.shop.transactions))
     product = str(live.shop.products["product_id"].iloc[1])
-    body = live.post(routes.PRICE, {"product_id": product, "customer_id": customer}).json()
+    body = live.post(routes.PRICE, {"product_id": product, "customer_id": customer}, KEY).json()
     assert body["segment"] in (view.loc[customer, "segment"], view.loc[customer, "tier"])
-    explicit = live.post(routes.PRICE, {"product_id": product, "customer_id": customer, "segment": "Gold"}).json()
+    explicit = live.post(routes.PRICE, {"product_id": product, "customer_id": customer, "segment": "Gold"}, KEY).json()
     assert explicit["segment"] == "Gold"
 
 
@@ -247,7 +197,8 @@ def test_profiles_match_the_customer_view_and_unknown_customers_get_the_entry_ti
     assert body["segment"] == view.loc[customer, "segment"] and body["tier"] == view.loc[customer, "tier"]
     assert body["rfm"]["frequency"] == view.loc[customer, "frequency"]
     assert body["rfm"]["r_score"] == view.loc[customer, "r_score"]
-    assert pd.Timestamp(body["as_of"]) == default_as_of(live.shop.transactions)
+    assert body["as_of"].endswith("Z"), "date-times are sent with their time zone"
+    assert pd.Timestamp(body["as_of"]) == default_as_of(live.shop.transactions).tz_localize("UTC")
     unknown = live.post(routes.PROFILE, {"customer_id": "never-seen"}, KEY).json()
     assert unknown["known"] is False and unknown["rfm"] is None and unknown["tier"] == "Bronze"
     assert unknown["versions"]["bundle"] == body["versions"]["bundle"]
