@@ -105,7 +105,8 @@ class CustomerTable:
         table.index = table.index.map(neutralise_formula)
         for column in table.columns[table.dtypes == object]:
             table[column] = table[column].map(neutralise_formula)
-        return table.to_csv(index_label="customer_id", float_format="%.6g")
+        # CRLF rows (RFC 4180), so a text cell holding a lone CR is quoted too
+        return table.to_csv(index_label="customer_id", float_format="%.6g", lineterminator="\r\n")
 
 
 def neutralise_formula(value: Any) -> Any:

@@ -19,7 +19,7 @@ import pytest
 
 from engine.customers.view import customer_view, default_as_of
 from serving import routes, server
-from serving.schemas import MAX_BATCH_CUSTOMERS, MAX_K, MAX_PRICE_BATCH
+from serving.schemas import MAX_BATCH_CUSTOMERS, MAX_CLV, MAX_K, MAX_PAGE, MAX_PRICE, MAX_PRICE_BATCH, MAX_STOCK
 from tests.serving.champions import train_recommender
 from tests.serving.live import KEY, Live, live_service
 from training.commands.serving import import_champions, store_bundle, stored_path
@@ -51,6 +51,8 @@ def test_without_a_bundle_it_runs_but_is_not_ready_and_says_why(live: Live) -> N
     assert status["last_reload"]["ok"] is False and "crm-bundle" in status["last_reload"]["error"]
     assert live.before_import["recommend"].status_code == 503
     assert "crm serve import" in live.before_import["recommend"].json()["error"]
+    for answer in (str(status), live.before_import["recommend"].text):
+        assert str(live.home) not in answer and "<path>" in answer, "no server path in an open answer"
 
 
 def test_health_readiness_metrics_and_openapi(live: Live) -> None:
@@ -144,6 +146,108 @@ def test_malformed_or_oversized_requests_get_a_400_naming_the_field(live: Live, 
     answer = live.post(route, body)
     assert answer.status_code == 400
     assert field in [str(part) for problem in answer.json()["detail"] for part in problem["loc"]]
+
+
+PRODUCT = {"product_id": "p0001"}
+
+
+@pytest.mark.parametrize(
+    ("route", "body", "field"),
+    [
+        (routes.SIMILAR_ITEMS, {"item_id": "p1", "k": 0}, "k"),
+        (routes.SIMILAR_ITEMS, {"item_id": "p1", "k": MAX_K + 1}, "k"),
+        (routes.RECOMMEND_BATCH, {"customer_ids": ["c1"], "k": MAX_K + 1}, "k"),
+        (routes.RECOMMEND_BATCH, {"customer_ids": []}, "customer_ids"),
+        (routes.PRICE, {**PRODUCT, "current_price": 0}, "current_price"),
+        (routes.PRICE, {**PRODUCT, "current_price": -1.5}, "current_price"),
+        (routes.PRICE, {**PRODUCT, "current_price": MAX_PRICE * 10}, "current_price"),
+        (routes.PRICE, {**PRODUCT, "stock": -1}, "stock"),
+        (routes.PRICE, {**PRODUCT, "stock": MAX_STOCK * 10}, "stock"),
+        (routes.PRICE_BATCH, {"requests": [PRODUCT, {**PRODUCT, "current_price": 1e9}]}, "current_price"),
+        (routes.PRICE_BATCH, {"requests": []}, "requests"),
+        (routes.CHURN_RISK, {"min_clv": -1}, "min_clv"),
+        (routes.CHURN_RISK, {"min_clv": MAX_CLV * 10}, "min_clv"),
+        (routes.CHURN_RISK, {"page": 0}, "page"),
+        (routes.CHURN_RISK, {"page": MAX_PAGE + 1}, "page"),
+        (routes.CHURN_RISK, {"page_size": 0}, "page_size"),
+        (routes.CHURN_RISK_CSV, {"limit": 0}, "limit"),
+        (routes.CHURN_RISK_CSV, {"limit": 10**6}, "limit"),
+    ],
+)
+def test_every_number_has_a_range_and_a_400_names_the_field(live: Live, route: str, body: dict, field: str) -> None:
+    answer = live.post(route, body, KEY)
+    assert answer.status_code == 400, answer.text
+    assert field in [str(part) for problem in answer.json()["detail"] for part in problem["loc"]]
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999"])
+@pytest.mark.parametrize("field", ["current_price", "stock"])
+def test_a_number_that_is_not_finite_is_a_400_naming_the_field(live: Live, field: str, literal: str) -> None:
+    body = '{"product_id": "p0001", "%s": %s}' % (field, literal)
+    answer = httpx.post(live.url + routes.PRICE, content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400 and answer.json()["detail"][0]["loc"] == [field], answer.text
+
+
+POST_ROUTES = [*routes.STOREFRONT, routes.PROFILE, routes.CHURN_RISK, routes.CHURN_RISK_CSV, routes.RELOAD, routes.STATUS]
+
+
+@pytest.mark.parametrize("route", POST_ROUTES)
+@pytest.mark.parametrize("content_type", ["multipart/form-data", "multipart/form-data; boundary=nope"])
+def test_a_multipart_body_without_a_usable_boundary_is_a_400_on_every_route(live: Live, route: str, content_type: str) -> None:
+    answer = httpx.post(live.url + route, content=b"customer_id=c1", headers={**KEY, "Content-Type": content_type})
+    assert answer.status_code == 400 and "application/json" in answer.json()["error"]
+
+
+def test_a_body_over_the_size_limit_is_a_413_with_a_clear_message(live: Live) -> None:
+    body = b'{"customer_id": "c1", "exclude": ["' + b"x" * (2**20) + b'"]}'
+    answer = httpx.post(live.url + routes.RECOMMEND, content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 413 and "over the limit of 1048576 bytes" in answer.json()["error"]
+
+    def chunks():  # no Content-Length: the guard counts as it reads
+        for _ in range(20):
+            yield b"x" * 100_000
+
+    chunked = httpx.post(live.url + routes.RECOMMEND, content=chunks(), headers={"Content-Type": "application/json"})
+    assert chunked.status_code == 413
+
+
+def test_a_client_error_is_one_info_line_without_a_traceback(live: Live) -> None:
+    before = live.log.stat().st_size
+    marker = "never-a-customer-" + "x" * 40
+    answer = live.post(routes.RECOMMEND, {"customer_id": marker, "k": 0})
+    assert answer.status_code == 400
+    deadline = time.monotonic() + 5
+    while "client error 400" not in (written := live.log.read_text()[before:]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    lines = [line for line in written.splitlines() if line.strip()]
+    assert len(lines) == 1, written
+    assert "[INFO]" in lines[0] and f"client error 400 POST {routes.RECOMMEND}" in lines[0] and "k:" in lines[0]
+    assert "Traceback" not in written and marker not in written, "no traceback, no request content in the log"
+
+
+def test_a_customers_own_offer_or_purchases_need_the_key(live: Live) -> None:
+    customer = _known_customer(live)
+    product = str(live.shop.products["product_id"].iloc[1])
+    for headers, status in (({}, 401), ({"X-API-Key": "wrong"}, 403)):
+        price = live.post(routes.PRICE, {"product_id": product, "customer_id": customer}, headers)
+        assert price.status_code == status and price.json()["error"].startswith("customer_id:")
+        batch = live.post(routes.PRICE_BATCH, {"requests": [{"product_id": product}, {"product_id": product, "customer_id": customer}]}, headers)
+        assert batch.status_code == status and batch.json()["error"].startswith("requests.1.customer_id:")
+        repeat = live.post(routes.RECOMMEND, {"customer_id": customer, "task": "repeat"}, headers)
+        assert repeat.status_code == status and repeat.json()["error"].startswith("task:")
+        batch_repeat = live.post(routes.RECOMMEND_BATCH, {"customer_ids": [customer], "task": "repeat"}, headers)
+        assert batch_repeat.status_code == status
+    open_price = live.post(routes.PRICE, {"product_id": product, "segment": "Gold"})
+    assert open_price.status_code == 200 and open_price.json()["segment"] == "Gold"  # a segment's offer stays open
+    assert live.post(routes.RECOMMEND, {"customer_id": customer}).status_code == 200  # discovery stays open
+
+
+def test_the_served_openapi_document_is_valid_3_1(live: Live) -> None:
+    from openapi_spec_validator import OpenAPIV31SpecValidator
+
+    spec = httpx.get(live.url + "/docs.json").json()
+    assert spec["openapi"] == "3.1.0" and not list(OpenAPIV31SpecValidator(spec).iter_errors())
+    assert live.status()["as_of"].endswith("Z") and live.status()["loaded_at"].endswith("Z")
 
 
 def test_a_body_that_is_not_json_is_a_400(live: Live) -> None:
@@ -277,6 +381,7 @@ def test_a_bundle_that_fails_to_load_leaves_the_old_one_serving(live: Live) -> N
     tag = store_bundle(broken, {"purpose": "broken on purpose"}, live.home)
     status = live.wait_for(lambda s: s["last_reload"]["bundle"] == tag)
     assert status["last_reload"]["ok"] is False and "not valid JSON" in status["last_reload"]["error"]
+    assert str(live.home) not in status["last_reload"]["error"], "the log has the path, the answer does not"
     assert status["bundle"] == serving and status["ready"] is True
     assert httpx.get(live.url + "/readyz").status_code == 200
     answer = live.post(routes.RECOMMEND, {"customer_id": "c00001"})
