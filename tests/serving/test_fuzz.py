@@ -136,8 +136,8 @@ content_types = st.one_of(
     st.sampled_from(["application/json", "application/json; charset=latin-1", "multipart/form-data",
                      "multipart/form-data; boundary=", "multipart/form-data; boundary=\"\"", "multipart/mixed",
                      "application/x-www-form-urlencoded", "application/vnd.bentoml+pickle", "text/plain", "*/*"]),
-    boundaries.map(lambda boundary: f"multipart/form-data; boundary={boundary}"),
-    st.text(header_text, max_size=60),
+    boundaries.map(lambda boundary: f"multipart/form-data; boundary={boundary}".strip()),
+    st.text(header_text, max_size=60).map(str.strip),  # a header value cannot end in a space
 )
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
