@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime, timezone
 from typing import Any
 
 from engine.pricing.guardrails import UNKNOWN_PRODUCT
@@ -17,6 +19,22 @@ from serving.schemas import (
     Rfm,
     ScoredItem,
 )
+
+
+# an absolute path (POSIX, home-relative or Windows) of two or more parts: never shown to a caller
+_PATH = re.compile(r"(?:[A-Za-z]:)?(?:~|\.{1,2})?(?:[/\\][^\s/\\'\"():,;]+){2,}[/\\]?")
+
+
+def without_paths(text: str) -> str:
+    """``text`` with every file path replaced by ``<path>`` (error messages can name the server's files;
+    the log keeps the full message)."""
+    return _PATH.sub("<path>", text)
+
+
+def as_of(bundle: Bundle) -> datetime:
+    """The bundle's as-of moment in UTC (the data's timestamps are UTC; a naive one is read as UTC)."""
+    moment = bundle.as_of
+    return (moment.tz_localize(timezone.utc) if moment.tzinfo is None else moment.tz_convert(timezone.utc)).to_pydatetime()
 
 
 def versions(bundle: Bundle) -> ModelVersions:
@@ -46,14 +64,14 @@ def profile(bundle: Bundle, customer_id: str) -> ProfileResponse:
     row = bundle.customers.lookup(customer_id)
     if row is None:
         return ProfileResponse(
-            customer_id=customer_id, known=False, as_of=bundle.as_of.to_pydatetime(), rfm=None,
+            customer_id=customer_id, known=False, as_of=as_of(bundle), rfm=None,
             segment=None, tier=bundle.entry_tier, versions=versions(bundle),
         )
     reasons = row.get("reasons") or ""
     return ProfileResponse(
         customer_id=customer_id,
         known=True,
-        as_of=bundle.as_of.to_pydatetime(),
+        as_of=as_of(bundle),
         rfm=Rfm(**{column: row[column] for column in RFM_COLUMNS}),
         reasons=[reason for reason in reasons.split(REASON_SEPARATOR) if reason],
         versions=versions(bundle),

@@ -23,6 +23,8 @@ SEGMENT, TIER = "segment", "tier"
 ROW_COLUMNS = (SEGMENT, TIER, *VALUE_COLUMNS)
 COLUMNS = (*RFM_COLUMNS, *ROW_COLUMNS, REASONS)
 REASON_SEPARATOR = "; "
+# a text cell starting with one of these is a formula to a spreadsheet (OWASP: CSV injection)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -96,9 +98,23 @@ class CustomerTable:
         return [{"customer_id": customer, **record} for customer, record in zip(frame.index, records.to_dict("records"))]
 
     def to_csv(self, frame: pd.DataFrame) -> str:
-        """CSV of a query result: id, the row columns, RFM and the reasons."""
+        """CSV of a query result: id, the row columns, RFM and the reasons. Text cells that a spreadsheet
+        would run as a formula get a leading apostrophe; numbers stay numbers."""
         columns = [*ROW_COLUMNS, *RFM_COLUMNS, REASONS]
-        return frame[columns].to_csv(index_label="customer_id", float_format="%.6g")
+        table = frame[columns].copy()
+        table.index = table.index.map(neutralise_formula)
+        for column in table.columns[table.dtypes == object]:
+            table[column] = table[column].map(neutralise_formula)
+        # CRLF rows (RFC 4180), so a text cell holding a lone CR is quoted too
+        return table.to_csv(index_label="customer_id", float_format="%.6g", lineterminator="\r\n")
+
+
+def neutralise_formula(value: Any) -> Any:
+    """A text value a spreadsheet would read as a formula, prefixed with an apostrophe; other values
+    unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def _plain(value: Any) -> Any:

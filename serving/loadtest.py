@@ -2,7 +2,9 @@
 
 ``python -m serving.loadtest PLAN.json OUT.json`` reads a plan (port, headers, and for each scenario a
 route, request bodies, concurrency levels, a time limit and a request limit), and writes latency
-percentiles, throughput, error counts and status codes per scenario and concurrency level.
+percentiles, throughput, error counts and status codes per scenario and concurrency level. A scenario
+may mix routes (``paths``, one per body) and expect a status other than 2xx for some bodies
+(``expected``, one per body: a deliberate client mistake answered 400 is then not an error).
 
 Each of ``concurrency`` connections sends a request, waits for the whole answer, and sends the next
 (a closed loop, like a pool of storefront threads), cycling through the bodies. Every connection first
@@ -42,10 +44,15 @@ class Scenario:
     seconds: float = 5.0
     max_requests: int = 50_000
     warmup: int = 20
+    paths: list[str] | None = None  # one per body (default: ``path`` for all)
+    expected: list[int] | None = None  # status expected for each body (default: any 2xx)
 
     def __post_init__(self) -> None:
         if not self.bodies:
             raise ValueError(f"scenario {self.name}: no request bodies")
+        for name in ("paths", "expected"):
+            if getattr(self, name) is not None and len(getattr(self, name)) != len(self.bodies):
+                raise ValueError(f"scenario {self.name}: {name} must have one entry per body")
         if not 0 < self.seconds <= MAX_SECONDS:
             raise ValueError(f"scenario {self.name}: seconds must be in (0, {MAX_SECONDS}], got {self.seconds}")
         if self.max_requests < 1 or any(c < 1 for c in self.concurrency):
@@ -58,15 +65,16 @@ class Tally:
 
     latencies: list[float] = field(default_factory=list)
     statuses: Counter = field(default_factory=Counter)
+    unexpected: int = 0
     failures: int = 0
     reconnects: int = 0
     stop_at: float = float("inf")
 
 
-def _requests(path: str, bodies: list[str], headers: dict[str, str]) -> list[bytes]:
+def _requests(scenario: Scenario, headers: dict[str, str]) -> list[bytes]:
     extra = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
     built = []
-    for body in bodies:
+    for body, path in zip(scenario.bodies, scenario.paths or [scenario.path] * len(scenario.bodies)):
         payload = body.encode()
         head = (
             f"POST {path} HTTP/1.1\r\nHost: {LOOPBACK}\r\nContent-Type: application/json\r\n"
@@ -138,6 +146,8 @@ async def _connection(port: int, requests: list[bytes], offset: int, scenario: S
                 continue
             tally.latencies.append(time.perf_counter() - began)
             tally.statuses[status] += 1
+            expected = scenario.expected[turn % len(requests)] if scenario.expected else None
+            tally.unexpected += not (status == expected if expected else 200 <= status < 300)
             turn += 1
     finally:
         writer.close()
@@ -171,7 +181,6 @@ async def _run(port: int, requests: list[bytes], concurrency: int, scenario: Sce
 
 def _summary(tally: Tally, elapsed: float) -> dict[str, Any]:
     latencies = np.asarray(tally.latencies) * 1000.0
-    ok = sum(n for status, n in tally.statuses.items() if 200 <= status < 300)
     percentiles = np.percentile(latencies, [50, 95, 99]) if latencies.size else [float("nan")] * 3
     return {
         "p50_ms": round(float(percentiles[0]), 3),
@@ -181,7 +190,7 @@ def _summary(tally: Tally, elapsed: float) -> dict[str, Any]:
         "rps": round(latencies.size / elapsed, 1) if elapsed > 0 else 0.0,
         "requests": int(latencies.size),
         "seconds": round(elapsed, 3),
-        "errors": int(latencies.size - ok + tally.failures),
+        "errors": int(tally.unexpected + tally.failures),
         "reconnects": tally.reconnects,
         "status_counts": {str(status): n for status, n in sorted(tally.statuses.items())},
     }
@@ -195,7 +204,7 @@ async def run_plan(plan: dict[str, Any]) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for raw in plan["scenarios"]:
         scenario = Scenario(**raw)
-        requests = _requests(scenario.path, scenario.bodies, headers)
+        requests = _requests(scenario, headers)
         results[scenario.name] = {
             f"concurrency_{level}": await _run(port, requests, level, scenario) for level in scenario.concurrency
         }

@@ -2,15 +2,16 @@
 
 The limits are part of the API (they show in the OpenAPI document): a request over a limit is refused
 with a 400 that names the field, before any model runs. Unknown fields are refused too (a misspelt
-``task`` must not silently mean the default).
+``task`` must not silently mean the default). Every number has a range, and a number that is not finite
+(``NaN``, ``Infinity``, or ``1e999`` which JSON parsers read as infinity) is refused. Every date-time in an
+answer carries its time zone (UTC).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 MAX_K = 100
 MAX_BATCH_CUSTOMERS = 200
@@ -19,17 +20,23 @@ MAX_EXCLUDE = 500
 MAX_PAGE_SIZE = 500
 MAX_CSV_ROWS = 100_000
 MAX_ID_LENGTH = 128
+MAX_PAGE = 1_000_000
+MAX_PRICE = 1e7  # currency units: a shelf price (or offer) above this is a typo, not a product
+MAX_STOCK = 1e9  # units on hand
+MAX_CLV = 1e9  # currency units of expected customer value
+MAX_FILTER_VALUES = 50
 
 Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
 Task = Literal["discovery", "repeat"]
 Band = Literal["low", "medium", "high"]
 SortKey = Literal["value_at_risk", "churn_probability", "expected_clv", "recency_days", "monetary"]
 
 
 class Request(BaseModel):
-    """Base of every request: unknown fields are an error."""
+    """Base of every request: unknown fields are an error, numbers must be finite."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Answer(BaseModel):
@@ -56,7 +63,7 @@ class RecommendOptions(Request):
     k: int = Field(10, ge=1, le=MAX_K, description=f"how many items, 1..{MAX_K}")
     task: Task = Field("discovery", description="discovery: never items the customer bought; repeat: may repeat")
     exclude: list[Id] = Field(default_factory=list, max_length=MAX_EXCLUDE, description="never recommend these")
-    category: str | None = Field(None, max_length=MAX_ID_LENGTH, description="only items of this category")
+    category: Name | None = Field(None, description="only items of this category")
 
 
 class RecommendRequest(RecommendOptions):
@@ -110,11 +117,11 @@ class SimilarItemsResponse(Answer):
 class PriceRequest(Request):
     product_id: Id
     customer_id: Id | None = Field(None, description="quote this customer's segment or tier offer (if any)")
-    segment: str | None = Field(
-        None, max_length=MAX_ID_LENGTH, description="quote this RFM segment's or loyalty tier's offer (wins over customer_id)"
+    segment: Name | None = Field(None, description="quote this RFM segment's or loyalty tier's offer (wins over customer_id)")
+    stock: float | None = Field(None, ge=0, le=MAX_STOCK, description=f"units on hand (0..{MAX_STOCK:g}), for the stock-aware adjustment")
+    current_price: float | None = Field(
+        None, gt=0, le=MAX_PRICE, description=f"the shelf price now (0 < price <= {MAX_PRICE:g}; default: the last one seen)"
     )
-    stock: float | None = Field(None, ge=0, description="units on hand, for the stock-aware adjustment")
-    current_price: float | None = Field(None, gt=0, description="the shelf price now (default: the last one seen)")
 
 
 class BatchPriceRequest(Request):
@@ -185,7 +192,7 @@ class CustomerRow(Answer):
 
 class ProfileResponse(CustomerRow):
     known: bool = Field(description="false: no purchase before as_of; a cold-start profile (entry tier)")
-    as_of: datetime
+    as_of: AwareDatetime
     rfm: Rfm | None
     reasons: list[str] = Field(default_factory=list, description="top drivers of the churn score")
     versions: ModelVersions
@@ -194,16 +201,16 @@ class ProfileResponse(CustomerRow):
 class ChurnRiskFilters(Request):
     """Which customers, in which order (each list: any of; all filters together)."""
 
-    segments: list[str] | None = Field(None, max_length=50, description="any of these RFM segments")
-    tiers: list[str] | None = Field(None, max_length=20, description="any of these loyalty tiers")
-    bands: list[Band] | None = Field(None, description="any of these churn-risk bands")
-    min_clv: float | None = Field(None, description="expected CLV at least this")
+    segments: list[Name] | None = Field(None, max_length=MAX_FILTER_VALUES, description="any of these RFM segments")
+    tiers: list[Name] | None = Field(None, max_length=MAX_FILTER_VALUES, description="any of these loyalty tiers")
+    bands: list[Band] | None = Field(None, max_length=3, description="any of these churn-risk bands")
+    min_clv: float | None = Field(None, ge=0, le=MAX_CLV, description=f"expected CLV at least this (0..{MAX_CLV:g})")
     sort_by: SortKey = "value_at_risk"
     descending: bool = True
 
 
 class ChurnRiskRequest(ChurnRiskFilters):
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
 
 
@@ -212,7 +219,7 @@ class ChurnRiskExportRequest(ChurnRiskFilters):
 
 
 class ChurnRiskResponse(Answer):
-    as_of: datetime
+    as_of: AwareDatetime
     total: int = Field(description="customers matching the filters")
     page: int
     page_size: int
@@ -224,7 +231,7 @@ class ChurnRiskResponse(Answer):
 
 
 class ReloadAttempt(Answer):
-    at: datetime
+    at: AwareDatetime
     bundle: str
     ok: bool
     error: str | None = None
@@ -233,8 +240,8 @@ class ReloadAttempt(Answer):
 class StatusResponse(Answer):
     ready: bool
     bundle: str | None
-    loaded_at: datetime | None
-    as_of: datetime | None
+    loaded_at: AwareDatetime | None
+    as_of: AwareDatetime | None
     capabilities: list[str] = Field(description="what the served bundle can answer")
     last_reload: ReloadAttempt | None
     versions: ModelVersions | None

@@ -19,9 +19,11 @@ from starlette.responses import JSONResponse, Response
 
 from engine.errors import EngineError
 from serving import answers, routes
-from serving.auth import ApiKeyMiddleware
+from serving.auth import ApiKeyMiddleware, caller_refusal
 from serving.bundle import Bundle, BundleHolder, ReloadOutcome, load_bundle
+from serving.guard import RequestGuard, quiet_client_errors
 from serving.metrics import counters
+from serving.openapi import OpenApiFix
 from serving.schemas import (
     BatchPriceRequest,
     BatchPriceResponse,
@@ -75,7 +77,7 @@ def _error(status: int, message: str) -> JSONResponse:
 
 def _not_ready(holder: BundleHolder) -> JSONResponse:
     attempt = holder.last_attempt
-    detail = f": {attempt.error}" if attempt and attempt.error else ""
+    detail = f": {answers.without_paths(attempt.error)}" if attempt and attempt.error else ""
     return _error(503, f"no model bundle loaded{detail}; run `crm serve import`")
 
 
@@ -85,6 +87,7 @@ class CRMService:
 
     def __init__(self) -> None:
         logger.setLevel(logging.INFO)  # BentoML's server logging keeps other loggers at WARNING
+        quiet_client_errors()
         self.settings = ServingSettings.from_env()
         self.holder = BundleHolder(self._load)
         self._follower: asyncio.Task | None = None
@@ -142,6 +145,20 @@ class CRMService:
 
     # --- storefront -----------------------------------------------------------------------------------
 
+    def _personal(self, field: str, what: str, hint: str = "") -> JSONResponse | None:
+        """The refusal of a request part that reveals one customer's records, for a caller without the
+        key (None: answer it)."""
+        refused = caller_refusal() if self.settings.personal_answers_need_key else None
+        if refused is None:
+            return None
+        status, message = refused
+        return _error(status, f"{field}: {what} needs the API key, like the marketing routes ({message}){hint}")
+
+    def _repeat_refusal(self, options: RecommendOptions) -> JSONResponse | None:
+        if options.task != "repeat":
+            return None
+        return self._personal("task", "task=repeat (a customer's own purchases)")
+
     def _recommender(self) -> tuple[Bundle | None, JSONResponse | None]:
         bundle = self.holder.current
         if bundle is None:
@@ -173,6 +190,7 @@ class CRMService:
     async def recommend(self, request: RecommendRequest, /) -> RecommendResponse:
         """Top-k items for one customer; a customer without history gets (segment) popularity, flagged."""
         bundle, refusal = self._recommender()
+        refusal = refusal or self._repeat_refusal(request)
         if refusal:
             return refusal
         try:
@@ -194,6 +212,7 @@ class CRMService:
     def recommend_batch(self, request: BatchRecommendRequest, /) -> BatchRecommendResponse:
         """Top-k items for many customers in one call (same options for all)."""
         bundle, refusal = self._recommender()
+        refusal = refusal or self._repeat_refusal(request)
         if refusal:
             return refusal
         try:
@@ -230,10 +249,20 @@ class CRMService:
             return None, _error(404, "no pricing model in the served bundle (train one, then crm serve import)")
         return bundle, None
 
+    def _offer_refusal(self, requests: list[PriceRequest], prefix: str | None = None) -> JSONResponse | None:
+        """A customer's own offer shows their segment or tier: refused without the key (first such item)."""
+        index = next((i for i, item in enumerate(requests) if item.customer_id is not None), None)
+        if index is None:
+            return None
+        field = f"{prefix}.{index}.customer_id" if prefix else "customer_id"
+        return self._personal(field, "a customer's own offer (it shows their segment or tier)",
+                              "; send `segment` to quote a segment's or tier's offer")
+
     @bentoml.api(route=routes.PRICE)
     async def price(self, request: PriceRequest, /) -> PriceResponse:
         """The guarded price of one product, with the explanation (elasticity, binding guardrail)."""
         bundle, refusal = self._pricing()
+        refusal = refusal or self._offer_refusal([request])
         if refusal:
             return refusal
         try:
@@ -248,6 +277,7 @@ class CRMService:
     def price_batch(self, request: BatchPriceRequest, /) -> BatchPriceResponse:
         """Prices of many products in one call."""
         bundle, refusal = self._pricing()
+        refusal = refusal or self._offer_refusal(request.requests, "requests")
         if refusal:
             return refusal
         try:
@@ -290,7 +320,7 @@ class CRMService:
             return refusal
         start = (request.page - 1) * request.page_size
         return ChurnRiskResponse(
-            as_of=bundle.as_of.to_pydatetime(), total=len(selected), page=request.page,
+            as_of=answers.as_of(bundle), total=len(selected), page=request.page,
             page_size=request.page_size, customers=bundle.customers.rows(selected.iloc[start : start + request.page_size]),
             versions=answers.versions(bundle),
         )
@@ -321,9 +351,10 @@ class CRMService:
             ready=bundle is not None,
             bundle=bundle.tag if bundle else None,
             loaded_at=bundle.loaded_at if bundle else None,
-            as_of=bundle.as_of.to_pydatetime() if bundle else None,
+            as_of=answers.as_of(bundle) if bundle else None,
             capabilities=bundle.capabilities if bundle else [],
-            last_reload=ReloadAttempt(**vars(attempt)) if attempt else None,
+            last_reload=ReloadAttempt(**{**vars(attempt), "error": attempt.error and answers.without_paths(attempt.error)})
+            if attempt else None,
             versions=answers.versions(bundle) if bundle else None,
         )
 
@@ -333,4 +364,7 @@ class CRMService:
         return self.status_now()
 
 
+# outermost first: size and form checks with the client-error log, the OpenAPI fix, then the key check
+CRMService.add_asgi_middleware(RequestGuard)
+CRMService.add_asgi_middleware(OpenApiFix)
 CRMService.add_asgi_middleware(ApiKeyMiddleware)

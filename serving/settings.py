@@ -6,6 +6,8 @@
 | ``CRM_STOREFRONT_OPEN`` | ``true`` | ``false``: the storefront endpoints require the key too |
 | ``CRM_BUNDLE`` | ``crm-bundle:latest`` | the bundle (BentoML model tag) to serve; a fixed version pins it |
 | ``CRM_RELOAD_SECONDS`` | ``30`` | how often a worker looks for a newer bundle under ``latest``; ``0``: never |
+| ``CRM_PERSONAL_ANSWERS_NEED_KEY`` | ``true`` | a price with a ``customer_id`` and ``task=repeat`` recommendations need the key even on an open storefront |
+| ``CRM_MAX_BODY_BYTES`` | ``1048576`` | larger request bodies are refused with 413 (the largest valid request, a full price batch, is ~0.3 MiB) |
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ _ENV = {
     "storefront_open": "CRM_STOREFRONT_OPEN",
     "bundle": "CRM_BUNDLE",
     "reload_seconds": "CRM_RELOAD_SECONDS",
+    "personal_answers_need_key": "CRM_PERSONAL_ANSWERS_NEED_KEY",
+    "max_body_bytes": "CRM_MAX_BODY_BYTES",
 }
 
 
@@ -41,6 +45,13 @@ class ServingSettings(BaseModel):
     storefront_open: bool = Field(True, description="storefront endpoints answer without a key")
     bundle: str = Field(f"{BUNDLE_NAME}:latest", min_length=1, description="BentoML model tag of the bundle")
     reload_seconds: float = Field(30.0, ge=0, description="interval of the check for a newer bundle; 0: off")
+    personal_answers_need_key: bool = Field(
+        True,
+        description="answers built from one customer's own records (the customer's price offer, which shows "
+        "their segment or tier; repeat recommendations, which list their purchases) need the key even on an "
+        "open storefront, because customer ids are easy to guess",
+    )
+    max_body_bytes: int = Field(2**20, ge=2**10, le=2**26, description="largest request body accepted (bytes)")
 
     @property
     def follows_latest(self) -> bool:

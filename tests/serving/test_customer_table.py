@@ -85,3 +85,18 @@ def test_a_table_without_value_scores_still_answers_profiles() -> None:
 def test_a_table_without_rfm_columns_is_refused() -> None:
     with pytest.raises(EngineError, match="recency_days"):
         CustomerTable.from_frame(_frame().drop(columns=["recency_days"]))
+
+
+def test_csv_neutralises_formula_text_and_keeps_numbers_numeric() -> None:
+    frame = _frame()
+    frame["segment"] = ["=HYPERLINK(\"http://x\")", "@SUM(A1)", "+1", "-2", "Loyal"]
+    frame["reasons"] = ["\tcmd", "\rcmd", "recency", None, ""]
+    frame.index = pd.Index(["=a", "b", "c", "d", "e"], name="customer_id")
+    frame["monetary"] = [-5.0, 120.0, 15.0, 610.0, 80.0]  # a negative number is a number, not a formula
+    table = CustomerTable.from_frame(frame)
+    parsed = pd.read_csv(io.StringIO(table.to_csv(table.frame)), keep_default_na=False)
+    assert list(parsed["segment"]) == ["'=HYPERLINK(\"http://x\")", "'@SUM(A1)", "'+1", "'-2", "Loyal"]
+    assert list(parsed["reasons"]) == ["'\tcmd", "'\rcmd", "recency", "", ""]
+    assert list(parsed["customer_id"]) == ["'=a", "b", "c", "d", "e"]
+    assert parsed["monetary"].tolist() == [-5.0, 120.0, 15.0, 610.0, 80.0]
+    assert parsed["frequency"].dtype.kind == "i" and parsed["churn_probability"].dtype.kind in "fO"

@@ -77,3 +77,24 @@ def test_only_loopback_is_a_target() -> None:
 def test_unbounded_or_empty_scenarios_are_refused(bad: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         Scenario(**{"name": "s", "path": "/x", "bodies": ["{}"], "concurrency": [1], **bad})
+
+
+def test_a_mixed_scenario_counts_only_unexpected_statuses_as_errors() -> None:
+    bodies = [json.dumps({"n": 1}), json.dumps({"n": "fail"})]
+    results, seen = asyncio.run(_load([
+        {"name": "mixed", "path": "/x", "paths": ["/a", "/b"], "bodies": bodies, "expected": [200, 500],
+         "concurrency": [1], "seconds": 5, "max_requests": 40, "warmup": 0}
+    ]))
+    run = results["mixed"]["concurrency_1"]
+    assert run["status_counts"] == {"200": 20, "500": 20} and run["errors"] == 0
+    with pytest.raises(ValueError, match="one entry per body"):
+        Scenario(name="s", path="/x", bodies=["{}"], concurrency=[1], expected=[200, 400])
+
+
+def test_the_soak_scenario_mixes_every_route_with_expected_client_mistakes() -> None:
+    from serving.soak import CLIENT_MISTAKES, mixed_scenario
+
+    scenario = mixed_scenario({"/a": [{"x": 1}, {"x": 2}], "/b": [{"y": 1}]}, concurrency=4, seconds=1, mistake_every=3)
+    assert scenario["paths"][:3] == ["/a", "/b", CLIENT_MISTAKES[0][0]] and scenario["expected"][2] == 400
+    assert len(scenario["paths"]) == len(scenario["bodies"]) == len(scenario["expected"])
+    Scenario(**scenario)  # a valid scenario for the load generator

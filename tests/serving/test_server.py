@@ -13,8 +13,6 @@ import json
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,65 +20,17 @@ import pandas as pd
 import pytest
 
 from engine.customers.view import customer_view, default_as_of
-from engine.data.dataset import ShopData
 from serving import routes, server
-from serving.schemas import MAX_BATCH_CUSTOMERS, MAX_K, MAX_PRICE_BATCH
-from tests.serving.champions import (
-    API_KEY,
-    small_shop,
-    temporary_registry,
-    train_customer_value,
-    train_pricing,
-    train_recommender,
-)
+from serving.schemas import MAX_BATCH_CUSTOMERS, MAX_CLV, MAX_K, MAX_PAGE, MAX_PRICE, MAX_PRICE_BATCH, MAX_STOCK
+from tests.serving.champions import train_recommender
+from tests.serving.live import KEY, Live, live_service
 from training.commands.serving import import_champions, store_bundle, stored_path
-
-KEY = {"X-API-Key": API_KEY}
-
-
-@dataclass
-class Live:
-    url: str
-    home: Path
-    work: Path
-    shop: ShopData
-    tag: str
-    before_import: dict[str, Any] = field(default_factory=dict)
-
-    def post(self, route: str, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
-        return httpx.post(self.url + route, json=body, headers=headers or {}, timeout=30)
-
-    def status(self) -> dict[str, Any]:
-        return self.post(routes.STATUS, {}).json()
-
-    def wait_for(self, predicate, timeout: float = 30.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            status = self.status()
-            if predicate(status):
-                return status
-            time.sleep(0.2)
-        raise AssertionError(f"condition not reached in {timeout} s; last status {status}")
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory) -> Live:
-    work = tmp_path_factory.mktemp("serving")
-    home = work / "bentoml"
-    shop = small_shop()
-    process = server.start(server.free_port(), bentoml_home=home, log=work / "server.log",
-                           settings={"CRM_API_KEY": API_KEY, "CRM_RELOAD_SECONDS": "0.5"})
-    try:
-        with temporary_registry(work):
-            before = _observe_unready(process)
-            train_recommender(shop, work / "recommender-1")
-            train_pricing(shop, work / "pricing-1")
-            train_customer_value(shop, work / "customer-value-1")
-            tag, _ = import_champions(shop, bentoml_home=home)
-            server.wait_ready(process, timeout=60)
-            yield Live(process.url, home, work, shop, tag, before)
-    finally:
-        server.stop(process)
+    with live_service(tmp_path_factory.mktemp("serving"), before_import=_observe_unready) as service:
+        yield service
 
 
 def _observe_unready(process: server.Server) -> dict[str, Any]:
@@ -103,6 +53,8 @@ def test_without_a_bundle_it_runs_but_is_not_ready_and_says_why(live: Live) -> N
     assert status["last_reload"]["ok"] is False and "crm-bundle" in status["last_reload"]["error"]
     assert live.before_import["recommend"].status_code == 503
     assert "crm serve import" in live.before_import["recommend"].json()["error"]
+    for answer in (str(status), live.before_import["recommend"].text):
+        assert str(live.home) not in answer and "<path>" in answer, "no server path in an open answer"
 
 
 def test_health_readiness_metrics_and_openapi(live: Live) -> None:
@@ -141,9 +93,9 @@ def test_recommendations_for_a_known_customer_name_the_models(live: Live) -> Non
 
 def test_exclusions_and_the_category_filter(live: Live) -> None:
     customer = _known_customer(live)
-    first = live.post(routes.RECOMMEND, {"customer_id": customer, "k": 3, "task": "repeat"}).json()["items"]
+    first = live.post(routes.RECOMMEND, {"customer_id": customer, "k": 3, "task": "repeat"}, KEY).json()["items"]
     excluded = [first[0]["item_id"]]
-    again = live.post(routes.RECOMMEND, {"customer_id": customer, "k": 3, "task": "repeat", "exclude": excluded}).json()
+    again = live.post(routes.RECOMMEND, {"customer_id": customer, "k": 3, "task": "repeat", "exclude": excluded}, KEY).json()
     assert excluded[0] not in {item["item_id"] for item in again["items"]}
     category = first[0]["category"]
     filtered = live.post(routes.RECOMMEND, {"customer_id": customer, "k": 4, "category": category}).json()
@@ -164,7 +116,7 @@ def test_an_unknown_customer_gets_a_flagged_cold_start_answer(live: Live) -> Non
 
 def test_batch_recommendations_keep_the_order_of_the_request(live: Live) -> None:
     customers = [_known_customer(live), "never-seen", "c00002"]
-    body = live.post(routes.RECOMMEND_BATCH, {"customer_ids": customers, "k": 2, "task": "repeat"}).json()
+    body = live.post(routes.RECOMMEND_BATCH, {"customer_ids": customers, "k": 2, "task": "repeat"}, KEY).json()
     assert [r["customer_id"] for r in body["results"]] == customers
     assert [r["cold_start"] for r in body["results"]][:2] == [False, True]
     assert body["versions"]["recommender"] is not None
@@ -198,6 +150,108 @@ def test_malformed_or_oversized_requests_get_a_400_naming_the_field(live: Live, 
     assert field in [str(part) for problem in answer.json()["detail"] for part in problem["loc"]]
 
 
+PRODUCT = {"product_id": "p0001"}
+
+
+@pytest.mark.parametrize(
+    ("route", "body", "field"),
+    [
+        (routes.SIMILAR_ITEMS, {"item_id": "p1", "k": 0}, "k"),
+        (routes.SIMILAR_ITEMS, {"item_id": "p1", "k": MAX_K + 1}, "k"),
+        (routes.RECOMMEND_BATCH, {"customer_ids": ["c1"], "k": MAX_K + 1}, "k"),
+        (routes.RECOMMEND_BATCH, {"customer_ids": []}, "customer_ids"),
+        (routes.PRICE, {**PRODUCT, "current_price": 0}, "current_price"),
+        (routes.PRICE, {**PRODUCT, "current_price": -1.5}, "current_price"),
+        (routes.PRICE, {**PRODUCT, "current_price": MAX_PRICE * 10}, "current_price"),
+        (routes.PRICE, {**PRODUCT, "stock": -1}, "stock"),
+        (routes.PRICE, {**PRODUCT, "stock": MAX_STOCK * 10}, "stock"),
+        (routes.PRICE_BATCH, {"requests": [PRODUCT, {**PRODUCT, "current_price": 1e9}]}, "current_price"),
+        (routes.PRICE_BATCH, {"requests": []}, "requests"),
+        (routes.CHURN_RISK, {"min_clv": -1}, "min_clv"),
+        (routes.CHURN_RISK, {"min_clv": MAX_CLV * 10}, "min_clv"),
+        (routes.CHURN_RISK, {"page": 0}, "page"),
+        (routes.CHURN_RISK, {"page": MAX_PAGE + 1}, "page"),
+        (routes.CHURN_RISK, {"page_size": 0}, "page_size"),
+        (routes.CHURN_RISK_CSV, {"limit": 0}, "limit"),
+        (routes.CHURN_RISK_CSV, {"limit": 10**6}, "limit"),
+    ],
+)
+def test_every_number_has_a_range_and_a_400_names_the_field(live: Live, route: str, body: dict, field: str) -> None:
+    answer = live.post(route, body, KEY)
+    assert answer.status_code == 400, answer.text
+    assert field in [str(part) for problem in answer.json()["detail"] for part in problem["loc"]]
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999"])
+@pytest.mark.parametrize("field", ["current_price", "stock"])
+def test_a_number_that_is_not_finite_is_a_400_naming_the_field(live: Live, field: str, literal: str) -> None:
+    body = '{"product_id": "p0001", "%s": %s}' % (field, literal)
+    answer = httpx.post(live.url + routes.PRICE, content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400 and answer.json()["detail"][0]["loc"] == [field], answer.text
+
+
+POST_ROUTES = [*routes.STOREFRONT, routes.PROFILE, routes.CHURN_RISK, routes.CHURN_RISK_CSV, routes.RELOAD, routes.STATUS]
+
+
+@pytest.mark.parametrize("route", POST_ROUTES)
+@pytest.mark.parametrize("content_type", ["multipart/form-data", "multipart/form-data; boundary=nope"])
+def test_a_multipart_body_without_a_usable_boundary_is_a_400_on_every_route(live: Live, route: str, content_type: str) -> None:
+    answer = httpx.post(live.url + route, content=b"customer_id=c1", headers={**KEY, "Content-Type": content_type})
+    assert answer.status_code == 400 and "application/json" in answer.json()["error"]
+
+
+def test_a_body_over_the_size_limit_is_a_413_with_a_clear_message(live: Live) -> None:
+    body = b'{"customer_id": "c1", "exclude": ["' + b"x" * (2**20) + b'"]}'
+    answer = httpx.post(live.url + routes.RECOMMEND, content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 413 and "over the limit of 1048576 bytes" in answer.json()["error"]
+
+    def chunks():  # no Content-Length: the guard counts as it reads
+        for _ in range(20):
+            yield b"x" * 100_000
+
+    chunked = httpx.post(live.url + routes.RECOMMEND, content=chunks(), headers={"Content-Type": "application/json"})
+    assert chunked.status_code == 413
+
+
+def test_a_client_error_is_one_info_line_without_a_traceback(live: Live) -> None:
+    before = live.log.stat().st_size
+    marker = "never-a-customer-" + "x" * 40
+    answer = live.post(routes.RECOMMEND, {"customer_id": marker, "k": 0})
+    assert answer.status_code == 400
+    deadline = time.monotonic() + 5
+    while "client error 400" not in (written := live.log.read_text()[before:]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    lines = [line for line in written.splitlines() if line.strip()]
+    assert len(lines) == 1, written
+    assert "[INFO]" in lines[0] and f"client error 400 POST {routes.RECOMMEND}" in lines[0] and "k:" in lines[0]
+    assert "Traceback" not in written and marker not in written, "no traceback, no request content in the log"
+
+
+def test_a_customers_own_offer_or_purchases_need_the_key(live: Live) -> None:
+    customer = _known_customer(live)
+    product = str(live.shop.products["product_id"].iloc[1])
+    for headers, status in (({}, 401), ({"X-API-Key": "wrong"}, 403)):
+        price = live.post(routes.PRICE, {"product_id": product, "customer_id": customer}, headers)
+        assert price.status_code == status and price.json()["error"].startswith("customer_id:")
+        batch = live.post(routes.PRICE_BATCH, {"requests": [{"product_id": product}, {"product_id": product, "customer_id": customer}]}, headers)
+        assert batch.status_code == status and batch.json()["error"].startswith("requests.1.customer_id:")
+        repeat = live.post(routes.RECOMMEND, {"customer_id": customer, "task": "repeat"}, headers)
+        assert repeat.status_code == status and repeat.json()["error"].startswith("task:")
+        batch_repeat = live.post(routes.RECOMMEND_BATCH, {"customer_ids": [customer], "task": "repeat"}, headers)
+        assert batch_repeat.status_code == status
+    open_price = live.post(routes.PRICE, {"product_id": product, "segment": "Gold"})
+    assert open_price.status_code == 200 and open_price.json()["segment"] == "Gold"  # a segment's offer stays open
+    assert live.post(routes.RECOMMEND, {"customer_id": customer}).status_code == 200  # discovery stays open
+
+
+def test_the_served_openapi_document_is_valid_3_1(live: Live) -> None:
+    from openapi_spec_validator import OpenAPIV31SpecValidator
+
+    spec = httpx.get(live.url + "/docs.json").json()
+    assert spec["openapi"] == "3.1.0" and not list(OpenAPIV31SpecValidator(spec).iter_errors())
+    assert live.status()["as_of"].endswith("Z") and live.status()["loaded_at"].endswith("Z")
+
+
 def test_a_body_that_is_not_json_is_a_400(live: Live) -> None:
     answer = httpx.post(live.url + routes.RECOMMEND, content=b"{customer", headers={"Content-Type": "application/json"})
     assert answer.status_code == 400
@@ -224,9 +278,9 @@ def test_a_customer_price_uses_the_customers_segment_or_tier(live: Live) -> None
     customer = _known_customer(live)
     view = customer_view(live.shop.transactions, default_as_of(live.shop.transactions))
     product = str(live.shop.products["product_id"].iloc[1])
-    body = live.post(routes.PRICE, {"product_id": product, "customer_id": customer}).json()
+    body = live.post(routes.PRICE, {"product_id": product, "customer_id": customer}, KEY).json()
     assert body["segment"] in (view.loc[customer, "segment"], view.loc[customer, "tier"])
-    explicit = live.post(routes.PRICE, {"product_id": product, "customer_id": customer, "segment": "Gold"}).json()
+    explicit = live.post(routes.PRICE, {"product_id": product, "customer_id": customer, "segment": "Gold"}, KEY).json()
     assert explicit["segment"] == "Gold"
 
 
@@ -249,7 +303,8 @@ def test_profiles_match_the_customer_view_and_unknown_customers_get_the_entry_ti
     assert body["segment"] == view.loc[customer, "segment"] and body["tier"] == view.loc[customer, "tier"]
     assert body["rfm"]["frequency"] == view.loc[customer, "frequency"]
     assert body["rfm"]["r_score"] == view.loc[customer, "r_score"]
-    assert pd.Timestamp(body["as_of"]) == default_as_of(live.shop.transactions)
+    assert body["as_of"].endswith("Z"), "date-times are sent with their time zone"
+    assert pd.Timestamp(body["as_of"]) == default_as_of(live.shop.transactions).tz_localize("UTC")
     unknown = live.post(routes.PROFILE, {"customer_id": "never-seen"}, KEY).json()
     assert unknown["known"] is False and unknown["rfm"] is None and unknown["tier"] == "Bronze"
     assert unknown["versions"]["bundle"] == body["versions"]["bundle"]
@@ -337,6 +392,7 @@ def test_a_bundle_that_fails_to_load_leaves_the_old_one_serving(live: Live) -> N
     tag = store_bundle(broken, {"purpose": "broken on purpose"}, live.home)
     status = live.wait_for(lambda s: s["last_reload"]["bundle"] == tag)
     assert status["last_reload"]["ok"] is False and "not valid JSON" in status["last_reload"]["error"]
+    assert str(live.home) not in status["last_reload"]["error"], "the log has the path, the answer does not"
     assert status["bundle"] == serving and status["ready"] is True
     assert httpx.get(live.url + "/readyz").status_code == 200
     answer = live.post(routes.RECOMMEND, {"customer_id": "c00001"})

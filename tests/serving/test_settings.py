@@ -14,6 +14,8 @@ def test_defaults_keep_marketing_closed_and_follow_the_latest_bundle() -> None:
     assert settings.bundle == "crm-bundle:latest"
     assert settings.follows_latest
     assert settings.reload_seconds == 30.0
+    assert settings.personal_answers_need_key is True
+    assert settings.max_body_bytes == 2**20
 
 
 def test_values_are_read_from_the_environment() -> None:
@@ -35,8 +37,15 @@ def test_an_empty_variable_counts_as_unset() -> None:
 
 
 @pytest.mark.parametrize(
-    ("variable", "value"), [("CRM_STOREFRONT_OPEN", "maybe"), ("CRM_RELOAD_SECONDS", "-1"), ("CRM_RELOAD_SECONDS", "often")]
+    ("variable", "value"),
+    [("CRM_STOREFRONT_OPEN", "maybe"), ("CRM_RELOAD_SECONDS", "-1"), ("CRM_RELOAD_SECONDS", "often"),
+     ("CRM_PERSONAL_ANSWERS_NEED_KEY", "perhaps"), ("CRM_MAX_BODY_BYTES", "10"), ("CRM_MAX_BODY_BYTES", "1e12")],
 )
 def test_a_bad_value_is_refused_naming_the_variable(variable: str, value: str) -> None:
     with pytest.raises(SettingsError, match=variable):
         ServingSettings.from_env({variable: value})
+
+
+def test_personal_answers_and_the_body_limit_are_configurable() -> None:
+    settings = ServingSettings.from_env({"CRM_PERSONAL_ANSWERS_NEED_KEY": "false", "CRM_MAX_BODY_BYTES": "4096"})
+    assert settings.personal_answers_need_key is False and settings.max_body_bytes == 4096
