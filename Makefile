@@ -40,7 +40,7 @@ test: $(VENV)/.installed
 
 ## test-fast: unit tests only (no real data, no notebooks)
 test-fast: $(VENV)/.installed
-	$(BIN)/python -m pytest -m "not realdata"
+	$(BIN)/python -m pytest -m "not realdata and not fuzz"
 
 clean:
 	rm -rf $(VENV) $(OUT)

@@ -428,12 +428,12 @@ def demo(
         console.print(f"CRM_API_KEY is not set: this demo uses the throw-away key {key}")
     with server.running(port, settings={"CRM_API_KEY": key, "CRM_RELOAD_SECONDS": "0"}) as running:
         console.print(f"service ready at {running.url}, serving {stored.tag}")
+        console.print("every call sends the key: marketing routes need it, and so do storefront answers built "
+                      "from one customer's records (a customer's offer, task=repeat)")
         for route, body in examples.items():
-            marketing = route.startswith(routes.KEY_REQUIRED_PREFIXES)
-            header = " -H \"X-API-Key: $CRM_API_KEY\"" if marketing else ""
-            console.print(f"\n$ curl -s -X POST {running.url}{route} -H 'Content-Type: application/json'{header} "
-                          f"-d '{json.dumps(body)}'", soft_wrap=True, markup=False, highlight=False)
-            status, text = _call(running.url + route, body, key if marketing else None)
+            console.print(f"\n$ curl -s -X POST {running.url}{route} -H 'Content-Type: application/json' "
+                          f"-H \"X-API-Key: $CRM_API_KEY\" -d '{json.dumps(body)}'", soft_wrap=True, markup=False, highlight=False)
+            status, text = _call(running.url + route, body, key)
             shown = text if len(text) <= width else text[:width] + " ..."
             console.print(f"-> {status} {shown}", soft_wrap=True, markup=False, highlight=False)
         for path in ("/readyz", "/metrics"):
