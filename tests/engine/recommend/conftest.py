@@ -68,3 +68,27 @@ def shop_lines() -> pd.DataFrame:
     )
     clean, _ = validate_transactions(pd.concat([raw, returned], ignore_index=True))
     return clean
+
+
+def cyclic_shop(seed: int = 0, n_customers: int = 150, n_items: int = 16, days: int = 280) -> pd.DataFrame:
+    """Customers who re-buy each of their items on its own regular cycle (every 7 to 56 days, with
+    jitter): the item due next is the one whose usual gap has elapsed, which a regularity-aware ranker
+    can see and a recency- or frequency-weighted buy-again list cannot."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for customer in range(n_customers):
+        for item in rng.choice(n_items, 6, replace=False):
+            cycle = int(rng.choice([7, 14, 28, 56]))
+            day = int(rng.integers(0, cycle))
+            while day < days:
+                when = pd.Timestamp("2024-01-01") + pd.Timedelta(days=day)
+                rows.append((f"c{customer}", f"p{item}", f"o{customer}-{day}", when, 1, 2.0))
+                day += max(1, cycle + int(rng.integers(-2, 3)))
+    raw = pd.DataFrame(rows, columns=["customer_id", "product_id", "order_id", "timestamp", "quantity", "unit_price"])
+    clean, _ = validate_transactions(raw.drop_duplicates(["customer_id", "product_id", "order_id"]))
+    return clean
+
+
+@pytest.fixture(scope="session")
+def cyclic() -> pd.DataFrame:
+    return cyclic_shop()
