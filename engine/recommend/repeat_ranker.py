@@ -44,6 +44,8 @@ FEATURES = (
     "customer_items",  # distinct items the customer bought
     "item_buyers",  # distinct customers who bought the item
     "item_repeat_share",  # share of its buyers who bought it on two days or more
+    "item_usual_gap",  # mean of the customers' mean gaps for the item (its usual cycle in the shop)
+    "elapsed_over_usual_gap",  # days since last purchase / that shop-wide cycle
 )
 
 
@@ -69,8 +71,11 @@ def repeat_features(
     pairs = pairs.reset_index()
     visits = days.drop_duplicates(["user", "age"]).groupby("user")["age"].agg(["size", "min"])
     per_user = days.groupby("user")["item"].nunique()
-    per_item = pairs.groupby("item")["n"].agg(buyers="size", repeaters=lambda n: (n >= 2).sum())
     gap = np.where(pairs["n"] > 1, (pairs["first"] - pairs["last"]) / np.maximum(pairs["n"] - 1, 1), np.nan)
+    per_item = pairs.assign(repeater=pairs["n"] >= 2, gap=gap).groupby("item").agg(
+        buyers=("n", "size"), repeaters=("repeater", "sum"), usual_gap=("gap", "mean")
+    )
+    usual_gap = per_item["usual_gap"].reindex(pairs["item"]).to_numpy()
     user_visits = visits["size"].reindex(pairs["user"]).to_numpy(dtype=np.float64)
     features = np.column_stack(
         [
@@ -79,6 +84,7 @@ def repeat_features(
             visits["min"].reindex(pairs["user"]).to_numpy(), per_user.reindex(pairs["user"]).to_numpy(),
             per_item["buyers"].reindex(pairs["item"]).to_numpy(),
             (per_item["repeaters"] / per_item["buyers"]).reindex(pairs["item"]).to_numpy(),
+            usual_gap, pairs["last"] / np.where(usual_gap > 0, usual_gap, np.nan),
         ]
     ).astype(np.float64)
     return pairs["user"].to_numpy(np.int64), pairs["item"].to_numpy(np.int64), features
@@ -134,10 +140,12 @@ class RepeatRankerRecommender(BuyAgainRecommender):
         c = Columns
         window = data.transactions
         window = window.loc[(window[c.timestamp] >= start) & (window[c.timestamp] < data.as_of) & (window[c.quantity] > 0)]
-        later = set(
-            zip(data.customers.to_internal(window[c.customer].to_numpy()), data.items.to_internal(window[c.item].to_numpy()))
-        )
-        labels = np.fromiter(((u, i) in later for u, i in zip(users, items)), dtype=np.float64, count=len(users))
+        later_users = data.customers.to_internal(window[c.customer].to_numpy())
+        later_items = data.items.to_internal(window[c.item].to_numpy())
+        known = (later_users >= 0) & (later_items >= 0)
+        n_items = np.int64(len(data.items))
+        later = later_users[known] * n_items + later_items[known]
+        labels = np.isin(users * n_items + items, later).astype(np.float64)
         # only customers who re-bought some of their items and not others teach the ranker an order
         per_customer = pd.Series(labels).groupby(users)
         mixed = (per_customer.transform("max") > per_customer.transform("min")).to_numpy()

@@ -50,6 +50,7 @@ def test_features_by_hand():
     assert ax["share_of_visits"] == pytest.approx(2 / 3) and ax["customer_visits"] == 3
     assert ax["customer_days_since_visit"] == 10 and ax["customer_items"] == 2
     assert ax["item_buyers"] == 2 and ax["item_repeat_share"] == 0.5
+    assert ax["item_usual_gap"] == 10 and ax["elapsed_over_usual_gap"] == 2
     assert np.isnan(table.loc["01", "item_mean_gap"]) and table.loc["10", "days_since_item"] == 10
 
 
