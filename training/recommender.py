@@ -755,8 +755,8 @@ def gate_on_baselines(experiment: Experiment, progress: Progress = _quiet) -> Ba
     """A model must beat its baselines: on each task of the test window the chosen model is compared
     with the task's best baseline (paired over customers); where it does not beat it by more than
     ``baseline_margin_se`` standard errors (any margin when 0), the baseline takes its place (the
-    blend's discovery part becomes the popularity baseline, its repeat part the tuned buy-again with
-    weight 0; a classic model is replaced whole). The served configuration is scored again on the
+    blend's discovery part becomes the popularity baseline; its repeat mix becomes the tuned
+    buy-again (weight 0) or the popularity baseline (weight 1); a classic model is replaced whole). The served configuration is scored again on the
     test window when it changed."""
     config, name = experiment.config, experiment.chosen_name
     spec = json.loads(json.dumps(experiment.chosen.spec()))
@@ -777,6 +777,8 @@ def gate_on_baselines(experiment: Experiment, progress: Progress = _quiet) -> Ba
             spec["params"]["collaborative"] = baseline
         elif task == "repeat" and baseline["kind"] == "buy_again":
             spec["params"].update(buy_again=baseline, weight=0.0)
+        elif task == "repeat":  # a popularity list: the repeat mix becomes that list alone
+            spec["params"].update(repeat_collaborative=baseline, weight=1.0)
         else:
             reason += "; kept: the baseline cannot take that part's place"
         replaced.append(reason)
