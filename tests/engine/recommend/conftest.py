@@ -9,6 +9,13 @@ import pytest
 from engine.data.schema import validate_transactions
 
 
+def _daily_lines(rows: list[tuple]) -> pd.DataFrame:
+    """Validated lines from (customer, item, order, day, quantity, price) tuples, one line per item and order."""
+    raw = pd.DataFrame(rows, columns=["customer_id", "product_id", "order_id", "timestamp", "quantity", "unit_price"])
+    clean, _ = validate_transactions(raw.drop_duplicates(["customer_id", "product_id", "order_id"]))
+    return clean
+
+
 def planted_shop(seed: int = 0, n_customers: int = 160, n_groups: int = 4, items_per_group: int = 12,
                  n_staples: int = 6, days: int = 200) -> pd.DataFrame:
     """Customers in taste groups: each buys staples everyone buys, and items of their own group only.
@@ -30,9 +37,7 @@ def planted_shop(seed: int = 0, n_customers: int = 160, n_groups: int = 4, items
             for item in set(basket):
                 when = pd.Timestamp("2024-01-01") + pd.Timedelta(days=int(day))
                 rows.append((f"c{customer}", item, f"o{customer}-{day}", when, 1, 2.0))
-    raw = pd.DataFrame(rows, columns=["customer_id", "product_id", "order_id", "timestamp", "quantity", "unit_price"])
-    clean, _ = validate_transactions(raw.drop_duplicates(["customer_id", "product_id", "order_id"]))
-    return clean
+    return _daily_lines(rows)
 
 
 @pytest.fixture(scope="session")
@@ -84,9 +89,7 @@ def cyclic_shop(seed: int = 0, n_customers: int = 150, n_items: int = 16, days: 
                 when = pd.Timestamp("2024-01-01") + pd.Timedelta(days=day)
                 rows.append((f"c{customer}", f"p{item}", f"o{customer}-{day}", when, 1, 2.0))
                 day += max(1, cycle + int(rng.integers(-2, 3)))
-    raw = pd.DataFrame(rows, columns=["customer_id", "product_id", "order_id", "timestamp", "quantity", "unit_price"])
-    clean, _ = validate_transactions(raw.drop_duplicates(["customer_id", "product_id", "order_id"]))
-    return clean
+    return _daily_lines(rows)
 
 
 @pytest.fixture(scope="session")
