@@ -75,6 +75,8 @@ def test_train_logs_registers_and_the_gate_refuses_a_worse_model(shop, store):
     assert saved.recommend([customer])[0].item_ids == refit.recommend([customer])[0].item_ids
     manifest = json.loads((first.model_dir / "manifest.json").read_text())
     assert manifest["evaluated_as_of"] == str(experiment.protocol.test.as_of.date())
+    assert manifest["baseline_gate"] == first.baselines.replaced  # why a part was replaced, if one was
+    assert json.loads((store / "first" / "results.json").read_text())["baseline_gate"]["served"] == saved.spec()
     assert json.loads((store / "first" / "results.json").read_text())["served_model"]["as_of"] == str(saved.as_of_.date())
 
     worse = _config(candidates={"item_knn": [{"neighbours": 1, "similarity": "dot", "weighting": "binary"}]})
