@@ -428,7 +428,7 @@ def run_cuts(
     for cut in range(n_cuts(config, shop.source)):
         protocol = build_protocol(shop, config, cut)
         label = _cut_label(protocol.description)
-        experiment = _run(shop, config, protocol, all_models, lambda message: progress(f"[cut {label}] {message}"))
+        experiment = _run(shop, config, protocol, all_models, lambda message: progress(f"cut {label}: {message}"))
         if cut:
             experiment.models = {}
         experiments.append(experiment)
