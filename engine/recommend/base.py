@@ -56,6 +56,7 @@ UNKNOWN_ITEM = "unknown_item"
 _BASE_FILE = "base.npz"
 _MODEL_FILE = "model.npz"
 _BATCH = 512
+_BATCH_CELLS = 4_000_000  # customers x items scored at once: large catalogues get smaller batches
 
 
 @dataclass(frozen=True)
@@ -241,8 +242,9 @@ class RecommenderModel(ABC):
         has_history = (users != UNKNOWN) & (history_length[np.maximum(users, 0)] > 0)
         results: list[Recommendations | None] = [None] * len(ids)
         warm = np.flatnonzero(has_history)
-        for start in range(0, warm.size, _BATCH):
-            positions = warm[start : start + _BATCH]
+        batch = max(1, min(_BATCH, _BATCH_CELLS // max(len(self.items_), 1)))
+        for start in range(0, warm.size, batch):
+            positions = warm[start : start + batch]
             rows = self.history_[users[positions]]
             scores = self._score_task(users[positions], rows, task)
             for row, position in enumerate(positions):

@@ -55,16 +55,18 @@ def hit_rate_at_k(hits: np.ndarray, n_relevant: np.ndarray) -> float:
     return float(hits.any(axis=1).mean()) if len(hits) else float("nan")
 
 
-def ndcg_at_k(hits: np.ndarray, n_relevant: np.ndarray) -> float:
-    """Binary nDCG: sum of 1/log2(rank + 1) over hits, over the same for a perfect list."""
+def ndcg_per_customer(hits: np.ndarray, n_relevant: np.ndarray) -> np.ndarray:
+    """Each customer's binary nDCG (what :func:`ndcg_at_k` averages; paired standard errors use it)."""
     _check(hits, n_relevant)
-    if not len(hits):
-        return float("nan")
     k = hits.shape[1]
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    dcg = hits @ discounts
     ideal = np.cumsum(discounts)[np.minimum(n_relevant, k) - 1]
-    return float((dcg / ideal).mean())
+    return (hits @ discounts) / ideal
+
+
+def ndcg_at_k(hits: np.ndarray, n_relevant: np.ndarray) -> float:
+    """Binary nDCG: sum of 1/log2(rank + 1) over hits, over the same for a perfect list."""
+    return float(ndcg_per_customer(hits, n_relevant).mean()) if len(hits) else float("nan")
 
 
 def map_at_k(hits: np.ndarray, n_relevant: np.ndarray) -> float:
@@ -83,6 +85,25 @@ def catalog_coverage(recommended: Sequence[Sequence[str]], catalog_size: int, k:
         raise EngineError(f"catalog_size must be >= 1, got {catalog_size}")
     shown = {item for items in recommended for item in list(items)[:k]}
     return len(shown) / catalog_size
+
+
+def customer_values(
+    recommended: Mapping[str, Sequence[str]], relevant: Mapping[str, Collection[str]], k: int, metric: str
+) -> np.ndarray:
+    """Each customer's ``metric`` (``ndcg``, ``precision``, ``recall``, ``hit_rate``; not coverage) in
+    the order of ``relevant``'s customers with a relevant item, as :func:`evaluate` averages them: two
+    models scored on the same ``relevant`` give paired values, for the standard error of their gap."""
+    customers = [c for c, items in relevant.items() if len(items)]
+    hits, n_relevant = hit_matrix([recommended.get(c, ()) for c in customers], [relevant[c] for c in customers], k)
+    if metric == "ndcg":
+        return ndcg_per_customer(hits, n_relevant)
+    if metric == "precision":
+        return hits.mean(axis=1)
+    if metric == "recall":
+        return hits.sum(axis=1) / n_relevant
+    if metric == "hit_rate":
+        return hits.any(axis=1).astype(np.float64)
+    raise EngineError(f"no per-customer values for {metric!r}; use ndcg, precision, recall or hit_rate")
 
 
 def evaluate(

@@ -15,6 +15,7 @@ from engine.recommend.buy_again import BuyAgainRecommender
 from engine.recommend.ease import EASERecommender
 from engine.recommend.knn import ItemKNNRecommender
 from engine.recommend.popularity import PopularityRecommender, SegmentPopularityRecommender
+from engine.recommend.repeat_ranker import RepeatRankerRecommender
 
 MODELS: dict[str, type[RecommenderModel]] = {
     model.kind: model
@@ -26,6 +27,7 @@ MODELS: dict[str, type[RecommenderModel]] = {
         BPRRecommender,
         ItemKNNRecommender,
         EASERecommender,
+        RepeatRankerRecommender,
         BlendRecommender,
     )
 }

@@ -10,10 +10,21 @@ import pytest
 
 from engine.data.dataset import ShopData
 from engine.errors import EngineError
+from engine.recommend.evaluation import evaluate_model
 from engine.recommend.registry import load_recommender, make_recommender
 from tests.engine.recommend.conftest import planted_shop
 from training import tracking
-from training.recommender import MODEL_NAME, RecommenderConfig, add_latency, load_config, run_experiment, train
+from training.recommender import (
+    MODEL_NAME,
+    RecommenderConfig,
+    add_latency,
+    cuts_payload,
+    gate_on_baselines,
+    load_config,
+    run_cuts,
+    run_experiment,
+    train,
+)
 
 
 def _config(**overrides) -> RecommenderConfig:
@@ -52,17 +63,20 @@ def test_train_logs_registers_and_the_gate_refuses_a_worse_model(shop, store):
     assert "blend.discovery.ndcg_at_5" in run.data.metrics and "popularity.repeat.ndcg_at_5" in run.data.metrics
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(first.run_id, "plots")}
     assert artifacts == {"plots/test_metrics.png", "plots/validation_search.png"}
-    # served: the chosen configuration refitted on every line, not the model fitted before the test window
+    # served: the configuration that passed the baseline gate refitted on every line, not the model
+    # fitted before the test window
     saved = load_recommender(first.model_dir)
-    assert saved.spec() == experiment.chosen.spec()
+    assert saved.spec() == first.baselines.served
     assert saved.as_of_ == shop.transactions["timestamp"].max().normalize() + pd.Timedelta(days=1)
     assert experiment.chosen.as_of_ == experiment.protocol.test.as_of < saved.as_of_
     assert saved.history_.sum() > experiment.chosen.history_.sum()  # the test window's purchases count
-    refit = make_recommender(**experiment.chosen.spec()).fit(shop.transactions)
+    refit = make_recommender(**first.baselines.served).fit(shop.transactions)
     customer = saved.customers_.external_ids[0]
     assert saved.recommend([customer])[0].item_ids == refit.recommend([customer])[0].item_ids
     manifest = json.loads((first.model_dir / "manifest.json").read_text())
     assert manifest["evaluated_as_of"] == str(experiment.protocol.test.as_of.date())
+    assert manifest["baseline_gate"] == first.baselines.replaced  # why a part was replaced, if one was
+    assert json.loads((store / "first" / "results.json").read_text())["baseline_gate"]["served"] == saved.spec()
     assert json.loads((store / "first" / "results.json").read_text())["served_model"]["as_of"] == str(saved.as_of_.date())
 
     worse = _config(candidates={"item_knn": [{"neighbours": 1, "similarity": "dot", "weighting": "binary"}]})
@@ -81,17 +95,63 @@ def test_train_logs_registers_and_the_gate_refuses_a_worse_model(shop, store):
 
 
 def test_bench_payload_follows_the_contract(shop):
-    experiment = run_experiment(shop, _config(), all_models=True)
-    add_latency(experiment)
-    payload = experiment.payload()
+    config = _config(
+        time={"holdout_days": 30, "validation_days": 30, "min_item_buyers": 1, "cuts": 3, "cut_step_days": 20},
+        repeat_rankers=[{"label_days": 30, "n_estimators": 10, "min_child_samples": 5}],
+    )
+    experiments = run_cuts(shop, config)
+    add_latency(experiments[0])
+    payload = cuts_payload(experiments)
     assert payload["dataset"] == "planted" and payload["protocol"] == "time"
+    end = shop.transactions["timestamp"].max().normalize() + pd.Timedelta(days=1)
+    expected = [end - pd.Timedelta(days=30 + 20 * cut) for cut in range(3)]
+    assert [cut["cut"] for cut in payload["cuts"]] == [str(day.date()) for day in expected]
     models = {row["model"] for row in payload["results"]}
-    assert {"popularity", "segment_popularity", "buy_again", "ease", "als", "blend"} <= models
+    assert {"popularity", "popularity_buyers", "segment_popularity", "buy_again", "repeat_ranker", "ease", "als", "blend"} <= models
     for row in payload["results"]:
         assert row["task"] in ("discovery", "repeat")
         assert set(row["metrics"]) == {f"{m}@5" for m in ("ndcg", "precision", "recall", "map", "hit_rate", "coverage")}
-        assert row["n_customers"] > 0 and row["fit_seconds"] > 0
+        assert row["n_customers"] > 0 and row["standard_error"] > 0
+        assert row["fit_seconds"] is None or row["fit_seconds"] > 0
         assert 0 < row["recommend_p50_ms"] <= row["recommend_p99_ms"] and row["batch_customers_per_second"] > 0
+    # buy-again sees every item (the collaborative catalogue rule is not its handicap)
+    assert payload["chosen"]["spec"]["params"]["buy_again"]["params"]["min_item_buyers"] == 1
+    for cut in payload["cuts"]:
+        rows = {(row["model"], row["task"]): row for row in cut["results"]}
+        versus = rows[("blend", "discovery")]["versus_best_baseline"]
+        best = max((rows[(name, "discovery")]["metrics"]["ndcg@5"], name) for name in
+                   ("popularity", "popularity_buyers", "segment_popularity", "buy_again"))
+        assert (versus["value"], versus["model"]) == best
+        assert versus["gap_in_se"] == pytest.approx(versus["gap"] / versus["gap_se"])
+        assert versus["gap"] == pytest.approx(rows[("blend", "discovery")]["metrics"]["ndcg@5"] - best[0])
+        assert "versus_best_baseline" not in rows[("buy_again", "repeat")]
+    summary = {(row["model"], row["task"]): row for row in payload["summary"]}
+    blend = summary[("blend", "discovery")]
+    assert blend["cuts"] == 3 and len(blend["versus_best_baseline"]["gap_in_se"]) == 3
+    values = [next(r for r in c["results"] if (r["model"], r["task"]) == ("blend", "discovery"))["metrics"]["ndcg@5"]
+              for c in payload["cuts"]]
+    assert blend["ndcg@5"] == pytest.approx(sum(values) / 3)
+
+
+def test_the_baseline_gate_serves_the_baseline_where_the_model_loses(shop):
+    # a collaborative model that knows nothing (one neighbour, binary) against honest baselines
+    weak = _config(candidates={"item_knn": [{"neighbours": 1, "similarity": "dot", "weighting": "binary"}]},
+                   blend_weights=[1.0], min_evaluated_customers=10_000)
+    experiment = run_experiment(shop, weak)
+    gate = gate_on_baselines(experiment)
+    lost = {task for task in ("discovery", "repeat") if experiment.result("blend", task).versus["gap"] <= 0}
+    assert lost, "the weak model was expected to lose a task"
+    assert len(gate.replaced) == len(lost) and all("does not beat the baseline" in r for r in gate.replaced)
+    # the served configuration answers each lost task as well as that task's best baseline
+    test = experiment.protocol.test
+    served = make_recommender(**gate.served).fit(test.fit, as_of=test.as_of)
+    for task in lost:
+        score = evaluate_model(served, test.relevant[task], k=5, task=task)["ndcg@5"]
+        assert score == pytest.approx(experiment.result("blend", task).versus["value"], abs=0.005)
+    assert gate.value > experiment.primary_value()
+    assert any(w.startswith("small sample: discovery") for w in gate.warnings)
+    strong = gate_on_baselines(run_experiment(shop, _config()))
+    assert strong.served["kind"] == "blend" and not any(r.startswith("discovery") for r in strong.replaced)
 
 
 def test_config_errors_name_the_key(tmp_path):

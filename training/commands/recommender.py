@@ -41,15 +41,16 @@ def _progress() -> Callable[[str], None]:
 def _results_table(experiment: Experiment, title: str) -> Table:
     k = experiment.config.k
     timed = all(row.timing for row in experiment.results)
-    columns = ["model", "task", f"ndcg@{k}", f"precision@{k}", f"hit_rate@{k}", "customers", "fit s"]
+    columns = ["model", "task", f"ndcg@{k}", "SE", f"precision@{k}", f"hit_rate@{k}", "customers", "fit s", "vs best baseline"]
     table = Table(title=title)
     for column in columns + (["p50 ms", "p99 ms"] if timed else []):
         table.add_column(column, justify="left" if column in ("model", "task") else "right")
     for row in experiment.results:
         cells = [
-            row.model, row.task, f"{row.metrics[f'ndcg@{k}']:.4f}", f"{row.metrics[f'precision@{k}']:.4f}",
-            f"{row.metrics[f'hit_rate@{k}']:.3f}", str(row.n_customers),
+            row.model, row.task, f"{row.metrics[f'ndcg@{k}']:.4f}", f"{row.standard_error:.4f}",
+            f"{row.metrics[f'precision@{k}']:.4f}", f"{row.metrics[f'hit_rate@{k}']:.3f}", str(row.n_customers),
             "" if row.fit_seconds is None else f"{row.fit_seconds:.1f}",
+            "" if not row.versus else f"{row.versus['model']} x{row.versus['ratio']:.3f} ({row.versus['gap_in_se']:+.1f} SE)",
         ]
         if timed:
             cells += [f"{row.timing['recommend_p50_ms']:.2f}", f"{row.timing['recommend_p99_ms']:.2f}"]
@@ -89,6 +90,10 @@ def _train(
     experiment = outcome.experiment
     console.print(_results_table(experiment, f"{shop.source}: {experiment.protocol.name} protocol, test window"))
     console.print(f"chosen: {experiment.chosen.spec()}")
+    for reason in outcome.baselines.replaced:
+        console.print(f"[yellow]baseline gate: {reason}[/yellow]")
+    for warning in outcome.baselines.warnings:
+        console.print(f"[yellow]warning: {warning}[/yellow]")
     decision = outcome.decision
     colour = "green" if decision.promoted else "yellow"
     console.print(f"[{colour}]{MODEL_NAME} v{decision.version}: "
@@ -103,22 +108,41 @@ def bench(
     column_map: MapOption = None,
     quarantine: QuarantineOption = None,
 ) -> None:
-    """Every model and baseline on the held-out window: metrics, fit seconds, recommend latency
-    (p50/p99 of single calls, batch throughput), written as JSON."""
+    """Every model and baseline on several out-of-time cuts (each with its own validation window):
+    metrics with standard errors, the gap to each task's best baseline in standard errors, the mean
+    over cuts, fit seconds and (latest cut) recommend latency, written as JSON."""
     with threadpool_limits(1, "blas"):
         _bench(data, out, config, column_map, quarantine)
 
 
 def _bench(data: str, out: Path, config: Path | None, column_map: str | None, quarantine: Path | None) -> None:
-    from training.recommender import add_latency, load_config, run_experiment
+    from training.recommender import add_latency, cuts_payload, load_config, run_cuts
     from training.tracking import write_json
 
     settings = load_config(config)
     shop = load_from_cli(data, column_map, quarantine)
-    with step("search on the validation window, fit and evaluate every model on the test window"):
-        experiment = run_experiment(shop, settings, all_models=True, progress=_progress())
-    with step("recommend latency"):
-        add_latency(experiment, progress=_progress())
-    write_json(out, experiment.payload())
-    console.print(_results_table(experiment, f"{shop.source}: {experiment.protocol.name} protocol, test window"))
+    with step("every cut: search on its validation window, fit and evaluate every model on its test window"):
+        experiments = run_cuts(shop, settings, all_models=True, progress=_progress())
+    with step("recommend latency (latest cut)"):
+        add_latency(experiments[0], progress=_progress())
+    payload = cuts_payload(experiments)
+    write_json(out, payload)
+    for experiment in experiments:
+        console.print(_results_table(experiment, f"{shop.source}: {experiment.protocol.name} protocol, cut {experiment.cut}"))
+    console.print(_summary_table(payload["summary"], settings.metric(), len(experiments)))
     console.print(f"written: {out}")
+
+
+def _summary_table(summary: list[dict], metric: str, cuts: int) -> Table:
+    table = Table(title=f"mean over {cuts} cuts; ratio and gap (paired SEs) to each cut's best baseline")
+    for column in ("model", "task", metric, "SE (cuts)", "ratio", "gap in SE per cut", "significant"):
+        table.add_column(column, justify="left" if column in ("model", "task") else "right")
+    for entry in summary:
+        versus = entry.get("versus_best_baseline")
+        table.add_row(
+            entry["model"], entry["task"], f"{entry[metric]:.4f}", f"{entry['se_across_cuts']:.4f}",
+            f"{versus['mean_ratio']:.3f}" if versus else "",
+            " ".join(f"{gap:+.1f}" for gap in versus["gap_in_se"]) if versus else "",
+            ("yes" if versus["significant_on_every_cut"] else "no") if versus else "baseline",
+        )
+    return table

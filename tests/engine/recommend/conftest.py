@@ -9,6 +9,13 @@ import pytest
 from engine.data.schema import validate_transactions
 
 
+def _daily_lines(rows: list[tuple]) -> pd.DataFrame:
+    """Validated lines from (customer, item, order, day, quantity, price) tuples, one line per item and order."""
+    raw = pd.DataFrame(rows, columns=["customer_id", "product_id", "order_id", "timestamp", "quantity", "unit_price"])
+    clean, _ = validate_transactions(raw.drop_duplicates(["customer_id", "product_id", "order_id"]))
+    return clean
+
+
 def planted_shop(seed: int = 0, n_customers: int = 160, n_groups: int = 4, items_per_group: int = 12,
                  n_staples: int = 6, days: int = 200) -> pd.DataFrame:
     """Customers in taste groups: each buys staples everyone buys, and items of their own group only.
@@ -30,9 +37,7 @@ def planted_shop(seed: int = 0, n_customers: int = 160, n_groups: int = 4, items
             for item in set(basket):
                 when = pd.Timestamp("2024-01-01") + pd.Timedelta(days=int(day))
                 rows.append((f"c{customer}", item, f"o{customer}-{day}", when, 1, 2.0))
-    raw = pd.DataFrame(rows, columns=["customer_id", "product_id", "order_id", "timestamp", "quantity", "unit_price"])
-    clean, _ = validate_transactions(raw.drop_duplicates(["customer_id", "product_id", "order_id"]))
-    return clean
+    return _daily_lines(rows)
 
 
 @pytest.fixture(scope="session")
@@ -68,3 +73,25 @@ def shop_lines() -> pd.DataFrame:
     )
     clean, _ = validate_transactions(pd.concat([raw, returned], ignore_index=True))
     return clean
+
+
+def cyclic_shop(seed: int = 0, n_customers: int = 150, n_items: int = 16, days: int = 280) -> pd.DataFrame:
+    """Customers who re-buy each of their items on its own regular cycle (every 7 to 56 days, with
+    jitter): the item due next is the one whose usual gap has elapsed, which a regularity-aware ranker
+    can see and a recency- or frequency-weighted buy-again list cannot."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for customer in range(n_customers):
+        for item in rng.choice(n_items, 6, replace=False):
+            cycle = int(rng.choice([7, 14, 28, 56]))
+            day = int(rng.integers(0, cycle))
+            while day < days:
+                when = pd.Timestamp("2024-01-01") + pd.Timedelta(days=day)
+                rows.append((f"c{customer}", f"p{item}", f"o{customer}-{day}", when, 1, 2.0))
+                day += max(1, cycle + int(rng.integers(-2, 3)))
+    return _daily_lines(rows)
+
+
+@pytest.fixture(scope="session")
+def cyclic() -> pd.DataFrame:
+    return cyclic_shop()
