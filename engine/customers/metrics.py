@@ -112,7 +112,7 @@ def wilson_interval(successes: np.ndarray, trials: np.ndarray, z: float = 1.96) 
     rate = k / n
     centre = (rate + z**2 / (2 * n)) / (1 + z**2 / n)
     half = z * np.sqrt(rate * (1 - rate) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
-    return centre - half, centre + half
+    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
 
 
 def band_calibration(y_true: np.ndarray, probability: np.ndarray, band: np.ndarray) -> pd.DataFrame:
