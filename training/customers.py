@@ -69,8 +69,8 @@ class GBMSettings(BaseModel):
 
 class ChurnSettings(GBMSettings):
     base_model: BaseChoice = Field("auto", description="probabilistic model the boosting starts from (auto: lower training log-loss)")
-    base_clip: float = Field(4.0, gt=0, description="the base model's log-odds are clipped to +-base_clip before boosting")
-    calibration: CalibrationMethod = "platt"
+    base_clip: float = Field(4.0, gt=0, description="the boosting starts from the base log-odds bounded softly to +-base_clip (base_clip tanh(z / base_clip))")
+    calibration: CalibrationMethod = Field("beta", description="beta (default) | platt | isotonic; fitted on cross-fitted training predictions")
     calibration_folds: int = Field(3, ge=2, description="cross-fitted boosters whose out-of-fold predictions calibrate")
 
 

@@ -3,8 +3,8 @@ churn probability and calibrated on cross-fitted predictions, with reasons of ea
 LightGBM's exact feature contributions (``pred_contrib``) phrased by :mod:`reasons`.
 
 The label is 1 for a customer with no purchase in the window after the snapshot. The boosting starts
-from the log-odds of BG/NBD's or Pareto/NBD's P(no purchase in the window) (``base_model``), clipped to
-+-``base_clip``: the trees learn where recency against the customer's own gaps, trend, returns, tier and
+from the log-odds of BG/NBD's or Pareto/NBD's P(no purchase in the window) (``base_model``), softly
+bounded to +-``base_clip`` (``base_clip * tanh(z / base_clip)``: the order is kept, no ties): the trees learn where recency against the customer's own gaps, trend, returns, tier and
 the rest correct the classic model. Unclipped, a base log-odds of +-13.8 (a probability of 1e-6 from
 the end) is a head start that a few hundred small trees and a calibration cannot pull back.
 
@@ -87,7 +87,7 @@ class ChurnClassifier(LightGBMSettings):
         early_stopping_rounds: int = 50,
         base_model: BaseChoice = "auto",
         base_clip: float = 4.0,
-        calibration: CalibrationMethod = "platt",
+        calibration: CalibrationMethod = "beta",
         calibration_folds: int = 3,
         estimator: ChurnEstimator = "lightgbm",
         seed: int = 0,
@@ -182,11 +182,15 @@ class ChurnClassifier(LightGBMSettings):
             raise NotFittedError("ChurnClassifier is not fitted; call fit(...) first")
 
     def _margin(self, x: pd.DataFrame) -> np.ndarray:
-        """The base model's churn log-odds clipped to +-``base_clip`` (zeros without a base model)."""
+        """The base model's churn log-odds (zeros without a base model); as the boosting's start they
+        are bounded softly to +-``base_clip``, which keeps their order; a baseline estimator keeps them
+        whole (its calibration alone maps them, so its ranking is the probabilistic model's)."""
         if self.base_ is None:
             return np.zeros(len(x))
         odds = logit(np.clip(x[P_NO_PURCHASE.format(self.base_)].to_numpy(), _EDGE, 1 - _EDGE))
-        return np.clip(odds, -self.base_clip, self.base_clip)
+        if self.estimator != "lightgbm":
+            return odds
+        return self.base_clip * np.tanh(odds / self.base_clip)
 
     def _log_odds(self, x: pd.DataFrame) -> np.ndarray:
         if self.booster_ is None:

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.special import logit
+from scipy.stats import rankdata
 
 from engine.customers.churn_gbm import ChurnClassifier, customer_folds
 from engine.customers.evaluation import churn_rows
@@ -28,13 +29,14 @@ def test_probabilities_rank_churners_and_match_the_validation_rate(churn_model, 
     assert churn_model.base_ in ("bgnbd", "pareto_nbd")
 
 
-def test_the_base_log_odds_are_clipped(small_snapshots):
+def test_the_base_log_odds_are_bounded_softly_keeping_their_order(small_snapshots):
     data = small_snapshots
-    model = ChurnClassifier(base_clip=0.5).fit(data.train, data.train["churned"], data.validation, data.validation["churned"])
-    base = model.contributions(data.test)["base_model"] + model.base_reference_
-    assert base.abs().max() == pytest.approx(0.5)
-    raw = logit(np.clip(data.test[f"{model.base_}_p_no_purchase"], 1e-6, 1 - 1e-6))
-    assert raw.abs().max() > 0.5  # the clip bit
+    model = ChurnClassifier(base_clip=3.0).fit(data.train, data.train["churned"], data.validation, data.validation["churned"])
+    base = (model.contributions(data.test)["base_model"] + model.base_reference_).to_numpy()
+    raw = logit(np.clip(data.test[f"{model.base_}_p_no_purchase"].to_numpy(), 1e-6, 1 - 1e-6))
+    assert np.abs(base).max() < 3.0 < np.abs(raw).max()
+    assert base == pytest.approx(3.0 * np.tanh(raw / 3.0))
+    assert np.array_equal(rankdata(base), rankdata(raw))  # the order kept, no ties made
 
 
 def test_customer_folds_keep_a_customers_rows_together():
