@@ -1,13 +1,25 @@
 """Churn classifier: LightGBM on as-of customer features, boosted from the probabilistic model's own
-churn probability and calibrated on a validation set, with the top reasons of each score from
-LightGBM's exact feature contributions (``pred_contrib``).
+churn probability and calibrated on cross-fitted predictions, with reasons of each score from
+LightGBM's exact feature contributions (``pred_contrib``) phrased by :mod:`reasons`.
 
 The label is 1 for a customer with no purchase in the window after the snapshot. The boosting starts
-from the log-odds of BG/NBD's or Pareto/NBD's P(no purchase in the window) (``base_model``; "auto"
-picks the one with the lower validation log-loss): the trees learn where RFM, trend, returns, tier and
-the rest correct the classic model, which keeps its strength on small data (few churners) and its
-extrapolation to customers older than any seen in training. Saved as a LightGBM text model beside a
-JSON manifest (parameters, feature spec, feature names, base model, calibrator).
+from the log-odds of BG/NBD's or Pareto/NBD's P(no purchase in the window) (``base_model``), softly
+bounded to +-``base_clip`` (``base_clip * tanh(z / base_clip)``: the order is kept, no ties): the trees learn where recency against the customer's own gaps, trend, returns, tier and
+the rest correct the classic model. Unclipped, a base log-odds of +-13.8 (a probability of 1e-6 from
+the end) is a head start that a few hundred small trees and a calibration cannot pull back.
+
+Three decisions, three separate sets of labels, so that none is tuned on the noise of another:
+
+- the base model ("auto") is chosen by log-loss on the *training* rows: the probabilistic models are
+  fitted without labels, so their training log-loss is an honest estimate;
+- early stopping uses the *validation* customers (held out of every training snapshot);
+- the calibration is fitted on *cross-fitted* predictions of the training rows (``calibration_folds``
+  boosters, each fitted without the fold's customers with the early-stopped number of rounds), so it
+  sees thousands of labels instead of the few dozen churners of the validation set.
+
+``estimator`` other than "lightgbm" makes the classifier the calibrated probabilistic baseline itself
+(no trees): how the gate serves a baseline that the boosted model did not beat, behind the same class,
+files and serving code. Saved as a LightGBM text model (when boosted) beside a JSON manifest.
 """
 
 from __future__ import annotations
@@ -21,18 +33,21 @@ import pandas as pd
 from scipy.special import expit, logit
 
 from engine.customers.calibration import CalibrationMethod, ProbabilityCalibrator
-from engine.customers.features import FEATURE_LABELS, FEATURES, P_NO_PURCHASE, PURCHASE_MODELS, FeatureSpec, feature_matrix
+from engine.customers.features import FEATURES, P_NO_PURCHASE, PURCHASE_MODELS, FeatureSpec, feature_matrix
 from engine.customers.metrics import log_loss
+from engine.customers.reasons import phrase_reasons
 from engine.errors import EngineError, NotFittedError
 from engine.gbm import LightGBMSettings
 from engine.io import read_manifest, write_manifest
 
 _KIND = "churn_lightgbm"
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
 _BOOSTER_FILE = "booster.txt"
 _EDGE = 1e-6
 BASE = "base_model"
 BaseChoice = Literal["auto", "bgnbd", "pareto_nbd", "none"]
+ChurnEstimator = Literal["lightgbm", "bgnbd", "pareto_nbd"]
+ESTIMATORS: tuple[str, ...] = ("lightgbm", *PURCHASE_MODELS)
 
 
 def _labels(y: Any, name: str) -> np.ndarray:
@@ -44,12 +59,19 @@ def _labels(y: Any, name: str) -> np.ndarray:
     return values
 
 
+def customer_folds(index: pd.Index, folds: int, seed: int) -> np.ndarray:
+    """Fold 0..folds-1 of each row, the same for every row of a customer (a customer's snapshots
+    never sit on both sides of a cross-fit), drawn reproducibly with ``seed``."""
+    customers = np.sort(index.astype(str).unique())
+    draw = np.random.default_rng(seed).permutation(len(customers)) % folds
+    return pd.Series(draw, index=customers).reindex(index.astype(str)).to_numpy()
+
+
 class ChurnClassifier(LightGBMSettings):
     """P(no purchase in the next ``spec.horizon_days``) from the features of :mod:`features`.
 
-    ``fit(train, y, validation, y_validation)``: LightGBM boosted from ``base_model``'s log-odds with
-    early stopping on the validation log-loss, then a ``calibration`` ("platt" or "isotonic") fitted on
-    the validation predictions.
+    ``fit(train, y, validation, y_validation)``: see the module docstring for which labels decide
+    what. ``estimator`` "bgnbd" / "pareto_nbd" serves that model's calibrated probability instead.
     """
 
     def __init__(
@@ -64,9 +86,12 @@ class ChurnClassifier(LightGBMSettings):
         reg_lambda: float = 1.0,
         early_stopping_rounds: int = 50,
         base_model: BaseChoice = "auto",
-        calibration: CalibrationMethod = "platt",
+        base_clip: float = 4.0,
+        calibration: CalibrationMethod = "beta",
+        calibration_folds: int = 3,
+        estimator: ChurnEstimator = "lightgbm",
         seed: int = 0,
-        n_jobs: int = 2,
+        n_jobs: int = 1,
     ) -> None:
         self.spec = spec
         self.n_estimators = n_estimators
@@ -78,29 +103,50 @@ class ChurnClassifier(LightGBMSettings):
         self.reg_lambda = reg_lambda
         self.early_stopping_rounds = early_stopping_rounds
         self.base_model = base_model
+        self.base_clip = base_clip
         self.calibration = calibration
+        self.calibration_folds = calibration_folds
+        self.estimator = estimator
         self.seed = seed
         self.n_jobs = n_jobs
 
     def _params(self) -> dict[str, Any]:
         return self._lightgbm_params("binary")
 
+    def _validate(self) -> None:
+        if self.base_model not in ("auto", "none", *PURCHASE_MODELS):
+            raise EngineError(f"base_model must be 'auto', 'none' or one of {list(PURCHASE_MODELS)}, got {self.base_model!r}")
+        if self.estimator not in ESTIMATORS:
+            raise EngineError(f"estimator must be one of {list(ESTIMATORS)}, got {self.estimator!r}")
+        if not self.base_clip > 0:
+            raise EngineError(f"base_clip must be > 0 (log-odds), got {self.base_clip}")
+        if self.calibration_folds < 2:
+            raise EngineError(f"calibration_folds must be >= 2, got {self.calibration_folds}")
+
     def fit(
         self, train: pd.DataFrame, y: Any, validation: pd.DataFrame, y_validation: Any
     ) -> ChurnClassifier:
+        self._validate()
         names = list(FEATURES)
         x_train, x_valid = feature_matrix(train, names), feature_matrix(validation, names)
         y_train, y_valid = _labels(y, "y"), _labels(y_validation, "y_validation")
-        if self.base_model not in ("auto", "none", *PURCHASE_MODELS):
-            raise EngineError(f"base_model must be 'auto', 'none' or one of {list(PURCHASE_MODELS)}, got {self.base_model!r}")
-        if self.base_model == "auto":
-            losses = {name: log_loss(y_valid, x_valid[P_NO_PURCHASE.format(name)]) for name in PURCHASE_MODELS}
+        self.feature_names_ = names
+        self.spec_ = self.spec or FeatureSpec()
+        if self.estimator != "lightgbm":
+            self.base_ = self.estimator
+        elif self.base_model == "auto":
+            losses = {name: log_loss(y_train, x_train[P_NO_PURCHASE.format(name)]) for name in PURCHASE_MODELS}
             self.base_ = min(losses, key=losses.get)
         else:
             self.base_ = None if self.base_model == "none" else self.base_model
-        self.feature_names_ = names
         margin_train = self._margin(x_train)
         self.base_reference_ = float(margin_train.mean())
+        if self.estimator != "lightgbm":
+            # the baseline has no supervised part but the calibration: every labelled row calibrates it
+            self.booster_, self.best_iteration_ = None, 0
+            margin = np.r_[margin_train, self._margin(x_valid)]
+            self.calibrator_ = ProbabilityCalibrator(self.calibration).fit(expit(margin), np.r_[y_train, y_valid])
+            return self
         booster = lgb.train(
             self._params(),
             lgb.Dataset(x_train, y_train, init_score=margin_train, free_raw_data=False),
@@ -109,22 +155,46 @@ class ChurnClassifier(LightGBMSettings):
             callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
         )
         self.booster_ = booster
-        self.spec_ = self.spec or FeatureSpec()
         self.best_iteration_ = int(booster.best_iteration or self.n_estimators)
-        self.calibrator_ = ProbabilityCalibrator(self.calibration).fit(expit(self._log_odds(x_valid)), y_valid)
+        out_of_fold = self._cross_fitted(x_train, y_train, margin_train)
+        self.calibrator_ = ProbabilityCalibrator(self.calibration).fit(expit(out_of_fold), y_train)
         return self
 
+    def _cross_fitted(self, x: pd.DataFrame, y: np.ndarray, margin: np.ndarray) -> np.ndarray:
+        """Out-of-fold raw log-odds of every training row: boosters with the early-stopped number of
+        rounds, each fitted without one fold of customers and scoring that fold."""
+        folds = customer_folds(x.index, self.calibration_folds, self.seed)
+        out = np.empty(len(x))
+        for fold in range(self.calibration_folds):
+            held = folds == fold
+            if y[~held].min() == y[~held].max():
+                raise EngineError(f"calibration fold {fold} leaves one class only to train on; use fewer calibration_folds")
+            booster = lgb.train(
+                self._params(),
+                lgb.Dataset(x.loc[~held], y[~held], init_score=margin[~held]),
+                num_boost_round=self.best_iteration_,
+            )
+            out[held] = booster.predict(x.loc[held], raw_score=True) + margin[held]
+        return out
+
     def _check(self) -> None:
-        if not hasattr(self, "booster_"):
+        if not hasattr(self, "calibrator_"):
             raise NotFittedError("ChurnClassifier is not fitted; call fit(...) first")
 
     def _margin(self, x: pd.DataFrame) -> np.ndarray:
-        """The base model's churn log-odds (zeros without a base model)."""
+        """The base model's churn log-odds (zeros without a base model); as the boosting's start they
+        are bounded softly to +-``base_clip``, which keeps their order; a baseline estimator keeps them
+        whole (its calibration alone maps them, so its ranking is the probabilistic model's)."""
         if self.base_ is None:
             return np.zeros(len(x))
-        return logit(np.clip(x[P_NO_PURCHASE.format(self.base_)].to_numpy(), _EDGE, 1 - _EDGE))
+        odds = logit(np.clip(x[P_NO_PURCHASE.format(self.base_)].to_numpy(), _EDGE, 1 - _EDGE))
+        if self.estimator != "lightgbm":
+            return odds
+        return self.base_clip * np.tanh(odds / self.base_clip)
 
     def _log_odds(self, x: pd.DataFrame) -> np.ndarray:
+        if self.booster_ is None:
+            return self._margin(x)
         return self.booster_.predict(x, num_iteration=self.best_iteration_, raw_score=True) + self._margin(x)
 
     def raw_probability(self, features: pd.DataFrame) -> np.ndarray:
@@ -139,36 +209,31 @@ class ChurnClassifier(LightGBMSettings):
 
     def contributions(self, features: pd.DataFrame) -> pd.DataFrame:
         """Each feature's contribution to each row's churn log-odds: LightGBM's exact SHAP values
-        (``pred_contrib``) for the trees, and a ``base_model`` column for the probabilistic model's
-        log-odds relative to its training mean; with ``bias`` they sum to the raw log-odds."""
+        (``pred_contrib``) for the trees (zeros for a baseline estimator), and a ``base_model`` column
+        for the probabilistic model's log-odds relative to its training mean; with ``bias`` they sum to
+        the raw log-odds."""
         self._check()
         x = feature_matrix(features, self.feature_names_)
-        values = self.booster_.predict(x, num_iteration=self.best_iteration_, pred_contrib=True)
+        if self.booster_ is None:
+            values = np.zeros((len(x), len(self.feature_names_) + 1))
+        else:
+            values = self.booster_.predict(x, num_iteration=self.best_iteration_, pred_contrib=True)
         frame = pd.DataFrame(values, index=features.index, columns=[*self.feature_names_, "bias"])
         frame[BASE] = self._margin(x) - (self.base_reference_ if self.base_ else 0.0)
         frame["bias"] += self.base_reference_ if self.base_ else 0.0
         return frame
 
     def top_reasons(self, features: pd.DataFrame, k: int = 3) -> pd.Series:
-        """The ``k`` features that push each customer's churn risk up the most, as text such as
-        "days since last purchase = 142 (+0.84)"; customers with no risk-raising feature get ""."""
-        contributions = self.contributions(features).drop(columns="bias")
-        names = list(contributions.columns)
-        shown = feature_matrix(features, self.feature_names_)
-        if self.base_:
-            shown = shown.assign(**{BASE: shown[P_NO_PURCHASE.format(self.base_)]})
-        labels = [FEATURE_LABELS.get(P_NO_PURCHASE.format(self.base_) if n == BASE else n, n) for n in names]
-        values, raw = contributions.to_numpy(), shown[names].to_numpy()
-        order = np.argsort(-values, axis=1, kind="stable")[:, :k]
-        texts = [
-            "; ".join(f"{labels[j]} = {raw[row, j]:.4g} ({values[row, j]:+.2f})" for j in columns if values[row, j] > 0)
-            for row, columns in enumerate(order)
-        ]
-        return pd.Series(texts, index=features.index, name="reasons")
+        """Up to ``k`` reasons per customer in a marketer's words, each naming its direction, e.g.
+        "raises risk: no purchase for 45 days, 3.0x their usual gap of 15 days" (see
+        :func:`reasons.phrase_reasons`); "" when no reason is large and intuitive enough."""
+        return phrase_reasons(self.contributions(features).drop(columns="bias"), features, k)
 
     def feature_importance(self) -> pd.Series:
         """Total gain of each feature's splits, largest first."""
         self._check()
+        if self.booster_ is None:
+            return pd.Series(0.0, index=self.feature_names_, name="gain")
         gain = self.booster_.feature_importance("gain", iteration=self.best_iteration_)
         return pd.Series(gain, index=self.feature_names_, name="gain").sort_values(ascending=False)
 
@@ -177,7 +242,8 @@ class ChurnClassifier(LightGBMSettings):
         self._check()
         params = {name: getattr(self, name) for name in (
             "n_estimators", "learning_rate", "num_leaves", "min_child_samples", "feature_fraction",
-            "bagging_fraction", "reg_lambda", "early_stopping_rounds", "base_model", "calibration", "seed", "n_jobs")}
+            "bagging_fraction", "reg_lambda", "early_stopping_rounds", "base_model", "base_clip", "calibration",
+            "calibration_folds", "estimator", "seed", "n_jobs")}
         directory = Path(directory)
         write_manifest(
             directory, _KIND, _FORMAT_VERSION, params, data_fingerprint,
@@ -185,7 +251,8 @@ class ChurnClassifier(LightGBMSettings):
              "best_iteration": self.best_iteration_, "base": self.base_, "base_reference": self.base_reference_,
              "calibrator": self.calibrator_.to_dict(), **(extra or {})},
         )
-        self.booster_.save_model(str(directory / _BOOSTER_FILE), num_iteration=self.best_iteration_)
+        if self.booster_ is not None:
+            self.booster_.save_model(str(directory / _BOOSTER_FILE), num_iteration=self.best_iteration_)
         return directory
 
     @classmethod
@@ -194,7 +261,8 @@ class ChurnClassifier(LightGBMSettings):
         spec = FeatureSpec.model_validate(manifest["spec"])
         model = cls(spec=spec, **manifest["params"])
         model.spec_ = spec
-        model.booster_ = lgb.Booster(model_file=str(Path(directory) / _BOOSTER_FILE))
+        booster = Path(directory) / _BOOSTER_FILE
+        model.booster_ = lgb.Booster(model_file=str(booster)) if model.estimator == "lightgbm" else None
         model.feature_names_ = list(manifest["feature_names"])
         model.best_iteration_ = int(manifest["best_iteration"])
         model.base_ = manifest["base"]

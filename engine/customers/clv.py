@@ -43,6 +43,8 @@ from engine.gbm import LightGBMSettings
 from engine.io import read_manifest, write_manifest
 
 ClvChoice = Literal["lightgbm", "bgnbd", "pareto_nbd"]
+ClvEstimator = Literal["auto", "lightgbm", "bgnbd", "pareto_nbd"]
+_CONSTANT = 1e-9  # relative spread under which a prediction counts as constant
 _KIND = "clv"
 _FORMAT_VERSION = 1
 _BOOSTER_FILE = "booster.txt"
@@ -86,8 +88,9 @@ class ClvModel(LightGBMSettings):
         reg_lambda: float = 1.0,
         tweedie_variance_power: float = 1.5,
         early_stopping_rounds: int = 50,
+        estimator: ClvEstimator = "auto",
         seed: int = 0,
-        n_jobs: int = 2,
+        n_jobs: int = 1,
     ) -> None:
         self.spec = spec
         self.months = months
@@ -101,6 +104,7 @@ class ClvModel(LightGBMSettings):
         self.reg_lambda = reg_lambda
         self.tweedie_variance_power = tweedie_variance_power
         self.early_stopping_rounds = early_stopping_rounds
+        self.estimator = estimator
         self.seed = seed
         self.n_jobs = n_jobs
 
@@ -109,7 +113,11 @@ class ClvModel(LightGBMSettings):
 
     def fit(self, train: pd.DataFrame, spend: Any, validation: pd.DataFrame, validation_spend: Any) -> ClvModel:
         """Fit LightGBM on ``train`` (target: window spend, negatives clipped to 0) with early stopping
-        on ``validation``, then choose the estimator with the best validation Gini."""
+        on ``validation``, then choose the estimator with the best validation Gini ("auto"; a LightGBM
+        that predicts one constant spend is never chosen and is named in ``warnings_``) or take the one
+        given as ``estimator`` (how the gate serves a probabilistic baseline)."""
+        if self.estimator not in ("auto", "lightgbm", *PURCHASE_MODELS):
+            raise EngineError(f"estimator must be 'auto', 'lightgbm' or one of {list(PURCHASE_MODELS)}, got {self.estimator!r}")
         names = list(FEATURES)
         target = np.clip(np.asarray(spend, dtype=float), 0, None)
         valid_target = np.clip(np.asarray(validation_spend, dtype=float), 0, None)
@@ -130,7 +138,18 @@ class ClvModel(LightGBMSettings):
             name: normalized_gini(valid_target, self._window_spend(validation, name))
             for name in ("lightgbm", *PURCHASE_MODELS)
         }
-        self.choice_: ClvChoice = max(self.validation_gini_, key=self.validation_gini_.get)  # type: ignore[arg-type]
+        self.warnings_: list[str] = []
+        candidates = dict(self.validation_gini_)
+        predicted = self._window_spend(validation, "lightgbm")
+        if np.ptp(predicted) <= _CONSTANT * max(float(np.abs(predicted).max()), 1.0):
+            candidates.pop("lightgbm")
+            self.warnings_.append(
+                f"degenerate fit: the CLV LightGBM predicts one constant spend ({predicted[0]:.4g}) for every validation "
+                f"customer ({len(train):,} training rows, {int((target > 0).sum()):,} with spend, "
+                f"{self.best_iteration_} rounds); it is not chosen"
+            )
+        chosen = max(candidates, key=candidates.get) if self.estimator == "auto" else self.estimator
+        self.choice_: ClvChoice = chosen  # type: ignore[assignment]
         self.profile_model_ = max(PURCHASE_MODELS, key=lambda name: self.validation_gini_[name])
         return self
 
@@ -174,13 +193,13 @@ class ClvModel(LightGBMSettings):
         params = {name: getattr(self, name) for name in (
             "months", "monthly_discount_rate", "n_estimators", "learning_rate", "num_leaves", "min_child_samples",
             "feature_fraction", "bagging_fraction", "reg_lambda", "tweedie_variance_power", "early_stopping_rounds",
-            "seed", "n_jobs")}
+            "estimator", "seed", "n_jobs")}
         directory = Path(directory)
         write_manifest(
             directory, _KIND, _FORMAT_VERSION, params, data_fingerprint,
             {"spec": self.spec_.model_dump(mode="json"), "feature_names": self.feature_names_,
              "best_iteration": self.best_iteration_, "choice": self.choice_, "profile_model": self.profile_model_,
-             "validation_gini": self.validation_gini_, **(extra or {})},
+             "validation_gini": self.validation_gini_, "warnings": self.warnings_, **(extra or {})},
         )
         self.booster_.save_model(str(directory / _BOOSTER_FILE), num_iteration=self.best_iteration_)
         return directory
@@ -197,5 +216,6 @@ class ClvModel(LightGBMSettings):
         model.choice_ = manifest["choice"]
         model.profile_model_ = manifest["profile_model"]
         model.validation_gini_ = dict(manifest["validation_gini"])
+        model.warnings_ = list(manifest.get("warnings", []))
         return model
 

@@ -51,6 +51,8 @@ FEATURE_LABELS = {
     "std_gap_days": "spread of days between purchases",
     "last_gap_days": "days between the last two purchases",
     "recency_over_gap": "days since last purchase / usual gap",
+    "gap_cv": "irregularity of the gaps (spread / mean)",
+    "longer_gap_share": "share of their own gaps at least as long as the current pause",
     "purchase_days_30": "purchase days in the last 30 days",
     "purchase_days_90": "purchase days in the last 90 days",
     "spend_90": "net spend in the last 90 days",
@@ -113,6 +115,7 @@ def customer_features(
     frame["tenure_days"] = (as_of - rfm["first_purchase"]) / pd.Timedelta(days=1)
     frame = frame.join(_gaps(purchase_days(past), as_of))
     frame["recency_over_gap"] = frame["recency_days"] / frame["mean_gap_days"]
+    frame["gap_cv"] = frame["std_gap_days"] / frame["mean_gap_days"]
     frame = frame.join(_lines(past, as_of, products))
     recent, prior = frame["spend_90"].clip(lower=0), frame["spend_prior_90"].clip(lower=0)
     frame["spend_trend"] = recent / (recent + prior).where(recent + prior > 0)
@@ -125,18 +128,23 @@ def customer_features(
 
 
 def _gaps(daily: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Purchase-day counts and the gaps between purchase days."""
+    """Purchase-day counts and the gaps between purchase days, and how the current pause (days since
+    the last purchase day) compares with the customer's own gaps: a heavy buyer who usually comes back
+    within a week is overdue after three, a monthly buyer is not (an empirical hazard per customer)."""
     c = Columns
     day = daily["day"]
     gap = day.diff().dt.days.where(daily[c.customer].eq(daily[c.customer].shift()))
     age = (as_of - day).dt.days
-    grouped = daily.assign(gap=gap, in_30=age <= 30, in_90=age <= 90).groupby(c.customer, sort=True)
+    pause = age.groupby(daily[c.customer]).transform("min")
+    longer = (gap >= pause).where(gap.notna())
+    grouped = daily.assign(gap=gap, longer=longer, in_30=age <= 30, in_90=age <= 90).groupby(c.customer, sort=True)
     return pd.DataFrame(
         {
             "purchase_days": grouped.size(),
             "mean_gap_days": grouped["gap"].mean(),
             "std_gap_days": grouped["gap"].std(),
             "last_gap_days": grouped["gap"].last(),
+            "longer_gap_share": grouped["longer"].mean(),
             "purchase_days_30": grouped["in_30"].sum(),
             "purchase_days_90": grouped["in_90"].sum(),
         }

@@ -7,6 +7,8 @@ Ties are handled without depending on row order wherever the metric allows it (A
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -93,6 +95,61 @@ def decile_calibration(y_true: np.ndarray, probability: np.ndarray, bins: int = 
     table = frame.groupby("bin").agg(customers=("y", "size"), mean_predicted=("p", "mean"), observed_rate=("y", "mean"))
     table.index.name = "decile"
     return table
+
+
+def expected_calibration_error(y_true: np.ndarray, probability: np.ndarray, bins: int = 10) -> float:
+    """Mean over ``bins`` equal-count groups (by predicted probability) of |mean predicted - observed
+    rate|, weighted by group size: the average miscalibration a customer meets."""
+    table = decile_calibration(y_true, probability, bins)
+    gaps = (table["mean_predicted"] - table["observed_rate"]).abs()
+    return float((gaps * table["customers"]).sum() / table["customers"].sum())
+
+
+def wilson_interval(successes: np.ndarray, trials: np.ndarray, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of a binomial rate (95% with the default z); sound at small counts and
+    at rates near 0 or 1, where the normal approximation is not."""
+    k, n = np.asarray(successes, dtype=float), np.asarray(trials, dtype=float)
+    rate = k / n
+    centre = (rate + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z * np.sqrt(rate * (1 - rate) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+
+
+def band_calibration(y_true: np.ndarray, probability: np.ndarray, band: np.ndarray) -> pd.DataFrame:
+    """Per risk band: customers, mean predicted probability, realised churn rate, its 95% Wilson
+    interval, and whether the mean prediction lies inside it (a band calibrated at its sample size)."""
+    y, p = _pair(y_true, probability, ("y_true", "probability"))
+    frame = pd.DataFrame({"band": np.asarray(band), "y": y, "p": p})
+    table = frame.groupby("band", sort=False).agg(customers=("y", "size"), churners=("y", "sum"), mean_predicted=("p", "mean"))
+    table["realised_rate"] = table["churners"] / table["customers"]
+    table["ci_low"], table["ci_high"] = wilson_interval(table["churners"].to_numpy(), table["customers"].to_numpy())
+    table["within_ci"] = (table["mean_predicted"] >= table["ci_low"]) & (table["mean_predicted"] <= table["ci_high"])
+    return table
+
+
+def paired_bootstrap_se(
+    metric: Callable[[np.ndarray, np.ndarray], float],
+    y_true: np.ndarray,
+    score: np.ndarray,
+    other: np.ndarray,
+    resamples: int = 200,
+    seed: int = 0,
+) -> float:
+    """Standard error of ``metric(y, score) - metric(y, other)`` over bootstrap resamples of the
+    customers (the same resample for both scores, so their shared noise cancels). Resamples holding
+    one class only are skipped."""
+    y, s = _pair(y_true, score, ("y_true", "score"))
+    _, o = _pair(y_true, other, ("y_true", "other"))
+    rng = np.random.default_rng(seed)
+    differences = []
+    for _ in range(resamples):
+        rows = rng.integers(0, len(y), len(y))
+        if y[rows].min() == y[rows].max():
+            continue
+        differences.append(metric(y[rows], s[rows]) - metric(y[rows], o[rows]))
+    if len(differences) < 2:
+        raise EngineError("the bootstrap found fewer than two resamples with both classes")
+    return float(np.std(differences, ddof=1))
 
 
 def gain_curve(y_true: np.ndarray, score: np.ndarray) -> pd.DataFrame:

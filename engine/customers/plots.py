@@ -38,6 +38,21 @@ def calibration_chart(y_true: np.ndarray, probabilities: dict[str, np.ndarray]) 
     return figure
 
 
+def band_reliability_chart(bands: list[dict], title: str = "Calibration by risk band") -> Figure:
+    """Per risk band (rows of :func:`evaluation.band_report`): the realised churn rate with its 95%
+    interval against the band's mean predicted probability; a calibrated band sits on the diagonal."""
+    figure = Figure(figsize=(5, 5))
+    axes = figure.subplots()
+    for row in bands:
+        low, high = row["realised_rate"] - row["ci_low"], row["ci_high"] - row["realised_rate"]
+        axes.errorbar([row["mean_predicted"]], [row["realised_rate"]], yerr=[[low], [high]], marker="o", capsize=4,
+                      label=f"{row['band']} ({int(row['customers']):,} customers)")
+    axes.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect")
+    axes.set(xlabel="mean predicted P(churn)", ylabel="realised churn rate (95% interval)", title=title, xlim=(0, 1), ylim=(0, 1))
+    axes.legend()
+    return figure
+
+
 def clv_decile_chart(actual: np.ndarray, predicted: np.ndarray, title: str = "CLV by decile") -> Figure:
     """Mean predicted and mean actual spend in each decile of the prediction."""
     table = decile_table(actual, predicted)

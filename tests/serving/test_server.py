@@ -317,7 +317,10 @@ def test_profiles_carry_churn_and_value_consistent_with_the_list(live: Live) -> 
         assert body[column] == listed[column], column
     assert body["value_at_risk"] == pytest.approx(body["churn_probability"] * body["expected_clv"])
     assert body["churn_band"] == ("high" if body["churn_probability"] >= 0.6 else "medium" if body["churn_probability"] >= 0.3 else "low")
-    assert body["reasons"] and all(" = " in reason for reason in body["reasons"])
+    assert all(reason.startswith(("raises risk: ", "lowers risk: ")) for reason in body["reasons"])
+    page = live.post(routes.CHURN_RISK, {"page_size": 5}, KEY).json()["customers"]
+    profiles = [live.post(routes.PROFILE, {"customer_id": row["customer_id"]}, KEY).json() for row in page]
+    assert any(profile["reasons"] for profile in profiles)  # the riskiest customers are given reasons
     assert body["versions"]["churn"] is not None and body["versions"]["clv"] is not None
 
 

@@ -9,14 +9,16 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from engine.data.sources import load_shop
-from engine.data.synthetic import SyntheticShopConfig, generate_shop
-from training import tracking
-from training.cli import app
+from engine.customers.churn_gbm import ChurnClassifier
+from engine.customers.clv import ClvModel
 from engine.customers.features import CHURNED
 from engine.customers.metrics import roc_auc
 from engine.customers.view import default_as_of
+from engine.data.sources import load_shop
+from engine.data.synthetic import SyntheticShopConfig, generate_shop
 from engine.errors import EngineError
+from training import tracking
+from training.cli import app
 from training.customers import (
     PROTOCOLS,
     ChurnConfig,
@@ -63,7 +65,13 @@ def test_train_churn_and_clv_register_gate_and_save(trained):
     tmp_path, churn, clv, _ = trained
     assert churn["registered_version"] == "1" and churn["gate"]["promoted"]
     assert [row["model"] for row in churn["churn"]] == ["lightgbm", "bgnbd", "pareto_nbd", "recency"]
-    assert (tmp_path / "churn" / "model" / "booster.txt").is_file()
+    gate = churn["baseline_gate"]
+    assert gate["served"] in ("lightgbm", "bgnbd", "pareto_nbd") and gate["best_baseline"] in ("recency", "bgnbd", "pareto_nbd")
+    manifest = json.loads((tmp_path / "churn" / "model" / "manifest.json").read_text())
+    assert manifest["params"]["estimator"] == gate["served"] and manifest["baseline_gate"] == gate
+    assert (tmp_path / "churn" / "model" / "booster.txt").is_file() == (gate["served"] == "lightgbm")
+    assert {band["band"] for band in churn["calibration"]["bands"]} <= {"low", "medium", "high"}
+    assert 0 <= churn["calibration"]["ece"] < 0.2
     assert json.loads((tmp_path / "churn" / "summary.json").read_text())["windows"]["horizon_days"] == 90
     assert clv["registered_version"] == "1" and clv["gate"]["promoted"]
     assert clv["chosen"] in ("lightgbm", "bgnbd", "pareto_nbd")
@@ -74,7 +82,8 @@ def test_train_churn_and_clv_register_gate_and_save(trained):
     run = mlflow.search_runs(experiment_names=["churn"]).iloc[0]
     assert run["metrics.test_auc"] > 0.5 and run["tags.seed"] == "0"
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run["run_id"], "plots")}
-    assert artifacts == {"plots/churn_gain_lift.png", "plots/churn_calibration.png"}
+    assert artifacts == {"plots/churn_gain_lift.png", "plots/churn_calibration.png", "plots/churn_band_reliability.png"}
+    assert run["tags.served_estimator"] == gate["served"] and run["tags.baseline_gate"] == gate["reason"]
 
 
 def test_retraining_on_the_same_data_does_not_replace_the_champion(trained):
@@ -121,6 +130,19 @@ def test_bench_writes_the_contract(orders_csv):
     assert {"auc", "pr_auc", "log_loss", "top_decile_lift"} <= set(result["churn"][0])
     assert {"normalized_gini", "mae", "spearman", "decile_mape", "predicted_total", "actual_total"} <= set(result["clv"][0])
     assert {row["model"] for row in result["churn"]} >= {"recency", "bgnbd", "pareto_nbd"}
+    cuts = result["cuts"]
+    assert len(cuts) == 3 and [cut["cut"] for cut in cuts] == sorted((cut["cut"] for cut in cuts), reverse=True)
+    assert (pd.Timestamp(cuts[0]["cut"]) - pd.Timestamp(cuts[1]["cut"])).days == 28  # the config's step_days
+    for cut in cuts:
+        for row in cut["results"]:
+            assert row["best_baseline"] in ("recency", "bgnbd", "pareto_nbd") and row["best_baseline"] != row["model"]
+            assert row["gap_se"] > 0 and row["gap_in_se"] == pytest.approx(row["gap"] / row["gap_se"])
+        assert cut["churn_gate"]["served"] in ("lightgbm", "bgnbd", "pareto_nbd")
+    across = {row["model"]: row for row in result["across_cuts"]["churn"]}
+    aucs = [next(r["auc"] for r in cut["results"] if r["model"] == "lightgbm") for cut in cuts]
+    assert across["lightgbm"]["mean_auc"] == pytest.approx(sum(aucs) / 3)
+    pooled = result["calibration_pooled"]["lightgbm"]
+    assert sum(band["customers"] for band in pooled["bands"]) == sum(cut["windows"]["rows"]["test"] for cut in cuts)
     assert set(result["anchors"]) == {"bgnbd", "pareto_nbd", "gamma_gamma"}
     assert result["anchors"]["bgnbd"]["log_likelihood"] < 0
     assert result["scoring"]["customers"] > 0 and result["scoring"]["seconds"] > 0
@@ -201,3 +223,28 @@ def test_serve_import_refuses_customer_champions_fitted_after_its_as_of(trained)
     assert profiles["churn_probability"].notna().any()
     with pytest.raises(EngineError, match="look ahead"):
         customer_frame(shop, end - pd.Timedelta(days=60), SegmentsConfig(), champions)
+
+
+def test_the_gate_serves_the_best_baseline_when_lightgbm_does_not_beat_it(trained, orders_csv, store, tmp_path):
+    _, _, _, shop = trained
+    demanding = ChurnConfig(baseline_margin_se=1e6)  # no model beats a baseline by a million SEs
+    summary = train_churn(shop, demanding, tmp_path / "churn")
+    gate = summary["baseline_gate"]
+    rows = {row["model"]: row for row in summary["churn"]}
+    assert gate["served"] == max(("bgnbd", "pareto_nbd"), key=lambda name: rows[name]["auc"])
+    assert f"serving the baseline {gate['served']}" in gate["reason"] and "required 1e+06" in gate["reason"]
+    data = prepare(shop, demanding.features, demanding.windows, demanding.seed)
+    validation_churners = int(data.validation[CHURNED].sum())
+    assert any("small sample" in w for w in gate["warnings"]) == (
+        min(validation_churners, len(data.validation) - validation_churners, int(data.test[CHURNED].sum()),
+            int((1 - data.test[CHURNED]).sum())) < 30
+    )
+    served = ChurnClassifier.load(tmp_path / "churn" / "model")
+    assert served.estimator == gate["served"] and served.booster_ is None
+    clv = train_clv(shop, ClvConfig(baseline_margin_se=1e6), tmp_path / "clv")
+    assert clv["baseline_gate"]["served"] in ("bgnbd", "pareto_nbd")
+    assert ClvModel.load(tmp_path / "clv" / "model").choice_ == clv["baseline_gate"]["served"]
+    # serving reads whatever was promoted: the list is written with these models too
+    listing = runner.invoke(app, ["churn-list", "--data", str(orders_csv), "--top", "5", "--out", str(tmp_path / "l.csv"),
+                                  "--tracking-uri", store])
+    assert listing.exit_code == 0, listing.output

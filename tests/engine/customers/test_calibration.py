@@ -1,4 +1,4 @@
-"""Platt and isotonic calibration."""
+"""Platt, beta and isotonic calibration."""
 
 from __future__ import annotations
 
@@ -34,7 +34,21 @@ def test_isotonic_is_monotone_and_close(overconfident):
     assert np.mean(np.abs(calibrated - true)) < 0.03
 
 
-@pytest.mark.parametrize("method", ["platt", "isotonic"])
+def test_beta_bends_where_platt_cannot():
+    """Labels from a beta-calibration map (different bends at the two tails): beta recovers it,
+    Platt's single slope misses it in the upper tail, and the order is kept."""
+    rng = np.random.default_rng(1)
+    raw = rng.uniform(0.01, 0.995, 20000)
+    true = expit(1.0 * np.log(raw) + 0.3 * -np.log1p(-raw) - 0.8)
+    y = (rng.random(20000) < true).astype(float)
+    beta = ProbabilityCalibrator("beta").fit(raw, y)
+    calibrated = beta.transform(raw)
+    assert np.abs(calibrated - true).max() < 0.03
+    assert np.abs(ProbabilityCalibrator("platt").fit(raw, y).transform(raw) - true).max() > 0.05
+    assert (np.diff(calibrated[np.argsort(raw)]) >= 0).all() and len(beta.to_dict()["coef"]) == 3
+
+
+@pytest.mark.parametrize("method", ["platt", "isotonic", "beta"])
 def test_round_trip_and_bounds(overconfident, method):
     raw, y, _ = overconfident
     calibrator = ProbabilityCalibrator(method).fit(raw, y)
@@ -49,5 +63,5 @@ def test_errors():
         ProbabilityCalibrator().transform(np.array([0.5]))
     with pytest.raises(EngineError, match="only one class"):
         ProbabilityCalibrator().fit(np.array([0.2, 0.4]), np.array([1, 1]))
-    with pytest.raises(EngineError, match="'platt' or 'isotonic'"):
-        ProbabilityCalibrator("beta").fit(np.array([0.2, 0.4]), np.array([0, 1]))
+    with pytest.raises(EngineError, match="'platt', 'isotonic' or 'beta'"):
+        ProbabilityCalibrator("sigmoid").fit(np.array([0.2, 0.4]), np.array([0, 1]))

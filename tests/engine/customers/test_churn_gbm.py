@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.special import logit
+from scipy.stats import rankdata
 
-from engine.customers.churn_gbm import ChurnClassifier
+from engine.customers.churn_gbm import ChurnClassifier, customer_folds
 from engine.customers.evaluation import churn_rows
 from engine.customers.features import FEATURES
+from engine.customers.metrics import roc_auc
+from engine.customers.reasons import group_effects
 from engine.errors import EngineError, ModelFormatError, NotFittedError
 
 
@@ -19,9 +23,43 @@ def test_probabilities_rank_churners_and_match_the_validation_rate(churn_model, 
     assert rows["lightgbm"]["auc"] > 0.8 and rows["recency"]["log_loss"] is None
     validation = churn_model.predict_proba(data.validation)
     assert np.all((validation > 0) & (validation < 1))
-    # Platt calibration on the validation customers: their mean probability is their churn rate
-    assert validation.mean() == pytest.approx(data.validation["churned"].mean(), abs=0.03)
+    # calibrated on cross-fitted training predictions: the held-out validation customers' mean
+    # probability is their churn rate (they took no part in the calibration)
+    assert validation.mean() == pytest.approx(data.validation["churned"].mean(), abs=0.05)
     assert churn_model.base_ in ("bgnbd", "pareto_nbd")
+
+
+def test_the_base_log_odds_are_bounded_softly_keeping_their_order(small_snapshots):
+    data = small_snapshots
+    model = ChurnClassifier(base_clip=3.0).fit(data.train, data.train["churned"], data.validation, data.validation["churned"])
+    base = (model.contributions(data.test)["base_model"] + model.base_reference_).to_numpy()
+    raw = logit(np.clip(data.test[f"{model.base_}_p_no_purchase"].to_numpy(), 1e-6, 1 - 1e-6))
+    assert np.abs(base).max() < 3.0 < np.abs(raw).max()
+    assert base == pytest.approx(3.0 * np.tanh(raw / 3.0))
+    assert np.array_equal(rankdata(base), rankdata(raw))  # the order kept, no ties made
+
+
+def test_customer_folds_keep_a_customers_rows_together():
+    index = pd.Index(["a", "b", "a", "c", "b", "d", "e", "f"])
+    folds = customer_folds(index, 3, seed=1)
+    assert folds[0] == folds[2] and folds[1] == folds[4] and set(folds) <= {0, 1, 2}
+    assert np.array_equal(folds, customer_folds(index, 3, seed=1))
+
+
+def test_a_baseline_estimator_is_the_calibrated_probabilistic_model(small_snapshots, tmp_path):
+    data = small_snapshots
+    baseline = ChurnClassifier(estimator="bgnbd").fit(data.train, data.train["churned"], data.validation, data.validation["churned"])
+    assert baseline.booster_ is None and baseline.base_ == "bgnbd"
+    probability = baseline.predict_proba(data.test)
+    # Platt keeps the order: the same AUC as BG/NBD's own probability
+    assert roc_auc(data.test["churned"], probability) == pytest.approx(roc_auc(data.test["churned"], data.test["bgnbd_p_no_purchase"]))
+    contributions = baseline.contributions(data.test.head(5))
+    assert (contributions[list(FEATURES)] == 0).all().all()
+    baseline.save(tmp_path / "baseline")
+    assert not (tmp_path / "baseline" / "booster.txt").exists()
+    loaded = ChurnClassifier.load(tmp_path / "baseline")
+    assert np.array_equal(loaded.predict_proba(data.test), probability)
+    assert loaded.top_reasons(data.test.head(20)).equals(baseline.top_reasons(data.test.head(20)))
 
 
 def test_contributions_add_up_to_the_log_odds(churn_model, small_snapshots):
@@ -31,14 +69,20 @@ def test_contributions_add_up_to_the_log_odds(churn_model, small_snapshots):
     assert contributions.sum(axis=1).to_numpy() == pytest.approx(logit(churn_model.raw_probability(test)), abs=1e-6)
 
 
-def test_reasons_name_features_that_raise_the_risk(churn_model, small_snapshots):
-    test = small_snapshots.test.head(50)
+def test_reasons_name_their_direction_and_agree_with_the_contributions(churn_model, small_snapshots):
+    test = small_snapshots.test.head(80)
     reasons = churn_model.top_reasons(test, k=2)
-    contributions = churn_model.contributions(test).drop(columns="bias")
+    effects = group_effects(churn_model.contributions(test).drop(columns="bias"))
+    assert (reasons != "").mean() > 0.5
     for customer, text in reasons.items():
         parts = [part for part in text.split("; ") if part]
-        assert len(parts) == min(2, int((contributions.loc[customer] > 0).sum()))
-        assert all(part.endswith(")") and "(+" in part for part in parts)
+        assert len(parts) <= 2
+        for part in parts:
+            direction, _, fact = part.partition(" risk: ")
+            assert direction in ("raises", "lowers") and fact and "=" not in fact
+        pauses = [part for part in parts if "usual gap" in part or "purchase day so far" in part]
+        for part in pauses:  # the pause group's effect carries the sign the reason names
+            assert (effects.loc[customer, "pause"] > 0) == part.startswith("raises")
 
 
 def test_save_load_round_trip(churn_model, small_snapshots, tmp_path):
@@ -69,5 +113,7 @@ def test_errors(small_snapshots):
         ChurnClassifier().fit(data.train, np.zeros(len(data.train)), data.validation, data.validation["churned"])
     with pytest.raises(EngineError, match="missing column"):
         ChurnClassifier().fit(data.train.drop(columns="tenure_days"), data.train["churned"], data.validation, data.validation["churned"])
+    with pytest.raises(EngineError, match="estimator must be"):
+        ChurnClassifier(estimator="recency").fit(data.train, data.train["churned"], data.validation, data.validation["churned"])
     with pytest.raises(EngineError, match="base_model must be"):
         ChurnClassifier(base_model="sbb").fit(data.train, data.train["churned"], data.validation, data.validation["churned"])

@@ -67,3 +67,18 @@ def test_errors(small_snapshots):
         ClvModel().window_spend(data.test)
     with pytest.raises(EngineError, match="some spend"):
         ClvModel().fit(data.train, np.zeros(len(data.train)), data.validation, data.validation["spend"])
+
+
+def test_a_constant_lightgbm_is_named_and_never_chosen(small_snapshots):
+    data = small_snapshots
+    # leaves need more rows than there are: LightGBM cannot split and predicts one constant
+    model = ClvModel(min_child_samples=100_000).fit(data.train, data.train["spend"], data.validation, data.validation["spend"])
+    assert model.choice_ != "lightgbm"
+    assert len(model.warnings_) == 1 and "degenerate fit" in model.warnings_[0] and "constant" in model.warnings_[0]
+
+
+def test_a_named_estimator_is_served_as_given(small_snapshots):
+    data = small_snapshots
+    model = ClvModel(estimator="pareto_nbd").fit(data.train, data.train["spend"], data.validation, data.validation["spend"])
+    assert model.choice_ == "pareto_nbd"
+    assert np.array_equal(model.window_spend(data.test), data.test["pareto_nbd_window_spend"].to_numpy())

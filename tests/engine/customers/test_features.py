@@ -35,6 +35,8 @@ def test_hand_computed_features(with_discounts):
     assert (a.mean_gap_days, a.last_gap_days) == (37.5, 19)
     assert a.std_gap_days == pytest.approx(np.std([56, 19], ddof=1))
     assert a.recency_over_gap == pytest.approx(12 / 37.5)
+    assert a.gap_cv == pytest.approx(np.std([56, 19], ddof=1) / 37.5)
+    assert a.longer_gap_share == 1.0  # both of a's gaps (56, 19) are longer than the 12-day pause
     assert (a.purchase_days_30, a.purchase_days_90, a.spend_90, a.spend_prior_90, a.spend_trend) == (1, 3, 65, 0, 1)
     assert (a.lines_per_order, a.units_per_order) == pytest.approx((4 / 3, 5 / 3))
     assert (a.distinct_products, a.distinct_categories, a.order_value) == pytest.approx((3, 2, 65 / 3))

@@ -108,3 +108,31 @@ def test_auc_and_average_precision_agree_with_scikit_learn_on_tied_random_data()
     score = np.round(rng.random(500) + 0.3 * y, 1)  # coarse scores: many ties
     assert metrics.roc_auc(y, score) == pytest.approx(roc_auc_score(y, score))
     assert metrics.pr_auc(y, score) == pytest.approx(average_precision_score(y, score))
+
+
+def test_expected_calibration_error_by_hand():
+    # two equal-count bins: predicted 0.1 (observed 0/2) and 0.8 (observed 1/2)
+    y = np.array([0, 0, 1, 0])
+    p = np.array([0.1, 0.1, 0.8, 0.8])
+    assert metrics.expected_calibration_error(y, p, bins=2) == pytest.approx((0.1 + 0.3) / 2)
+
+
+def test_wilson_interval_and_band_calibration():
+    low, high = metrics.wilson_interval(np.array([0, 5]), np.array([10, 10]))
+    assert low[0] == 0 and high[0] == pytest.approx(0.2775, abs=1e-4)  # 0 of 10: not [0, 0]
+    assert (low[1], high[1]) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    y = np.array([0] * 8 + [1] * 2 + [1] * 9 + [0])
+    p = np.r_[np.full(10, 0.2), np.full(10, 0.3)]
+    table = metrics.band_calibration(y, p, np.r_[["low"] * 10, ["high"] * 10])
+    assert table.loc["low", "realised_rate"] == 0.2 and bool(table.loc["low", "within_ci"])
+    assert table.loc["high", "realised_rate"] == 0.9 and not bool(table.loc["high", "within_ci"])
+
+
+def test_paired_bootstrap_se_of_a_gap():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    score = y + rng.normal(0, 1.0, 400)
+    assert metrics.paired_bootstrap_se(metrics.roc_auc, y, score, score) == 0  # a score against itself: no noise
+    other = y + rng.normal(0, 1.5, 400)
+    se = metrics.paired_bootstrap_se(metrics.roc_auc, y, score, other, resamples=100)
+    assert 0.005 < se < 0.06

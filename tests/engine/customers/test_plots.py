@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.customers.plots import calibration_chart, clv_decile_chart, gain_chart
+from engine.customers.evaluation import band_report
+from engine.customers.plots import band_reliability_chart, calibration_chart, clv_decile_chart, gain_chart
+from engine.customers.scoring import RiskBands
 
 
 def test_figures():
@@ -17,3 +19,5 @@ def test_figures():
     spend = rng.gamma(1.0, 20.0, 300)
     bars = clv_decile_chart(spend, spend + rng.normal(0, 5, 300))
     assert len(bars.axes[0].patches) == 20  # ten deciles, predicted and actual
+    report = band_report(y, scores["model"], RiskBands())
+    assert len(band_reliability_chart(report["bands"]).axes[0].containers) == len(report["bands"])  # one error bar per band

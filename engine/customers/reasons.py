@@ -1,0 +1,147 @@
+"""Reasons of a churn score in a marketer's words.
+
+The model's contributions (LightGBM's exact ``pred_contrib`` per feature, plus the probabilistic base
+model's share) are summed over groups of features that say the same thing about a customer: how long
+they have paused against their own usual gap, how often they buy against the shop, how their spend
+moves, returns, discounts, basket breadth. Each group is then phrased as a fact of the customer's own
+history or against the shop's median customer ("no purchase for 45 days, 3.0x their usual gap of 15
+days", "spend down 60% vs the previous 90 days") and named with its direction ("raises risk: ...",
+"lowers risk: ...").
+
+A group is dropped when its effect is under ``min_effect`` log-odds (trivial), or when its direction
+contradicts the fact it would be phrased with (counter-intuitive: a pause shorter than the usual gap
+said to raise the risk, spend going up said to raise it); a fact too small to argue either way
+(a pause of 1-1.5x the usual gap, spend within +-25%) is not shown either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from engine.customers.features import EXPECTED_PURCHASES, P_ALIVE, P_NO_PURCHASE, PURCHASE_MODELS, WINDOW_SPEND
+
+BASE_COLUMN = "base_model"
+MIN_EFFECT = 0.05
+SEPARATOR = "; "
+
+Fact = tuple[np.ndarray, np.ndarray]  # per customer: intuitive direction (+1 raises, -1 lowers, 0 none), text
+
+
+def _each_model(template: str) -> list[str]:
+    return [template.format(name) for name in PURCHASE_MODELS]
+
+
+GROUPS: dict[str, tuple[str, ...]] = {
+    "pause": ("recency_days", "recency_over_gap", "longer_gap_share", "r_score", "last_gap_days", "purchase_days_30",
+              *_each_model(P_NO_PURCHASE), *_each_model(P_ALIVE), BASE_COLUMN),
+    "frequency": ("frequency", "purchase_days", "purchase_days_90", "f_score", "tenure_days", "mean_gap_days",
+                  "std_gap_days", "gap_cv", *_each_model(EXPECTED_PURCHASES)),
+    "spend": ("monetary", "m_score", "spend_90", "spend_prior_90", "spend_trend", "order_value", "tier_rank",
+              "window_value", "gg_expected_spend", *_each_model(WINDOW_SPEND)),
+    "returns": ("return_line_share", "return_value_share"),
+    "discounts": ("discount_share",),
+    "breadth": ("distinct_products", "distinct_categories", "lines_per_order", "units_per_order"),
+}
+
+
+def _median(values: pd.Series, default: float) -> float:
+    median = values.median()
+    return float(median) if np.isfinite(median) else default
+
+
+def _pause(f: pd.DataFrame) -> Fact:
+    recency, gap = f["recency_days"].to_numpy(), f["mean_gap_days"].to_numpy()
+    shop_gap = _median(f["mean_gap_days"], np.inf)
+    ratio = recency / np.where(gap > 0, gap, np.nan)
+    repeat = np.isfinite(ratio)
+    sign = np.where(repeat, np.where(ratio >= 1.5, 1, np.where(ratio <= 1, -1, 0)), np.where(recency > shop_gap, 1, 0))
+    text = np.array([
+        (f"no purchase for {r:.0f} days, {q:.1f}x their usual gap of {g:.0f} days" if s > 0
+         else f"last purchase {r:.0f} days ago, within their usual gap of {g:.0f} days") if ok
+        else f"one purchase day so far, {r:.0f} days ago (customers here usually return within {shop_gap:.0f} days)"
+        for r, g, q, ok, s in zip(recency, gap, ratio, repeat, sign)
+    ], dtype=object)
+    return sign, text
+
+
+def _frequency(f: pd.DataFrame) -> Fact:
+    days = f["purchase_days_90"].to_numpy()
+    shop = _median(f["purchase_days_90"], 0.0)
+    sign = np.sign(shop - days).astype(int)
+    text = np.array([f"bought on {d:.0f} days in the last 90 (median customer: {shop:.0f})" for d in days], dtype=object)
+    return sign, text
+
+
+def _spend(f: pd.DataFrame) -> Fact:
+    recent, prior = f["spend_90"].clip(lower=0).to_numpy(), f["spend_prior_90"].clip(lower=0).to_numpy()
+    change = np.divide(recent, prior, out=np.full(len(recent), np.nan), where=prior > 0) - 1
+    sign = np.where(prior > 0, np.where(change <= -0.25, 1, np.where(change >= 0.25, -1, 0)), np.where(recent > 0, -1, 1))
+    text = np.array([
+        (f"spend {'down' if c < 0 else 'up'} {abs(c):.0%} vs the previous 90 days ({r:,.0f} vs {p:,.0f})" if p > 0
+         else f"spent {r:,.0f} in the last 90 days after nothing in the 90 before" if r > 0
+         else "no spend in the last 180 days")
+        for r, p, c in zip(recent, prior, change)
+    ], dtype=object)
+    return sign, text
+
+
+def _returns(f: pd.DataFrame) -> Fact:
+    lines, value = f["return_line_share"].fillna(0).to_numpy(), f["return_value_share"].fillna(0).to_numpy()
+    sign = np.where(lines > 0, 1, 0)
+    text = np.array([f"returned {s:.0%} of the lines bought ({v:.0%} of spend refunded)" for s, v in zip(lines, value)], dtype=object)
+    return sign, text
+
+
+def _discounts(f: pd.DataFrame) -> Fact:
+    share = f["discount_share"].fillna(0).to_numpy()
+    shop = _median(f["discount_share"], 0.0)
+    sign = np.where(share > max(2 * shop, 0.1), 1, 0)
+    text = np.array([f"bought {s:.0%} of list value on discount (median customer: {shop:.0%})" for s in share], dtype=object)
+    return sign, text
+
+
+def _breadth(f: pd.DataFrame) -> Fact:
+    products = f["distinct_products"].fillna(0).to_numpy()
+    shop = _median(f["distinct_products"], 0.0)
+    sign = np.where(products >= 2 * shop, -1, np.where(products <= shop / 2, 1, 0))
+    text = np.array([f"bought {p:.0f} different products (median customer: {shop:.0f})" for p in products], dtype=object)
+    return sign, text
+
+
+FACTS: dict[str, Callable[[pd.DataFrame], Fact]] = {
+    "pause": _pause, "frequency": _frequency, "spend": _spend, "returns": _returns, "discounts": _discounts,
+    "breadth": _breadth,
+}
+
+
+def group_effects(contributions: pd.DataFrame) -> pd.DataFrame:
+    """The contributions summed per group of :data:`GROUPS` (columns the model lacks count as 0)."""
+    return pd.DataFrame(
+        {group: contributions.reindex(columns=list(names), fill_value=0.0).sum(axis=1) for group, names in GROUPS.items()},
+        index=contributions.index,
+    )
+
+
+def phrase_reasons(contributions: pd.DataFrame, features: pd.DataFrame, k: int = 3, min_effect: float = MIN_EFFECT) -> pd.Series:
+    """Up to ``k`` reasons per customer (rows of ``contributions`` and ``features`` align): the
+    risk-raising ones first, each group by the size of its effect, joined by "; "; "" when none is
+    left after dropping trivial and counter-intuitive ones. Medians are those of ``features`` (the
+    shop's customers being scored)."""
+    effects = group_effects(contributions)
+    facts = {group: FACTS[group](features) for group in GROUPS}
+    signs = np.column_stack([facts[group][0] for group in GROUPS])
+    texts = np.column_stack([facts[group][1] for group in GROUPS])
+    values = effects[list(GROUPS)].to_numpy()
+    shown = (np.abs(values) >= min_effect) & (np.sign(values) == signs) & (signs != 0)
+    # raises first (largest first), then lowers (largest first)
+    order = np.argsort(np.where(shown, np.where(values > 0, -10_000 - values, values), np.inf), axis=1, kind="stable")
+    reasons = []
+    for row in range(len(values)):
+        kept = [j for j in order[row, :k] if shown[row, j]]
+        reasons.append(SEPARATOR.join(
+            f"{'raises' if values[row, j] > 0 else 'lowers'} risk: {texts[row, j]}" for j in kept
+        ))
+    return pd.Series(reasons, index=contributions.index, name="reasons")

@@ -1,0 +1,50 @@
+"""Reasons phrased against a customer's own history and the shop, on hand-built customers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from engine.customers.features import FEATURES
+from engine.customers.reasons import GROUPS, phrase_reasons
+
+
+def _customers() -> pd.DataFrame:
+    features = pd.DataFrame(0.0, index=["late", "regular", "single", "grower"], columns=list(FEATURES))
+    features["recency_days"] = [45, 5, 60, 10]
+    features["mean_gap_days"] = [15, 10, np.nan, 12]
+    features["purchase_days_90"] = [2, 9, 0, 6]
+    features["spend_90"] = [40, 100, 0, 300]
+    features["spend_prior_90"] = [100, 100, 0, 100]
+    features["return_line_share"] = [0.4, 0, 0, 0]
+    features["return_value_share"] = [0.25, 0, 0, 0]
+    features["distinct_products"] = [5, 40, 1, 12]
+    return features
+
+
+def test_every_feature_belongs_to_one_group():
+    members = [name for names in GROUPS.values() for name in names]
+    assert sorted(members) == sorted([*FEATURES, "base_model"])
+
+
+def test_reasons_in_a_marketers_words():
+    features = _customers()
+    contributions = pd.DataFrame(0.0, index=features.index, columns=[*FEATURES, "base_model"])
+    contributions.loc["late", ["recency_over_gap", "base_model"]] = [0.5, 0.7]  # pause group +1.2
+    contributions.loc["late", "spend_trend"] = 0.3
+    contributions.loc["late", "return_line_share"] = 0.2
+    contributions.loc["regular", "recency_days"] = -0.9
+    contributions.loc["regular", "distinct_products"] = 0.02  # trivial: under the minimum effect
+    contributions.loc["single", "bgnbd_p_no_purchase"] = 1.5
+    contributions.loc["grower", "spend_90"] = 0.6  # counter-intuitive: spend tripled said to raise the risk
+    reasons = phrase_reasons(contributions, features, k=3)
+    assert reasons["late"] == (
+        "raises risk: no purchase for 45 days, 3.0x their usual gap of 15 days; "
+        "raises risk: spend down 60% vs the previous 90 days (40 vs 100); "
+        "raises risk: returned 40% of the lines bought (25% of spend refunded)"
+    )
+    assert reasons["regular"] == "lowers risk: last purchase 5 days ago, within their usual gap of 10 days"
+    # the shop's median gap is that of the repeat customers (10, 12, 15 -> 12 days)
+    assert reasons["single"] == "raises risk: one purchase day so far, 60 days ago (customers here usually return within 12 days)"
+    assert reasons["grower"] == ""
+    assert phrase_reasons(contributions, features, k=1)["late"].count("raises risk") == 1
