@@ -132,15 +132,32 @@ def rules(
 ) -> list[Rule]:
     """The guardrails of one product's next price, highest priority first: ceiling, one cent, cost floor,
     maximum change, observed range (the current price counts as seen)."""
-    found = [Rule(CEILING, 0.0, list_price * policy.ceiling_multiple), Rule(MIN_CENT, 0.01, math.inf)]
+    # prices are whole cents: the ceiling is taken down and the cost floor up to the cent, so that a
+    # product with no whole cent between them counts as cost above the ceiling
+    found = [Rule(CEILING, 0.0, _cents_down(list_price * policy.ceiling_multiple)), Rule(MIN_CENT, 0.01, math.inf)]
     if unit_cost is not None and math.isfinite(unit_cost):
-        found.append(Rule(COST_FLOOR, unit_cost / (1 - policy.min_margin), math.inf))
+        found.append(Rule(COST_FLOOR, _cents_up(unit_cost / (1 - policy.min_margin)), math.inf))
     # the step limit is measured to the cent: 10% off 4.99 allows 4.49
     step = (round(current_price * (1 - policy.max_change), 2), round(current_price * (1 + policy.max_change), 2))
     found.append(Rule(MAX_CHANGE, min(step[0], current_price), max(step[1], current_price)))
     if not policy.allow_outside_range:
-        found.append(Rule(OBSERVED_RANGE, min(min_seen, current_price), max(max_seen, current_price)))
+        seen = (min(_cents_up(min_seen), current_price), max(_cents_down(max_seen), current_price))
+        found.append(Rule(OBSERVED_RANGE, *seen))
     return found
+
+
+def _cents_up(price: float) -> float:
+    """The lowest whole-cent price at or above ``price`` (a non-finite one unchanged)."""
+    cents = price * 100
+    return math.ceil(cents - _cents_tolerance(cents)) / 100 if math.isfinite(cents) else price
+
+
+def _cents_down(price: float) -> float:
+    """The highest whole-cent price at or below ``price`` (``price`` itself below one cent or not finite)."""
+    cents = price * 100
+    if not math.isfinite(cents):
+        return price
+    return max(math.floor(cents + _cents_tolerance(cents)) / 100, min(price, 0.01))
 
 
 def price_bounds(guardrails: list[Rule]) -> Interval:

@@ -337,7 +337,7 @@ class PriceOptimizer:
         if discount <= 0:
             return None, 0.0, "no_segment_offer"
         offer = G.ladder_above(max(floor, price * (1 - discount)), self.policy_)
-        if offer > price - 0.01 + G.price_tolerance(price):
+        if round(offer * 100) >= round(price * 100):  # in whole cents: no cent off is no offer
             return None, 0.0, "segment_offer_below_floor"
         return offer, 1 - offer / price, "segment_offer"
 

@@ -4,10 +4,12 @@ optimizer's code: it shares no function with ``engine.pricing`` and finds ladder
 cents one by one.
 
 The policy, in words:
+- a whole number of cents, unless it is the unchanged current price or the ceiling is below a cent;
 - never above the ceiling (list price x ceiling_multiple), a finite price above 0, at least one cent
   unless the ceiling is lower;
-- never below the cost floor cost / (1 - min_margin) when that floor is at or below the ceiling; when
-  it is above, the price is the ceiling and the reason is ``cost_above_price``;
+- never below the cost floor cost / (1 - min_margin) when a whole-cent price lies between that floor and
+  the ceiling; when none does, the price is the ceiling taken down to the cent and the reason is
+  ``cost_above_price``;
 - within max_change of the current price (the step's ends rounded to the cent) whenever that step
   reaches the prices the rules above allow; otherwise at the allowed end nearest to it;
 - within the range of prices seen (the current price counts as seen) unless allow_outside_range,
@@ -35,6 +37,11 @@ class Facts:
 
 def _tolerance(price: float) -> float:
     return 1e-6 + abs(price) * 1e-12
+
+
+def _cent_slack(price: float) -> float:
+    """Float noise in ``price * 100`` when taking a bound to the cent (far below a cent at 1e9)."""
+    return 1e-6 + abs(price * 100) * 1e-13
 
 
 def _is_ladder_cent(cents: int, policy) -> bool:
@@ -73,21 +80,26 @@ def check_quote(price: float | None, reason: str, facts: Facts, policy) -> list[
         return ["not_a_finite_positive_price"]
     tol = _tolerance(price)
     broken = []
+    current = facts.current_price
+    kept = abs(price - current) <= tol
     ceiling = facts.list_price * policy.ceiling_multiple
+    if not kept and ceiling >= 0.01 and abs(price * 100 - round(price * 100)) > 100 * tol:
+        broken.append("not_whole_cents")
     if price > ceiling + tol:
         broken.append("above_ceiling")
-    allowed = (min(0.01, ceiling), ceiling)
+    top_cent = max(math.floor(ceiling * 100 + _cent_slack(ceiling)) / 100, min(ceiling, 0.01))
+    allowed = (min(0.01, ceiling), top_cent)
     if facts.unit_cost is not None and math.isfinite(facts.unit_cost):
         floor = facts.unit_cost / (1 - policy.min_margin)
-        if floor <= ceiling:
-            allowed = (max(allowed[0], floor), ceiling)
+        floor_cent = math.ceil(floor * 100 - _cent_slack(floor)) / 100
+        if floor_cent <= top_cent:
+            allowed = (max(allowed[0], floor_cent), top_cent)
             if price < floor - tol:
                 broken.append("below_cost_floor")
         else:
-            allowed = (ceiling, ceiling)
+            allowed = (top_cent, top_cent)
             if reason != "cost_above_price":
                 broken.append("cost_above_ceiling_without_reason")
-    current = facts.current_price
     step = (
         min(round(current * (1 - policy.max_change), 2), current),
         max(round(current * (1 + policy.max_change), 2), current),
@@ -97,7 +109,6 @@ def check_quote(price: float | None, reason: str, facts: Facts, policy) -> list[
         allowed = _hold(allowed, (min(facts.min_seen, current), max(facts.max_seen, current)))
     if not allowed[0] - tol <= price <= allowed[1] + tol:
         broken.append("outside_step_or_range")
-    kept = abs(price - current) <= tol
     if not kept and not on_ladder(price, policy) and any_ladder_price(allowed[0], allowed[1], policy):
         broken.append("ending")
     return broken

@@ -91,6 +91,21 @@ def test_cost_above_list_price_is_quoted_at_the_ceiling():
         assert f"relaxed:{G.COST_FLOOR}" in quote.flags
 
 
+def test_a_price_held_at_the_cost_floor_is_whole_cents():
+    # found by an independent checker: current 0.01 far below a floor of 2.225 / 0.95 = 2.3421...
+    optimizer = _optimizer(unit_cost=2.225, current_price=0.01, list_price=5.99, min_price=0.01, elasticity=-3.0, ci_low=-3.5, ci_high=-2.5)
+    quote = optimizer.quote("p1", current_price=0.01)
+    assert quote.price == 2.35 and quote.price >= 2.225 / 0.95
+    assert check_quote(quote.price, quote.reason, Facts(0.01, 2.225, 5.99, 0.01, 5.99), optimizer.policy_) == []
+
+
+def test_a_floor_and_ceiling_with_no_whole_cent_between_them_is_cost_above_price():
+    # floor 5.691 / 0.95 = 5.9905..., ceiling 5.999 -> 5.99: no whole cent covers the floor
+    optimizer = _optimizer(unit_cost=5.691, current_price=5.49, list_price=5.999, elasticity=-3.0, ci_low=-3.5, ci_high=-2.5)
+    quote = optimizer.quote("p1")
+    assert quote.price == 5.99 and quote.reason == G.COST_ABOVE_PRICE
+
+
 def test_no_stock_raises_the_price_only_to_the_bounds():
     quote = _optimizer(elasticity=-2.0, ci_low=-2.5, ci_high=-1.5, unit_cost=2.4).quote("p1", stock=0)
     assert quote.price == 5.49 and quote.reason == G.MAX_CHANGE and G.STOCK_SCARCE in quote.flags
