@@ -9,7 +9,10 @@ A source is named by a short spec string:
 - ``PATH.csv`` / ``PATH.parquet`` (optionally ``.csv.gz``): a user's own transactions table, with a
   column map from the user's names to the canonical ones.
 - ``PATH.yaml``: a :class:`DataSourceConfig` naming one of the above with its column map, timestamp
-  format and products file, so that a shop's mapping is written down once.
+  format, encoding, value limits and products file, so that a shop's mapping is written down once.
+
+Every file a user gives is read by :mod:`engine.data.reader` (empty, undecodable or malformed files
+are refused with the file, line and option named).
 
 Every source goes through the same contracts (:mod:`engine.data.schema`). Bad rows stop a user's file
 by default (``on_bad_rows="raise"``); the public data sets have known bad rows (zero quantities, $0
@@ -25,13 +28,14 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.data.columns import Columns
 from engine.data.dataset import ShopData
+from engine.data.reader import read_table, read_yaml, require_content
 from engine.data.schema import (
     BadRows,
+    ValueLimits,
     validate_customers,
     validate_products,
     validate_transactions,
@@ -53,26 +57,37 @@ class DataSourceConfig(BaseModel):
     timestamp_format: str | None = None
     products: str | None = None
     on_bad_rows: Literal["raise", "quarantine"] | None = None
+    encoding: str | None = Field(None, description="text encoding of the files (default UTF-8)")
+    limits: ValueLimits = Field(default_factory=ValueLimits)
 
 
-def _from_config(path: Path, on_bad_rows: BadRows | None, include_promotions: bool) -> ShopData:
+def _from_config(
+    path: Path,
+    on_bad_rows: BadRows | None,
+    include_promotions: bool,
+    timestamp_format: str | None,
+    encoding: str | None,
+) -> ShopData:
     try:
-        config = DataSourceConfig.model_validate(yaml.safe_load(path.read_text()) or {})
-    except (yaml.YAMLError, ValidationError) as error:
-        raise EngineError(f"data config {path}: {error}") from error
+        config = DataSourceConfig.model_validate(read_yaml(path, encoding))
+    except ValidationError as error:
+        raise EngineError(f"data config {path}: {error}") from None
 
     def beside(name: str | None) -> str | None:
         if name is None or not name.endswith((*_FILE_SUFFIXES,)) or Path(name).is_absolute():
             return name
         return str(path.parent / name)
 
+    # options given on the command line override the file's
     return load_shop(
         beside(config.source) or config.source,
         column_map=config.columns,
         on_bad_rows=on_bad_rows or config.on_bad_rows,
-        timestamp_format=config.timestamp_format,
+        timestamp_format=timestamp_format or config.timestamp_format,
         products=beside(config.products),
         include_promotions=include_promotions,
+        encoding=encoding or config.encoding,
+        limits=config.limits,
     )
 
 
@@ -84,15 +99,18 @@ def load_shop(
     timestamp_format: str | None = None,
     products: str | Path | None = None,
     include_promotions: bool = False,
+    encoding: str | None = None,
+    limits: ValueLimits | None = None,
 ) -> ShopData:
     """Load and validate a shop from a source spec (see the module docstring).
 
     ``column_map`` maps the user's column names to canonical ones (``{"cust": "customer_id"}``);
     ``on_bad_rows`` defaults to ``"raise"`` for user files and ``"quarantine"`` for the built-in
-    public data sets. ``products`` is an optional products table file for user data.
+    public data sets. ``products`` is an optional products table file for user data. ``encoding`` is
+    the text encoding of user files (default UTF-8); ``limits`` the plausible ranges of values.
     """
     if source.endswith(_CONFIG_SUFFIXES):
-        return _from_config(_existing(source, source), on_bad_rows, include_promotions)
+        return _from_config(_existing(source, source), on_bad_rows, include_promotions, timestamp_format, encoding)
     kind, _, argument = source.partition(":")
     if kind == "completejourney":
         return _completejourney(on_bad_rows or "quarantine", include_promotions)
@@ -107,11 +125,11 @@ def load_shop(
         return generate_shop(SyntheticShopConfig(seed=seed))
     path = Path(source)
     if path.name.endswith(_FILE_SUFFIXES):
-        raw = _rename(_read_table(_existing(source, source)), column_map or {}, source)
-        shop = _validated(source, raw, on_bad_rows or "raise", timestamp_format)
+        raw = _rename(read_table(_existing(source, source), encoding), column_map or {}, source)
+        shop = _validated(source, raw, on_bad_rows or "raise", timestamp_format, limits)
         if products is not None:
-            product_table = _read_table(_existing(str(products), str(products)))
-            shop.products, report = validate_products(product_table, on_bad_rows or "raise")
+            product_table = read_table(_existing(str(products), str(products)), encoding)
+            shop.products, report = validate_products(product_table, on_bad_rows or "raise", limits)
             shop.reports.append(report)
         return shop
     raise EngineError(
@@ -139,13 +157,8 @@ def _existing(path: str, source: str) -> Path:
     resolved = Path(path).expanduser()
     if not resolved.exists():
         raise EngineError(f"data source {source!r}: no file at {resolved}")
+    require_content(resolved)
     return resolved
-
-
-def _read_table(path: Path) -> pd.DataFrame:
-    if path.name.endswith((".parquet", ".pq")):
-        return pd.read_parquet(path)
-    return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
 
 
 def _rename(raw: pd.DataFrame, column_map: Mapping[str, str], source: str) -> pd.DataFrame:
@@ -167,9 +180,13 @@ def _rename(raw: pd.DataFrame, column_map: Mapping[str, str], source: str) -> pd
 
 
 def _validated(
-    source: str, raw: pd.DataFrame, on_bad_rows: BadRows, timestamp_format: str | None = None
+    source: str,
+    raw: pd.DataFrame,
+    on_bad_rows: BadRows,
+    timestamp_format: str | None = None,
+    limits: ValueLimits | None = None,
 ) -> ShopData:
-    transactions, report = validate_transactions(raw, on_bad_rows, timestamp_format)
+    transactions, report = validate_transactions(raw, on_bad_rows, timestamp_format, limits)
     return ShopData(transactions=transactions, source=source, reports=[report])
 
 
