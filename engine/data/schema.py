@@ -142,21 +142,27 @@ def _coerce_number(values: pd.Series) -> pd.Series:
 
 _UNPARSEABLE = "unparseable timestamp"
 _NO_OFFSET = "no UTC offset (other rows have one)"
-# a time followed by Z or a +hh[:mm] offset ends an offset-aware timestamp
-_AWARE = re.compile(r"\d:\d{2}(?::\d{2}(?:\.\d*)?)?\s*(?:Z|UTC|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
+# a time followed by Z or a +hh[:mm] offset ends an offset-aware timestamp (RE2 syntax: run by arrow)
+_AWARE = r"(?i)\d:\d{2}(?::\d{2}(?:\.\d*)?)?\s*(?:Z|UTC|[+-]\d{2}(?::?\d{2})?)$"
 # a date that starts with two short numbers: dd/mm/yyyy or mm/dd/yyyy (also with . or -)
-_SHORT_DATE = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-]\d{2,4}(?!\d)"
+_SHORT_DATE = r"^(?P<first>\d{1,2})[/.\-](?P<second>\d{1,2})[/.\-]\d{2,4}(?:\D|$)"
 _YEAR = r"(?<!\d)(\d{4})(?!\d)"
 
 
 def _day_first(text: pd.Series) -> bool:
-    """Decide the day/month order of a column of dates like 03/04/2024, across the whole file: a first
-    field above 12 proves day-first, a second field above 12 proves month-first; a file that proves
-    both, or neither while some value reads two ways, is refused (the order cannot be guessed)."""
-    fields = text.str.extract(_SHORT_DATE).dropna().astype("int64")
-    if fields.empty:
-        return False
-    first, second = fields[0], fields[1]
+    """Decide the day/month order of dates like 03/04/2024 across the whole column: a first field
+    above 12 proves day-first, a second field above 12 proves month-first; a column that proves both,
+    or neither while some value reads two ways, is refused (the order cannot be guessed)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    fields = pc.extract_regex(pa.array(text, type=pa.string()), pattern=_SHORT_DATE)
+    first, second = (
+        pd.Series(pc.struct_field(fields, [i]).to_numpy(zero_copy_only=False), index=text.index)
+        .dropna()
+        .astype("int64")
+        for i in (0, 1)
+    )
     day_first_rows, month_first_rows = first.index[first > 12], second.index[second > 12]
     fix = "give --timestamp-format (data config `timestamp_format:`), e.g. '%d/%m/%Y' or '%m/%d/%Y'"
     if len(day_first_rows) and len(month_first_rows):
@@ -175,16 +181,24 @@ def _day_first(text: pd.Series) -> bool:
     )
 
 
-def _parse_text_timestamps(text: pd.Series, timestamp_format: str | None, day_first: bool) -> pd.Series:
-    """Parse with the given format, or ISO 8601, then the format pandas infers, then value by value,
-    each stage only on what is still unparsed; offsets are converted to UTC row by row."""
-    stages = [timestamp_format] if timestamp_format else ["ISO8601", None, "mixed"]
+def _parse_text_timestamps(text: pd.Series, timestamp_format: str | None) -> pd.Series:
+    """Parse with the given format; without one, ISO 8601 first (it is never ambiguous), then what is
+    left in the day/month order the column proves (:func:`_day_first`): the format pandas infers,
+    then value by value. Each stage runs only on what is still unparsed (fast on clean files, tolerant
+    of a column that mixes dates and date-times); offsets are converted to UTC row by row."""
     parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
-    for stage in stages:
-        todo = parsed.isna() & text.notna()
+    todo = text.notna()
+    if todo.any():
+        parsed[todo] = pd.to_datetime(text[todo], errors="coerce", format=timestamp_format or "ISO8601", utc=True)
+    if timestamp_format:
+        return parsed
+    todo = parsed.isna() & text.notna()
+    day_first = bool(todo.any()) and _day_first(text[todo])
+    for stage in (None, "mixed"):
         if not todo.any():
             break
         parsed[todo] = pd.to_datetime(text[todo], errors="coerce", format=stage, utc=True, dayfirst=day_first)
+        todo = parsed.isna() & text.notna()
     return parsed
 
 
@@ -193,7 +207,7 @@ def _coerce_timestamp(values: pd.Series, timestamp_format: str | None) -> tuple[
 
     Rules: naive timestamps are UTC when the whole column is naive; in a column that has offsets, a
     naive row is refused (its zone is unknown; it must not take another row's). Dates like 03/04/2024
-    are read in the day/month order the file proves (see :func:`_day_first`) unless a format is given.
+    are read in the day/month order the column proves (see :func:`_day_first`) unless a format is given.
     """
     if pd.api.types.is_datetime64_any_dtype(values):
         if getattr(values.dt, "tz", None) is not None:
@@ -204,15 +218,16 @@ def _coerce_timestamp(values: pd.Series, timestamp_format: str | None) -> tuple[
             f"column 'timestamp' holds numbers ({values.dtype}); store dates or date-times "
             "(text like 2024-03-01 09:00, or a timestamp type)"
         )
-    text = _blank_to_na(values).astype("string").str.strip()
+    # arrow strings: trimming and the offset pattern run in C++, not value by value
+    text = values.astype("string[pyarrow]").str.strip()
+    text = text.mask(text == "")
     issues = [_issue_frame(pd.Series(dtype=object), "", "")]
-    aware = text.str.contains(_AWARE, na=False)
+    aware = text.str.contains(_AWARE, na=False).astype(bool)
     if aware.any() and not aware[text.notna()].all():
         naive = text.notna() & ~aware
         issues.append(_issue_frame(values[naive], Columns.timestamp, _NO_OFFSET))
         text = text.where(aware)
-    day_first = False if timestamp_format else _day_first(text)
-    parsed = _parse_text_timestamps(text, timestamp_format, day_first)
+    parsed = _parse_text_timestamps(text, timestamp_format)
     failed = parsed.isna() & text.notna()
     issues.append(_issue_frame(values[failed], Columns.timestamp, _UNPARSEABLE))
     return parsed.dt.tz_localize(None).astype("datetime64[ns]"), pd.concat(issues, ignore_index=True)
