@@ -58,8 +58,8 @@ def read_yaml(path: Path, encoding: str | None = None) -> Any:
         document = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise FileReadError(f"{path}:{where} not valid YAML ({getattr(error, 'problem', error)})") from None
+        where = f"{path}: line {mark.line + 1}" if mark is not None else str(path)
+        raise FileReadError(f"{where}: not valid YAML ({getattr(error, 'problem', error)})") from None
     if document is None:
         raise FileReadError(f"{path}: the YAML file holds nothing (only comments or blank lines)")
     return document
