@@ -118,6 +118,12 @@ def dated(*timestamps: str) -> str:
     return csv_text(*rows, good=False)
 
 
+def read_dates(name: str, stamps: tuple[str, ...], first: str, last: str, options: tuple[str, ...] = ()) -> BadFile:
+    """A file of good rows that differ in their timestamps, all kept, with the first and last dates
+    they must be read as (a day/month swap or a wrong offset would move them)."""
+    return BadFile(name, text(dated(*stamps)), Checked(kept=len(stamps), summary={"first": first, "last": last}), options)
+
+
 CORPUS: list[BadFile] = [
     # --- the file itself ---------------------------------------------------------------------------
     BadFile("empty file", text(""), Refused(("orders.csv", "empty (0 bytes)"))),
@@ -226,41 +232,33 @@ CORPUS: list[BadFile] = [
     ),
     # --- timestamps ----------------------------------------------------------------------------------
     BadFile("unparseable timestamp", text(csv_text(row(timestamp="yesterday"))), Checked(kept=2, bad={("timestamp", "unparseable timestamp"): [3]})),
-    BadFile(
-        "day-first dates",
-        text(dated("03/04/2024 10:00", "13/04/2024 11:00", "05/04/2024 12:00")),
-        Checked(kept=3, summary={"first": "2024-04-03 10:00:00", "last": "2024-04-13 11:00:00"}),
+    read_dates(
+        "day-first dates", ("03/04/2024 10:00", "13/04/2024 11:00", "05/04/2024 12:00"),
+        "2024-04-03 10:00:00", "2024-04-13 11:00:00",
     ),
-    BadFile(
+    read_dates(
         "day-first export whose first rows read both ways",
-        text(dated(*[f"{day:02d}/0{month}/2024" for month in (1, 2) for day in range(1, 13)], "28/02/2024")),
-        Checked(kept=25, summary={"first": "2024-01-01 00:00:00", "last": "2024-02-28 00:00:00"}),
+        (*[f"{day:02d}/0{month}/2024" for month in (1, 2) for day in range(1, 13)], "28/02/2024"),
+        "2024-01-01 00:00:00", "2024-02-28 00:00:00",
     ),
-    BadFile(
-        "month-first dates",
-        text(dated("04/03/2024", "04/13/2024")),
-        Checked(kept=2, summary={"first": "2024-04-03 00:00:00", "last": "2024-04-13 00:00:00"}),
-    ),
+    read_dates("month-first dates", ("04/03/2024", "04/13/2024"), "2024-04-03 00:00:00", "2024-04-13 00:00:00"),
     BadFile(
         "ambiguous day/month order",
         text(dated("03/04/2024", "05/06/2024")),
         Refused(("row 1", "'03/04/2024'", "day/month or month/day", "--timestamp-format")),
     ),
-    BadFile(
-        "ambiguous order settled by --timestamp-format",
-        text(dated("03/04/2024", "05/06/2024")),
-        Checked(kept=2, summary={"first": "2024-04-03 00:00:00", "last": "2024-06-05 00:00:00"}),
-        ("--timestamp-format", "%d/%m/%Y"),
+    read_dates(
+        "ambiguous order settled by --timestamp-format", ("03/04/2024", "05/06/2024"),
+        "2024-04-03 00:00:00", "2024-06-05 00:00:00", ("--timestamp-format", "%d/%m/%Y"),
     ),
     BadFile(
         "day-first and month-first in one file",
         text(dated("13/04/2024", "04/13/2024")),
         Refused(("row 1 ('13/04/2024') is day-first but row 2 ('04/13/2024') is month-first", "--timestamp-format")),
     ),
-    BadFile(
-        "each row's own UTC offset",
-        text(dated("2024-01-02T10:00:00+02:00", "2024-01-02T10:00:00+05:00", "2024-01-02T10:00:00Z")),
-        Checked(kept=3, summary={"first": "2024-01-02 05:00:00", "last": "2024-01-02 10:00:00"}),
+    read_dates(
+        "each row's own UTC offset", ("2024-01-02T10:00:00+02:00", "2024-01-02T10:00:00+05:00", "2024-01-02T10:00:00Z"),
+        "2024-01-02 05:00:00", "2024-01-02 10:00:00",
     ),
     BadFile(
         "a naive timestamp among offsets",
