@@ -149,10 +149,12 @@ _SHORT_DATE = r"^(?P<first>\d{1,2})[/.\-](?P<second>\d{1,2})[/.\-]\d{2,4}(?:\D|$
 _YEAR = r"(?<!\d)(\d{4})(?!\d)"
 
 
-def _day_first(text: pd.Series) -> bool:
-    """Decide the day/month order of dates like 03/04/2024 across the whole column: a first field
-    above 12 proves day-first, a second field above 12 proves month-first; a column that proves both,
-    or neither while some value reads two ways, is refused (the order cannot be guessed)."""
+_ORDER_FIX = "give --timestamp-format (data config `timestamp_format:`), e.g. '%d/%m/%Y' or '%m/%d/%Y'"
+
+
+def _order_evidence(text: pd.Series) -> tuple[pd.Index, pd.Index, pd.Index]:
+    """Rows of dates like 03/04/2024 that prove day-first (first field above 12), that prove
+    month-first (second field above 12), and that read two ways (the two fields differ)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -163,22 +165,43 @@ def _day_first(text: pd.Series) -> bool:
         .astype("int64")
         for i in (0, 1)
     )
-    day_first_rows, month_first_rows = first.index[first > 12], second.index[second > 12]
-    fix = "give --timestamp-format (data config `timestamp_format:`), e.g. '%d/%m/%Y' or '%m/%d/%Y'"
+    return first.index[first > 12], second.index[second > 12], first.index[first != second]
+
+
+def _day_first(text: pd.Series) -> bool:
+    """Decide the day/month order of dates like 03/04/2024 across the whole column: a first field
+    above 12 proves day-first, a second field above 12 proves month-first; a column that proves both,
+    or neither while some value reads two ways, is refused (the order cannot be guessed)."""
+    day_first_rows, month_first_rows, two_ways = _order_evidence(text)
     if len(day_first_rows) and len(month_first_rows):
         raise DataValidationError(
             f"timestamp: row {day_first_rows[0] + 1} ({text[day_first_rows[0]]!r}) is day-first but row "
-            f"{month_first_rows[0] + 1} ({text[month_first_rows[0]]!r}) is month-first; {fix}"
+            f"{month_first_rows[0] + 1} ({text[month_first_rows[0]]!r}) is month-first; {_ORDER_FIX}"
         )
     if len(day_first_rows):
         return True
-    two_ways = first.index[first != second]
     if len(month_first_rows) or not len(two_ways):
         return False
     raise DataValidationError(
         f"timestamp: dates like {text[two_ways[0]]!r} (row {two_ways[0] + 1}) read as day/month or "
-        f"month/day and no date in the file settles which; {fix}"
+        f"month/day and no date in the file settles which; {_ORDER_FIX}"
     )
+
+
+def _check_stated_order(text: pd.Series, timestamp_format: str) -> None:
+    """Refuse a stated format whose day/month order the file disproves: with '%m/%d/%Y' on a
+    day-first file, every date up to the 12th would be read swapped."""
+    if "%d" not in timestamp_format or "%m" not in timestamp_format:
+        return
+    stated_day_first = timestamp_format.index("%d") < timestamp_format.index("%m")
+    day_first_rows, month_first_rows, _ = _order_evidence(text)
+    disproof = month_first_rows if stated_day_first else day_first_rows
+    if len(disproof):
+        order = "day-first" if stated_day_first else "month-first"
+        raise DataValidationError(
+            f"timestamp: the format {timestamp_format!r} is {order} but row {disproof[0] + 1} "
+            f"({text[disproof[0]]!r}) is not; the other dates would be read with day and month swapped"
+        )
 
 
 def _parse_text_timestamps(text: pd.Series, timestamp_format: str | None) -> pd.Series:
@@ -191,6 +214,7 @@ def _parse_text_timestamps(text: pd.Series, timestamp_format: str | None) -> pd.
     if todo.any():
         parsed[todo] = pd.to_datetime(text[todo], errors="coerce", format=timestamp_format or "ISO8601", utc=True)
     if timestamp_format:
+        _check_stated_order(text, timestamp_format)
         return parsed
     todo = parsed.isna() & text.notna()
     day_first = bool(todo.any()) and _day_first(text[todo])

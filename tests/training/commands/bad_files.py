@@ -252,6 +252,12 @@ CORPUS: list[BadFile] = [
         "2024-04-03 00:00:00", "2024-06-05 00:00:00", ("--timestamp-format", "%d/%m/%Y"),
     ),
     BadFile(
+        "a month-first --timestamp-format on a day-first file",
+        text(dated("03/04/2024", "13/04/2024")),
+        Refused(("the format '%m/%d/%Y' is month-first but row 2 ('13/04/2024') is not",)),
+        ("--timestamp-format", "%m/%d/%Y"),
+    ),
+    BadFile(
         "day-first and month-first in one file",
         text(dated("13/04/2024", "04/13/2024")),
         Refused(("row 1 ('13/04/2024') is day-first but row 2 ('04/13/2024') is month-first", "--timestamp-format")),
