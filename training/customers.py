@@ -20,6 +20,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.customers.calibration import CalibrationMethod
@@ -29,9 +30,10 @@ from engine.customers.evaluation import churn_rows, churn_scores, clv_prediction
 from engine.customers.features import CHURNED, SPEND, FeatureSpec
 from engine.customers.metrics import decile_calibration, normalized_gini, roc_auc
 from engine.customers.scoring import RiskBands, score_customers
-from engine.customers.windows import LabelledSnapshots, WindowPlan, labelled_snapshots
+from engine.customers.view import default_as_of
+from engine.customers.windows import LabelledSnapshots, WindowPlan, labelled_snapshots, training_rows
 from engine.data.dataset import ShopData
-from engine.errors import ModelFormatError
+from engine.errors import EngineError, ModelFormatError
 from engine.io import MANIFEST
 
 CHURN_MODEL, CLV_MODEL = "crm-churn", "crm-clv"
@@ -149,17 +151,63 @@ def prepare(shop: ShopData, features: FeatureSpec, windows: WindowSettings, seed
     return labelled_snapshots(shop.transactions, plan, features, shop.products, windows.validation_fraction, seed)
 
 
-def fit_churn(data: LabelledSnapshots, config: ChurnConfig) -> ChurnClassifier:
-    spec = data.test_snapshot.spec
-    model = ChurnClassifier(spec=spec, seed=config.seed, **config.model.model_dump())
-    return model.fit(data.train, data.train[CHURNED], data.validation, data.validation[CHURNED])
+@dataclass(frozen=True)
+class TrainingRows:
+    """The training and validation rows of a plan with no test window: what a model to serve as of
+    ``plan.test_as_of`` is fitted on (every outcome ends by that date)."""
+
+    plan: WindowPlan
+    train: pd.DataFrame
+    validation: pd.DataFrame
 
 
-def fit_clv(data: LabelledSnapshots, config: ClvConfig) -> ClvModel:
-    spec = data.test_snapshot.spec
-    model = ClvModel(spec=spec, months=config.months, monthly_discount_rate=config.monthly_discount_rate,
-                     seed=config.seed, **config.model.model_dump())
-    return model.fit(data.train, data.train[SPEND], data.validation, data.validation[SPEND])
+def prepare_to_serve(
+    shop: ShopData, features: FeatureSpec, windows: WindowSettings, seed: int, as_of: str | pd.Timestamp | None = None
+) -> TrainingRows:
+    """The rows of a model that scores as of ``as_of`` (default: the day after the last line), built
+    from the lines before it only, with the same windows a test window at ``as_of`` would have."""
+    moment = pd.Timestamp(as_of) if as_of is not None else default_as_of(shop.transactions)
+    plan = WindowPlan.ending_at(shop.transactions, features.horizon_days, moment, windows.train_windows, windows.step_days)
+    train, validation = training_rows(
+        shop.transactions, plan, features, shop.products, windows.validation_fraction, seed
+    )
+    return TrainingRows(plan, train, validation)
+
+
+def churn_model(config: ChurnConfig) -> ChurnClassifier:
+    """An unfitted churn classifier with ``config``'s features, settings and seed."""
+    return ChurnClassifier(spec=config.features, seed=config.seed, **config.model.model_dump())
+
+
+def clv_model(config: ClvConfig) -> ClvModel:
+    """An unfitted CLV model with ``config``'s features, settings and seed."""
+    return ClvModel(spec=config.features, months=config.months, monthly_discount_rate=config.monthly_discount_rate,
+                    seed=config.seed, **config.model.model_dump())
+
+
+def fit_churn(data: LabelledSnapshots | TrainingRows, config: ChurnConfig) -> ChurnClassifier:
+    return churn_model(config).fit(data.train, data.train[CHURNED], data.validation, data.validation[CHURNED])
+
+
+def fit_clv(data: LabelledSnapshots | TrainingRows, config: ClvConfig) -> ClvModel:
+    return clv_model(config).fit(data.train, data.train[SPEND], data.validation, data.validation[SPEND])
+
+
+def served_as_of(data: LabelledSnapshots) -> pd.Timestamp:
+    """Where the model to serve stands after a run evaluated on ``data``: the end of its test window
+    (the day after the last line unless the config moved the window earlier)."""
+    return data.plan.test_as_of + pd.Timedelta(days=data.plan.horizon_days)
+
+
+def serving_manifest(shop: ShopData, evaluated: LabelledSnapshots, served: TrainingRows) -> dict[str, Any]:
+    """What a served churn/CLV model records beside its parameters: its data, the as-of it scores from
+    (lines strictly before it were used) and the test window of the evidence it was promoted on."""
+    return {
+        "data_source": shop.source,
+        "as_of": str(served.plan.test_as_of.date()),
+        "train_as_of": [str(moment.date()) for moment in served.plan.train_as_of],
+        "evaluated_as_of": str(evaluated.plan.test_as_of.date()),
+    }
 
 
 def _windows_summary(data: LabelledSnapshots) -> dict[str, Any]:
@@ -194,23 +242,39 @@ def _same_spec(champion: ChurnClassifier | ClvModel, data: LabelledSnapshots) ->
         )
 
 
+def _comparable_champion(kind: type[ChurnClassifier] | type[ClvModel], folder: Path, data: LabelledSnapshots) -> Any:
+    """The champion in ``folder``, ready to be scored on ``data``'s test window without look-ahead: as
+    saved when it was fitted before that window, else its configuration refitted on this run's training
+    rows (a served model fitted on data up to today has seen the window's outcomes, and would win any
+    comparison on it)."""
+    champion = kind.load(folder)
+    _same_spec(champion, data)
+    manifest = json.loads((folder / MANIFEST).read_text())
+    seen_until = manifest.get("as_of")
+    if seen_until is None or pd.Timestamp(seen_until) <= data.plan.test_as_of:
+        return champion
+    target = data.train[CHURNED if kind is ChurnClassifier else SPEND]
+    valid = data.validation[CHURNED if kind is ChurnClassifier else SPEND]
+    return kind(spec=champion.spec_, **manifest["params"]).fit(data.train, target, data.validation, valid)
+
+
 def churn_rescorer(data: LabelledSnapshots) -> Callable[[Path], float]:
-    """For the gate: a churn champion's AUC on this run's test window."""
+    """For the gate: a churn champion's AUC on this run's test window (refitted first when it has seen
+    that window, see :func:`_comparable_champion`)."""
 
     def rescore(folder: Path) -> float:
-        champion = ChurnClassifier.load(folder)
-        _same_spec(champion, data)
+        champion = _comparable_champion(ChurnClassifier, folder, data)
         return roc_auc(data.test[CHURNED], champion.predict_proba(data.test))
 
     return rescore
 
 
 def clv_rescorer(data: LabelledSnapshots) -> Callable[[Path], float]:
-    """For the gate: a CLV champion's normalized Gini (its chosen estimator) on this run's test window."""
+    """For the gate: a CLV champion's normalized Gini (its chosen estimator) on this run's test window
+    (refitted first when it has seen that window)."""
 
     def rescore(folder: Path) -> float:
-        champion = ClvModel.load(folder)
-        _same_spec(champion, data)
+        champion = _comparable_champion(ClvModel, folder, data)
         return normalized_gini(data.test[SPEND].clip(lower=0), champion.window_spend(data.test))
 
     return rescore
@@ -256,7 +320,9 @@ def train_churn(shop: ShopData, config: ChurnConfig, out: Path) -> dict[str, Any
         model.feature_importance().to_csv(out / "feature_importance.csv")
         for name in ("calibration_deciles.csv", "feature_importance.csv"):
             mlflow.log_artifact(str(out / name), "tables")
-        model_dir = model.save(out / "model", shop.fingerprint(), extra={"data_source": shop.source})
+        served_rows = prepare_to_serve(shop, config.features, config.windows, config.seed, served_as_of(data))
+        served = fit_churn(served_rows, config)
+        model_dir = served.save(out / "model", shop.fingerprint(), extra=serving_manifest(shop, data, served_rows))
         version = tracking.register_model(model_dir, CHURN_MODEL, CHURN_METRIC, test_auc)
         decision = tracking.promote_if_better(
             CHURN_MODEL, version, CHURN_METRIC, test_auc, min_improvement=config.min_improvement, rescore=churn_rescorer(data)
@@ -264,6 +330,7 @@ def train_churn(shop: ShopData, config: ChurnConfig, out: Path) -> dict[str, Any
         tracking.log_gate(decision)
     summary = {
         "windows": _windows_summary(data),
+        "served_model": serving_manifest(shop, data, served_rows),
         "base_model": model.base_,
         "churn": rows,
         "validation_auc": validation_auc,
@@ -294,7 +361,9 @@ def train_clv(shop: ShopData, config: ClvConfig, out: Path) -> dict[str, Any]:
         predicted = clv_predictions(data.test, model, data.plan.horizon_days)
         for name in dict.fromkeys([model.choice_, model.profile_model_]):
             tracking.log_figure(clv_decile_chart(actual, predicted[name], f"Spend in the test window by decile: {name}"), f"clv_deciles_{name}")
-        model_dir = model.save(out / "model", shop.fingerprint(), extra={"data_source": shop.source})
+        served_rows = prepare_to_serve(shop, config.features, config.windows, config.seed, served_as_of(data))
+        served = fit_clv(served_rows, config)
+        model_dir = served.save(out / "model", shop.fingerprint(), extra=serving_manifest(shop, data, served_rows))
         version = tracking.register_model(model_dir, CLV_MODEL, CLV_METRIC, test_gini)
         decision = tracking.promote_if_better(
             CLV_MODEL, version, CLV_METRIC, test_gini, min_improvement=config.min_improvement, rescore=clv_rescorer(data)
@@ -302,6 +371,7 @@ def train_clv(shop: ShopData, config: ClvConfig, out: Path) -> dict[str, Any]:
         tracking.log_gate(decision)
     summary = {
         "windows": _windows_summary(data),
+        "served_model": serving_manifest(shop, data, served_rows),
         "chosen": model.choice_,
         "validation_gini": model.validation_gini_,
         "clv": rows,
@@ -343,24 +413,43 @@ def bench_customers(shop: ShopData, churn_config: ChurnConfig, clv_config: ClvCo
 # --- models for scoring ------------------------------------------------------------------------------
 
 
-def champion_models(source: str) -> tuple[ChurnClassifier, ClvModel] | None:
+def check_not_after(manifest: dict[str, Any], model_name: str, as_of: pd.Timestamp) -> None:
+    """Refuse a saved model that was fitted on lines from ``as_of`` on: scoring with it as of ``as_of``
+    would look ahead. A model saved before as-of dates were recorded counts as fitted on its whole data."""
+    seen_until = manifest.get("as_of")
+    if seen_until is None or pd.Timestamp(seen_until) > as_of:
+        fitted = f"lines up to {seen_until}" if seen_until else "data of unknown as-of"
+        raise EngineError(
+            f"{model_name} was fitted on {fitted}, after the as-of date {as_of.date()}: scoring with it would "
+            "look ahead; pass --refit to fit the models on the lines before the as-of date"
+        )
+
+
+def champion_models(source: str, as_of: pd.Timestamp | None = None) -> tuple[ChurnClassifier, ClvModel] | None:
     """The ``crm-churn`` and ``crm-clv`` champions from the configured MLflow store, if both exist and
-    were trained on ``source``; else None."""
+    were trained on ``source``; else None. With ``as_of``, champions fitted on lines from that date on
+    are refused with an :class:`EngineError` (see :func:`check_not_after`)."""
     from training import tracking
 
     if tracking.champion_version(CHURN_MODEL) is None or tracking.champion_version(CLV_MODEL) is None:
         return None
-    folders = [tracking.download_champion(name) for name in (CHURN_MODEL, CLV_MODEL)]
-    sources = {json.loads((folder / MANIFEST).read_text()).get("data_source") for folder in folders}
-    if sources != {source}:
+    folders = {name: tracking.download_champion(name) for name in (CHURN_MODEL, CLV_MODEL)}
+    manifests = {name: json.loads((folder / MANIFEST).read_text()) for name, folder in folders.items()}
+    if {manifest.get("data_source") for manifest in manifests.values()} != {source}:
         return None
-    return ChurnClassifier.load(folders[0]), ClvModel.load(folders[1])
+    if as_of is not None:
+        for name, manifest in manifests.items():
+            check_not_after(manifest, name, as_of)
+    return ChurnClassifier.load(folders[CHURN_MODEL]), ClvModel.load(folders[CLV_MODEL])
 
 
-def fit_models(shop: ShopData, churn_config: ChurnConfig, clv_config: ClvConfig) -> tuple[ChurnClassifier, ClvModel]:
-    """Fit both models on the shop with their configs (without MLflow)."""
-    data = prepare(shop, churn_config.features, churn_config.windows, churn_config.seed)
-    churn = fit_churn(data, churn_config)
+def fit_models(
+    shop: ShopData, churn_config: ChurnConfig, clv_config: ClvConfig, as_of: str | pd.Timestamp | None = None
+) -> tuple[ChurnClassifier, ClvModel]:
+    """Fit both models (without MLflow) to score as of ``as_of`` (default: the day after the last
+    line), on the lines before it only."""
+    rows = prepare_to_serve(shop, churn_config.features, churn_config.windows, churn_config.seed, as_of)
+    churn = fit_churn(rows, churn_config)
     same = (clv_config.features, clv_config.windows, clv_config.seed) == (churn_config.features, churn_config.windows, churn_config.seed)
-    clv_data = data if same else prepare(shop, clv_config.features, clv_config.windows, clv_config.seed)
-    return churn, fit_clv(clv_data, clv_config)
+    clv_training = rows if same else prepare_to_serve(shop, clv_config.features, clv_config.windows, clv_config.seed, as_of)
+    return churn, fit_clv(clv_training, clv_config)

@@ -9,6 +9,7 @@ seeds (or on Complete Journey) and simulates the optimizer against the oracle.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.data.columns import Columns
 from engine.data.dataset import ShopData
+from engine.data.shop_tables import product_unit_costs
 from engine.errors import EngineError, ModelFormatError
 from engine.io import read_manifest
 from engine.pricing import panel as P
@@ -27,6 +29,7 @@ from engine.pricing.cross_price import cross_price_effects
 from engine.pricing.dml import DoubleML, DoubleMLIV
 from engine.pricing.evaluate import score_estimator
 from engine.pricing.fixed_effects import FixedEffectsLogLog
+from engine.pricing.grain import PriceGrainSettings, price_dispersion
 from engine.pricing.guardrails import PricingPolicy
 from engine.pricing.monotone_gbm import MonotoneGBM
 from engine.pricing.naive import NaiveLogLog
@@ -86,6 +89,9 @@ class PricingConfig(BaseModel):
     holdout_weeks: int = Field(13, ge=1, description="last weeks held out for scoring")
     week_starts_on: Literal[P.WEEKDAYS] = Field(
         "monday", description="the first day of the panel's weeks (match the shop's promotion week)"
+    )
+    price_grain: PriceGrainSettings = Field(
+        default_factory=PriceGrainSettings, description="the weekly price: paid average, posted, or posted when unsafe"
     )
     min_weeks: int = Field(20, ge=3, description="a product must sell in this many training weeks")
     top_products: int | None = Field(300, ge=1, description="of those, the top ones by training revenue")
@@ -171,9 +177,35 @@ def resolve_chosen(config: PricingConfig, available: list[str], instrumented: bo
     return chosen
 
 
-def prepare_panels(shop: ShopData, config: PricingConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The product-week panel of the selected products: all weeks, training weeks, holdout weeks."""
-    panel = P.shop_panel(shop, week_starts_on=config.week_starts_on)
+class PriceGrainWarning(UserWarning):
+    """The weekly average price of this data is driven by order size (see engine.pricing.grain)."""
+
+
+def prepare_panels(
+    shop: ShopData, config: PricingConfig, notes: list[str] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The product-week panel of the selected products: all weeks, training weeks, holdout weeks.
+
+    The price basis follows ``config.price_grain``: with ``auto`` the posted price replaces the weekly
+    average where :func:`~engine.pricing.grain.price_dispersion` finds it unsafe, with a
+    :class:`PriceGrainWarning` giving the figures. What was decided (and the partial weeks left out) is
+    appended to ``notes``."""
+    notes = notes if notes is not None else []
+    grain = config.price_grain
+    basis = grain.price_basis
+    dispersion = price_dispersion(shop.transactions, config.week_starts_on, grain)
+    if dispersion.unsafe:
+        basis = "posted" if basis == "auto" else basis
+        message = f"price grain: {dispersion.message()}; price basis: {basis}"
+        warnings.warn(message, PriceGrainWarning, stacklevel=2)
+        notes.append(message)
+    elif dispersion.revenue_share > grain.max_revenue_share:
+        notes.append(f"price grain: {dispersion.message()}")
+    basis = "paid" if basis == "auto" else basis
+    partial = P.partial_weeks(shop.transactions, config.week_starts_on)
+    if partial:
+        notes.append(f"partial weeks left out (the data covers only part of them): {[str(w.date()) for w in partial]}")
+    panel = P.shop_panel(shop, week_starts_on=config.week_starts_on, price_basis=basis)
     panel = panel.loc[~panel[Columns.category].isin(config.exclude_categories)]
     split = P.holdout_split(panel, config.holdout_weeks)
     train = P.select_products(split.calibration(panel, P.WEEK), config.min_weeks, config.top_products)
@@ -186,10 +218,11 @@ def prepare_panels(shop: ShopData, config: PricingConfig) -> tuple[pd.DataFrame,
 def fit_pricing(shop: ShopData, config: PricingConfig, complete: bool = True) -> PricingRun:
     """Fit and score every estimator; build the optimizer from the chosen one. ``complete=False`` skips
     what the benchmark does not need (refit on all weeks, cross-price effects, segment offers)."""
-    panel, train, holdout = prepare_panels(shop, config)
+    notes: list[str] = []
+    panel, train, holdout = prepare_panels(shop, config, notes)
     instrumented = has_instruments(train, config.instruments)
     truth = shop.truth.elasticity if shop.truth is not None else None
-    notes, estimators, rows = [], {}, {}
+    estimators, rows = {}, {}
     for name in config.estimators:
         if name == "dml_iv" and not instrumented:
             notes.append(f"dml_iv skipped: the data has no instrument {config.instruments}")
@@ -209,7 +242,8 @@ def fit_pricing(shop: ShopData, config: PricingConfig, complete: bool = True) ->
         cross = cross_price_effects(basis, tuple(config.instruments) if instrumented else (), config.seed)
         offers = _segment_offers(shop, config, basis)
     version = f"{chosen}-{shop.fingerprint()[:8]}"
-    facts = with_assumed_costs(product_facts(basis, table["elasticity"]), config.assumed_cost_share)
+    facts = with_product_costs(product_facts(basis, table["elasticity"]), shop.products)
+    facts = with_assumed_costs(facts, config.assumed_cost_share)
     optimizer = PriceOptimizer(config.policy).fit(table, facts, offers, model_version=version)
     return PricingRun(train, holdout, scores, estimators, chosen, final, optimizer, cross, offers, notes)
 
@@ -236,6 +270,17 @@ def rescore_saved(model_dir: Path, run: PricingRun) -> float:
     its holdout weeks, as the challenger was: the champion gate's comparison on the same data."""
     estimator = saved_estimator(model_dir).fit(run.train)
     return float(score_estimator(estimator, run.holdout)[PRIMARY_METRIC])
+
+
+def with_product_costs(facts: pd.DataFrame, products: pd.DataFrame | None) -> pd.DataFrame:
+    """Fill unit costs the transactions do not have from the products table's ``unit_cost`` (the
+    transactions' own recent cost wins where there is one); a product without either keeps NaN."""
+    costs = product_unit_costs(products)
+    missing = facts[Columns.unit_cost].isna()
+    if costs.empty or not missing.any():
+        return facts
+    filled = facts[Columns.unit_cost].where(~missing, facts.index.to_series().map(costs))
+    return facts.assign(**{Columns.unit_cost: filled})
 
 
 def with_assumed_costs(facts: pd.DataFrame, cost_share: float | None) -> pd.DataFrame:

@@ -17,6 +17,7 @@ collaborative part).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from engine.data.columns import Columns
 from engine.data.dataset import ShopData
 from engine.data.split import TimeSplit
 from engine.errors import EngineError
+from engine.io import MANIFEST
 from engine.recommend.base import RecommenderModel
 from engine.recommend.blend import BlendRecommender
 from engine.recommend.buy_again import BuyAgainRecommender
@@ -42,6 +44,7 @@ from engine.recommend.tuning import Trial, best_trial, run_trial, tune_blend_wei
 
 MODEL_NAME = "crm-recommender"
 EXPERIMENT = "recommender"
+SERVED_REFIT = "served_refit"  # manifest flag: refitted on every line after its evaluation
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "recommender.yaml"
 METRIC_NAMES = ("ndcg", "precision", "recall", "map", "hit_rate", "coverage")
 ProtocolName = Literal["time", "classic"]
@@ -244,8 +247,12 @@ class Experiment:
 
     def rescore(self, model_dir: Path) -> float:
         """The primary metric of a saved model (the champion) on this run's test window, so that the
-        gate compares both models on the same data."""
+        gate compares both models on the same data. A champion refitted on all its data to be served has
+        seen that window: its configuration is refitted on this run's training period first."""
         model = load_recommender(model_dir)
+        if json.loads((Path(model_dir) / MANIFEST).read_text()).get(SERVED_REFIT):
+            test = self.protocol.test
+            model = make_recommender(**model.spec()).fit(test.fit, as_of=test.as_of)
         relevant = self.protocol.test.relevant[self.primary_task]
         metrics = evaluate_model(model, relevant, k=self.config.k, task=_recommend_task(self.primary_task))
         return metrics[self.config.metric()]
@@ -537,6 +544,19 @@ class TrainOutcome:
     run_id: str
 
 
+def refit_to_serve(experiment: Experiment, shop: ShopData) -> RecommenderModel:
+    """The chosen configuration fitted again on every line of the shop: the model to serve. The one
+    fitted before the test window stays the evidence; serving it would leave out the latest weeks
+    (8 on Complete Journey), customers who came in them included."""
+    return make_recommender(**experiment.chosen.spec()).fit(shop.transactions)
+
+
+def served_manifest(experiment: Experiment) -> dict[str, Any]:
+    """What the served model's manifest records of its evidence: the test window it was chosen on."""
+    test_as_of = experiment.protocol.test.as_of
+    return {SERVED_REFIT: True, "evaluated_as_of": None if test_as_of is None else str(test_as_of.date())}
+
+
 def train(
     shop: ShopData, config: RecommenderConfig, out: Path, progress: Progress = _quiet
 ) -> TrainOutcome:
@@ -562,12 +582,15 @@ def train(
             tracking.log_metrics(trial.metrics, prefix=f"validation.{trial.kind}.")
         tracking.log_figure(plot_results(experiment), "test_metrics")
         tracking.log_figure(plot_search(experiment), "validation_search")
-        experiment.chosen.save(model_dir, data_fingerprint=shop.fingerprint())
+        progress(f"refitting {experiment.chosen_name} on every line to serve it")
+        served = refit_to_serve(experiment, shop)
+        served.save(model_dir, data_fingerprint=shop.fingerprint(), extra=served_manifest(experiment))
         name, value = experiment.primary_name(), experiment.primary_value()
         version = tracking.register_model(model_dir, MODEL_NAME, name, value, higher_is_better=True)
         decision = tracking.promote_if_better(
             MODEL_NAME, version, name, value, True, config.min_improvement, rescore=experiment.rescore
         )
         tracking.log_gate(decision)
-    tracking.write_json(Path(out) / "results.json", {**experiment.payload(), "gate": decision.as_dict()})
+    served_model = {"as_of": str(served.as_of_.date()), **served_manifest(experiment)}
+    tracking.write_json(Path(out) / "results.json", {**experiment.payload(), "served_model": served_model, "gate": decision.as_dict()})
     return TrainOutcome(experiment, decision, model_dir, run.info.run_id)

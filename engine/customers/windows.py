@@ -55,15 +55,40 @@ class WindowPlan:
                 f"the test window {test.date()} + {horizon_days} days runs past the data's end ({last.date()}); "
                 "choose an earlier as_of or a shorter horizon"
             )
-        first = transactions[Columns.timestamp].min()
-        candidates = [test - pd.Timedelta(days=horizon_days + k * step_days) for k in range(train_windows)]
-        train = tuple(moment for moment in candidates if moment > first + pd.Timedelta(days=step_days))
-        if not train:
-            raise EngineError(
-                f"no training window fits: data start {first.date()}, test as_of {test.date()}, "
-                f"horizon {horizon_days} days; use a later as_of or a shorter horizon"
-            )
-        return cls(test, horizon_days, train)
+        return cls(test, horizon_days, _training_snapshots(transactions, test, horizon_days, train_windows, step_days))
+
+    @classmethod
+    def ending_at(
+        cls,
+        transactions: pd.DataFrame,
+        horizon_days: int,
+        as_of: str | pd.Timestamp,
+        train_windows: int = 3,
+        step_days: int = 28,
+    ) -> WindowPlan:
+        """The plan of a model to serve as of ``as_of``: the same training snapshots as a test window
+        starting at ``as_of`` would have (every outcome ends by ``as_of``, so only lines before it are
+        used), with no test window after it. ``test_as_of`` is then the scoring date, whose outcomes are
+        not known yet."""
+        if train_windows < 1 or step_days < 1:
+            raise EngineError(f"train_windows and step_days must be >= 1, got {train_windows} and {step_days}")
+        moment = pd.Timestamp(as_of)
+        return cls(moment, horizon_days, _training_snapshots(transactions, moment, horizon_days, train_windows, step_days))
+
+
+def _training_snapshots(
+    transactions: pd.DataFrame, test: pd.Timestamp, horizon_days: int, train_windows: int, step_days: int
+) -> tuple[pd.Timestamp, ...]:
+    """Snapshots at ``test - horizon``, then every ``step_days`` earlier, after the data's first step."""
+    first = transactions[Columns.timestamp].min()
+    candidates = [test - pd.Timedelta(days=horizon_days + k * step_days) for k in range(train_windows)]
+    train = tuple(moment for moment in candidates if moment > first + pd.Timedelta(days=step_days))
+    if not train:
+        raise EngineError(
+            f"no training window fits: data start {first.date()}, as_of {test.date()}, "
+            f"horizon {horizon_days} days; use a later as_of or a shorter horizon"
+        )
+    return train
 
 
 @dataclass
@@ -97,6 +122,25 @@ def labelled(
     return snapshot.features.join(outcomes).assign(**{AS_OF: as_of}), snapshot
 
 
+def training_rows(
+    transactions: pd.DataFrame,
+    plan: WindowPlan,
+    spec: FeatureSpec,
+    products: pd.DataFrame | None = None,
+    validation_fraction: float = 0.25,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The training rows of every snapshot of ``plan`` (held-out customers removed) and the validation
+    rows (the held-out customers at the latest snapshot); ``spec``'s horizon must be the plan's."""
+    if spec.horizon_days != plan.horizon_days:
+        raise EngineError(f"feature horizon {spec.horizon_days} days differs from the plan's {plan.horizon_days}")
+    frames = [labelled(transactions, moment, spec, products)[0] for moment in plan.train_as_of]
+    held_out = held_out_customers(frames[0].index, validation_fraction, seed)
+    validation = frames[0].loc[frames[0].index.isin(held_out)]
+    train = pd.concat([frame.loc[~frame.index.isin(held_out)] for frame in frames])
+    return train, validation
+
+
 def labelled_snapshots(
     transactions: pd.DataFrame,
     plan: WindowPlan,
@@ -105,12 +149,7 @@ def labelled_snapshots(
     validation_fraction: float = 0.25,
     seed: int = 0,
 ) -> LabelledSnapshots:
-    """Build every snapshot of ``plan`` with ``spec`` (whose horizon must be the plan's)."""
-    if spec.horizon_days != plan.horizon_days:
-        raise EngineError(f"feature horizon {spec.horizon_days} days differs from the plan's {plan.horizon_days}")
-    frames = [labelled(transactions, moment, spec, products)[0] for moment in plan.train_as_of]
-    held_out = held_out_customers(frames[0].index, validation_fraction, seed)
-    validation = frames[0].loc[frames[0].index.isin(held_out)]
-    train = pd.concat([frame.loc[~frame.index.isin(held_out)] for frame in frames])
+    """Build every snapshot of ``plan`` with ``spec``, the test window's included."""
+    train, validation = training_rows(transactions, plan, spec, products, validation_fraction, seed)
     test, test_snapshot = labelled(transactions, plan.test_as_of, spec, products)
     return LabelledSnapshots(plan, train, validation, test, test_snapshot)

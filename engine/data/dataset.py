@@ -17,9 +17,9 @@ class ShopData:
     """Canonical, validated tables of one shop.
 
     ``transactions`` always follows the contract of :func:`engine.data.schema.validate_transactions`;
-    ``products`` and ``customers`` are optional. ``promotions`` (product-week promotion flags) is filled
-    only by sources that have it and when asked for; ``stock`` (product_id, week_start, stock_on_hand)
-    likewise. ``truth`` carries the generating parameters of a synthetic shop (``None`` for real data).
+    ``products`` and ``customers`` are optional. ``promotions`` (display and mailer flags per product and
+    ``week_start`` or ``date``) and ``stock`` (stock_on_hand per product and ``week_start`` or ``date``)
+    come from sources that have them or from the shop's own files (:mod:`engine.data.shop_tables`). ``truth`` carries the generating parameters of a synthetic shop (``None`` for real data).
     """
 
     transactions: pd.DataFrame

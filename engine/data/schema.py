@@ -352,7 +352,9 @@ def _transactions_schema(columns: list[str], limits: ValueLimits) -> pa.DataFram
 _DISCOUNT_TOO_LARGE = "discount exceeds line value"
 _DUPLICATE_LINE = "duplicate line"
 _CONFLICTING_LINE = "conflicting duplicate (same order_id and product_id, other quantity or unit_price)"
-_PANDERA_RULES = {"not_nullable": "missing value"}
+_PANDERA_RULES = {"not_nullable": "missing value", "multiple_fields_uniqueness": _DUPLICATE_LINE}
+# a rule that spans several columns is reported under the field "row"
+_RULE_FIELD = {_DUPLICATE_LINE: "row"}
 
 
 def _discount_issues(typed: pd.DataFrame) -> pd.DataFrame:
@@ -400,6 +402,7 @@ def _pandera_issues(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.DataF
         cases = errors.failure_cases.dropna(subset=["index"])
         rules = cases["check"].astype(str).map(lambda check: _PANDERA_RULES.get(check, check))
         fields = cases["column"].where(cases["column"].notna(), "row").astype(str)
+        fields = rules.map(_RULE_FIELD).fillna(fields)
         issues = pd.DataFrame(
             {
                 ROW: cases["index"].astype("int64").to_numpy() + 1,

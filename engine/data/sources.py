@@ -9,7 +9,9 @@ A source is named by a short spec string:
 - ``PATH.csv`` / ``PATH.parquet`` (optionally ``.csv.gz``): a user's own transactions table, with a
   column map from the user's names to the canonical ones.
 - ``PATH.yaml``: a :class:`DataSourceConfig` naming one of the above with its column map, timestamp
-  format, encoding, value limits and products file, so that a shop's mapping is written down once.
+  format, encoding, value limits and the shop's other files (products with ``unit_cost``, promotion
+  calendar, stock levels; see :mod:`engine.data.shop_tables`), so that a shop's mapping is written
+  down once.
 
 Every file a user gives is read by :mod:`engine.data.reader` (empty, undecodable or malformed files
 are refused with the file, line and option named).
@@ -40,6 +42,7 @@ from engine.data.schema import (
     validate_products,
     validate_transactions,
 )
+from engine.data.shop_tables import validate_promotions, validate_stock
 from engine.errors import DataValidationError, EngineError
 
 BUILTIN_SOURCES = ("completejourney", "cdnow", "movielens", "synthetic")
@@ -47,15 +50,30 @@ _FILE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
 _CONFIG_SUFFIXES = (".yaml", ".yml")
 
 
+class TableFile(BaseModel):
+    """One of the shop's other tables with its own column map (``{file: promotions.csv, columns: {sku:
+    product_id, day: date}}``); a plain file name means the table already uses the canonical names."""
+
+    model_config = ConfigDict(extra="forbid")
+    file: str
+    columns: dict[str, str] = Field(default_factory=dict, description="your column name: canonical name")
+
+
+ShopTable = str | Path | TableFile | pd.DataFrame | None
+
+
 class DataSourceConfig(BaseModel):
     """A data source written down in YAML: ``source`` is any spec :func:`load_shop` takes (a relative
-    file path is read relative to the YAML file)."""
+    file path is read relative to the YAML file). ``columns`` maps the transactions' names; the
+    products, promotions and stock tables each take a file name or ``{file, columns}``."""
 
     model_config = ConfigDict(extra="forbid")
     source: str
     columns: dict[str, str] = Field(default_factory=dict, description="your column name: canonical name")
     timestamp_format: str | None = None
-    products: str | None = None
+    products: str | TableFile | None = None
+    promotions: str | TableFile | None = Field(None, description="product_id, date or week_start, display, mailer")
+    stock: str | TableFile | None = Field(None, description="product_id, date or week_start, stock_on_hand")
     on_bad_rows: Literal["raise", "quarantine"] | None = None
     encoding: str | None = Field(None, description="text encoding of the files (default UTF-8)")
     limits: ValueLimits = Field(default_factory=ValueLimits)
@@ -78,13 +96,21 @@ def _from_config(
             return name
         return str(path.parent / name)
 
+    def table(entry: str | TableFile | None) -> TableFile | None:
+        if entry is None:
+            return None
+        entry = TableFile(file=entry) if isinstance(entry, str) else entry
+        return entry.model_copy(update={"file": beside(entry.file)})
+
     # options given on the command line override the file's
     return load_shop(
         beside(config.source) or config.source,
         column_map=config.columns,
         on_bad_rows=on_bad_rows or config.on_bad_rows,
         timestamp_format=timestamp_format or config.timestamp_format,
-        products=beside(config.products),
+        products=table(config.products),
+        promotions=table(config.promotions),
+        stock=table(config.stock),
         include_promotions=include_promotions,
         encoding=encoding or config.encoding,
         limits=config.limits,
@@ -97,7 +123,9 @@ def load_shop(
     column_map: Mapping[str, str] | None = None,
     on_bad_rows: BadRows | None = None,
     timestamp_format: str | None = None,
-    products: str | Path | None = None,
+    products: ShopTable = None,
+    promotions: ShopTable = None,
+    stock: ShopTable = None,
     include_promotions: bool = False,
     encoding: str | None = None,
     limits: ValueLimits | None = None,
@@ -106,11 +134,19 @@ def load_shop(
 
     ``column_map`` maps the user's column names to canonical ones (``{"cust": "customer_id"}``);
     ``on_bad_rows`` defaults to ``"raise"`` for user files and ``"quarantine"`` for the built-in
-    public data sets. ``products`` is an optional products table file for user data. ``encoding`` is
-    the text encoding of user files (default UTF-8); ``limits`` the plausible ranges of values.
+    public data sets. ``products`` (product_id, category[, unit_cost]), ``promotions`` and ``stock``
+    (:mod:`engine.data.shop_tables`) are the user's other tables, each a file, a :class:`TableFile` (file
+    and column map) or a DataFrame with the canonical names; they go with a user's own transactions file.
+    ``encoding`` is the text encoding of user files (default UTF-8); ``limits`` the plausible ranges of
+    values.
     """
     if source.endswith(_CONFIG_SUFFIXES):
         return _from_config(_existing(source, source), on_bad_rows, include_promotions, timestamp_format, encoding)
+    if not source.endswith(_FILE_SUFFIXES) and any(table is not None for table in (products, promotions, stock)):
+        raise EngineError(
+            f"products, promotions and stock files go with your own transactions file (FILE.csv, FILE.parquet), "
+            f"not with the source {source!r}"
+        )
     kind, _, argument = source.partition(":")
     if kind == "completejourney":
         return _completejourney(on_bad_rows or "quarantine", include_promotions)
@@ -127,10 +163,12 @@ def load_shop(
     if path.name.endswith(_FILE_SUFFIXES):
         raw = _rename(read_table(_existing(source, source), encoding), column_map or {}, source)
         shop = _validated(source, raw, on_bad_rows or "raise", timestamp_format, limits)
-        if products is not None:
-            product_table = read_table(_existing(str(products), str(products)), encoding)
-            shop.products, report = validate_products(product_table, on_bad_rows or "raise", limits)
-            shop.reports.append(report)
+        tables = {"products": (products, validate_products), "promotions": (promotions, validate_promotions), "stock": (stock, validate_stock)}
+        for name, (given, validate) in tables.items():
+            if given is not None:
+                frame, report = validate(_shop_table(given, encoding), on_bad_rows or "raise")
+                setattr(shop, name, frame)
+                shop.reports.append(report)
         return shop
     raise EngineError(
         f"unknown data source {source!r}: use one of {', '.join(BUILTIN_SOURCES)} "
@@ -159,6 +197,20 @@ def _existing(path: str, source: str) -> Path:
         raise EngineError(f"data source {source!r}: no file at {resolved}")
     require_content(resolved)
     return resolved
+
+
+def _shop_table(table: str | Path | TableFile | pd.DataFrame, encoding: str | None) -> pd.DataFrame:
+    """A products, promotions or stock table read from its file and renamed by its column map."""
+    if isinstance(table, pd.DataFrame):
+        return table
+    entry = table if isinstance(table, TableFile) else TableFile(file=str(table))
+    raw = read_table(_existing(entry.file, entry.file), encoding)
+    missing = set(entry.columns) - set(raw.columns)
+    if missing:
+        raise DataValidationError(
+            f"{entry.file}: column map names {sorted(missing)}, which the file does not have; its columns are {list(raw.columns)}"
+        )
+    return raw.rename(columns=entry.columns)
 
 
 def _rename(raw: pd.DataFrame, column_map: Mapping[str, str], source: str) -> pd.DataFrame:

@@ -4,6 +4,13 @@ Built from validated transactions only (plus optional product, promotion and sto
 own data and the public data sets go through the same path. Returns are left out: a panel row measures
 demand (units bought), not net sales. A product-week without sales has no observed price and is not in
 the panel.
+
+Weeks the data covers only in part (data starting on a Wednesday, ending on a Tuesday) are dropped by
+default: their units would read as a demand collapse. The price of a product-week is by default what
+was paid on average (revenue / units); where one product sells at many unit prices in one week because
+of order size (quantity tiers, wholesale), that average is driven by the order mix, not by the shop's
+pricing, and ``price_basis="posted"`` takes the posted price instead (see :mod:`engine.pricing.grain`).
+``grain="day"`` builds the same panel per product-day (for a daily-grain cross-check).
 """
 
 from __future__ import annotations
@@ -11,8 +18,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from typing import Literal
+
 from engine.data.columns import Columns
 from engine.data.dataset import ShopData
+from engine.data.shop_tables import DATE, DISPLAY, MAILER
+from engine.data.shop_tables import STOCK_ON_HAND as STOCK
 from engine.data.split import TimeSplit
 from engine.errors import EngineError
 
@@ -23,9 +34,6 @@ REGULAR_PRICE = "regular_price"  # average shelf price per unit (before discount
 DEPTH = "discount_depth"
 PROMO = "promo"
 COST = Columns.unit_cost
-DISPLAY = "display"
-MAILER = "mailer"
-STOCK = "stock_on_hand"
 STOCKOUT = "stockout"
 TRAFFIC = "traffic"  # orders in the whole shop that week
 LAST_WEEK_UNITS = "units_last_week"  # the product's units the week before (NaN: no sale)
@@ -34,7 +42,11 @@ WEEK_OF_YEAR = "week_of_year"
 REVENUE = Columns.revenue
 
 _ONE_WEEK = pd.Timedelta(days=7)
+_ONE_DAY = pd.Timedelta(days=1)
 UNITS_OFFSET = 0.5
+PriceBasis = Literal["paid", "posted"]
+Grain = Literal["week", "day"]
+PartialWeeks = Literal["drop", "keep"]
 
 
 def log_units(units: pd.Series | np.ndarray) -> np.ndarray:
@@ -70,6 +82,31 @@ def week_start(timestamps: pd.Series, week_starts_on: str = "monday") -> pd.Seri
     return day - pd.to_timedelta((day.dt.dayofweek - weekday_number(week_starts_on)) % 7, unit="D")
 
 
+def partial_weeks(transactions: pd.DataFrame, week_starts_on: str = "monday") -> list[pd.Timestamp]:
+    """The first and/or last week when the data does not cover all seven of its days (its first day is
+    not the week's first day, or its last day not the week's last day)."""
+    days = transactions[Columns.timestamp].dt.normalize()
+    first, last = days.min(), days.max()
+    weeks = week_start(pd.Series([first, last]), week_starts_on)
+    partial = []
+    if first > weeks.iloc[0]:
+        partial.append(weeks.iloc[0])
+    if last < weeks.iloc[1] + _ONE_WEEK - _ONE_DAY and weeks.iloc[1] not in partial:
+        partial.append(weeks.iloc[1])
+    return partial
+
+
+def posted_price(sales: pd.DataFrame, period: pd.Series, price: pd.Series) -> pd.DataFrame:
+    """Per product and period, the price most order lines carried (ties: the higher, the list price of
+    a tiered price list); each line counts once whatever its quantity, so order size does not move it."""
+    lines = pd.DataFrame(
+        {Columns.item: sales[Columns.item].to_numpy(), WEEK: period.to_numpy(), "line_price": price.round(4).to_numpy()}
+    )
+    counts = lines.groupby([Columns.item, WEEK, "line_price"], sort=False).size().rename("lines").reset_index()
+    counts = counts.sort_values(["lines", "line_price"], ascending=False, kind="stable")
+    return counts.drop_duplicates([Columns.item, WEEK]).drop(columns="lines")
+
+
 def build_panel(
     transactions: pd.DataFrame,
     products: pd.DataFrame | None = None,
@@ -77,22 +114,44 @@ def build_panel(
     stock: pd.DataFrame | None = None,
     promo_threshold: float = 0.05,
     week_starts_on: str = "monday",
+    price_basis: PriceBasis = "paid",
+    grain: Grain = "week",
+    partial: PartialWeeks = "drop",
 ) -> pd.DataFrame:
-    """Aggregate sales lines to product-weeks (weeks start on ``week_starts_on``; the promotions and
-    stock tables, keyed by ``week_start``, must use the same weeks).
+    """Aggregate sales lines to product-weeks (weeks start on ``week_starts_on``).
 
     Columns: product_id, category, week_start, units, revenue, price (paid per unit), regular_price,
     discount_depth (1 - price / regular_price), promo (depth >= ``promo_threshold``), unit_cost (if the
-    transactions have it, else NaN), display and mailer (share of stores, 0 where the promotions table
-    has no row, NaN if there is no such table), stock_on_hand and stockout (if a stock table is given),
-    traffic (orders in the shop that week), units_last_week (NaN if the product did not sell the week
-    before), week_index (weeks since the first week), week_of_year.
+    transactions have it, else NaN), display and mailer (share of stores or days, 0 where the promotions
+    table has no row, NaN if there is no such table), stock_on_hand and stockout (if a stock table is
+    given), traffic (orders in the shop that week), units_last_week (NaN if the product did not sell the
+    week before), week_index (weeks since the first week), week_of_year.
+
+    The promotions and stock tables come keyed by ``week_start`` (on the panel's weeks, else an error)
+    or by ``date`` (a daily calendar, summed into the panel's weeks; see
+    :mod:`engine.data.shop_tables`). ``price_basis="posted"``: price and regular_price are each
+    product-week's posted price (:func:`posted_price`) instead of the averages. ``grain="day"``: one
+    row per product-day (``week_start`` then holds the day, the index and lag count days; the tables must
+    be daily). ``partial="drop"`` leaves out the weeks of :func:`partial_weeks` at week grain (``"keep"``:
+    keep them).
     """
     c = Columns
+    if grain not in ("week", "day"):
+        raise EngineError(f"grain must be 'week' or 'day', got {grain!r}")
+    if price_basis not in ("paid", "posted"):
+        raise EngineError(f"price_basis must be 'paid' or 'posted', got {price_basis!r}")
     sales = transactions.loc[transactions[c.quantity] > 0]
     if sales.empty:
         raise EngineError("transactions hold no sales (positive quantities); cannot build a price panel")
-    week = week_start(sales[c.timestamp], week_starts_on)
+    if grain == "week" and partial == "drop":
+        sales = sales.loc[~week_start(sales[c.timestamp], week_starts_on).isin(partial_weeks(transactions, week_starts_on))]
+        if sales.empty:
+            raise EngineError(
+                "every sale falls in a week the data covers only in part (less than one whole week); "
+                "cannot build a weekly price panel (build_panel(partial='keep') keeps such weeks)"
+            )
+    week = week_start(sales[c.timestamp], week_starts_on) if grain == "week" else sales[c.timestamp].dt.normalize()
+    step = _ONE_WEEK if grain == "week" else _ONE_DAY
     shelf_value = sales[c.quantity] * sales[c.unit_price]
     frame = pd.DataFrame(
         {
@@ -107,6 +166,13 @@ def build_panel(
     panel = frame.groupby([c.item, WEEK], sort=True).sum(min_count=1).reset_index()
     panel[PRICE] = panel[REVENUE] / panel[UNITS]
     panel[REGULAR_PRICE] = panel.pop("shelf_value") / panel[UNITS]
+    if price_basis == "posted":
+        keys = [c.item, WEEK]
+        paid = posted_price(sales, week, sales[c.revenue] / sales[c.quantity]).set_index(keys)["line_price"]
+        shelf = posted_price(sales, week, sales[c.unit_price]).set_index(keys)["line_price"]
+        index = pd.MultiIndex.from_frame(panel[keys])
+        panel[PRICE] = paid.reindex(index).to_numpy()
+        panel[REGULAR_PRICE] = np.maximum(shelf.reindex(index).to_numpy(), panel[PRICE].to_numpy())
     panel[DEPTH] = (1 - panel[PRICE] / panel[REGULAR_PRICE]).clip(lower=0)
     panel[PROMO] = panel[DEPTH] >= promo_threshold
     panel[COST] = panel.pop("cost_value") / panel[UNITS]
@@ -114,16 +180,17 @@ def build_panel(
     traffic = sales[c.order].groupby(week.to_numpy()).nunique()
     panel[TRAFFIC] = panel[WEEK].map(traffic).astype(float)
     first = panel[WEEK].min()
-    panel[WEEK_INDEX] = ((panel[WEEK] - first) / _ONE_WEEK).round().astype(int)
+    panel[WEEK_INDEX] = ((panel[WEEK] - first) / step).round().astype(int)
     panel[WEEK_OF_YEAR] = panel[WEEK].dt.isocalendar().week.astype(int).to_numpy()
-    last_week = panel[[c.item, WEEK, UNITS]].assign(**{WEEK: panel[WEEK] + _ONE_WEEK})
+    last_week = panel[[c.item, WEEK, UNITS]].assign(**{WEEK: panel[WEEK] + step})
     panel = panel.merge(last_week.rename(columns={UNITS: LAST_WEEK_UNITS}), on=[c.item, WEEK], how="left")
     panel[c.category] = _categories(panel[c.item], products)
-    panel = _join_promotions(panel, promotions, week_starts_on)
+    panel = _join_promotions(panel, promotions, week_starts_on, grain)
     if stock is not None:
-        _check_weeks("stock", stock, week_starts_on)
-        panel = panel.merge(stock[[c.item, WEEK, STOCK]], on=[c.item, WEEK], how="left")
-        panel[STOCKOUT] = panel[UNITS] >= panel[STOCK]
+        panel = panel.merge(_periods("stock", stock, week_starts_on, grain, (STOCK,)), on=[c.item, WEEK], how="left")
+        # a week that opened with no more units than it sold, or had a day without stock, censors demand
+        days_out = panel.pop("days_out").gt(0) if "days_out" in panel else False
+        panel[STOCKOUT] = (panel[UNITS] >= panel[STOCK]) | days_out
     return panel
 
 
@@ -141,25 +208,58 @@ def _check_weeks(table: str, frame: pd.DataFrame, week_starts_on: str) -> None:
     if len(off):
         raise EngineError(
             f"the {table} table's weeks start on {WEEKDAYS[off.iloc[0].dayofweek]} (e.g. {WEEK} "
-            f"{off.iloc[0].date()}), the panel's on {week_starts_on}: set week_starts_on to match it"
+            f"{off.iloc[0].date()}), the panel's on {week_starts_on}: set week_starts_on to match it, or "
+            f"give the table a {DATE} column (one row per day) instead"
         )
 
 
-def _join_promotions(panel: pd.DataFrame, promotions: pd.DataFrame | None, week_starts_on: str) -> pd.DataFrame:
+def _periods(table: str, frame: pd.DataFrame, week_starts_on: str, grain: Grain, values: tuple[str, ...]) -> pd.DataFrame:
+    """A promotions or stock table keyed by the panel's periods (product_id, week_start, ``values``): a
+    weekly table as it is (its weeks checked), a daily one (``date``) summed into the panel's weeks by
+    :func:`_by_period` (at day grain: as it is)."""
+    if DATE in frame:
+        return _by_period(table, frame, week_starts_on if grain == "week" else None)
+    if grain == "day":
+        raise EngineError(f"the {table} table is weekly ({WEEK}); a day-grain panel needs a daily table ({DATE})")
+    _check_weeks(table, frame, week_starts_on)
+    return frame[[Columns.item, WEEK, *values]]
+
+
+def _by_period(table: str, daily: pd.DataFrame, week_starts_on: str | None) -> pd.DataFrame:
+    """A daily table summed into weeks (``week_starts_on``; None: kept per day). Promotions: display and
+    mailer become the share of the week's seven days (a day without a row: off). Stock: the opening
+    stock on hand (the week's first day with a row) and ``days_out``, the days with none on hand."""
+    days = pd.to_datetime(daily[DATE])
+    period = week_start(days, week_starts_on) if week_starts_on else days
+    keyed = daily.assign(**{WEEK: period.to_numpy()}).sort_values(DATE, kind="stable")
+    grouped = keyed.groupby([Columns.item, WEEK], sort=False)
+    if table == "promotions":
+        length = 7.0 if week_starts_on else 1.0
+        return (grouped[[DISPLAY, MAILER]].sum(min_count=1) / length).reset_index()
+    opening = grouped[STOCK].first()
+    days_out = grouped[STOCK].agg(lambda on_hand: int((on_hand <= 0).sum()))
+    return pd.DataFrame({STOCK: opening, "days_out": days_out}).reset_index()
+
+
+def _join_promotions(panel: pd.DataFrame, promotions: pd.DataFrame | None, week_starts_on: str, grain: Grain) -> pd.DataFrame:
     if promotions is None:
         panel[DISPLAY] = np.nan
         panel[MAILER] = np.nan
         return panel
-    _check_weeks("promotions", promotions, week_starts_on)
-    flags = promotions[[Columns.item, WEEK, DISPLAY, MAILER]].astype({DISPLAY: float, MAILER: float})
+    table = _periods("promotions", promotions, week_starts_on, grain, (DISPLAY, MAILER))
+    flags = table[[Columns.item, WEEK, DISPLAY, MAILER]].astype({DISPLAY: float, MAILER: float})
     panel = panel.merge(flags, on=[Columns.item, WEEK], how="left")
     panel[[DISPLAY, MAILER]] = panel[[DISPLAY, MAILER]].fillna(0.0)
     return panel
 
 
-def shop_panel(shop: ShopData, promo_threshold: float = 0.05, week_starts_on: str = "monday") -> pd.DataFrame:
+def shop_panel(
+    shop: ShopData, promo_threshold: float = 0.05, week_starts_on: str = "monday", price_basis: PriceBasis = "paid"
+) -> pd.DataFrame:
     """:func:`build_panel` over every table a :class:`ShopData` has."""
-    return build_panel(shop.transactions, shop.products, shop.promotions, shop.stock, promo_threshold, week_starts_on)
+    return build_panel(
+        shop.transactions, shop.products, shop.promotions, shop.stock, promo_threshold, week_starts_on, price_basis
+    )
 
 
 def select_products(panel: pd.DataFrame, min_weeks: int, top: int | None = None) -> pd.DataFrame:

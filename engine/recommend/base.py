@@ -352,8 +352,9 @@ class RecommenderModel(ABC):
     def _from_manifest_params(cls, params: dict[str, Any]) -> RecommenderModel:
         return cls(**params)
 
-    def save(self, directory: str | Path, data_fingerprint: str | None = None) -> Path:
-        """Write the fitted model to ``directory`` (manifest + npz arrays, no pickles)."""
+    def save(self, directory: str | Path, data_fingerprint: str | None = None, extra: dict[str, Any] | None = None) -> Path:
+        """Write the fitted model to ``directory`` (manifest + npz arrays, no pickles); ``extra`` goes
+        into the manifest beside its as-of date and sizes."""
         self._check_fitted()
         directory = Path(directory)
         write_manifest(
@@ -362,7 +363,7 @@ class RecommenderModel(ABC):
             self.format_version,
             self._manifest_params(),
             data_fingerprint,
-            extra={"as_of": str(self.as_of_), "n_customers": len(self.customers_), "n_items": len(self.items_)},
+            extra={"as_of": str(self.as_of_), "n_customers": len(self.customers_), "n_items": len(self.items_), **(extra or {})},
         )
         np.savez(
             directory / _BASE_FILE,

@@ -13,7 +13,20 @@ from engine.data.sources import load_shop
 from engine.data.synthetic import SyntheticShopConfig, generate_shop
 from training import tracking
 from training.cli import app
-from training.customers import PROTOCOLS, ChurnConfig, ClvConfig, bench_customers, protocol_for, train_churn, train_clv
+from engine.customers.features import CHURNED
+from engine.customers.metrics import roc_auc
+from engine.customers.view import default_as_of
+from training.customers import (
+    PROTOCOLS,
+    ChurnConfig,
+    ClvConfig,
+    bench_customers,
+    fit_churn,
+    prepare,
+    protocol_for,
+    train_churn,
+    train_clv,
+)
 
 runner = CliRunner()
 
@@ -134,3 +147,41 @@ def test_gate_replaces_a_champion_built_for_another_window(trained):
     # and back: the 90-day model replaces the 60-day champion (the module's other tests expect 90 days)
     back = train_churn(shop, ChurnConfig(), tmp_path / "churn90")
     assert back["gate"]["promoted"] and "60-day window" in back["gate"]["reason"]
+
+
+def test_the_served_churn_and_clv_models_stand_at_the_data_end(trained):
+    tmp_path, churn, clv, shop = trained
+    end = str(default_as_of(shop.transactions).date())
+    for name, summary in (("churn", churn), ("clv", clv)):
+        manifest = json.loads((tmp_path / name / "model" / "manifest.json").read_text())
+        assert manifest["as_of"] == end and summary["served_model"]["as_of"] == end
+        # evaluated on the test window, then refitted on windows ending at the data's end
+        assert manifest["evaluated_as_of"] == summary["windows"]["test_as_of"] < end
+        assert manifest["train_as_of"][0] == str((pd.Timestamp(end) - pd.Timedelta(days=90)).date())
+
+
+def test_churn_list_as_of_scores_as_a_model_trained_with_windows_ending_there(store, trained, orders_csv, tmp_path):
+    shop = trained[3]
+    as_of = (shop.transactions["timestamp"].min() + pd.Timedelta(days=210)).normalize()
+    listing = ["churn-list", "--data", str(orders_csv), "--as-of", str(as_of.date()), "--tracking-uri", store]
+    # the champions were fitted on every line: scoring with them at an earlier date would look ahead
+    refused = runner.invoke(app, [*listing, "--out", str(tmp_path / "refused.csv")])
+    assert refused.exit_code == 2
+    assert "look ahead" in refused.stderr and "--refit" in refused.stderr
+    assert not (tmp_path / "refused.csv").exists()
+
+    out = tmp_path / "as_of.parquet"
+    fitted = runner.invoke(app, [*listing, "--refit", "--top", "100000", "--out", str(out)])
+    assert fitted.exit_code == 0, fitted.output
+    listed = pd.read_parquet(out).set_index("customer_id")
+
+    config = ChurnConfig.model_validate({"windows": {"as_of": str(as_of.date())}})
+    data = prepare(shop, config.features, config.windows, config.seed)
+    model = fit_churn(data, config)
+    expected = pd.Series(model.predict_proba(data.test), index=data.test.index)
+    assert set(listed.index) == set(data.test.index)
+    pd.testing.assert_series_equal(
+        listed["churn_probability"].sort_index(), expected.round(4).sort_index(), check_names=False, check_index_type=False
+    )
+    outcome = data.test[CHURNED].reindex(listed.index)
+    assert roc_auc(outcome, listed["churn_probability"]) == pytest.approx(roc_auc(data.test[CHURNED], expected), abs=2e-3)

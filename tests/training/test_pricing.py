@@ -110,7 +110,9 @@ def test_saved_estimator_refuses_what_this_engine_cannot_rebuild(store, shop):
 
 
 def test_data_without_costs_gets_assumed_costs_and_plain_dml(shop):
-    no_cost = shop.__class__(**{**shop.__dict__, "transactions": shop.transactions.drop(columns=["unit_cost"])})
+    no_cost = shop.__class__(
+        **{**shop.__dict__, "transactions": shop.transactions.drop(columns=["unit_cost"]), "products": shop.products.drop(columns=["unit_cost"])}
+    )
     with_dml = {**FAST, "estimators": ["naive", "dml", "dml_iv"], "segment_offers": "none"}
     run = fit_pricing(no_cost, PricingConfig(**with_dml))
     assert run.chosen == "dml" and "dml_iv skipped" in run.notes[0]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 
 import mlflow
+import pandas as pd
 import pytest
 
 from engine.data.dataset import ShopData
 from engine.errors import EngineError
-from engine.recommend.registry import load_recommender
+from engine.recommend.registry import load_recommender, make_recommender
 from tests.engine.recommend.conftest import planted_shop
 from training import tracking
 from training.recommender import MODEL_NAME, RecommenderConfig, add_latency, load_config, run_experiment, train
@@ -51,9 +52,18 @@ def test_train_logs_registers_and_the_gate_refuses_a_worse_model(shop, store):
     assert "blend.discovery.ndcg_at_5" in run.data.metrics and "popularity.repeat.ndcg_at_5" in run.data.metrics
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(first.run_id, "plots")}
     assert artifacts == {"plots/test_metrics.png", "plots/validation_search.png"}
+    # served: the chosen configuration refitted on every line, not the model fitted before the test window
     saved = load_recommender(first.model_dir)
+    assert saved.spec() == experiment.chosen.spec()
+    assert saved.as_of_ == shop.transactions["timestamp"].max().normalize() + pd.Timedelta(days=1)
+    assert experiment.chosen.as_of_ == experiment.protocol.test.as_of < saved.as_of_
+    assert saved.history_.sum() > experiment.chosen.history_.sum()  # the test window's purchases count
+    refit = make_recommender(**experiment.chosen.spec()).fit(shop.transactions)
     customer = saved.customers_.external_ids[0]
-    assert saved.recommend([customer])[0].item_ids == experiment.chosen.recommend([customer])[0].item_ids
+    assert saved.recommend([customer])[0].item_ids == refit.recommend([customer])[0].item_ids
+    manifest = json.loads((first.model_dir / "manifest.json").read_text())
+    assert manifest["evaluated_as_of"] == str(experiment.protocol.test.as_of.date())
+    assert json.loads((store / "first" / "results.json").read_text())["served_model"]["as_of"] == str(saved.as_of_.date())
 
     worse = _config(candidates={"item_knn": [{"neighbours": 1, "similarity": "dot", "weighting": "binary"}]})
     second = train(shop, worse, store / "second")

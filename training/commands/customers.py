@@ -87,10 +87,12 @@ def churn_list(
     RFM segment, loyalty tier, top reasons); writes the top N by value at risk (churn probability x CLV).
 
     Uses the crm-churn and crm-clv champions from MLflow when both exist and were trained on the same
-    data source; otherwise fits both models on the data first (no MLflow run)."""
+    data source, and refuses them when they were fitted on lines from the as-of date on (look-ahead);
+    otherwise, or with --refit, fits both models on the lines before the as-of date (no MLflow run)."""
     import pandas as pd
 
     from engine.customers.scoring import churn_list as select, score_customers
+    from engine.customers.view import default_as_of
     from training import tracking
     from training.customers import ChurnConfig, ClvConfig, champion_models, fit_models
 
@@ -101,15 +103,15 @@ def churn_list(
     churn_settings, clv_settings = load_config(churn_config, ChurnConfig), load_config(clv_config, ClvConfig)
     shop = source.load()
     tracking.configure(tracking_uri)
-    models = None if refit else champion_models(shop.source)
+    moment = pd.Timestamp(as_of) if as_of else default_as_of(shop.transactions)
+    models = None if refit else champion_models(shop.source, moment)
     if models is None:
-        with step(f"no crm-churn/crm-clv champions trained on {shop.source} (or --refit): fitting both"):
-            models = fit_models(shop, churn_settings, clv_settings)
+        with step(f"no crm-churn/crm-clv champions trained on {shop.source} (or --refit): fitting both on the lines before {moment.date()}"):
+            models = fit_models(shop, churn_settings, clv_settings, moment)
         origin = "fitted on the fly"
     else:
         origin = f"MLflow champions crm-churn v{tracking.champion_version('crm-churn')}, crm-clv v{tracking.champion_version('crm-clv')}"
     churn, clv = models
-    moment = pd.Timestamp(as_of) if as_of else None
     with step(f"scoring every customer ({origin})"):
         scores = score_customers(shop.transactions, churn, clv, moment, shop.products, churn_settings.risk_bands)
     chosen = select(scores, top, segment, tier, band, min_clv)

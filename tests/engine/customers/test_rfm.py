@@ -40,15 +40,34 @@ def test_no_purchases_before_as_of_is_an_error(tiny_transactions):
 
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=200))
-def test_rank_scores_fill_bins_evenly_and_respect_order(values):
+def test_rank_scores_depend_on_value_only_and_respect_order(values):
     series = pd.Series(values)
     scores = rank_scores(series)
     assert scores.between(1, 5).all()
-    counts = scores.value_counts()
-    assert counts.max() - counts.min() <= 1 or len(values) < 5
-    # a strictly larger value never gets a lower score
+    # equal values share a score, and a larger value never gets a lower one
+    assert (scores.groupby(series).nunique() == 1).all()
     ordered = pd.DataFrame({"v": series, "s": scores}).sort_values(["v", "s"])
     assert ordered["s"].is_monotonic_increasing
+    # reordering the customers (e.g. other ids) changes no one's score
+    shuffled = series.sample(frac=1.0, random_state=0)
+    assert rank_scores(shuffled).reindex(series.index).equals(scores)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=5, max_size=200, unique=True))
+def test_rank_scores_fill_bins_evenly_without_ties(values):
+    counts = rank_scores(pd.Series(values)).value_counts()
+    assert len(counts) == 5 and counts.max() - counts.min() <= 1
+
+
+def test_a_large_tie_shares_the_lowest_score():
+    # CDNOW-like: most customers bought once; before, ids split them over F = 1..3
+    frequency = pd.Series([1] * 55 + [2] * 20 + [3] * 10 + list(range(4, 19)), index=[f"c{i}" for i in range(100)])
+    scores = rank_scores(frequency)
+    assert set(scores[frequency == 1]) == {1}
+    # 55 customers below the two-order ones: min rank 56 -> ceil(56 * 5 / 100) = 3
+    assert set(scores[frequency == 2]) == {3}
+    assert scores[frequency == 18].item() == 5
 
 
 def test_scores_within_range_on_random_data(random_transactions):

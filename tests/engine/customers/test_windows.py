@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from engine.customers.features import FeatureSpec
-from engine.customers.windows import AS_OF, WindowPlan, held_out_customers, labelled_snapshots
+from engine.customers.windows import AS_OF, WindowPlan, held_out_customers, labelled_snapshots, training_rows
 from engine.errors import EngineError
 from tests.engine.customers.conftest import HORIZON
 
@@ -59,3 +59,19 @@ def test_spec_horizon_must_match_the_plan(small_shop):
     plan = WindowPlan.for_data(small_shop.transactions, 56)
     with pytest.raises(EngineError, match="differs from the plan"):
         labelled_snapshots(small_shop.transactions, plan, FeatureSpec(horizon_days=28))
+
+
+def test_a_plan_to_serve_uses_only_the_lines_before_its_as_of(small_shop):
+    tx = small_shop.transactions
+    as_of = tx["timestamp"].min() + pd.Timedelta(days=250)
+    plan = WindowPlan.ending_at(tx, HORIZON, as_of, train_windows=3, step_days=28)
+    assert plan.test_as_of == as_of
+    assert plan.train_as_of == tuple(as_of - pd.Timedelta(days=HORIZON + 28 * k) for k in range(3))
+    spec = FeatureSpec(horizon_days=HORIZON)
+    train, validation = training_rows(tx, plan, spec, small_shop.products, 0.25, seed=0)
+    # the lines from the as-of date on change nothing: a copy without them gives the same rows
+    before = tx.loc[tx["timestamp"] < as_of]
+    train_before, validation_before = training_rows(before, plan, spec, small_shop.products, 0.25, seed=0)
+    pd.testing.assert_frame_equal(train, train_before)
+    pd.testing.assert_frame_equal(validation, validation_before)
+    assert (train[AS_OF] + pd.Timedelta(days=HORIZON)).max() == as_of

@@ -27,7 +27,7 @@ def lines() -> pd.DataFrame:
 
 
 def test_aggregates_by_hand(lines):
-    panel = P.build_panel(lines).set_index(["product_id", "week_start"])
+    panel = P.build_panel(lines, partial="keep").set_index(["product_id", "week_start"])
     week1, week2, week4 = (pd.Timestamp(d) for d in ("2024-01-01", "2024-01-08", "2024-01-22"))
     first = panel.loc[("p1", week1)]
     assert first["units"] == 4 and first["revenue"] == pytest.approx(18.0)
@@ -55,7 +55,7 @@ def test_weeks_can_start_on_another_day(lines):
     assert P.week_start(pd.Series(pd.to_datetime(["2024-01-02 08:00", "2024-01-03 00:00", "2024-01-09 23:59"])), "Wednesday").tolist() == [
         pd.Timestamp("2023-12-27"), pd.Timestamp("2024-01-03"), pd.Timestamp("2024-01-03")
     ]
-    panel = P.build_panel(lines, week_starts_on="sunday").set_index(["product_id", "week_start"])
+    panel = P.build_panel(lines, week_starts_on="sunday", partial="keep").set_index(["product_id", "week_start"])
     # Sunday 2024-01-07 opens a week with Monday 2024-01-08: p1's lines split 2 | 3 units, not 4 | 1
     assert panel.loc[("p1", pd.Timestamp("2023-12-31")), "units"] == 2
     assert panel.loc[("p1", pd.Timestamp("2024-01-07")), "units"] == 3
@@ -114,3 +114,60 @@ def test_log_units_removes_the_small_count_bias_of_a_log_log_slope():
     assert abs(slope(P.log_units(units[keep])) + 2.0) < 0.02
     assert np.allclose(P.units_from_log(P.log_units(units)), units)
     assert P.units_from_log(np.array([-5.0]))[0] == 0.0
+
+
+def test_daily_calendar_and_stock_are_summed_into_the_weeks(lines):
+    promotions = pd.DataFrame(
+        {"product_id": ["p1"] * 3, "date": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-09"]), "display": [1.0, 1.0, 1.0], "mailer": [0.0, 0.0, 1.0]}
+    )
+    stock = pd.DataFrame({"product_id": ["p1"] * 3, "date": pd.to_datetime(["2024-01-02", "2024-01-08", "2024-01-10"]), "stock_on_hand": [9, 5, 0]})
+    panel = P.build_panel(lines, promotions=promotions, stock=stock, week_starts_on="monday", partial="keep")
+    panel = panel.set_index(["product_id", "week_start"])
+    week1, week2 = pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-08")
+    assert panel.loc[("p1", week1), "display"] == pytest.approx(2 / 7) and panel.loc[("p1", week2), "mailer"] == pytest.approx(1 / 7)
+    assert panel.loc[("p1", week1), "stock_on_hand"] == 9 and not bool(panel.loc[("p1", week1), "stockout"])
+    # opened with 5 on hand, sold 1, but a day had none: censored
+    assert panel.loc[("p1", week2), "stock_on_hand"] == 5 and bool(panel.loc[("p1", week2), "stockout"])
+    # a daily calendar needs no alignment with the panel's weeks
+    sunday = P.build_panel(lines, promotions=promotions, week_starts_on="sunday", partial="keep").set_index(["product_id", "week_start"])
+    assert sunday.loc[("p1", pd.Timestamp("2023-12-31")), "display"] == pytest.approx(2 / 7)
+
+
+def test_partial_first_and_last_weeks_are_dropped(lines):
+    # the lines run from Monday 2024-01-01 to Monday 2024-01-22: the last week has one day of seven
+    assert P.partial_weeks(lines) == [pd.Timestamp("2024-01-22")]
+    assert pd.Timestamp("2024-01-22") not in set(P.build_panel(lines)["week_start"])
+    # Wednesday weeks: the data start on Monday 1 January, inside the week from Wednesday 27 December
+    assert P.partial_weeks(lines, "wednesday") == [pd.Timestamp("2023-12-27"), pd.Timestamp("2024-01-17")]
+    assert P.build_panel(lines, week_starts_on="wednesday")["week_start"].unique().tolist() == [
+        pd.Timestamp("2024-01-03")
+    ]
+
+
+def test_posted_price_is_what_most_lines_paid_whatever_their_size():
+    rows = [
+        ("a", "p1", "o1", "2024-01-01", 1, 10.0),
+        ("b", "p1", "o2", "2024-01-02", 2, 10.0),
+        ("c", "p1", "o3", "2024-01-03", 100, 7.0),  # a wholesale order at the tier price
+        ("a", "p2", "o4", "2024-01-01", 1, 4.0),
+        ("b", "p2", "o5", "2024-01-02", 1, 5.0),  # a tie: the higher price is the list price
+    ]
+    raw = pd.DataFrame(rows, columns=["customer_id", "product_id", "order_id", "timestamp", "quantity", "unit_price"])
+    lines = validate_transactions(raw)[0]
+    paid = P.build_panel(lines, partial="keep").set_index("product_id")
+    posted = P.build_panel(lines, price_basis="posted", partial="keep").set_index("product_id")
+    assert paid.loc["p1", "price"] == pytest.approx(730 / 103)
+    assert posted.loc["p1", "price"] == 10.0 and posted.loc["p2", "price"] == 5.0
+    assert posted.loc["p1", "units"] == 103 and posted.loc["p1", "regular_price"] == 10.0
+    daily = P.build_panel(lines, grain="day", price_basis="posted").set_index(["product_id", "week_start"])
+    assert daily.loc[("p1", pd.Timestamp("2024-01-03")), "price"] == 7.0
+    assert daily.loc[("p1", pd.Timestamp("2024-01-02")), "units_last_week"] == 1  # the day before
+    with pytest.raises(EngineError, match="grain"):
+        P.build_panel(lines, grain="month")
+
+
+def test_less_than_one_whole_week_is_an_error_that_says_so(lines):
+    few_days = lines.loc[lines["timestamp"] < "2024-01-04"]
+    with pytest.raises(EngineError, match="covers only in part"):
+        P.build_panel(few_days)
+    assert len(P.build_panel(few_days, partial="keep")) == 2
