@@ -1,21 +1,82 @@
-"""The ``crm`` command line: one entry point, a sub-command per pipeline stage."""
+"""The ``crm`` command line: one entry point, a sub-command per pipeline stage.
+
+Every command's expected failures (a user's bad data, file, option or config) end as a message on
+stderr and exit code 2, never a traceback; anything else is a bug and says so (exit 1). The global
+``--debug`` flag (``crm --debug data validate ...``) lets the traceback through instead.
+"""
 
 from __future__ import annotations
 
-import sys
+import csv
+from typing import Annotated, Any
 
+import click
+import pandas as pd
 import typer
+import yaml
+from pydantic import ValidationError
+from typer.core import TyperGroup
 
 from engine.errors import EngineError
 from training.commands import customers, data, pricing, segments, serving
 from training.commands import recommender
 
+USER_ERROR_EXIT = 2
+BUG_EXIT = 1
+# what a user's input can cause: our own errors, and what a file or config can make libraries raise
+EXPECTED_FAILURES = (
+    EngineError,
+    OSError,
+    UnicodeError,
+    ValidationError,
+    yaml.YAMLError,
+    csv.Error,
+    pd.errors.ParserError,
+    pd.errors.EmptyDataError,
+)
+
+
+class _FailsWithAMessage(TyperGroup):
+    """The root command group: turns an exception raised by any sub-command into a message + exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, typer.Exit, typer.Abort):
+            raise
+        except Exception as error:  # noqa: BLE001 - every failure ends as a message, see module doc
+            if ctx.meta.get("debug"):
+                raise
+            if isinstance(error, EXPECTED_FAILURES):
+                typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+                ctx.exit(USER_ERROR_EXIT)
+            typer.secho(
+                f"internal error (a bug; please report it): {type(error).__name__}: {error}. "
+                "Run again with `crm --debug ...` for the traceback.",
+                fg=typer.colors.RED,
+                err=True,
+            )
+            ctx.exit(BUG_EXIT)
+
+
 app = typer.Typer(
     name="crm",
+    cls=_FailsWithAMessage,
     help="Recommendations, customer value and pricing from a shop's own transactions.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback of an error.")] = False,
+) -> None:
+    """Recommendations, customer value and pricing from a shop's own transactions."""
+    ctx.meta["debug"] = debug
+
+
 train_app = typer.Typer(help="Fit, evaluate, log to MLflow and gate a model.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks that write JSON with baselines measured in the same run.", no_args_is_help=True)
 
@@ -37,9 +98,5 @@ bench_app.command("recommender")(recommender.bench)
 
 
 def main() -> None:
-    """Run the CLI; a user's mistake (bad data, bad parameter) prints a message, not a traceback."""
-    try:
-        app()
-    except EngineError as error:
-        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
-        sys.exit(1)
+    """Run the CLI (the ``crm`` script)."""
+    app()

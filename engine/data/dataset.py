@@ -38,8 +38,10 @@ class ShopData:
         return hashlib.sha256(hashed.to_numpy().tobytes()).hexdigest()[:16]
 
     def summary(self) -> dict[str, Any]:
-        """Sizes, time range and validation counts, for logs and the CLI."""
+        """Sizes, time range and validation counts, for logs and the CLI; valid JSON (no NaN or
+        infinity: an empty table has ``null`` first and last dates)."""
         tx = self.transactions
+        first, last = tx[Columns.timestamp].min(), tx[Columns.timestamp].max()
         return {
             "source": self.source,
             "fingerprint": self.fingerprint(),
@@ -47,8 +49,8 @@ class ShopData:
             "customers": int(tx[Columns.customer].nunique()),
             "products": int(tx[Columns.item].nunique()),
             "orders": int(tx[Columns.order].nunique()),
-            "first": str(tx[Columns.timestamp].min()),
-            "last": str(tx[Columns.timestamp].max()),
+            "first": None if pd.isna(first) else str(first),
+            "last": None if pd.isna(last) else str(last),
             "returns": int((tx[Columns.quantity] < 0).sum()),
             "revenue": float(tx[Columns.revenue].sum()),
             "quarantined": {r.table: r.rows_quarantined for r in self.reports},

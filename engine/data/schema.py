@@ -9,12 +9,15 @@ broke; nothing is dropped silently.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+from pydantic import BaseModel, ConfigDict, Field
 
 from engine.data.columns import Columns
 from engine.errors import DataValidationError
@@ -28,6 +31,31 @@ VALUE = "value"
 PROBLEMS = "problems"
 
 _SHOWN_IN_ERROR = 20
+
+
+class ValueLimits(BaseModel):
+    """Plausible ranges for the numbers and dates of a transaction line; a value outside is quarantined
+    (or stops the run) under a rule that names the limit. Data config key ``limits:``.
+
+    The defaults are far beyond any real e-commerce line, so they only catch unit mistakes (cents
+    read as dollars, an id or a date in a number column, 1e308 from a broken export): 1 million units
+    on one line, 10 million per unit (price or cost). Their product (1e13) still sums exactly to the
+    cent in float64 over millions of lines. Dates before ``earliest`` (1990, before online shops) or
+    more than ``days_ahead`` days after ``latest`` (default: today, UTC) are implausible.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    max_abs_quantity: float = Field(1e6, gt=0, description="largest |quantity| on one line")
+    max_unit_price: float = Field(1e7, gt=0, description="largest list price per unit")
+    max_unit_cost: float = Field(1e7, gt=0, description="largest cost per unit")
+    earliest: date = Field(date(1990, 1, 1), description="first plausible date")
+    latest: date | None = Field(None, description="the data's as-of date (default: today, UTC)")
+    days_ahead: int = Field(1, ge=0, description="days after `latest` still accepted (time zones)")
+
+    def last_accepted(self) -> pd.Timestamp:
+        """The latest plausible timestamp (exclusive): ``latest`` + ``days_ahead`` + 1 day, at midnight."""
+        latest = self.latest or datetime.now(timezone.utc).date()
+        return pd.Timestamp(latest + timedelta(days=self.days_ahead + 1))
 
 
 @dataclass(frozen=True)
@@ -104,29 +132,146 @@ def _coerce_id(values: pd.Series) -> pd.Series:
 
 
 def _coerce_number(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
+        raise DataValidationError(
+            f"column {values.name!r} holds {values.dtype} values where numbers are expected; "
+            "store it as numbers (or text) in the file"
+        )
     return pd.to_numeric(_blank_to_na(values), errors="coerce").astype("float64")
 
 
-def _coerce_timestamp(values: pd.Series, timestamp_format: str | None) -> pd.Series:
-    """Parse timestamps; without an explicit format, try ISO 8601, then the format pandas infers, then
-    value by value, each stage only on what is still unparsed (fast on clean files, tolerant of a
-    column that mixes dates and date-times)."""
+_UNPARSEABLE = "unparseable timestamp"
+_NO_OFFSET = "no UTC offset (other rows have one)"
+# a time followed by Z or a +hh[:mm] offset ends an offset-aware timestamp (RE2 syntax: run by arrow)
+_AWARE = r"(?i)\d:\d{2}(?::\d{2}(?:\.\d*)?)?\s*(?:Z|UTC|[+-]\d{2}(?::?\d{2})?)$"
+# a date that starts with two short numbers: dd/mm/yyyy or mm/dd/yyyy (also with . or -)
+_SHORT_DATE = r"^(?P<first>\d{1,2})[/.\-](?P<second>\d{1,2})[/.\-]\d{2,4}(?:\D|$)"
+_YEAR = r"(?<!\d)(\d{4})(?!\d)"
+
+
+_ORDER_FIX = "give --timestamp-format (data config `timestamp_format:`), e.g. '%d/%m/%Y' or '%m/%d/%Y'"
+
+
+def _order_evidence(text: pd.Series) -> tuple[pd.Index, pd.Index, pd.Index]:
+    """Rows of dates like 03/04/2024 that prove day-first (first field above 12), that prove
+    month-first (second field above 12), and that read two ways (the two fields differ)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    fields = pc.extract_regex(pa.array(text, type=pa.string()), pattern=_SHORT_DATE)
+    first, second = (
+        pd.Series(pc.struct_field(fields, [i]).to_numpy(zero_copy_only=False), index=text.index)
+        .dropna()
+        .astype("int64")
+        for i in (0, 1)
+    )
+    return first.index[first > 12], second.index[second > 12], first.index[first != second]
+
+
+def _day_first(text: pd.Series) -> bool:
+    """Decide the day/month order of dates like 03/04/2024 across the whole column: a first field
+    above 12 proves day-first, a second field above 12 proves month-first; a column that proves both,
+    or neither while some value reads two ways, is refused (the order cannot be guessed)."""
+    day_first_rows, month_first_rows, two_ways = _order_evidence(text)
+    if len(day_first_rows) and len(month_first_rows):
+        raise DataValidationError(
+            f"timestamp: row {day_first_rows[0] + 1} ({text[day_first_rows[0]]!r}) is day-first but row "
+            f"{month_first_rows[0] + 1} ({text[month_first_rows[0]]!r}) is month-first; {_ORDER_FIX}"
+        )
+    if len(day_first_rows):
+        return True
+    if len(month_first_rows) or not len(two_ways):
+        return False
+    raise DataValidationError(
+        f"timestamp: dates like {text[two_ways[0]]!r} (row {two_ways[0] + 1}) read as day/month or "
+        f"month/day and no date in the file settles which; {_ORDER_FIX}"
+    )
+
+
+def _check_stated_order(text: pd.Series, timestamp_format: str) -> None:
+    """Refuse a stated format whose day/month order the file disproves: with '%m/%d/%Y' on a
+    day-first file, every date up to the 12th would be read swapped."""
+    if "%d" not in timestamp_format or "%m" not in timestamp_format:
+        return
+    stated_day_first = timestamp_format.index("%d") < timestamp_format.index("%m")
+    day_first_rows, month_first_rows, _ = _order_evidence(text)
+    disproof = month_first_rows if stated_day_first else day_first_rows
+    if len(disproof):
+        order = "day-first" if stated_day_first else "month-first"
+        raise DataValidationError(
+            f"timestamp: the format {timestamp_format!r} is {order} but row {disproof[0] + 1} "
+            f"({text[disproof[0]]!r}) is not; the other dates would be read with day and month swapped"
+        )
+
+
+def _parse_text_timestamps(text: pd.Series, timestamp_format: str | None) -> pd.Series:
+    """Parse with the given format; without one, ISO 8601 first (it is never ambiguous), then what is
+    left in the day/month order the column proves (:func:`_day_first`): the format pandas infers,
+    then value by value. Each stage runs only on what is still unparsed (fast on clean files, tolerant
+    of a column that mixes dates and date-times); offsets are converted to UTC row by row."""
+    parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
+    todo = text.notna()
+    if todo.any():
+        parsed[todo] = pd.to_datetime(text[todo], errors="coerce", format=timestamp_format or "ISO8601", utc=True)
+    if timestamp_format:
+        _check_stated_order(text, timestamp_format)
+        return parsed
+    todo = parsed.isna() & text.notna()
+    day_first = bool(todo.any()) and _day_first(text[todo])
+    for stage in (None, "mixed"):
+        if not todo.any():
+            break
+        parsed[todo] = pd.to_datetime(text[todo], errors="coerce", format=stage, utc=True, dayfirst=day_first)
+        todo = parsed.isna() & text.notna()
+    return parsed
+
+
+def _coerce_timestamp(values: pd.Series, timestamp_format: str | None) -> tuple[pd.Series, pd.DataFrame]:
+    """Parse timestamps to naive UTC, each row with its own offset, and report the rows that fail.
+
+    Rules: naive timestamps are UTC when the whole column is naive; in a column that has offsets, a
+    naive row is refused (its zone is unknown; it must not take another row's). Dates like 03/04/2024
+    are read in the day/month order the column proves (see :func:`_day_first`) unless a format is given.
+    """
     if pd.api.types.is_datetime64_any_dtype(values):
-        parsed = values
-    else:
-        values = _blank_to_na(values)
-        stages = [timestamp_format] if timestamp_format else ["ISO8601", None, "mixed"]
-        parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
-        for stage in stages:
-            todo = parsed.isna() & values.notna()
-            if not todo.any():
-                break
-            parsed[todo] = pd.to_datetime(values[todo], errors="coerce", format=stage, utc=True)
-        # naive values were read as UTC; aware ones were converted to it
-        return parsed.dt.tz_localize(None).astype("datetime64[ns]")
-    if getattr(parsed.dt, "tz", None) is not None:
-        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
-    return parsed.astype("datetime64[ns]")
+        if getattr(values.dt, "tz", None) is not None:
+            values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+        return values.astype("datetime64[ns]"), _issue_frame(pd.Series(dtype=object), "", "")
+    if pd.api.types.is_numeric_dtype(values):
+        raise DataValidationError(
+            f"column 'timestamp' holds numbers ({values.dtype}); store dates or date-times "
+            "(text like 2024-03-01 09:00, or a timestamp type)"
+        )
+    # arrow strings: trimming and the offset pattern run in C++, not value by value
+    text = values.astype("string[pyarrow]").str.strip()
+    text = text.mask(text == "")
+    issues = [_issue_frame(pd.Series(dtype=object), "", "")]
+    aware = text.str.contains(_AWARE, na=False).astype(bool)
+    if aware.any() and not aware[text.notna()].all():
+        naive = text.notna() & ~aware
+        issues.append(_issue_frame(values[naive], Columns.timestamp, _NO_OFFSET))
+        text = text.where(aware)
+    parsed = _parse_text_timestamps(text, timestamp_format)
+    failed = parsed.isna() & text.notna()
+    issues.append(_issue_frame(values[failed], Columns.timestamp, _UNPARSEABLE))
+    return parsed.dt.tz_localize(None).astype("datetime64[ns]"), pd.concat(issues, ignore_index=True)
+
+
+def _date_issues(raw: pd.Series, parsed: pd.Series, issues: pd.DataFrame, limits: ValueLimits) -> pd.DataFrame:
+    """Dates outside the plausible range, one rule each way, whether pandas could represent them
+    (2099) or not (3000, beyond pandas' year 2262): an unparseable value with an out-of-range year
+    is moved from "unparseable" to the range rule, so 2099 and 3000 are treated alike."""
+    earliest, last = pd.Timestamp(limits.earliest), limits.last_accepted()
+    too_early, too_late = f"date before {limits.earliest}", f"date after {(last - pd.Timedelta(days=1)).date()}"
+    unparsed = issues[issues[RULE] == _UNPARSEABLE]
+    years = raw.iloc[unparsed[ROW].to_numpy() - 1].astype(str).str.extract(_YEAR)[0].astype("float64")
+    rules = np.select([years < limits.earliest.year, years > last.year], [too_early, too_late], "")
+    issues.loc[unparsed.index[rules != ""], RULE] = rules[rules != ""]
+    return pd.concat(
+        [issues, _issue_frame(raw[parsed < earliest], Columns.timestamp, too_early),
+         _issue_frame(raw[parsed >= last], Columns.timestamp, too_late)],
+        ignore_index=True,
+    )
 
 
 def _coercion_issues(raw: pd.Series, coerced: pd.Series, column: str, rule: str) -> pd.DataFrame:
@@ -143,49 +288,111 @@ def _issue_frame(values: pd.Series, column: str, rule: str) -> pd.DataFrame:
 # --- the value rules, declared once -----------------------------------------------------------------
 
 
-def _transactions_schema(columns: list[str]) -> pa.DataFrameSchema:
+def _finite_rule(predicate, error: str) -> pa.Check:
+    """A value check that passes non-finite values: they break "not finite" alone, not every rule."""
+    return pa.Check(lambda values: predicate(values) | ~np.isfinite(values), error=error)
+
+
+_NOT_FINITE = "not finite"
+
+
+def _transactions_schema(columns: list[str], limits: ValueLimits) -> pa.DataFrameSchema:
     c = Columns
+    finite = pa.Check(np.isfinite, error=_NOT_FINITE)
     rules: dict[str, pa.Column] = {
         c.customer: pa.Column(object, nullable=False),
         c.item: pa.Column(object, nullable=False),
         c.order: pa.Column(object, nullable=False),
         c.timestamp: pa.Column("datetime64[ns]", nullable=False),
         c.quantity: pa.Column(
-            "float64", pa.Check.ne(0, error="zero quantity (returns are negative)"), nullable=False
+            "float64",
+            [
+                pa.Check.ne(0, error="zero quantity (returns are negative)"),
+                finite,
+                _finite_rule(
+                    lambda q: q.abs() <= limits.max_abs_quantity,
+                    f"|quantity| above {limits.max_abs_quantity:g} (limits.max_abs_quantity)",
+                ),
+            ],
+            nullable=False,
         ),
         c.unit_price: pa.Column(
             "float64",
-            [pa.Check.gt(0, error="non-positive price"), pa.Check(np.isfinite, error="not finite")],
+            [
+                _finite_rule(lambda p: p > 0, "non-positive price"),
+                finite,
+                _finite_rule(
+                    lambda p: p <= limits.max_unit_price,
+                    f"price above {limits.max_unit_price:g} (limits.max_unit_price)",
+                ),
+            ],
             nullable=False,
         ),
-        c.discount: pa.Column("float64", pa.Check.ge(0, error="negative discount"), nullable=False),
-        c.unit_cost: pa.Column("float64", pa.Check.ge(0, error="negative cost"), nullable=True),
+        c.discount: pa.Column(
+            "float64", [_finite_rule(lambda d: d >= 0, "negative discount"), finite], nullable=False
+        ),
+        c.unit_cost: pa.Column(
+            "float64",
+            [
+                _finite_rule(lambda u: u >= 0, "negative cost"),
+                finite,
+                _finite_rule(
+                    lambda u: u <= limits.max_unit_cost,
+                    f"cost above {limits.max_unit_cost:g} (limits.max_unit_cost)",
+                ),
+            ],
+            nullable=True,
+        ),
         c.store: pa.Column(object, nullable=True),
         c.channel: pa.Column(object, nullable=True),
     }
-    return pa.DataFrameSchema(
-        {name: rule for name, rule in rules.items() if name in columns},
-        checks=[
-            pa.Check(
-                lambda df: ~(df[c.discount] > df[c.quantity].abs() * df[c.unit_price] + 1e-9),
-                error=_DISCOUNT_TOO_LARGE,
-            )
-        ]
-        if c.discount in columns
-        else [],
-        unique=[c.order, c.item, c.customer, c.timestamp, c.quantity, c.unit_price],
-        report_duplicates="exclude_first",
-    )
+    return pa.DataFrameSchema({name: rule for name, rule in rules.items() if name in columns})
 
 
 _DISCOUNT_TOO_LARGE = "discount exceeds line value"
 _DUPLICATE_LINE = "duplicate line"
-_PANDERA_RULES = {
-    "not_nullable": "missing value",
-    "multiple_fields_uniqueness": _DUPLICATE_LINE,
-}
-# rules that span several columns are reported under one field
-_RULE_FIELD = {_DISCOUNT_TOO_LARGE: Columns.discount, _DUPLICATE_LINE: "row"}
+_CONFLICTING_LINE = "conflicting duplicate (same order_id and product_id, other quantity or unit_price)"
+_PANDERA_RULES = {"not_nullable": "missing value", "multiple_fields_uniqueness": _DUPLICATE_LINE}
+# a rule that spans several columns is reported under the field "row"
+_RULE_FIELD = {_DUPLICATE_LINE: "row"}
+
+
+def _discount_issues(typed: pd.DataFrame) -> pd.DataFrame:
+    """A discount larger than its line's value (|quantity| x unit_price), shown as both numbers."""
+    c = Columns
+    line_value = typed[c.quantity].abs() * typed[c.unit_price]
+    bad = typed[c.discount] > line_value + 1e-9
+    # a line whose price or discount is itself bad is reported for that, not for this
+    bad &= np.isfinite(typed[c.discount]) & np.isfinite(line_value) & (typed[c.unit_price] > 0)
+    shown = pd.Series(
+        [f"discount {d:g} > line value {v:g}" for d, v in zip(typed.loc[bad, c.discount], line_value[bad])],
+        index=typed.index[bad],
+        dtype=object,
+    )
+    return _issue_frame(shown, c.discount, _DISCOUNT_TOO_LARGE)
+
+
+def _duplicate_issues(typed: pd.DataFrame) -> pd.DataFrame:
+    """Lines of the same order and product: an exact repeat (same customer, time, quantity and price)
+    is a duplicate line after its first copy; lines that differ in quantity or price conflict, and
+    every one of them is reported (no rule can tell which one is right)."""
+    c = Columns
+    keys = [c.order, c.item]
+    candidates = typed[keys].notna().all(axis=1) & typed.duplicated(keys, keep=False)
+    if not candidates.any():
+        return _issue_frame(pd.Series(dtype=object), "", "")
+    lines = typed.loc[candidates, [*keys, c.customer, c.timestamp, c.quantity, c.unit_price]]
+    repeats = lines.duplicated(keep="first")
+    variants = lines.groupby(keys, sort=False)[[c.quantity, c.unit_price]].transform("nunique").max(axis=1)
+    conflicting = lines[variants > 1]
+    shown = "order " + conflicting[c.order].astype(str) + ", product " + conflicting[c.item].astype(str)
+    return pd.concat(
+        [
+            _issue_frame(lines.loc[repeats, c.order].map("order {}".format), "row", _DUPLICATE_LINE),
+            _issue_frame(shown, "row", _CONFLICTING_LINE),
+        ],
+        ignore_index=True,
+    )
 
 
 def _pandera_issues(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.DataFrame:
@@ -234,7 +441,10 @@ def _finish(
         )
     keep = np.ones(len(raw), dtype=bool)
     keep[bad_positions] = False
-    return typed.loc[keep].reset_index(drop=True), report
+    clean = typed.loc[keep].reset_index(drop=True)
+    if len(clean) + report.rows_quarantined != len(raw):  # nothing lost: kept + quarantined = rows in
+        raise AssertionError(f"{table}: {len(clean)} kept + {report.rows_quarantined} quarantined != {len(raw)} in")
+    return clean, report
 
 
 def _require_columns(table: str, frame: pd.DataFrame, required: tuple[str, ...]) -> None:
@@ -250,15 +460,24 @@ def validate_transactions(
     raw: pd.DataFrame,
     on_bad_rows: BadRows = "raise",
     timestamp_format: str | None = None,
+    limits: ValueLimits | None = None,
 ) -> tuple[pd.DataFrame, ValidationReport]:
     """Enforce the transactions contract; return the clean table and a report.
 
     Required: customer_id, product_id, order_id, timestamp, quantity, unit_price (list price per unit,
     before discounts). Optional: discount (currency off the whole line, >= 0), store_id, unit_cost,
-    channel. Negative quantities are returns and are kept. The clean table gains ``revenue`` = quantity
-    x unit_price minus the discount (a return's refund is reduced by its discount).
+    channel. Negative quantities are returns and are kept. Every number must be finite and within
+    ``limits``; timestamps follow the rules of :func:`_coerce_timestamp` and must fall within the
+    limits' dates. The clean table gains ``revenue`` = quantity x unit_price minus the discount (a
+    return's refund is reduced by its discount).
     """
     c = Columns
+    limits = limits or ValueLimits()
+    if raw.columns.duplicated().any():
+        raise DataValidationError(
+            f"transactions: column(s) {sorted(set(raw.columns[raw.columns.duplicated()]))} appear more "
+            "than once (check the column map)"
+        )
     _require_columns("transactions", raw, c.TRANSACTION_REQUIRED)
     raw = raw.reset_index(drop=True)
     present = [name for name in (*c.TRANSACTION_REQUIRED, *c.TRANSACTION_OPTIONAL) if name in raw]
@@ -268,20 +487,22 @@ def validate_transactions(
         if name in (c.customer, c.item, c.order, c.store, c.channel):
             typed[name] = _coerce_id(raw[name])
         elif name == c.timestamp:
-            typed[name] = _coerce_timestamp(raw[name], timestamp_format)
-            issue_parts.append(_coercion_issues(raw[name], typed[name], name, "unparseable timestamp"))
+            typed[name], timestamp_issues = _coerce_timestamp(raw[name], timestamp_format)
+            issue_parts.append(_date_issues(raw[name], typed[name], timestamp_issues, limits))
         else:
             typed[name] = _coerce_number(raw[name])
             issue_parts.append(_coercion_issues(raw[name], typed[name], name, "not a number"))
-    if c.discount not in typed:
+    if c.discount in typed:
+        issue_parts.append(_discount_issues(typed))
+    else:
         typed[c.discount] = 0.0
     # a value that failed coercion is already reported; do not report it again as missing
     coerced_bad = {(int(r) - 1, f) for part in issue_parts for r, f in zip(part[ROW], part[FIELD])}
-    pandera_issues = _pandera_issues(_transactions_schema(list(typed.columns)), typed)
+    pandera_issues = _pandera_issues(_transactions_schema(list(typed.columns), limits), typed)
     pandera_issues = pandera_issues[
         [(int(r) - 1, f) not in coerced_bad for r, f in zip(pandera_issues[ROW], pandera_issues[FIELD])]
     ]
-    issue_parts.append(pandera_issues)
+    issue_parts += [pandera_issues, _duplicate_issues(typed)]
     clean, report = _finish("transactions", raw, typed, issue_parts, on_bad_rows)
     sign = np.sign(clean[c.quantity].to_numpy())
     clean[c.revenue] = clean[c.quantity] * clean[c.unit_price] - sign * clean[c.discount]
@@ -289,10 +510,12 @@ def validate_transactions(
 
 
 def validate_products(
-    raw: pd.DataFrame, on_bad_rows: BadRows = "raise"
+    raw: pd.DataFrame, on_bad_rows: BadRows = "raise", limits: ValueLimits | None = None
 ) -> tuple[pd.DataFrame, ValidationReport]:
-    """Enforce the products contract: unique product_id, a category; optional brand, unit_cost."""
+    """Enforce the products contract: unique product_id, a category; optional brand, unit_cost (finite,
+    >= 0, within ``limits``)."""
     c = Columns
+    limits = limits or ValueLimits()
     _require_columns("products", raw, (c.item, c.category))
     raw = raw.reset_index(drop=True)
     typed = raw.copy()
@@ -306,7 +529,7 @@ def validate_products(
         {
             c.item: pa.Column(object, nullable=False, unique=True, report_duplicates="exclude_first"),
             **(
-                {c.unit_cost: pa.Column("float64", pa.Check.ge(0, error="negative cost"), nullable=True)}
+                {c.unit_cost: _transactions_schema([c.unit_cost], limits).columns[c.unit_cost]}
                 if c.unit_cost in typed
                 else {}
             ),

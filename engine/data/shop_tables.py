@@ -79,7 +79,7 @@ def _validate(
     key = _key_column(table, raw)
     raw = raw.reset_index(drop=True)
     typed = pd.DataFrame({Columns.item: _coerce_id(raw[Columns.item])}, index=raw.index)
-    typed[key] = _coerce_timestamp(raw[key], None).dt.normalize()
+    typed[key] = _coerce_timestamp(raw[key], None)[0].dt.normalize()
     issues = [_coercion_issues(raw[key], typed[key], key, "unparseable date")]
     for name in values:
         if name not in raw:

@@ -9,8 +9,12 @@ A source is named by a short spec string:
 - ``PATH.csv`` / ``PATH.parquet`` (optionally ``.csv.gz``): a user's own transactions table, with a
   column map from the user's names to the canonical ones.
 - ``PATH.yaml``: a :class:`DataSourceConfig` naming one of the above with its column map, timestamp
-  format and the shop's other files (products with ``unit_cost``, promotion calendar, stock levels; see
-  :mod:`engine.data.shop_tables`), so that a shop's mapping is written down once.
+  format, encoding, value limits and the shop's other files (products with ``unit_cost``, promotion
+  calendar, stock levels; see :mod:`engine.data.shop_tables`), so that a shop's mapping is written
+  down once.
+
+Every file a user gives is read by :mod:`engine.data.reader` (empty, undecodable or malformed files
+are refused with the file, line and option named).
 
 A loaded shop records its source as the user named it, files (a data config included) by their absolute
 path, so loading ``ShopData.source`` again from any folder reads the same data the same way.
@@ -29,13 +33,14 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.data.columns import Columns
 from engine.data.dataset import ShopData
+from engine.data.reader import read_table, read_yaml, require_content
 from engine.data.schema import (
     BadRows,
+    ValueLimits,
     validate_customers,
     validate_products,
     validate_transactions,
@@ -73,13 +78,21 @@ class DataSourceConfig(BaseModel):
     promotions: str | TableFile | None = Field(None, description="product_id, date or week_start, display, mailer")
     stock: str | TableFile | None = Field(None, description="product_id, date or week_start, stock_on_hand")
     on_bad_rows: Literal["raise", "quarantine"] | None = None
+    encoding: str | None = Field(None, description="text encoding of the files (default UTF-8)")
+    limits: ValueLimits = Field(default_factory=ValueLimits)
 
 
-def _from_config(path: Path, on_bad_rows: BadRows | None, include_promotions: bool) -> ShopData:
+def _from_config(
+    path: Path,
+    on_bad_rows: BadRows | None,
+    include_promotions: bool,
+    timestamp_format: str | None,
+    encoding: str | None,
+) -> ShopData:
     try:
-        config = DataSourceConfig.model_validate(yaml.safe_load(path.read_text()) or {})
-    except (yaml.YAMLError, ValidationError) as error:
-        raise EngineError(f"data config {path}: {error}") from error
+        config = DataSourceConfig.model_validate(read_yaml(path, encoding))
+    except ValidationError as error:
+        raise EngineError(f"data config {path}: {error}") from None
 
     def beside(name: str | None) -> str | None:
         if name is None or not name.endswith((*_FILE_SUFFIXES,)) or Path(name).is_absolute():
@@ -92,15 +105,18 @@ def _from_config(path: Path, on_bad_rows: BadRows | None, include_promotions: bo
         entry = TableFile(file=entry) if isinstance(entry, str) else entry
         return entry.model_copy(update={"file": beside(entry.file)})
 
+    # options given on the command line override the file's
     shop = load_shop(
         beside(config.source) or config.source,
         column_map=config.columns,
         on_bad_rows=on_bad_rows or config.on_bad_rows,
-        timestamp_format=config.timestamp_format,
+        timestamp_format=timestamp_format or config.timestamp_format,
         products=table(config.products),
         promotions=table(config.promotions),
         stock=table(config.stock),
         include_promotions=include_promotions,
+        encoding=encoding or config.encoding,
+        limits=config.limits,
     )
     shop.source = str(path.resolve())  # the config, not its inner file: loading it again applies its column map
     return shop
@@ -116,6 +132,8 @@ def load_shop(
     promotions: ShopTable = None,
     stock: ShopTable = None,
     include_promotions: bool = False,
+    encoding: str | None = None,
+    limits: ValueLimits | None = None,
 ) -> ShopData:
     """Load and validate a shop from a source spec (see the module docstring).
 
@@ -124,9 +142,11 @@ def load_shop(
     public data sets. ``products`` (product_id, category[, unit_cost]), ``promotions`` and ``stock``
     (:mod:`engine.data.shop_tables`) are the user's other tables, each a file, a :class:`TableFile` (file
     and column map) or a DataFrame with the canonical names; they go with a user's own transactions file.
+    ``encoding`` is the text encoding of user files (default UTF-8); ``limits`` the plausible ranges of
+    values.
     """
     if source.endswith(_CONFIG_SUFFIXES):
-        return _from_config(_existing(source, source), on_bad_rows, include_promotions)
+        return _from_config(_existing(source, source), on_bad_rows, include_promotions, timestamp_format, encoding)
     if not source.endswith(_FILE_SUFFIXES) and any(table is not None for table in (products, promotions, stock)):
         raise EngineError(
             f"products, promotions and stock files go with your own transactions file (FILE.csv, FILE.parquet), "
@@ -146,12 +166,12 @@ def load_shop(
         return generate_shop(SyntheticShopConfig(seed=seed))
     path = Path(source)
     if path.name.endswith(_FILE_SUFFIXES):
-        raw = _rename(_read_table(_existing(source, source)), column_map or {}, source)
-        shop = _validated(str(path.expanduser().resolve()), raw, on_bad_rows or "raise", timestamp_format)
+        raw = _rename(read_table(_existing(source, source), encoding), column_map or {}, source)
+        shop = _validated(str(path.expanduser().resolve()), raw, on_bad_rows or "raise", timestamp_format, limits)
         tables = {"products": (products, validate_products), "promotions": (promotions, validate_promotions), "stock": (stock, validate_stock)}
         for name, (given, validate) in tables.items():
             if given is not None:
-                frame, report = validate(_shop_table(given), on_bad_rows or "raise")
+                frame, report = validate(_shop_table(given, encoding), on_bad_rows or "raise")
                 setattr(shop, name, frame)
                 shop.reports.append(report)
         return shop
@@ -180,27 +200,22 @@ def _existing(path: str, source: str) -> Path:
     resolved = Path(path).expanduser()
     if not resolved.exists():
         raise EngineError(f"data source {source!r}: no file at {resolved}")
+    require_content(resolved)
     return resolved
 
 
-def _shop_table(table: str | Path | TableFile | pd.DataFrame) -> pd.DataFrame:
+def _shop_table(table: str | Path | TableFile | pd.DataFrame, encoding: str | None) -> pd.DataFrame:
     """A products, promotions or stock table read from its file and renamed by its column map."""
     if isinstance(table, pd.DataFrame):
         return table
     entry = table if isinstance(table, TableFile) else TableFile(file=str(table))
-    raw = _read_table(_existing(entry.file, entry.file))
+    raw = read_table(_existing(entry.file, entry.file), encoding)
     missing = set(entry.columns) - set(raw.columns)
     if missing:
         raise DataValidationError(
             f"{entry.file}: column map names {sorted(missing)}, which the file does not have; its columns are {list(raw.columns)}"
         )
     return raw.rename(columns=entry.columns)
-
-
-def _read_table(path: Path) -> pd.DataFrame:
-    if path.name.endswith((".parquet", ".pq")):
-        return pd.read_parquet(path)
-    return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
 
 
 def _rename(raw: pd.DataFrame, column_map: Mapping[str, str], source: str) -> pd.DataFrame:
@@ -222,9 +237,13 @@ def _rename(raw: pd.DataFrame, column_map: Mapping[str, str], source: str) -> pd
 
 
 def _validated(
-    source: str, raw: pd.DataFrame, on_bad_rows: BadRows, timestamp_format: str | None = None
+    source: str,
+    raw: pd.DataFrame,
+    on_bad_rows: BadRows,
+    timestamp_format: str | None = None,
+    limits: ValueLimits | None = None,
 ) -> ShopData:
-    transactions, report = validate_transactions(raw, on_bad_rows, timestamp_format)
+    transactions, report = validate_transactions(raw, on_bad_rows, timestamp_format, limits)
     return ShopData(transactions=transactions, source=source, reports=[report])
 
 

@@ -145,4 +145,4 @@ def test_cli_bench_with_a_config_file(tmp_path):
     assert [e["name"] for e in written["estimators"]] == ["naive", "dml_iv"] and written["seeds"] == [1]
     config.write_text("estimators: [naive]\nholdout_weeks: 8\nholdout_week: 3\n")
     typo = CliRunner().invoke(app, ["bench", "pricing", "--config", str(config), "--out", str(out)])
-    assert typo.exit_code != 0 and "holdout_week" in str(typo.exception)
+    assert typo.exit_code == 2 and "holdout_week" in typo.stderr

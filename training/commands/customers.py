@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from engine.errors import EngineError
-from training.commands.data import DataOption, MapOption, QuarantineOption, load_from_cli
+from training.commands.data import DataArgs, takes_data
 from training.config import load_config
 from training.console import console, step
 
@@ -20,12 +20,11 @@ TrackingOption = Annotated[
 ]
 
 
+@takes_data()
 def train_churn(
-    data: DataOption = "completejourney",
+    source: DataArgs,
     out: Annotated[Path, typer.Option("--out", help="Folder for the model, tables and summary.json")] = Path("out/churn"),
     config: ChurnConfigOption = None,
-    column_map: MapOption = None,
-    quarantine: QuarantineOption = None,
     tracking_uri: TrackingOption = None,
 ) -> None:
     """Fit the churn model (P(no purchase in the next N days)) on earlier windows, test it on the last
@@ -34,7 +33,7 @@ def train_churn(
     from training.customers import ChurnConfig, train_churn
 
     settings = load_config(config, ChurnConfig)
-    shop = load_from_cli(data, column_map, quarantine)
+    shop = source.load()
     tracking.configure(tracking_uri)
     with step(f"churn: {settings.windows.train_windows} training windows, {settings.features.horizon_days}-day horizon, MLflow"):
         summary = train_churn(shop, settings, out)
@@ -48,12 +47,11 @@ def train_churn(
     console.print(f"wrote {out}/model and {out}/summary.json")
 
 
+@takes_data()
 def train_clv(
-    data: DataOption = "completejourney",
+    source: DataArgs,
     out: Annotated[Path, typer.Option("--out", help="Folder for the model and summary.json")] = Path("out/clv"),
     config: ClvConfigOption = None,
-    column_map: MapOption = None,
-    quarantine: QuarantineOption = None,
     tracking_uri: TrackingOption = None,
 ) -> None:
     """Fit the CLV models (LightGBM Tweedie; BG/NBD and Pareto/NBD x Gamma-Gamma), choose by validation
@@ -62,7 +60,7 @@ def train_clv(
     from training.customers import ClvConfig, train_clv
 
     settings = load_config(config, ClvConfig)
-    shop = load_from_cli(data, column_map, quarantine)
+    shop = source.load()
     tracking.configure(tracking_uri)
     with step(f"clv: {settings.windows.train_windows} training windows, {settings.features.horizon_days}-day window, MLflow"):
         summary = train_clv(shop, settings, out)
@@ -74,9 +72,10 @@ def train_clv(
     console.print(f"wrote {out}/model and {out}/summary.json")
 
 
+@takes_data()
 def churn_list(
+    source: DataArgs,
     out: Annotated[Path, typer.Option("--out", help="CSV or Parquet file for the list")],
-    data: DataOption = "completejourney",
     top: Annotated[int, typer.Option("--top", min=1, help="Number of customers (rows) to write")] = 100,
     segment: Annotated[str | None, typer.Option("--segment", help="Only this RFM segment, e.g. 'At Risk'")] = None,
     tier: Annotated[str | None, typer.Option("--tier", help="Only this loyalty tier, e.g. Gold")] = None,
@@ -86,8 +85,6 @@ def churn_list(
     churn_config: Annotated[Path | None, typer.Option("--churn-config", help="YAML like configs/churn.yaml (risk bands; fitting)")] = None,
     clv_config: Annotated[Path | None, typer.Option("--clv-config", help="YAML like configs/clv.yaml (used when fitting)")] = None,
     refit: Annotated[bool, typer.Option("--refit", help="Fit the models on this data even if MLflow champions exist")] = False,
-    column_map: MapOption = None,
-    quarantine: QuarantineOption = None,
     tracking_uri: TrackingOption = None,
 ) -> None:
     """Every customer scored as of a date (churn probability, risk band, expected CLV, value at risk,
@@ -108,7 +105,7 @@ def churn_list(
     if out.suffix not in (".csv", ".parquet"):
         raise typer.BadParameter(f"{out.name}: the list is written as .csv or .parquet", param_hint="--out")
     churn_settings, clv_settings = load_config(churn_config, ChurnConfig), load_config(clv_config, ClvConfig)
-    shop = load_from_cli(data, column_map, quarantine)
+    shop = source.load()
     tracking.configure(tracking_uri)
     end = default_as_of(shop.transactions)
     moment = pd.Timestamp(as_of) if as_of else end
@@ -136,9 +133,10 @@ def churn_list(
     console.print(f"wrote {out} ({len(chosen):,} rows)")
 
 
+@takes_data()
 def bench(
+    source: DataArgs,
     out: Annotated[Path, typer.Option("--out", help="JSON file for the figures")],
-    data: DataOption = "completejourney",
     churn_config: Annotated[Path | None, typer.Option("--churn-config", help="YAML like configs/churn.yaml")] = None,
     clv_config: Annotated[Path | None, typer.Option("--clv-config", help="YAML like configs/clv.yaml")] = None,
 ) -> None:
@@ -151,8 +149,8 @@ def bench(
     from training.tracking import write_json
 
     churn_settings, clv_settings = load_config(churn_config, ChurnConfig), load_config(clv_config, ClvConfig)
-    shop = load_from_cli(data)
-    with step(f"customer-value bench on {data}"):
+    shop = source.load()
+    with step(f"customer-value bench on {source.data}"):
         result = bench_customers(shop, churn_settings, clv_settings)
     write_json(out, result)
     console.print(result["protocol"]["description"])

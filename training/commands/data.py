@@ -1,10 +1,15 @@
-"""``crm data ...``: load, validate and describe a data source."""
+"""``crm data ...``: load, validate and describe a data source; and the data options every command
+that reads data shares (:func:`takes_data`)."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -14,13 +19,11 @@ from training.console import console, step
 
 app = typer.Typer(help="Load and validate transactions from any source.", no_args_is_help=True)
 
-DataOption = Annotated[
-    str,
-    typer.Option(
-        "--data",
-        help="Source: completejourney | cdnow:PATH | movielens:PATH | synthetic[:SEED] | FILE.csv | FILE.parquet | DATA.yaml (source + column map)",
-    ),
-]
+DATA_HELP = (
+    "Source: completejourney | cdnow:PATH | movielens:PATH | synthetic[:SEED] | FILE.csv | FILE.csv.gz | "
+    "FILE.parquet | DATA.yaml (source + column map)"
+)
+DataOption = Annotated[str, typer.Option("--data", help=DATA_HELP)]
 MapOption = Annotated[
     str | None,
     typer.Option("--map", help="Your column names to canonical ones, e.g. 'cust=customer_id,sku=product_id'."),
@@ -33,7 +36,16 @@ QuarantineOption = Annotated[
     ),
 ]
 TimestampFormatOption = Annotated[
-    str | None, typer.Option("--timestamp-format", help="strftime format of the timestamp column, if not ISO.")
+    str | None,
+    typer.Option(
+        "--timestamp-format",
+        help="strftime format of the timestamp column, e.g. '%d/%m/%Y %H:%M'; needed when dates like "
+        "03/04/2024 could be day- or month-first (default: ISO 8601 or the order the file proves).",
+    ),
+]
+EncodingOption = Annotated[
+    str | None,
+    typer.Option("--encoding", help="Text encoding of your CSV/YAML files, e.g. latin-1 (default: UTF-8)."),
 ]
 
 
@@ -43,6 +55,7 @@ def load_from_cli(
     quarantine: Path | None = None,
     timestamp_format: str | None = None,
     include_promotions: bool = False,
+    encoding: str | None = None,
 ) -> ShopData:
     """Load a shop the way every command does, writing quarantined rows to ``quarantine`` if given."""
     with step(f"loading and validating {data}"):
@@ -52,6 +65,7 @@ def load_from_cli(
             on_bad_rows="quarantine" if quarantine else None,
             timestamp_format=timestamp_format,
             include_promotions=include_promotions,
+            encoding=encoding,
         )
     for report in shop.reports:
         if report.rows_quarantined:
@@ -67,16 +81,64 @@ def load_from_cli(
     return shop
 
 
+@dataclass(frozen=True)
+class DataArgs:
+    """The data options of one command line, as :func:`takes_data` hands them to a command."""
+
+    data: str
+    column_map: str | None = None
+    quarantine: Path | None = None
+    timestamp_format: str | None = None
+    encoding: str | None = None
+
+    def load(self, include_promotions: bool = False) -> ShopData:
+        """Load and validate with progress and the quarantine file (:func:`load_from_cli`)."""
+        return load_from_cli(
+            self.data, self.column_map, self.quarantine, self.timestamp_format, include_promotions, self.encoding
+        )
+
+
+def takes_data(default: str = "completejourney", help_text: str = DATA_HELP) -> Callable[[Callable], Callable]:
+    """Give a command the shared data options (``--data --map --quarantine --timestamp-format
+    --encoding``), declared once here; the command takes them as one ``source: DataArgs`` parameter.
+
+    One definition, so that every command that reads data reads it the same way and a new option
+    reaches all of them."""
+    shared = {
+        "data": (Annotated[str, typer.Option("--data", help=help_text)], default),
+        "column_map": (MapOption, None),
+        "quarantine": (QuarantineOption, None),
+        "timestamp_format": (TimestampFormatOption, None),
+        "encoding": (EncodingOption, None),
+    }
+
+    def decorate(command: Callable) -> Callable:
+        own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "source"]
+        added = [
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=value, annotation=annotation)
+            for name, (annotation, value) in shared.items()
+        ]
+
+        @functools.wraps(command)
+        def run(**options: Any) -> Any:
+            source = DataArgs(**{name: options.pop(name) for name in shared})
+            return command(source=source, **options)
+
+        parameters = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + added
+        run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+        run.__annotations__ = {p.name: p.annotation for p in parameters}
+        del run.__wrapped__  # typer must see the new signature, not the command's
+        return run
+
+    return decorate
+
+
 @app.command()
-def validate(
-    data: DataOption,
-    column_map: MapOption = None,
-    quarantine: QuarantineOption = None,
-    timestamp_format: TimestampFormatOption = None,
-) -> None:
+@takes_data()
+def validate(source: DataArgs) -> None:
     """Check a source against the data contract and report every bad row with the rule it breaks.
 
-    Exits 1 if any row is bad and no --quarantine file was given.
+    Exits 2 if any row is bad and no --quarantine file was given. Prints the summary as JSON.
     """
-    shop = load_from_cli(data, column_map, quarantine, timestamp_format)
-    typer.echo(json.dumps(shop.summary(), indent=2))
+    shop = source.load()
+    typer.echo(json.dumps(shop.summary(), indent=2, allow_nan=False))

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from training.commands.data import DataOption, MapOption, QuarantineOption, load_from_cli
+from training.commands.data import DataArgs, takes_data
 from training.config import load_config
 from training.console import console, step
 
@@ -19,12 +19,11 @@ TrackingOption = Annotated[
 ]
 
 
+@takes_data()
 def train(
-    data: DataOption = "completejourney",
+    source: DataArgs,
     out: Annotated[Path, typer.Option("--out", help="Folder for the model, tables and summary.json")] = Path("out/pricing"),
     config: ConfigOption = None,
-    column_map: MapOption = None,
-    quarantine: QuarantineOption = None,
     tracking_uri: TrackingOption = None,
 ) -> None:
     """Fit every elasticity estimator, score them on the holdout weeks, build the guarded optimizer from
@@ -33,7 +32,7 @@ def train(
     from training.pricing import PricingConfig, train_pricing
 
     settings = load_config(config, PricingConfig)
-    shop = load_from_cli(data, column_map, quarantine, include_promotions=True)
+    shop = source.load(include_promotions=True)
     tracking.configure(tracking_uri)
     with step("pricing: estimators, optimizer, MLflow"):
         summary = train_pricing(shop, settings, out)
@@ -44,9 +43,10 @@ def train(
     console.print(f"wrote {out}/model, {out}/summary.json and the tables")
 
 
+@takes_data("synthetic", "synthetic (twins over seeds) or a real source, e.g. completejourney")
 def bench(
+    source: DataArgs,
     out: Annotated[Path, typer.Option("--out", help="JSON file for the figures")],
-    data: Annotated[str, typer.Option("--data", help="synthetic (twins over seeds) or a real source, e.g. completejourney")] = "synthetic",
     config: ConfigOption = None,
     seeds: Annotated[str | None, typer.Option("--seeds", help="Comma-separated seeds of the synthetic twins (default: the config's)")] = None,
 ) -> None:
@@ -59,12 +59,12 @@ def bench(
     settings = load_config(config, PricingConfig)
     if seeds:
         settings = settings.model_copy(update={"bench": settings.bench.model_copy(update={"seeds": [int(s) for s in seeds.split(",")]})})
-    if data == "synthetic":
+    if source.data == "synthetic":
         with step(f"pricing bench on synthetic twins, seeds {settings.bench.seeds}"):
             result = bench_synthetic(settings, progress=lambda message: console.print(f"  {message}"))
     else:
-        shop = load_from_cli(data, include_promotions=True)
-        with step(f"pricing bench on {data}"):
+        shop = source.load(include_promotions=True)
+        with step(f"pricing bench on {source.data}"):
             result = bench_real(shop, settings)
     write_json(out, finite(result))
     rows = {e["name"]: {k: v for k, v in e.items() if k != "name"} for e in result["estimators"]}

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 from threadpoolctl import threadpool_limits
 
-from training.commands.data import DataOption, MapOption, QuarantineOption, load_from_cli
+from training.commands.data import DataArgs, takes_data
 from training.console import console, step
 
 if TYPE_CHECKING:
@@ -58,31 +58,27 @@ def _results_table(experiment: Experiment, title: str) -> Table:
     return table
 
 
+@takes_data()
 def train(
-    data: DataOption = "completejourney",
+    source: DataArgs,
     config: ConfigOption = None,
     tracking_uri: TrackingOption = None,
     out: Annotated[Path | None, typer.Option("--out", help="Folder for the chosen model and results.json.")] = None,
-    column_map: MapOption = None,
-    quarantine: QuarantineOption = None,
 ) -> None:
     """Fit the recommenders, evaluate them against the baselines on a held-out window, log everything
     to MLflow, register crm-recommender and move its champion alias only if it is better."""
     # one BLAS thread: implicit runs its own threads, and scoring one customer is faster on one
     with threadpool_limits(1, "blas"):
-        _train(data, config, tracking_uri, out, column_map, quarantine)
+        _train(source, config, tracking_uri, out)
 
 
-def _train(
-    data: str, config: Path | None, tracking_uri: str | None, out: Path | None, column_map: str | None,
-    quarantine: Path | None,
-) -> None:
+def _train(source: DataArgs, config: Path | None, tracking_uri: str | None, out: Path | None) -> None:
     from training import tracking
     from training.recommender import MODEL_NAME, load_config
     from training.recommender import train as run_train
 
     settings = load_config(config)
-    shop = load_from_cli(data, column_map, quarantine)
+    shop = source.load()
     uri = tracking.configure(tracking_uri)
     folder = out or Path(tempfile.mkdtemp(prefix="crm-recommender-"))
     with step("search on the validation window, fit, evaluate on the test window"):
@@ -101,26 +97,25 @@ def _train(
     console.print(f"model: {outcome.model_dir}  results: {folder / 'results.json'}  MLflow: {uri} run {outcome.run_id}")
 
 
+@takes_data()
 def bench(
-    data: DataOption = "completejourney",
+    source: DataArgs,
     out: Annotated[Path, typer.Option("--out", help="JSON file to write.")] = Path("bench/recommender.json"),
     config: ConfigOption = None,
-    column_map: MapOption = None,
-    quarantine: QuarantineOption = None,
 ) -> None:
     """Every model and baseline on several out-of-time cuts (each with its own validation window):
     metrics with standard errors, the gap to each task's best baseline in standard errors, the mean
     over cuts, fit seconds and (latest cut) recommend latency, written as JSON."""
     with threadpool_limits(1, "blas"):
-        _bench(data, out, config, column_map, quarantine)
+        _bench(source, out, config)
 
 
-def _bench(data: str, out: Path, config: Path | None, column_map: str | None, quarantine: Path | None) -> None:
+def _bench(source: DataArgs, out: Path, config: Path | None) -> None:
     from training.recommender import add_latency, cuts_payload, load_config, run_cuts
     from training.tracking import write_json
 
     settings = load_config(config)
-    shop = load_from_cli(data, column_map, quarantine)
+    shop = source.load()
     with step("every cut: search on its validation window, fit and evaluate every model on its test window"):
         experiments = run_cuts(shop, settings, all_models=True, progress=_progress())
     with step("recommend latency (latest cut)"):

@@ -15,7 +15,7 @@ from rich.table import Table
 from engine.customers.segments import DEFAULT_SEGMENT_RULES, SegmentRules, segment_profile
 from engine.customers.tiers import TierConfig
 from engine.customers.view import customer_view, default_as_of
-from training.commands.data import DataOption, MapOption, QuarantineOption, load_from_cli
+from training.commands.data import DataArgs, takes_data
 from training.config import load_config
 from training.console import console, step
 
@@ -29,17 +29,16 @@ class SegmentsConfig(BaseModel):
     tiers: TierConfig = Field(default_factory=TierConfig)
 
 
+@takes_data()
 def segments(
-    data: DataOption = "completejourney",
+    source: DataArgs,
     out: Annotated[Path, typer.Option("--out", help="Folder for customers.csv, segment_profile.csv, ...")] = Path("out/segments"),
     config: Annotated[Path | None, typer.Option("--config", help="YAML like configs/segments.yaml")] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Score as of this date (YYYY-MM-DD).")] = None,
-    column_map: MapOption = None,
-    quarantine: QuarantineOption = None,
 ) -> None:
     """Score every customer: RFM, named segment and loyalty tier; write them with the segment profile."""
     settings = load_config(config, SegmentsConfig)
-    shop = load_from_cli(data, column_map, quarantine)
+    shop = source.load()
     moment = pd.Timestamp(as_of or settings.as_of or default_as_of(shop.transactions))
     with step(f"scoring {shop.transactions['customer_id'].nunique():,} customers as of {moment.date()}"):
         view = customer_view(shop.transactions, moment, settings.segments, settings.tiers)
@@ -74,8 +73,9 @@ def _print_profile(profile: pd.DataFrame, tiers: pd.DataFrame) -> None:
     console.print("Loyalty tiers: " + ", ".join(f"{name} {int(n):,}" for name, n in tiers["customers"].items()))
 
 
+@takes_data()
 def bench(
-    data: DataOption = "completejourney",
+    source: DataArgs,
     out: Annotated[Path, typer.Option("--out", help="JSON file for the figures")] = Path("out/bench/segments.json"),
     repeats: Annotated[int, typer.Option(min=1, help="timed repetitions of each step; the median is kept")] = 3,
 ) -> None:
@@ -87,7 +87,6 @@ def bench(
     from engine.customers.rfm import rfm_scores
     from engine.customers.segments import assign_segments
     from engine.customers.tiers import loyalty_tiers
-    from engine.data.sources import load_shop
     from training.tracking import write_json
 
     def timed(action):
@@ -98,12 +97,12 @@ def bench(
             seconds.append(time.perf_counter() - started)
         return result, statistics.median(seconds)
 
-    shop, load_seconds = timed(lambda: load_shop(data))
+    shop, load_seconds = timed(source.load)
     moment = default_as_of(shop.transactions)
     _, rfm_seconds = timed(lambda: assign_segments(rfm_scores(shop.transactions, moment)))
     _, tier_seconds = timed(lambda: loyalty_tiers(shop.transactions, moment))
     result = {
-        "dataset": data,
+        "dataset": source.data,
         "rows": len(shop.transactions),
         "customers": int(shop.transactions["customer_id"].nunique()),
         "load_and_validate_seconds": round(load_seconds, 3),

@@ -86,3 +86,48 @@ def test_products_and_customers_contracts():
     assert products["category"].tolist() == ["x", "unknown"]
     with pytest.raises(DataValidationError, match="row 2: customer_id: duplicate customer_id"):
         validate_customers(pd.DataFrame({"customer_id": [1, 1]}))
+
+
+def _lines(**columns):
+    base = {"customer_id": ["c1", "c2"], "product_id": ["p1", "p2"], "order_id": ["o1", "o2"],
+            "timestamp": ["2024-01-02", "2024-01-03"], "quantity": [1, 1], "unit_price": [1.0, 1.0]}
+    return pd.DataFrame({**base, **columns})
+
+
+def test_limits_are_configurable_and_named_in_the_rule():
+    from engine.data.schema import ValueLimits
+
+    raw = _lines(quantity=[5, 50], unit_price=[2.0, 3.0])
+    _, report = validate_transactions(raw, "quarantine", limits=ValueLimits(max_abs_quantity=10, max_unit_price=2.5))
+    assert report.counts_by_rule(by_field=True).to_dict() == {
+        ("quantity", "|quantity| above 10 (limits.max_abs_quantity)"): 1,
+        ("unit_price", "price above 2.5 (limits.max_unit_price)"): 1,
+    }
+
+
+def test_dates_past_the_as_of_are_quarantined_alike_whether_pandas_can_hold_them_or_not():
+    from datetime import date
+
+    from engine.data.schema import ValueLimits
+
+    raw = _lines(timestamp=["2024-01-03", "2024-01-04"])
+    limits = ValueLimits(latest=date(2024, 1, 2))
+    _, report = validate_transactions(raw, "quarantine", limits=limits)
+    assert report.counts_by_rule().to_dict() == {"date after 2024-01-03": 1}
+    raw = _lines(timestamp=["2024-01-02", "3000-01-01"])
+    _, report = validate_transactions(raw, "quarantine", limits=limits)
+    assert report.counts_by_rule().to_dict() == {"date after 2024-01-03": 1}
+
+
+def test_discount_rule_shows_discount_and_line_value_and_needs_the_column():
+    with pytest.raises(DataValidationError, match=r"row 2: discount: discount exceeds line value \(value: 'discount 7 > line value 6'\)"):
+        validate_transactions(_lines(quantity=[1, 2], unit_price=[1.0, 3.0], discount=[0, 7]))
+    _, report = validate_transactions(_lines(unit_price=[1.0, -1.0]), "quarantine")
+    assert report.counts_by_rule().to_dict() == {"non-positive price": 1}
+
+
+def test_revenue_stays_finite_and_kept_plus_quarantined_is_rows_in():
+    raw = _lines(quantity=["1e300", "2"], unit_price=["1e300", "3"])
+    clean, report = validate_transactions(raw, "quarantine")
+    assert len(clean) + report.rows_quarantined == report.rows_in == 2
+    assert clean["revenue"].tolist() == [6.0]
