@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from engine.errors import EngineError
 from engine.pricing.shrinkage import shrink_by_category
 
 
@@ -46,7 +47,7 @@ def test_unestimable_products_and_small_categories():
 
 
 def test_no_estimate_at_all_is_an_error():
-    with pytest.raises(ValueError, match="price variation"):
+    with pytest.raises(EngineError, match="price variation"):
         shrink_by_category(_raw([np.nan], [np.nan], ["a"]))
 
 
