@@ -60,7 +60,7 @@ def without_product_time_interactions(features: list[str]) -> list[list[int]]:
     shelf price is then taken out of the price and the instrument residuals alike, and that drift is
     exogenous variation an IV estimate needs (on the synthetic shop it held 43% of the unit cost's
     variance; keeping it cut the per-product standard errors by a quarter)."""
-    product_side = {"product_code", "category_code", P.DISPLAY, P.MAILER}
+    product_side = {"product_code", "category_code", P.DISPLAY, P.MAILER, P.PROMO}
     time_side = set(features) - {"product_code"}
     return [
         [i for i, name in enumerate(features) if name in product_side],
@@ -88,8 +88,10 @@ class DoubleML(ElasticityEstimator):
         min_pool_products: int = 3,
         product_time_interactions: bool = False,
         min_first_stage_f: float = 10.0,
+        promotion_control: bool = True,
     ) -> None:
         super().__init__(pooling, min_pool_products)
+        self.promotion_control = promotion_control
         self.instruments = instruments
         self.min_first_stage_f = min_first_stage_f
         self.product_time_interactions = product_time_interactions
@@ -106,7 +108,7 @@ class DoubleML(ElasticityEstimator):
         return (P.TRAFFIC, P.WEEK_OF_YEAR, *self.instruments)
 
     def _controls(self, panel: pd.DataFrame) -> pd.DataFrame:
-        return controls(panel, self.products_, self.category_vocabulary_, self.last_week_units)
+        return controls(panel, self.products_, self.category_vocabulary_, self.last_week_units, self.promotion_control)
 
     def _targets(self, rows: pd.DataFrame) -> pd.DataFrame:
         """Log units, log price and log instruments; an instrument is NaN where it is missing or not
@@ -220,11 +222,12 @@ class DoubleMLIV(DoubleML):
         min_pool_products: int = 3,
         product_time_interactions: bool = False,
         min_first_stage_f: float = 10.0,
+        promotion_control: bool = True,
     ) -> None:
         super().__init__(
             instruments, n_folds, n_estimators, learning_rate, num_leaves, min_child_samples, seed,
             category_week_effects, last_week_units, pooling, min_pool_products, product_time_interactions,
-            min_first_stage_f,
+            min_first_stage_f, promotion_control,
         )
 
 
