@@ -171,6 +171,7 @@ class DoubleML(ElasticityEstimator):
         has = residuals[instruments].notna().all(axis=1).to_numpy()
         iv_rows = residuals.loc[has].reset_index(drop=True)
         iv_rows["first_stage"] = _first_stage(iv_rows, instruments)
+        residuals.loc[has, "first_stage"] = iv_rows["first_stage"].to_numpy()  # NaN without the instrument
         self.first_stage_f_ = first_stage_f(iv_rows, "first_stage", len(instruments))
         weak = self.first_stage_f_.loc[~(self.first_stage_f_ >= self.min_first_stage_f)]
         for category, value in weak.items():
