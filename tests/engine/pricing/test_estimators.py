@@ -126,10 +126,13 @@ def test_unbiased_estimators_recover_the_truth_without_confounding(unconfounded_
 def test_dml_iv_undoes_the_confounding_that_biases_the_naive_estimate(confounded_panels, confounded_shop):
     train = confounded_panels[0]
     naive = _errors(NaiveLogLog().fit(train), confounded_shop)
-    dml = _errors(DoubleML(n_folds=3).fit(train), confounded_shop)
+    dml = _errors(DoubleML(n_folds=3, promotion_control=False).fit(train), confounded_shop)
     iv = _errors(DoubleMLIV(n_folds=3).fit(train), confounded_shop)
     assert naive.mean() < -0.25  # promotions timed to demand shocks look like a strong response
     assert dml.mean() < -0.1  # controls cannot see the shock
+    # ... but with the promotion flag controlled, only depth and shelf-price moves identify the slope
+    controlled = _errors(DoubleML(n_folds=3).fit(train), confounded_shop)
+    assert abs(controlled.mean()) < abs(dml.mean()) / 2
     assert abs(iv.mean()) < 0.15 and iv.abs().median() < 0.3
     assert iv.abs().median() < naive.abs().median() / 1.5
 
@@ -243,7 +246,7 @@ def test_a_weak_instrument_falls_back_per_category_with_its_f(confounded_panels)
     train = confounded_panels[0]
     noise = np.exp(np.random.default_rng(0).normal(0, 0.1, len(train)))  # a "cost" unrelated to the price
     iv = DoubleMLIV(n_folds=3, n_estimators=40).fit(train.assign(unit_cost=noise))
-    plain = DoubleML(n_folds=3, n_estimators=40).fit(train)
+    plain = DoubleML(n_folds=3, n_estimators=40, promotion_control=False).fit(train)
     assert (iv.first_stage_f_ < 10).all() and len(iv.first_stage_f_) == train["category"].nunique()
     assert len([n for n in iv.notes_ if n.startswith("weak instrument in category")]) == len(iv.first_stage_f_)
     assert (iv.elasticity_table()["method"] == "ols").all()
