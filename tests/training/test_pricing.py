@@ -174,3 +174,21 @@ def test_cli_bench_with_a_config_file(tmp_path):
     config.write_text("estimators: [naive]\nholdout_weeks: 8\nholdout_week: 3\n")
     typo = CliRunner().invoke(app, ["bench", "pricing", "--config", str(config), "--out", str(out)])
     assert typo.exit_code != 0 and "holdout_week" in str(typo.exception)
+
+
+def test_the_choice_follows_the_holdout_evidence_and_says_why():
+    import pandas as pd
+
+    from training.pricing import choose_estimator
+
+    scores = pd.DataFrame(
+        {PRIMARY_METRIC: [0.40, 0.25, 0.24, 0.245, 0.20]}, index=["naive", "fixed_effects", "dml", "dml_iv", "monotone_gbm"]
+    )
+    chosen, why = choose_estimator(PricingConfig(), scores, instrumented=True)
+    assert chosen == "dml" and why.startswith("dml: lowest holdout forecast_wmape 0.2400") and "monotone_gbm" not in why
+    simplest, why = choose_estimator(PricingConfig(choice_tolerance=0.05), scores, instrumented=True)
+    assert simplest == "fixed_effects" and "simplest within 5%" in why
+    fixed, why = choose_estimator(PricingConfig(chosen="naive"), scores, instrumented=True)
+    assert fixed == "naive" and "set in the config" in why
+    with pytest.raises(EngineError, match="needs the instruments"):
+        choose_estimator(PricingConfig(chosen="dml_iv"), scores, instrumented=False)
