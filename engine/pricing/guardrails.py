@@ -1,10 +1,31 @@
-"""Guardrails of a price: the policy a merchant sets, the bounds it implies for one product, the price
-ladder (.49/.99 endings), and an independent check that a quoted price respects them all.
+"""Guardrails of a price: the policy a merchant sets, the feasible interval it implies for one product's
+next price, the price ladder (.49/.99 endings) computed by formula, and a check that a quoted price
+respects them all.
 
-Order of authority: the cost floor (cost plus the minimum margin) wins over everything, a price below
-cost being a loss on every unit; then the ceiling, the maximum change per step and the range of prices
-the data has seen (unless allowed). A rule gives way only when it cannot hold together with the rules
-above it (e.g. a current price far below a new cost).
+Order of authority (highest first):
+
+1. the ceiling, list price x ``ceiling_multiple``: never exceeded, whatever the cost;
+2. one cent: a price is at least 0.01 (unless the ceiling itself is lower);
+3. the cost floor, ``cost / (1 - min_margin)``: a price below it loses money on every unit;
+4. the maximum change per step, measured to the cent from the current price;
+5. the range of prices the data has seen (the current price counts as seen), unless allowed.
+
+:func:`feasible_interval` intersects them in that order. A rule that cannot hold together with the rules
+above it is *held as far as they allow*, never dropped: the interval collapses to the end nearest to
+that rule (a current price far below a new cost moves up to the floor, not anywhere above it), and the
+rule is recorded in ``relaxed``. The interval is therefore never empty, finite, and inside
+``(0, ceiling]``. When the cost floor is above the ceiling (a product that cannot be sold at the
+policy's margin at any allowed price: ``cost_above_ceiling``) the interval is the single point
+``ceiling``: the highest allowed price, which is also the price that loses least under any downward
+sloping demand (profit ``(p - c) * units(p)`` rises with ``p`` while ``p < c``); the optimizer quotes it
+with reason ``cost_above_price``.
+
+Invariants of every quote of a known product (checked from the policy text by
+``tests/engine/pricing/guardrail_checker.py``): the price is a finite number > 0; ``low <= price <=
+high``; ``price <= ceiling`` always; ``price >= floor`` whenever ``floor <= ceiling``; ``|price -
+current| <= max_change * current`` (to the cent) whenever that step reaches ``[floor, ceiling]``; the
+price has an allowed ending unless it is the unchanged current price or no allowed ending lies in the
+interval.
 """
 
 from __future__ import annotations
@@ -13,7 +34,6 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 PROTECTED_ATTRIBUTES = (
@@ -34,6 +54,8 @@ INELASTIC = "inelastic"
 NO_COST = "no_cost"
 UNKNOWN_PRODUCT = "unknown_product"
 ENDING_UNAVAILABLE = "ending_unavailable"
+COST_ABOVE_PRICE = "cost_above_price"  # reason: the cost floor is above the ceiling
+MIN_CENT = "one_cent"  # rule: a price is at least one cent
 
 
 class PricingPolicy(BaseModel):
@@ -72,20 +94,32 @@ class Rule:
     low: float
     high: float
 
-    def holds(self, price: float, tolerance: float = 1e-6) -> bool:
+    def holds(self, price: float) -> bool:
+        tolerance = price_tolerance(price)
         return self.low - tolerance <= price <= self.high + tolerance
 
 
 @dataclass(frozen=True)
-class Bounds:
-    """The feasible interval of a product's next price, the rule that sets each end, and the rules that
-    had to give way to a rule of higher priority."""
+class Interval:
+    """The feasible interval of a product's next price, the rule that sets each end, the rules that were
+    held only as far as the rules above them allow (``relaxed``), and the cost floor and ceiling."""
 
     low: float
     high: float
     low_rule: str | None
     high_rule: str | None
     relaxed: tuple[str, ...]
+    floor: float | None
+    ceiling: float
+
+    @property
+    def cost_above_ceiling(self) -> bool:
+        """The cost floor is above the ceiling: no allowed price covers cost and minimum margin."""
+        return self.floor is not None and self.floor > self.ceiling
+
+    def clip(self, price: float) -> float:
+        """``price`` moved into the interval (NaN moves to the low end)."""
+        return self.low if math.isnan(price) else min(max(price, self.low), self.high)
 
 
 def rules(
@@ -96,12 +130,11 @@ def rules(
     min_seen: float,
     max_seen: float,
 ) -> list[Rule]:
-    """The guardrails of one product's next price, highest priority first: cost floor, ceiling, maximum
-    change, observed range (the current price counts as seen)."""
-    found = []
+    """The guardrails of one product's next price, highest priority first: ceiling, one cent, cost floor,
+    maximum change, observed range (the current price counts as seen)."""
+    found = [Rule(CEILING, 0.0, list_price * policy.ceiling_multiple), Rule(MIN_CENT, 0.01, math.inf)]
     if unit_cost is not None and math.isfinite(unit_cost):
         found.append(Rule(COST_FLOOR, unit_cost / (1 - policy.min_margin), math.inf))
-    found.append(Rule(CEILING, 0.0, list_price * policy.ceiling_multiple))
     # the step limit is measured to the cent: 10% off 4.99 allows 4.49
     step = (round(current_price * (1 - policy.max_change), 2), round(current_price * (1 + policy.max_change), 2))
     found.append(Rule(MAX_CHANGE, min(step[0], current_price), max(step[1], current_price)))
@@ -110,55 +143,126 @@ def rules(
     return found
 
 
-def price_bounds(guardrails: list[Rule]) -> Bounds:
-    """Intersect the rules in priority order; a rule that cannot hold together with the rules above it
-    gives way (is recorded in ``relaxed``) instead of making the interval empty."""
-    low, high, low_rule, high_rule, relaxed = 0.0, math.inf, None, None, []
-    for rule in guardrails:
-        new_low, new_high = max(low, rule.low), min(high, rule.high)
-        if new_low > new_high:
+def price_bounds(guardrails: list[Rule]) -> Interval:
+    """Intersect the rules in priority order (the first must be the ceiling). A rule that cannot hold
+    together with the rules above it is held as far as they allow: the interval collapses to its end
+    nearest to the rule, and the rule is recorded in ``relaxed``."""
+    ceiling = guardrails[0]
+    if ceiling.name != CEILING or not (math.isfinite(ceiling.high) and ceiling.high > 0):
+        raise ValueError(f"the first rule must be a finite positive ceiling, got {ceiling}")
+    low, high, low_rule, high_rule, relaxed = 0.0, ceiling.high, None, CEILING, []
+    floor = next((rule.low for rule in guardrails if rule.name == COST_FLOOR), None)
+    for rule in guardrails[1:]:
+        if rule.low > high:  # the rule wants more than allowed: hold the highest allowed price
+            low, low_rule = high, rule.name if low < high else low_rule
             relaxed.append(rule.name)
-            continue
-        if new_low > low:
-            low_rule = rule.name
-        if new_high < high:
-            high_rule = rule.name
-        low, high = new_low, new_high
-    return Bounds(low, high, low_rule, high_rule, tuple(relaxed))
+        elif rule.high < low:  # the rule wants less than allowed: hold the lowest allowed price
+            high, high_rule = low, rule.name if high > low else high_rule
+            relaxed.append(rule.name)
+        else:
+            if rule.low > low:
+                low, low_rule = rule.low, rule.name
+            if rule.high < high:
+                high, high_rule = rule.high, rule.name
+    return Interval(low, high, low_rule, high_rule, tuple(relaxed), floor, ceiling.high)
 
 
-def ladder(low: float, high: float, policy: PricingPolicy) -> np.ndarray:
-    """Prices with an allowed ending in [low, high] (rounded to cents)."""
-    if high < low or not math.isfinite(high):
-        return np.empty(0)
-    start, stop = math.floor(low) - 1, math.ceil(high) + 1
-    whole = np.arange(start, stop + 1, dtype=float)
-    coarse = (whole[:, None] + np.asarray(policy.endings)[None, :]).ravel()
-    fine = (whole[:, None] + np.arange(0.09, 1.0, 0.10)[None, :]).ravel()
-    points = np.concatenate([coarse[coarse >= policy.fine_endings_below], fine[fine < policy.fine_endings_below]])
-    points = np.round(points[points > 0], 2)
-    return np.unique(points[(points >= low - 1e-9) & (points <= high + 1e-9)])
+def feasible_interval(
+    policy: PricingPolicy, current_price: float, unit_cost: float | None, list_price: float, min_seen: float, max_seen: float
+) -> Interval:
+    """The bounded interval a product's next price must lie in: :func:`price_bounds` of :func:`rules`
+    (see the module docstring for the order of the rules and what happens when they conflict)."""
+    return price_bounds(rules(policy, current_price, unit_cost, list_price, min_seen, max_seen))
+
+
+# --- the price ladder, by formula: O(1) whatever the magnitude -------------------------------------------
+# Prices are handled in cents. At or above ``fine_endings_below`` the ladder is every whole unit plus
+# each ending (4.49, 4.99, ...); below it, every tenth ending in 9 (1.09, 1.19, ...).
+FINE_STEP, FINE_OFFSET = 10, 9
+
+
+def _cents_tolerance(cents: float) -> float:
+    """Slack for float noise in ``price * 100`` (a few ulps at 1e11 cents, far below half a cent)."""
+    return 1e-6 + abs(cents) * 1e-13
+
+
+def price_tolerance(price: float) -> float:
+    """Slack for float noise when comparing a price with a bound (0.1 cent at 1e9)."""
+    return 1e-6 + abs(price) * 1e-12
+
+
+def _ladder_cents(policy: PricingPolicy) -> tuple[int, list[int]]:
+    return round(policy.fine_endings_below * 100), sorted({round(e * 100) for e in policy.endings})
+
+
+def ladder_below(price: float, policy: PricingPolicy) -> float | None:
+    """The highest ladder price <= ``price`` (None if there is none)."""
+    if not math.isfinite(price):
+        raise ValueError(f"ladder_below needs a finite price, got {price}")
+    fine_below, endings = _ladder_cents(policy)
+    cents = price * 100 + _cents_tolerance(price * 100)
+    coarse = max(100 * math.floor((cents - e) / 100) + e for e in endings)
+    if coarse >= fine_below and coarse > 0:
+        return coarse / 100
+    top = min(cents, fine_below - 1)
+    fine = FINE_STEP * math.floor((top - FINE_OFFSET) / FINE_STEP) + FINE_OFFSET
+    return fine / 100 if fine > 0 else None
+
+
+def ladder_above(price: float, policy: PricingPolicy) -> float:
+    """The lowest ladder price >= ``price``."""
+    if not math.isfinite(price):
+        raise ValueError(f"ladder_above needs a finite price, got {price}")
+    fine_below, endings = _ladder_cents(policy)
+    cents = max(price * 100 - _cents_tolerance(price * 100), 0.0)
+    fine = FINE_STEP * math.ceil((cents - FINE_OFFSET) / FINE_STEP) + FINE_OFFSET
+    if fine < fine_below:
+        return fine / 100
+    start = max(cents, fine_below, 1e-9)
+    return min(100 * math.ceil((start - e) / 100) + e for e in endings) / 100
 
 
 def on_ladder(price: float, policy: PricingPolicy) -> bool:
     """Whether ``price`` has an allowed ending."""
-    return bool(np.any(np.isclose(ladder(price - 0.005, price + 0.005, policy), price, atol=1e-6)))
+    below = ladder_below(price, policy)
+    return below is not None and abs(below - price) * 100 <= _cents_tolerance(price * 100)
 
 
-def violations(price: float, guardrails: list[Rule], policy: PricingPolicy, kept_current: bool) -> list[str]:
-    """The rules a quoted price breaks, checked from scratch (tests and the benchmark use it).
+def ladder_candidates(interval: Interval, aim: float, policy: PricingPolicy) -> list[float]:
+    """The ladder prices inside ``interval`` that can be the best for any objective that is unimodal in
+    price with its peak at ``aim``: the neighbours of ``aim`` (clipped into the interval). At most two;
+    none when no allowed ending lies in the interval."""
+    aim = interval.clip(aim)
+    tolerance = price_tolerance(interval.high)
+    # any ladder price in the interval lies at or below the aim (so at or below its lower neighbour) or
+    # at or above it: when neither neighbour is inside, no ladder price is
+    found = {ladder_below(aim, policy), ladder_above(aim, policy)}
+    return sorted(p for p in found if p is not None and interval.low - tolerance <= p <= interval.high + tolerance)
 
-    A rule may be broken only if it cannot hold together with the rules of higher priority; the price
-    must have an allowed ending unless it is the unchanged current price or no price with an allowed
-    ending fits the rules."""
-    broken = []
-    low, high = 0.0, math.inf
-    for rule in guardrails:
-        feasible = max(low, rule.low) <= min(high, rule.high)
-        if feasible:
-            low, high = max(low, rule.low), min(high, rule.high)
-            if not rule.holds(price):
-                broken.append(rule.name)
-    if not kept_current and not on_ladder(price, policy) and len(ladder(low, high, policy)) > 0:
+
+def cents_within(price: float, low: float, high: float) -> float:
+    """``price`` rounded to cents without leaving [low, high] (unrounded if no cent fits)."""
+    rounded = round(price, 2)
+    if rounded > high:
+        rounded = math.floor(high * 100 + 1e-9) / 100
+    if rounded < low:
+        rounded = math.ceil(low * 100 - 1e-9) / 100
+    return rounded if low - 1e-9 <= rounded <= high + 1e-9 else price
+
+
+def violations(price: float | None, guardrails: list[Rule], policy: PricingPolicy, kept_current: bool) -> list[str]:
+    """The rules a quoted price breaks (the benchmark counts them; the tests use an independent checker).
+
+    A rule held only as far as the rules above it allow must be met at the interval's end nearest to
+    it; the price must have an allowed ending unless it is the unchanged current price or no price with
+    an allowed ending lies in the interval. A missing or non-finite price breaks ``finite``."""
+    if price is None or not math.isfinite(price):
+        return ["finite"]
+    interval = price_bounds(guardrails)
+    tolerance = price_tolerance(price)
+    broken = [rule.name for rule in guardrails if rule.name not in interval.relaxed and not rule.holds(price)]
+    if not interval.low - tolerance <= price <= interval.high + tolerance:
+        broken += [name for name in interval.relaxed if name not in broken]
+    if not kept_current and not on_ladder(price, policy) and ladder_candidates(interval, price, policy):
         broken.append("ending")
     return broken

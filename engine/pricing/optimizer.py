@@ -3,8 +3,13 @@
 For a product with elasticity ``e`` (constant-elasticity demand ``units(p) = units0 * (p / p0) ** e``)
 and unit cost ``c``, profit peaks at ``c * e / (1 + e)`` when ``e < -1``; revenue falls with price
 when ``e < -1``. The optimizer aims there, moves the aim for stock (scarce stock raises it towards the
-price that stretches the stock to ``target_cover_days``, overstock lowers it), then applies the
-guardrails (:mod:`engine.pricing.guardrails`) and snaps to the price ladder. It keeps the current price
+price that stretches the stock to ``target_cover_days``, overstock lowers it; zero or negative stock
+counts as none on hand), clips the aim into the feasible interval of the guardrails
+(:func:`engine.pricing.guardrails.feasible_interval`: bounded, never empty) and picks among at most
+three candidates: the aim's two ladder neighbours inside the interval and the unchanged current price
+(by the estimated objective when it aims at the optimum, else the nearest to the aim). Every step is
+O(1) whatever the magnitude of the price. A product whose cost floor is above the ceiling is quoted at
+the ceiling with reason ``cost_above_price``. It keeps the current price
 (with a reason code) when it cannot trust the elasticity: not significant (the 95% interval reaches 0)
 or inelastic (``|e| <= min_abs_elasticity``, where the constant-elasticity optimum is unbounded), or
 when the cost is unknown and the objective is profit.
@@ -29,6 +34,7 @@ from engine.errors import EngineError, NotFittedError
 from engine.io import read_manifest, write_manifest
 from engine.pricing import guardrails as G
 from engine.pricing import panel as P
+from engine.pricing.oracle import best_price, unconstrained_optimum
 from engine.pricing.shrinkage import CI_HIGH, CI_LOW, ELASTICITY, SE
 
 KIND = "pricing"
@@ -121,15 +127,15 @@ class _Product:
     ci_low: float
     ci_high: float
 
+    def units(self, price: float) -> float:
+        """Expected weekly units at ``price`` (in logs: a huge price ratio gives 0 or a huge finite number,
+        never an overflow)."""
+        return self.base_units * math.exp(min(max(self.elasticity * math.log(price / self.current_price), -745.0), 700.0))
 
-def _cents_within(price: float, low: float, high: float) -> float:
-    """``price`` rounded to cents without leaving [low, high] (unrounded if no cent fits)."""
-    rounded = round(price, 2)
-    if rounded > high:
-        rounded = math.floor(high * 100 + 1e-9) / 100
-    if rounded < low:
-        rounded = math.ceil(low * 100 - 1e-9) / 100
-    return rounded if low - 1e-9 <= rounded <= high + 1e-9 else price
+
+def _finite(value: float) -> float | None:
+    """An expected amount, or None when it is too large to be a number."""
+    return value if math.isfinite(value) else None
 
 
 class PriceOptimizer:
@@ -150,6 +156,14 @@ class PriceOptimizer:
         missing = [c for c in ELASTICITY_COLUMNS if c not in elasticities] + [c for c in FACT_COLUMNS if c not in facts]
         if missing:
             raise EngineError(f"PriceOptimizer.fit: missing column(s) {missing}")
+        for column in (CURRENT_PRICE, LIST_PRICE, MIN_PRICE, MAX_PRICE):
+            values = pd.to_numeric(facts[column], errors="coerce").to_numpy(float)
+            bad = ~(np.isfinite(values) & (values > 0))
+            if bad.any():
+                raise EngineError(
+                    f"PriceOptimizer.fit: {column} must be a finite price > 0; product {facts.index[bad][0]!r} "
+                    f"has {facts[column].iloc[int(np.argmax(bad))]!r} ({int(bad.sum())} product(s) in all)"
+                )
         unknown = facts.index.difference(elasticities.index)
         if len(unknown):
             raise EngineError(f"PriceOptimizer.fit: {len(unknown)} product(s) have facts but no elasticity, e.g. {list(unknown[:3])}")
@@ -190,6 +204,10 @@ class PriceOptimizer:
         current = item.current_price if current_price is None else float(current_price)
         return G.rules(self.policy_, current, item.unit_cost, item.list_price, item.min_price, item.max_price)
 
+    def interval(self, product_id: str, current_price: float | None = None) -> G.Interval:
+        """The feasible interval of this product's next price (what every quote stays inside)."""
+        return G.price_bounds(self.guardrails(product_id, current_price))
+
     def quote(
         self,
         product_id: str,
@@ -198,45 +216,48 @@ class PriceOptimizer:
         segment: str | None = None,
     ) -> PriceQuote:
         """The price to charge now. ``current_price`` defaults to the last shelf price seen; ``stock`` is
-        units on hand (enables the stock-aware adjustment); ``segment`` is a behavioural segment or
-        tier name with an offer (never a protected attribute)."""
+        units on hand (enables the stock-aware adjustment; zero or negative, e.g. back orders, means
+        none on hand); ``segment`` is a behavioural segment or tier name with an offer (never a
+        protected attribute). For a known product the price is always a finite number inside the
+        feasible interval (see :mod:`engine.pricing.guardrails`)."""
         self._check_fitted()
         policy = self.policy_
         product_id = str(product_id)
         if current_price is not None and not (math.isfinite(current_price) and current_price > 0):
             raise EngineError(f"current_price must be a positive number, got {current_price!r}")
-        if stock is not None and not (math.isfinite(stock) and stock >= 0):
-            raise EngineError(f"stock must be a non-negative number, got {stock!r}")
+        if stock is not None and not math.isfinite(stock):
+            raise EngineError(f"stock must be a finite number, got {stock!r}")
         if product_id not in self.facts_.index:
             return PriceQuote(product_id, current_price, current_price, G.UNKNOWN_PRODUCT, self.model_version_, segment=segment, stock=stock)
         item = self._product(product_id)
         current = item.current_price if current_price is None else float(current_price)
-        units_now = item.base_units * (current / item.current_price) ** item.elasticity
+        units_now = item.units(current)
 
         target, driver = self._target(item, current, units_now, stock)
-        guard = G.rules(policy, current, item.unit_cost, item.list_price, item.min_price, item.max_price)
-        bounds = G.price_bounds(guard)
-        price = min(max(target, bounds.low), bounds.high)
+        interval = G.feasible_interval(policy, current, item.unit_cost, item.list_price, item.min_price, item.max_price)
+        aim = interval.clip(target)
+        tolerance = G.price_tolerance(aim)
         reason = driver
-        if price > target + 1e-9:
-            reason = bounds.low_rule or driver
-        elif price < target - 1e-9:
-            reason = bounds.high_rule or driver
+        if interval.cost_above_ceiling:
+            reason = G.COST_ABOVE_PRICE
+        elif aim > target + tolerance:
+            reason = interval.low_rule or driver
+        elif aim < target - tolerance:
+            reason = interval.high_rule or driver
         flags = [driver] if reason != driver else []
-        flags += [f"relaxed:{name}" for name in bounds.relaxed]
+        flags += [f"relaxed:{name}" for name in interval.relaxed]
         if bool(self.facts_.at[product_id, COST_ASSUMED]):
             flags.append("assumed_cost")
-        if not math.isclose(price, current, rel_tol=0, abs_tol=1e-9):
-            price = self._on_ladder(price, current, bounds, flags)
+        price = current if abs(aim - current) <= tolerance else self._on_ladder(item, aim, current, interval, driver, flags)
 
         segment_price, discount = None, 0.0
         if segment is not None:
-            segment_price, discount, note = self._segment_price(segment, price, bounds.low)
+            segment_price, discount, note = self._segment_price(segment, price, interval.low)
             flags.append(note)
-        units = item.base_units * (price / item.current_price) ** item.elasticity
+        units = item.units(price)
 
         def margin(at_price: float, at_units: float) -> float | None:
-            return None if item.unit_cost is None else (at_price - item.unit_cost) * at_units
+            return None if item.unit_cost is None else _finite((at_price - item.unit_cost) * at_units)
 
         return PriceQuote(
             product_id=product_id,
@@ -248,11 +269,11 @@ class PriceOptimizer:
             elasticity=item.elasticity,
             elasticity_interval=(item.ci_low, item.ci_high),
             unit_cost=item.unit_cost,
-            expected_units=units,
-            expected_revenue=price * units,
+            expected_units=_finite(units),
+            expected_revenue=_finite(price * units),
             expected_margin=margin(price, units),
-            current_units=units_now,
-            current_revenue=current * units_now,
+            current_units=_finite(units_now),
+            current_revenue=_finite(current * units_now),
             current_margin=margin(current, units_now),
             segment=segment,
             segment_price=segment_price,
@@ -260,19 +281,27 @@ class PriceOptimizer:
             stock=stock,
         )
 
-    def _on_ladder(self, price: float, current: float, bounds: G.Bounds, flags: list[str]) -> float:
-        """The ladder price nearest to ``price`` within the bounds; the current price if that nearest
-        step would move the other way than intended (and the current price is allowed)."""
-        candidates = G.ladder(bounds.low, bounds.high, self.policy_)
-        if candidates.size == 0:
+    def _on_ladder(
+        self, item: _Product, aim: float, current: float, interval: G.Interval, driver: str, flags: list[str]
+    ) -> float:
+        """A ladder price for ``aim`` (already inside the interval): of its two ladder neighbours inside
+        the interval and the current price (if allowed), the best by the estimated objective when the
+        aim is the optimum, else the neighbour nearest to the aim, or the current price if that
+        neighbour would move the other way than intended. Whole cents when no ladder price fits."""
+        candidates = G.ladder_candidates(interval, aim, self.policy_)
+        if not candidates:
             flags.append(G.ENDING_UNAVAILABLE)
-            return _cents_within(price, bounds.low, bounds.high)
-        nearest = float(candidates[np.argmin(np.abs(candidates - price))])
-        current_allowed = bounds.low - 1e-9 <= current <= bounds.high + 1e-9
-        if current_allowed and (nearest - current) * (price - current) < 0:
+            return G.cents_within(aim, interval.low, interval.high)
+        current_allowed = interval.low <= current <= interval.high
+        if driver == G.OPTIMAL:
+            chosen = best_price(candidates + ([current] if current_allowed else []), item.elasticity, item.unit_cost, self.policy_.objective)
+        else:
+            chosen = min(candidates, key=lambda p: abs(p - aim))
+            if current_allowed and (chosen - current) * (aim - current) < 0:
+                chosen = current
+        if chosen == current and current not in candidates:
             flags.append(NO_LADDER_STEP)
-            return current
-        return nearest
+        return chosen
 
     def _target(self, item: _Product, current: float, units_now: float, stock: float | None) -> tuple[float, str]:
         """Where the price should go before guardrails, and what drives it."""
@@ -283,9 +312,12 @@ class PriceOptimizer:
             return current, G.NOT_SIGNIFICANT
         if e >= -policy.min_abs_elasticity:
             return current, G.INELASTIC
-        target = item.unit_cost * e / (1 + e) if policy.objective == "profit" else 0.0
+        target = unconstrained_optimum(e, item.unit_cost, policy.objective)
+        if math.isnan(target):  # revenue at exactly unit elasticity: flat, nothing to gain by moving
+            return current, G.INELASTIC
         driver = G.OPTIMAL
         if stock is not None and units_now > 0:
+            stock = max(stock, 0.0)
             cover_days = 7 * stock / units_now
             # the price at which the stock lasts target_cover_days (in logs: no overflow at extremes)
             ratio = 7 * stock / policy.target_cover_days / units_now
@@ -297,17 +329,16 @@ class PriceOptimizer:
         return target, driver
 
     def _segment_price(self, segment: str, price: float, floor: float) -> tuple[float | None, float, str]:
-        """A segment's offer: its discount (capped by policy) off the price, on the ladder, never
-        below the bounds' floor."""
+        """A segment's offer: its discount (capped by policy) off the price, the lowest ladder price at
+        or above the discounted price, never below the interval's low end."""
         if segment not in self.segment_offers_.index:
             return None, 0.0, "unknown_segment"
         discount = min(float(self.segment_offers_.loc[segment, DISCOUNT]), self.policy_.max_segment_discount)
         if discount <= 0:
             return None, 0.0, "no_segment_offer"
-        candidates = G.ladder(max(floor, price * (1 - discount)), price - 0.01, self.policy_)
-        if candidates.size == 0:
+        offer = G.ladder_above(max(floor, price * (1 - discount)), self.policy_)
+        if offer > price - 0.01 + G.price_tolerance(price):
             return None, 0.0, "segment_offer_below_floor"
-        offer = float(candidates.min())
         return offer, 1 - offer / price, "segment_offer"
 
     def quote_all(

@@ -15,6 +15,7 @@ from engine.errors import EngineError, ModelFormatError, NotFittedError
 from engine.io import write_manifest
 from engine.pricing import guardrails as G
 from engine.pricing.optimizer import PriceOptimizer, product_facts
+from tests.engine.pricing.guardrail_checker import Facts, check_quote, on_ladder
 
 
 def _optimizer(policy=None, offers=None, **product) -> PriceOptimizer:
@@ -29,39 +30,89 @@ def _optimizer(policy=None, offers=None, **product) -> PriceOptimizer:
     return PriceOptimizer(policy).fit(table, facts, offers, model_version="test-v1")
 
 
-@settings(max_examples=300, deadline=None)
+prices = st.floats(-2, 9).map(lambda x: round(10**x, 2) or 0.01)  # 0.01 .. 1e9, log-uniform
+ratios = st.floats(-1.5, 1.5).map(lambda x: 10**x)  # 0.03x .. 30x
+
+
+@settings(max_examples=400, deadline=None)
 @given(
-    cost=st.floats(0.05, 20),
-    current=st.floats(0.2, 40),
-    list_factor=st.floats(0.5, 2.0),
-    seen=st.tuples(st.floats(0.3, 1.0), st.floats(1.0, 1.8)),
-    elasticity=st.floats(-6, 0.5),
-    half_width=st.floats(0.01, 3),
-    max_change=st.floats(0.01, 0.5),
-    min_margin=st.floats(0, 0.5),
+    current=prices,
+    asked=st.one_of(st.none(), prices),
+    cost=st.one_of(st.none(), st.just(0.0), ratios),  # relative to the current price: often above it
+    list_factor=st.one_of(st.just(1.0), ratios),
+    seen=st.one_of(st.just((1.0, 1.0)), st.tuples(st.floats(0.3, 1.0), st.floats(1.0, 3.0))),  # one-price products
+    elasticity=st.one_of(st.sampled_from([-50.0, -1.0, -1.0001, 0.0, 1e-9, 0.7]), st.floats(-50, 3)),
+    half_width=st.floats(0.0, 3),
+    max_change=st.floats(0.01, 0.9),
+    min_margin=st.floats(0, 0.9),
     allow_outside=st.booleans(),
-    stock=st.one_of(st.none(), st.floats(0, 5000)),
+    ceiling_multiple=st.floats(0.5, 3),
+    min_abs=st.sampled_from([0.0, 0.5, 1.0, 2.0]),
+    objective=st.sampled_from(["profit", "revenue"]),
+    stock=st.one_of(st.none(), st.sampled_from([0.0, -5.0, 1e12]), st.floats(-100, 1e6)),
+    base_units=st.sampled_from([0.0, 1e-3, 100.0, 1e9]),
 )
-def test_quotes_never_break_a_guardrail(cost, current, list_factor, seen, elasticity, half_width, max_change, min_margin, allow_outside, stock):
-    policy = G.PricingPolicy(max_change=max_change, min_margin=min_margin, allow_outside_range=allow_outside)
-    optimizer = _optimizer(
-        policy, unit_cost=cost, current_price=current, list_price=current * list_factor,
-        min_price=current * seen[0], max_price=current * seen[1], elasticity=elasticity,
-        ci_low=elasticity - half_width, ci_high=elasticity + half_width,
+def test_quotes_never_break_a_guardrail(
+    current, asked, cost, list_factor, seen, elasticity, half_width, max_change, min_margin, allow_outside,
+    ceiling_multiple, min_abs, objective, stock, base_units,
+):
+    """Adversarial products and policies, checked by the independent checker (not the optimizer's code)."""
+    policy = G.PricingPolicy(
+        max_change=max_change, min_margin=min_margin, allow_outside_range=allow_outside, ceiling_multiple=ceiling_multiple,
+        min_abs_elasticity=min_abs, objective=objective,
     )
-    quote = optimizer.quote("p1", stock=stock)
-    rules = optimizer.guardrails("p1")
-    kept = math.isclose(quote.price, current, abs_tol=1e-9)
-    assert G.violations(quote.price, rules, policy, kept) == []
-    floor = cost / (1 - min_margin)
-    assert quote.price >= floor - 1e-6, "never below the cost floor"
-    holds_with_floor_and_ceiling = floor <= current and list_factor >= 1
-    if holds_with_floor_and_ceiling:  # then the step limit can hold too, and must
-        assert abs(quote.price - current) <= current * max_change + 0.005 + 1e-9  # to the cent
-    if not kept and G.ENDING_UNAVAILABLE not in quote.flags:
-        assert G.on_ladder(quote.price, policy)
-    if quote.elasticity_interval[1] >= 0 and holds_with_floor_and_ceiling:
-        assert kept and quote.reason == G.NOT_SIGNIFICANT
+    unit_cost = math.nan if cost is None else cost * current
+    facts = dict(
+        current_price=current, unit_cost=unit_cost, list_price=current * list_factor, min_price=current * seen[0],
+        max_price=current * seen[1], base_units=base_units,
+    )
+    offers = pd.DataFrame({"discount": [0.5]}, index=pd.Index(["S"], name="segment"))
+    optimizer = _optimizer(policy, offers, **facts, elasticity=elasticity, ci_low=elasticity - half_width, ci_high=elasticity + half_width)
+    quote = optimizer.quote("p1", current_price=asked, stock=stock, segment="S")
+    known = Facts(asked or current, None if cost is None else unit_cost, current * list_factor, current * seen[0], current * seen[1])
+    assert check_quote(quote.price, quote.reason, known, policy) == []
+    assert isinstance(quote.price, float) and math.isfinite(quote.price)
+    interval = optimizer.interval("p1", asked)
+    slack = G.price_tolerance(quote.price)  # a whole cent a hair outside an interval of uneven ends
+    assert interval.low - slack <= quote.price <= interval.high + slack
+    assert G.violations(quote.price, optimizer.guardrails("p1", asked), policy, quote.price == known.current_price) == []
+    if quote.segment_price is not None:  # an offer: below the price, on the ladder, inside the interval
+        assert interval.low - slack <= quote.segment_price < quote.price and on_ladder(quote.segment_price, policy)
+    for amount in (quote.expected_units, quote.expected_revenue, quote.expected_margin, quote.current_units):
+        assert amount is None or math.isfinite(amount)
+
+
+def test_cost_above_list_price_is_quoted_at_the_ceiling():
+    # the issue's cases: the quote was 7x-1,116x the list price with reason "optimal", inf with no stock
+    optimizer = _optimizer(unit_cost=40.0, current_price=4.99, list_price=5.99, elasticity=-3.0, ci_low=-3.5, ci_high=-2.5)
+    for stock in (None, 0.0, -3.0, 50.0):
+        quote = optimizer.quote("p1", stock=stock)
+        assert quote.price == 5.99 and quote.reason == G.COST_ABOVE_PRICE, stock
+        assert f"relaxed:{G.COST_FLOOR}" in quote.flags
+
+
+def test_no_stock_raises_the_price_only_to_the_bounds():
+    quote = _optimizer(elasticity=-2.0, ci_low=-2.5, ci_high=-1.5, unit_cost=2.4).quote("p1", stock=0)
+    assert quote.price == 5.49 and quote.reason == G.MAX_CHANGE and G.STOCK_SCARCE in quote.flags
+
+
+@pytest.mark.parametrize("magnitude", [0.01, 1.0, 1e8, 1e9])
+def test_any_magnitude_is_quoted_on_the_ladder(magnitude):
+    optimizer = _optimizer(
+        current_price=magnitude, list_price=magnitude * 1.2, min_price=magnitude * 0.5, max_price=magnitude * 1.2,
+        unit_cost=magnitude * 0.1, elasticity=-3.0, ci_low=-3.5, ci_high=-2.5,
+    )
+    quote = optimizer.quote("p1")
+    assert check_quote(quote.price, quote.reason, Facts(magnitude, magnitude * 0.1, magnitude * 1.2, magnitude * 0.5, magnitude * 1.2), optimizer.policy_) == []
+    if magnitude >= 1.0:
+        assert quote.reason == G.MAX_CHANGE and quote.price < magnitude and G.on_ladder(quote.price, optimizer.policy_)
+
+
+def test_facts_with_a_bad_price_are_refused_naming_the_product():
+    with pytest.raises(EngineError, match="list_price .*'p1'"):
+        _optimizer(list_price=math.inf)
+    with pytest.raises(EngineError, match="current_price"):
+        _optimizer(current_price=0.0)
 
 
 def test_fallback_reasons_keep_the_current_price():
@@ -109,6 +160,8 @@ def test_unknown_product_bad_input_and_unfitted():
         optimizer.quote("p1", current_price=-1)
     with pytest.raises(EngineError, match="stock"):
         optimizer.quote("p1", stock=float("nan"))
+    with pytest.raises(EngineError, match="stock"):
+        optimizer.quote("p1", stock=float("inf"))
     with pytest.raises(NotFittedError):
         PriceOptimizer().quote("p1")
 

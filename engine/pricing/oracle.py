@@ -1,0 +1,102 @@
+"""The best price the guardrails allow under a known constant-elasticity demand: the benchmark's oracle.
+
+Demand is ``units(p) = base_units * p ** elasticity``; the objective is profit ``(p - cost) * units(p)``
+or revenue ``p * units(p)``. Both are unimodal in ``p`` (profit rises while ``p < cost``, peaks at
+``cost * e / (1 + e)`` when ``e < -1`` and keeps rising when ``e >= -1``; revenue falls with ``p`` when
+``e < -1`` and rises when ``e > -1``), so the best allowed price is found exactly among a handful of
+candidates: the ladder neighbours of the continuous optimum clipped into the feasible interval, the
+unchanged current price when it is inside the interval, and, when no ladder price fits the interval, the
+whole cents next to the optimum. ``base_units`` scales every candidate alike and so does not matter.
+
+This is *not* the optimizer fed the true elasticity: it has none of the optimizer's caution (no
+significance test, no refusal to reprice inelastic products, no stock adjustment), only the same
+guardrails (:func:`engine.pricing.guardrails.feasible_interval`) and the same price ladder.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from engine.pricing import guardrails as G
+
+Objective = Literal["profit", "revenue"]
+
+
+def unconstrained_optimum(elasticity: float, unit_cost: float | None, objective: Objective) -> float:
+    """The price that maximises the objective with no guardrail (``math.inf``: as high as allowed;
+    ``0.0``: as low as allowed; NaN when the objective is flat or undefined)."""
+    if not math.isfinite(elasticity):
+        return math.nan
+    if objective == "revenue":
+        return 0.0 if elasticity < -1 else math.inf if elasticity > -1 else math.nan
+    if unit_cost is None or not math.isfinite(unit_cost):
+        return math.nan
+    return unit_cost * elasticity / (1 + elasticity) if elasticity < -1 else math.inf
+
+
+def _objective_key(price: float, elasticity: float, unit_cost: float | None, objective: Objective) -> tuple[int, float]:
+    """A sortable stand-in for the objective at ``price`` (sign, log of magnitude): exact ordering with
+    no overflow at prices from 0.01 to 1e9 and elasticities to -50."""
+    log_units = elasticity * math.log(price)
+    margin = price if objective == "revenue" else price - (unit_cost or 0.0)
+    if margin == 0:
+        return 0, 0.0
+    sign = 1 if margin > 0 else -1
+    return sign, sign * (math.log(abs(margin)) + log_units)
+
+
+def best_price(candidates: list[float], elasticity: float, unit_cost: float | None, objective: Objective) -> float:
+    """The candidate with the highest objective (the first of equals)."""
+    if objective == "profit" and (unit_cost is None or not math.isfinite(unit_cost)):
+        raise ValueError("the profit objective needs a finite unit_cost")
+    return max(candidates, key=lambda p: _objective_key(p, elasticity, unit_cost, objective))
+
+
+def constrained_oracle_price(
+    interval: G.Interval,
+    elasticity: float,
+    unit_cost: float | None,
+    policy: G.PricingPolicy,
+    current_price: float | None = None,
+    objective: Objective | None = None,
+) -> float:
+    """The best price inside ``interval`` (from :func:`engine.pricing.guardrails.feasible_interval`) for
+    a true constant ``elasticity`` and true ``unit_cost``: on the policy's ladder, or the unchanged
+    ``current_price`` if that is inside the interval and better, or a whole cent when no ladder price
+    fits (the aim itself when no cent does). ``objective`` defaults to the policy's. Always finite and
+    inside the interval; raises ValueError for the profit objective without a finite ``unit_cost``.
+
+    Typical use in a benchmark, per product and step::
+
+        interval = feasible_interval(policy, current, facts_cost, list_price, min_seen, max_seen)
+        price = constrained_oracle_price(interval, true_elasticity, true_cost, policy, current)
+    """
+    objective = objective or policy.objective
+    aim = unconstrained_optimum(elasticity, unit_cost, objective)
+    if math.isnan(aim):  # a flat objective: keep the current price as far as allowed
+        aim = interval.clip(current_price) if current_price is not None else interval.low
+    aim = interval.clip(aim)
+    candidates = G.ladder_candidates(interval, aim, policy)
+    if not candidates:  # whole cents next to the aim, or the aim itself when no cent fits
+        cents = (math.floor(aim * 100) / 100, math.ceil(aim * 100) / 100)
+        candidates = [c for c in cents if interval.low <= c <= interval.high] or [aim]
+    if current_price is not None and interval.low <= current_price <= interval.high:
+        candidates.append(current_price)
+    return best_price(candidates, elasticity, unit_cost, objective)
+
+
+def oracle_price(
+    policy: G.PricingPolicy,
+    current_price: float,
+    guard_cost: float | None,
+    list_price: float,
+    min_seen: float,
+    max_seen: float,
+    true_elasticity: float,
+    true_cost: float,
+) -> float:
+    """:func:`constrained_oracle_price` with the interval computed from the product's facts (the cost
+    the guardrails know, ``guard_cost``, may differ from the true one)."""
+    interval = G.feasible_interval(policy, current_price, guard_cost, list_price, min_seen, max_seen)
+    return constrained_oracle_price(interval, true_elasticity, true_cost, policy, current_price)
