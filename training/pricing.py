@@ -86,6 +86,7 @@ class BenchSettings(BaseModel):
         default_factory=lambda: dict(BENCH_SHOP), description="the base shop of every design (SyntheticShopConfig fields)"
     )
     designs: list[ShopDesign] = Field(default_factory=default_designs, min_length=1)
+    estimators: list[EstimatorName] | None = Field(None, description="the estimators the bench fits (null: the config's)")
 
     def seeds(self, split: str) -> list[int]:
         """The seeds a design of ``split`` runs on."""
@@ -413,7 +414,10 @@ TARGETS = {
     "sign_accuracy_at_least": 0.95,
 }
 COMPARED = ("naive", "fixed_effects", "dml", "dml_iv")  # "the best available" of the targets
-ORACLE = "the same optimizer and guardrails fed the true elasticities (engine.pricing.simulate.compare_policies)"
+ORACLE = (
+    "the best price the same guardrails allow under the true elasticity and cost (engine.pricing.oracle.oracle_price, "
+    "per product and week); profit_ratio_to_informed_optimizer: against the optimizer fed the true elasticities"
+)
 
 
 def _mean_se(values: pd.Series) -> tuple[float, float | None]:
@@ -489,7 +493,8 @@ def bench_synthetic(config: PricingConfig, progress=None, designs: list[str] | N
             if progress:
                 progress(f"{design.split} design {design.name}, seed {seed}")
             shop = generate_shop(design.shop_config(seed, config.bench.shop))
-            run = fit_pricing(shop, config.model_copy(update={"seed": seed}), complete=False)
+            fitted = config.bench.estimators or config.estimators
+            run = fit_pricing(shop, config.model_copy(update={"seed": seed, "estimators": fitted}), complete=False)
             for name, score in run.scores.iterrows():
                 design_rows.append(
                     {"design": design.name, "split": design.split, "confounded": shop.truth.config.confounded,
