@@ -69,7 +69,12 @@ def without_product_time_interactions(features: list[str]) -> list[list[int]]:
 
 
 class DoubleML(ElasticityEstimator):
-    """Cross-fitted DML with LightGBM nuisances; one elasticity per product, pooled by category."""
+    """Cross-fitted DML with LightGBM nuisances; one elasticity per product, pooled by category.
+
+    ``promotion_control`` adds the promotion flag to the controls (off by default: on the synthetic
+    development designs it cut the median error from 0.29 to 0.12, but on Complete Journey, where the
+    weekly flag mostly marks coupon and loyalty-card mixes, it dropped the sign accuracy of the responses
+    from 0.968 to 0.909; the fixed-effects model carries that control instead)."""
 
     name = "dml"
 
@@ -88,7 +93,7 @@ class DoubleML(ElasticityEstimator):
         min_pool_products: int = 3,
         product_time_interactions: bool = False,
         min_first_stage_f: float = 10.0,
-        promotion_control: bool = True,
+        promotion_control: bool = False,
     ) -> None:
         super().__init__(pooling, min_pool_products)
         self.promotion_control = promotion_control
@@ -205,7 +210,7 @@ class DoubleML(ElasticityEstimator):
 
 class DoubleMLIV(DoubleML):
     """DML with instruments (partially linear IV); by default the unit cost. The promotion flag is not a
-    control by default: vendor deals lower the cost *and* bring promotions, and that path is most of the
+    control: vendor deals lower the cost *and* bring promotions, and that path is most of the
     instrument's strength (controlling for it biased the small test shop's estimates by +0.2)."""
 
     name = "dml_iv"

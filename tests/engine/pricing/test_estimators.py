@@ -131,7 +131,7 @@ def test_dml_iv_undoes_the_confounding_that_biases_the_naive_estimate(confounded
     assert naive.mean() < -0.25  # promotions timed to demand shocks look like a strong response
     assert dml.mean() < -0.1  # controls cannot see the shock
     # ... but with the promotion flag controlled, only depth and shelf-price moves identify the slope
-    controlled = _errors(DoubleML(n_folds=3).fit(train), confounded_shop)
+    controlled = _errors(DoubleML(n_folds=3, promotion_control=True).fit(train), confounded_shop)
     assert abs(controlled.mean()) < abs(dml.mean()) / 2
     assert abs(iv.mean()) < 0.15 and iv.abs().median() < 0.3
     assert iv.abs().median() < naive.abs().median() / 1.5
