@@ -115,7 +115,10 @@ class PricingConfig(BaseModel):
         description="the estimator the optimizer uses; auto: the lowest holdout forecast_wmape, and of those "
         "within choice_tolerance of it the simplest (naive, fixed_effects, dml, dml_iv, monotone_gbm)",
     )
-    choice_tolerance: float = Field(0.0, ge=0, description="auto choice: relative slack on the best forecast_wmape")
+    choice_tolerance: float = Field(
+        0.03, ge=0, description="auto choice: of the candidates within this relative slack of the lowest forecast_wmape, "
+        "the simplest (forecast differences this small are seed-to-seed noise on the development designs)",
+    )
     choice_candidates: list[EstimatorName] = Field(
         default_factory=lambda: ["naive", "fixed_effects", "dml", "dml_iv"], min_length=1,
         description="the estimators auto may choose (monotone_gbm forecasts well but its elasticities are read "
@@ -209,10 +212,11 @@ def choose_estimator(config: PricingConfig, scores: pd.DataFrame, instrumented: 
     near = [name for name in SIMPLICITY if name in score.index and score[name] <= best * (1 + config.choice_tolerance)]
     chosen = near[0] if near else str(score.idxmin())
     others = ", ".join(f"{name} {value:.4f}" for name, value in score.sort_values().items() if name != chosen)
-    why = f"{chosen}: lowest holdout {PRIMARY_METRIC} {score[chosen]:.4f}" + (f" (others: {others})" if others else "")
-    if config.choice_tolerance > 0 and score[chosen] > best:
-        why += f"; simplest within {config.choice_tolerance:.0%} of the best"
-    return chosen, why
+    if score[chosen] > best:
+        why = f"{chosen}: holdout {PRIMARY_METRIC} {score[chosen]:.4f}, the simplest within {config.choice_tolerance:.0%} of the lowest"
+    else:
+        why = f"{chosen}: lowest holdout {PRIMARY_METRIC} {score[chosen]:.4f}"
+    return chosen, why + (f" (others: {others})" if others else "")
 
 
 def prepare_panels(shop: ShopData, config: PricingConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

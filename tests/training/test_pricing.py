@@ -52,8 +52,8 @@ def test_train_logs_registers_gates_and_saves(store, shop):
     config = PricingConfig(**FAST)
     summary = train_pricing(shop, config, store / "out")
     forecast = {name: scores[PRIMARY_METRIC] for name, scores in summary["scores"].items()}
-    assert summary["chosen"] == min(forecast, key=forecast.get) and summary["registered_version"] == "1"
-    assert summary["why"].startswith(f"{summary['chosen']}: lowest holdout {PRIMARY_METRIC}")
+    assert forecast[summary["chosen"]] <= 1.03 * min(forecast.values()) and summary["registered_version"] == "1"
+    assert summary["why"].startswith(f"{summary['chosen']}: ")
     assert set(summary["first_stage_f"]) == set(shop.products["category"])
     assert summary["gate"]["promoted"] and tracking.champion_version(MODEL_NAME) == "1"
     assert set(summary["scores"]) == {"naive", "fixed_effects", "dml_iv"}
@@ -117,7 +117,7 @@ def test_data_without_costs_gets_assumed_costs_and_plain_dml(shop):
     no_cost = shop.__class__(**{**shop.__dict__, "transactions": shop.transactions.drop(columns=["unit_cost"])})
     with_dml = {**FAST, "estimators": ["naive", "dml", "dml_iv"], "segment_offers": "none"}
     run = fit_pricing(no_cost, PricingConfig(**with_dml))
-    assert run.chosen == run.scores[PRIMARY_METRIC].idxmin() and "dml_iv skipped" in run.notes[0]
+    assert run.scores.loc[run.chosen, PRIMARY_METRIC] <= 1.03 * run.scores[PRIMARY_METRIC].min() and "dml_iv skipped" in run.notes[0]
     assert run.optimizer.facts_["cost_assumed"].all()
     assert all("assumed_cost" in q.flags for q in (run.optimizer.quote(p) for p in run.optimizer.facts_.index))
     strict = fit_pricing(no_cost, PricingConfig(**{**with_dml, "assumed_cost_share": None}))
@@ -184,10 +184,10 @@ def test_the_choice_follows_the_holdout_evidence_and_says_why():
     scores = pd.DataFrame(
         {PRIMARY_METRIC: [0.40, 0.25, 0.24, 0.245, 0.20]}, index=["naive", "fixed_effects", "dml", "dml_iv", "monotone_gbm"]
     )
-    chosen, why = choose_estimator(PricingConfig(), scores, instrumented=True)
+    chosen, why = choose_estimator(PricingConfig(choice_tolerance=0.0), scores, instrumented=True)
     assert chosen == "dml" and why.startswith("dml: lowest holdout forecast_wmape 0.2400") and "monotone_gbm" not in why
     simplest, why = choose_estimator(PricingConfig(choice_tolerance=0.05), scores, instrumented=True)
-    assert simplest == "fixed_effects" and "simplest within 5%" in why
+    assert simplest == "fixed_effects" and "the simplest within 5% of the lowest" in why
     fixed, why = choose_estimator(PricingConfig(chosen="naive"), scores, instrumented=True)
     assert fixed == "naive" and "set in the config" in why
     with pytest.raises(EngineError, match="needs the instruments"):
