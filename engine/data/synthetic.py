@@ -23,7 +23,11 @@ How a shop is made (weeks ``t``, products ``j``, categories ``c``, customers ``i
    likely, so the observed unit cost also carries the promotion cost. A promotion takes 10-40% off.
    With ``confounded=True`` the retailer also promotes when it expects demand to be high (its promotion
    probability rises with the unobserved shocks); with ``confounded=False`` it promotes at random
-   apart from deals. Display and mailer flags are observed and independent of the shocks.
+   apart from deals. Display and mailer flags are observed; by default independent of the shocks and
+   of promotions (``display_promotion`` makes them come with promotions, ``display_confounding`` makes
+   displays follow the demand shock). ``manager_pricing`` makes the regular price set at a review move
+   with the demand shock the manager sees (a confounder of the shelf price itself, not only of promotions).
+   ``prices_paid`` records the paid price as the unit price with no discount (no list price in the data).
 4. Each product-week's units are handed out to that week's visits with probabilities proportional to
    ``exp(affinity x <customer factors, product factors>)``, giving order lines. A visit that receives
    no unit leaves no record (``truth.empty_visit_share`` says how often; rare at the default basket).
@@ -97,6 +101,12 @@ class SyntheticShopConfig(BaseModel):
     price_review_weeks: int = Field(8, ge=1)
     display_rate: float = Field(0.08, ge=0, le=1)
     mailer_rate: float = Field(0.06, ge=0, le=1)
+    display_promotion: float = Field(0.0, ge=0, description="log-odds of a display or mailer added in a promotion week")
+    display_confounding: float = Field(0.0, ge=0, description="log-odds of a display per sd of the demand shock")
+    manager_pricing: float = Field(
+        0.0, ge=0, description="log change of the regular price set at a review per sd of the demand shock"
+    )
+    prices_paid: bool = Field(False, description="transactions carry the paid price and no discount (no list price)")
     display_lift: float = Field(0.3, description="log lift of a display")
     mailer_lift: float = Field(0.2, description="log lift of a mailer feature")
     stock_cover_weeks: tuple[float, float] = (1.3, 2.5)
@@ -210,7 +220,7 @@ def _seasonality(config: SyntheticShopConfig, rng: np.random.Generator, weeks: p
 
 
 def _costs_and_regular_prices(
-    config: SyntheticShopConfig, products: pd.DataFrame, rng: np.random.Generator
+    config: SyntheticShopConfig, products: pd.DataFrame, rng: np.random.Generator, shock: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     n, w = config.n_products, config.n_weeks
     category_walk = np.cumsum(rng.normal(0, config.cost_drift_sd / 2, (config.n_categories, w)), axis=1)
@@ -219,7 +229,8 @@ def _costs_and_regular_prices(
     cost = np.round(np.exp(log_cost), 2).clip(0.01)
     phase = rng.integers(0, config.price_review_weeks, n)
     regular = np.empty((n, w))
-    target = ladder_price(cost * products["markup"].to_numpy()[:, None])
+    seen = config.manager_pricing * shock / max(shock.std(), 1e-12)
+    target = ladder_price(cost * products["markup"].to_numpy()[:, None] * np.exp(seen))
     regular[:, 0] = target[:, 0]
     for t in range(1, w):
         review = (t - phase) % config.price_review_weeks == 0
@@ -257,7 +268,17 @@ def _promotions(
         logit = logit + config.confounding * shock / max(shock.std(), 1e-12)
     promo = u_promo < 1 / (1 + np.exp(-logit))
     depth = np.where(promo, 0.10 + 0.30 * u_depth, 0.0)
-    return promo, depth, u_display < config.display_rate, u_mailer < config.mailer_rate
+    standard_shock = shock / max(shock.std(), 1e-12)
+    display = u_display < _shifted(config.display_rate, config.display_promotion * promo + config.display_confounding * standard_shock)
+    mailer = u_mailer < _shifted(config.mailer_rate, config.display_promotion * promo)
+    return promo, depth, display, mailer
+
+
+def _shifted(rate: float, log_odds: np.ndarray) -> np.ndarray:
+    """The probability ``rate`` moved by ``log_odds`` (0 and 1 stay)."""
+    if rate <= 0 or rate >= 1:
+        return np.full(log_odds.shape, float(rate))
+    return 1 / (1 + np.exp(-(np.log(rate / (1 - rate)) + log_odds)))
 
 
 def _stock_and_sales(config: SyntheticShopConfig, cover: np.ndarray, demand: np.ndarray, planned: np.ndarray):
@@ -332,8 +353,8 @@ def generate_shop(config: SyntheticShopConfig) -> ShopData:
         0, 0.5 / np.sqrt(config.n_factors), (n, config.n_factors)
     )
     season = _seasonality(config, rng["products"], weeks)
-    cost, regular = _costs_and_regular_prices(config, products, rng["costs"])
     shock = _shocks(config, products, rng["shocks"])
+    cost, regular = _costs_and_regular_prices(config, products, rng["costs"], shock)
     allowance = _deals(config, (n, w), rng["deals"])
     promo, depth, display, mailer = _promotions(config, shock, allowance, rng["promotions"])
     # the retailer pays the list cost less the vendor's allowance; regular prices follow the list cost
@@ -376,8 +397,8 @@ def generate_shop(config: SyntheticShopConfig) -> ShopData:
             Columns.order: np.char.add("o", v.astype(str)).astype(object),
             Columns.timestamp: visit_time[v],
             Columns.quantity: quantity,
-            Columns.unit_price: regular[j, t],
-            Columns.discount: np.round(quantity * (regular[j, t] - price[j, t]), 2),
+            Columns.unit_price: price[j, t] if config.prices_paid else regular[j, t],
+            Columns.discount: 0.0 if config.prices_paid else np.round(quantity * (regular[j, t] - price[j, t]), 2),
             Columns.unit_cost: cost[j, t],
         }
     )

@@ -2,7 +2,10 @@
 
 ``fit(panel)`` checks the panel, drops the rows that do not measure demand (stock-outs censor it),
 calls the model's ``_fit`` for raw per-product estimates with standard errors, and pools them within
-categories (:mod:`engine.pricing.shrinkage`). Every fitted estimator then answers the same questions:
+categories (:mod:`engine.pricing.shrinkage`). A product whose price never moved (sd of log price below
+``MIN_LOG_PRICE_SD``) gets no estimate of its own, whatever ``_fit`` says: any slope it has comes from
+the noise of the controls, not from its price. It keeps its row, with its category's elasticity,
+``own_estimate`` False and never ``significant``; so does a product ``_fit`` could not estimate. Every fitted estimator then answers the same questions:
 the elasticity of a product (with a confidence interval), the forecast of units at the observed prices,
 and the relative change of units when prices are multiplied by a factor.
 """
@@ -21,6 +24,12 @@ from engine.pricing import panel as P
 from engine.pricing.shrinkage import ELASTICITY, RAW_ELASTICITY, RAW_SE, WEEKS, shrink_by_category
 
 _REQUIRED = (Columns.item, Columns.category, P.WEEK, P.UNITS, P.PRICE)
+MIN_LOG_PRICE_SD = 0.005  # a product's log price must move more than this (half a percent) to be estimated
+
+
+def price_varies(rows: pd.DataFrame) -> pd.Series:
+    """Per product (sorted ids): whether its paid price moved enough to estimate an elasticity from."""
+    return np.log(rows[P.PRICE]).groupby(rows[Columns.item], sort=True).std(ddof=0).fillna(0.0) >= MIN_LOG_PRICE_SD
 
 
 def estimation_rows(panel: pd.DataFrame) -> pd.DataFrame:
@@ -125,9 +134,18 @@ class ElasticityEstimator(ABC):
         rows = estimation_rows(panel)
         if rows.empty:
             raise DataValidationError("price panel has no row with positive units and price")
-        raw = self._fit(rows)
-        categories = rows.groupby(Columns.item)[Columns.category].first()
-        raw = raw.assign(**{Columns.category: raw[Columns.item].map(categories).to_numpy()})
+        varies = price_varies(rows)
+        if not varies.any():
+            raise EngineError(
+                f"no product's price varies in the panel (sd of log price below {MIN_LOG_PRICE_SD} for all "
+                f"{len(varies)} products): elasticities cannot be estimated from prices that never changed"
+            )
+        self.no_price_variation_ = list(varies.index[~varies])
+        raw = self._fit(rows).set_index(Columns.item).reindex(varies.index)
+        raw.loc[~varies.to_numpy(), [RAW_ELASTICITY, RAW_SE]] = np.nan
+        raw[WEEKS] = rows.groupby(Columns.item).size()
+        raw[Columns.category] = rows.groupby(Columns.item)[Columns.category].first()
+        raw = raw.rename_axis(Columns.item).reset_index()
         if self.pooling:
             table, category_table = shrink_by_category(raw, self.min_pool_products)
         else:

@@ -34,7 +34,8 @@ def cross_price_effects(
 ) -> pd.DataFrame:
     """One cross-price elasticity per category (index category): cross_elasticity, se, ci_low,
     ci_high, relation, products, weeks."""
-    model = DoubleML(instruments=instruments, category_week_effects=False, seed=seed).fit(panel)
+    # the other products' promotions are most of the variation a cross effect is seen in: not controlled
+    model = DoubleML(instruments=instruments, category_week_effects=False, seed=seed, promotion_control=False).fit(panel)
     residuals = model.residuals_.copy()
     own = model.elasticity(residuals[Columns.item], residuals[Columns.category])
     residuals["adjusted"] = residuals[Y] - own * residuals[D]

@@ -15,8 +15,8 @@ from engine.data.columns import Columns
 from engine.errors import EngineError
 from engine.pricing import panel as P
 from engine.pricing.base import ElasticityEstimator, estimation_rows
-from engine.pricing.metrics import counterfactual_wmape, elasticity_errors, sign_accuracy, wmape
-from engine.pricing.shrinkage import ELASTICITY
+from engine.pricing.metrics import counterfactual_wmape, elasticity_errors, interval_coverage, sign_accuracy, wmape
+from engine.pricing.shrinkage import CI_HIGH, CI_LOW, ELASTICITY
 
 
 def score_estimator(
@@ -29,7 +29,8 @@ def score_estimator(
 
     Always: forecast_wmape, sign_accuracy (share of +step responses that lower units), rows. With
     ``true_elasticity`` (product_id -> elasticity): cf_wmape (mean of the +step and -step scenarios),
-    cf_wmape_up, cf_wmape_down, and elasticity errors over the products of the estimator's table.
+    cf_wmape_up, cf_wmape_down, elasticity errors and coverage_95 (share of true elasticities inside the
+95% intervals) over the products of the estimator's table.
     """
     rows = estimation_rows(holdout)
     rows = rows.loc[rows[Columns.item].isin(estimator.elasticity_table().index)].reset_index(drop=True)
@@ -51,5 +52,7 @@ def score_estimator(
         scores["cf_wmape_down"] = counterfactual_wmape(units, (1 - price_step) ** truth, down)
         scores["cf_wmape"] = (scores["cf_wmape_up"] + scores["cf_wmape_down"]) / 2
         table = estimator.elasticity_table()
-        scores.update(elasticity_errors(true_elasticity.reindex(table.index).to_numpy(), table[ELASTICITY].to_numpy()))
+        true = true_elasticity.reindex(table.index).to_numpy()
+        scores.update(elasticity_errors(true, table[ELASTICITY].to_numpy()))
+        scores["coverage_95"] = interval_coverage(true, table[CI_LOW].to_numpy(), table[CI_HIGH].to_numpy())
     return scores

@@ -1,7 +1,7 @@
 """Control variables for the machine-learned demand models: what moves demand besides the price.
 
-Seasonality (two harmonics of the week of the year), shop traffic, display and mailer flags, last
-week's units of the product (a proxy for a persistent demand shock the retailer may have seen), and
+Seasonality (two harmonics of the week of the year), shop traffic, display, mailer and promotion
+flags (the promotion flag: whether a promotion ran, not its depth), last week's units of the product (a proxy for a persistent demand shock the retailer may have seen), and
 the product and its category as categorical codes. The instruments (unit cost, regular price) are
 deliberately not controls.
 """
@@ -24,6 +24,7 @@ CONTROLS = (
     "log_traffic",
     P.DISPLAY,
     P.MAILER,
+    P.PROMO,
     "log_units_last_week",
 )
 CATEGORICAL = ("product_code", "category_code")
@@ -34,10 +35,36 @@ def category_codes(values: pd.Series, known: list[str]) -> np.ndarray:
     return pd.Categorical(values, categories=known).codes.astype(np.int32)
 
 
+PROMOTION_WINDOW_WEEKS = 4
+PROMOTION_CUT = 0.05
+
+
+def promotion_flag(panel: pd.DataFrame) -> np.ndarray:
+    """Whether each row's week is a promotion (1.0) or not (0.0).
+
+    Data with list prices has the flag (a discount of at least 5% off the list price). Data whose prices
+    come as paid (no row discounted) gets it inferred: a paid price at least ``PROMOTION_CUT`` under the
+    product's median price within ``PROMOTION_WINDOW_WEEKS`` weeks either side, i.e. a temporary cut
+    from the price most weeks around it were sold at. (The highest price in the window instead flagged
+    every week before a shelf-price rise; on the development design with paid prices the median
+    reference brought the fixed-effects error from 0.19 to 0.14, seed 0.)"""
+    if P.PROMO in panel and panel[P.PROMO].fillna(False).astype(bool).any():
+        return panel[P.PROMO].fillna(False).to_numpy(float)
+    prices = panel.pivot_table(index=P.WEEK, columns=Columns.item, values=P.PRICE, aggfunc="mean").sort_index()
+    prices = prices.reindex(pd.date_range(prices.index.min(), prices.index.max(), freq="7D"))
+    window = 2 * PROMOTION_WINDOW_WEEKS + 1
+    reference = prices.rolling(window, center=True, min_periods=1).median().stack()
+    lookup = reference.reindex(pd.MultiIndex.from_arrays([panel[P.WEEK], panel[Columns.item]])).to_numpy()
+    return (panel[P.PRICE].to_numpy(float) < (1 - PROMOTION_CUT) * lookup).astype(float)
+
+
 def controls(
-    panel: pd.DataFrame, products: list[str], categories: list[str], last_week: bool = True
+    panel: pd.DataFrame, products: list[str], categories: list[str], last_week: bool = True, promotion: bool = True
 ) -> pd.DataFrame:
     """The control matrix of a panel, with product and category codes from the fitted vocabularies.
+
+    ``promotion=False`` leaves out the promotion flag (then a promotion's whole price cut identifies the
+    elasticity, including when the retailer timed it to demand).
 
     ``last_week=False`` leaves out last week's units: it is a consequence of last week's price, which
     persists into this week's price and its instruments, so as a control it biases an IV estimate
@@ -54,13 +81,16 @@ def controls(
             "log_traffic": np.log(panel[P.TRAFFIC].to_numpy(float)),
             P.DISPLAY: panel[P.DISPLAY].to_numpy(float) if P.DISPLAY in panel else np.nan,
             P.MAILER: panel[P.MAILER].to_numpy(float) if P.MAILER in panel else np.nan,
+            P.PROMO: promotion_flag(panel) if promotion else np.nan,
             "log_units_last_week": np.log(panel[P.LAST_WEEK_UNITS].to_numpy(float))
             if P.LAST_WEEK_UNITS in panel
             else np.nan,
         },
         index=panel.index,
     )
-    return frame[[name for name in CONTROLS if last_week or name != "log_units_last_week"]]
+    dropped = {"log_units_last_week"} if not last_week else set()
+    dropped |= {P.PROMO} if not promotion else set()
+    return frame[[name for name in CONTROLS if name not in dropped]]
 
 
 def week_folds(weeks: pd.Series, n_folds: int, seed: int) -> np.ndarray:

@@ -1,7 +1,13 @@
 """Log-log regression with product and time fixed effects and product-specific slopes.
 
-``log units = a_product + d_time + e_product * log price + b * (display, mailer) + noise``. The time
+``log units = a_product + d_time + e_product * log price + b * (display, mailer, promo) + noise``. The time
 effect is per category and week by default (it absorbs category-wide shocks and seasons), or per week.
+
+The promotion flag (a discount of at least 5% off the list price that week) is a control by default:
+a retailer chooses *when* to promote with demand in mind, which biases every slope that compares promoted
+with regular weeks; the depth of a promotion and the moves of the shelf price are then what identifies
+the elasticity. Data whose prices come as paid (no list price) gets the flag inferred from temporary
+price cuts (:func:`~engine.pricing.features.promotion_flag`).
 Estimation: two-way within transformation by alternating projections, a pooled coefficient for the
 promotion flags, then one slope per product. Future weeks' time effects are unknown: a forecast uses
 the mean of the category's last ``forecast_weeks`` effects.
@@ -18,6 +24,7 @@ from engine.data.columns import Columns
 from engine.errors import EngineError
 from engine.pricing import panel as P
 from engine.pricing.base import ElasticityEstimator, per_product_slopes
+from engine.pricing.features import promotion_flag
 from engine.pricing.shrinkage import ELASTICITY
 
 TimeEffects = Literal["category_week", "week"]
@@ -45,8 +52,10 @@ class FixedEffectsLogLog(ElasticityEstimator):
         forecast_weeks: int = 4,
         pooling: bool = True,
         min_pool_products: int = 3,
+        promotion_control: bool = True,
     ) -> None:
         super().__init__(pooling, min_pool_products)
+        self.promotion_control = promotion_control
         self.time_effects = time_effects
         self.sweeps = sweeps
         self.forecast_weeks = forecast_weeks
@@ -59,8 +68,10 @@ class FixedEffectsLogLog(ElasticityEstimator):
         raise EngineError(f"time_effects must be 'category_week' or 'week', got {self.time_effects!r}")
 
     def _flags(self, panel: pd.DataFrame) -> pd.DataFrame:
-        present = [name for name in _FLAGS if name in panel and panel[name].notna().any()]
-        return panel[present].fillna(0.0).astype(float)
+        flags = panel[[name for name in _FLAGS if name in panel]].astype(float).fillna(0.0)
+        if self.promotion_control:
+            flags[P.PROMO] = promotion_flag(panel)
+        return flags.loc[:, flags.any().to_numpy()]
 
     def _fit(self, rows: pd.DataFrame) -> pd.DataFrame:
         self.flag_columns_ = list(self._flags(rows).columns)

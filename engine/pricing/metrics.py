@@ -51,3 +51,11 @@ def sign_accuracy(predicted_response: np.ndarray, price_factor: float = 1.1) -> 
         raise EngineError("price_factor must differ from 1")
     expected_sign = -np.sign(price_factor - 1)
     return float(np.mean(np.sign(response - 1) == expected_sign))
+
+
+def interval_coverage(true: np.ndarray, low: np.ndarray, high: np.ndarray) -> float:
+    """Share of true values inside their interval [low, high] (95% intervals should cover about 0.95)."""
+    true, low, high = _arrays(true, low, high)
+    if true.size == 0:
+        raise EngineError("interval coverage of no value is undefined")
+    return float(np.mean((low <= true) & (true <= high)))

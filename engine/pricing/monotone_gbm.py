@@ -54,7 +54,7 @@ class MonotoneGBM(ElasticityEstimator):
         return (P.TRAFFIC, P.WEEK_OF_YEAR)
 
     def _features(self, panel: pd.DataFrame, price_factor: float = 1.0) -> pd.DataFrame:
-        frame = controls(panel, self.products_, self.category_vocabulary_)
+        frame = controls(panel, self.products_, self.category_vocabulary_, promotion=False)
         frame.insert(0, LOG_PRICE, np.log(panel[P.PRICE].to_numpy(float) * price_factor))
         return frame
 

@@ -3,12 +3,17 @@
 Week by week over the holdout, each policy sets every product's price from the previous week's; the
 week's profit is computed from the true expected units at the chosen prices (the observed week's
 expected units, moved by the true own- and cross-price elasticities), with that week's true unit cost.
-Three policies: keep the current prices, the optimizer with estimated elasticities, and the same
-optimizer with the true elasticities (the oracle). Every quote is checked against its guardrails.
+Four policies: keep the current prices, the optimizer with estimated elasticities, the constrained
+oracle (the best price the same guardrails allow under the true elasticity and that week's true cost,
+:func:`engine.pricing.oracle.oracle_price`), and the same optimizer fed the true elasticities (the
+earlier benchmark's oracle, which keeps the prices of inelastic products and so understates what the
+guardrails allow). Every quote of the optimizer is checked against its guardrails.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +22,8 @@ import pandas as pd
 from engine.data.columns import Columns
 from engine.data.synthetic import SyntheticTruth
 from engine.pricing import guardrails as G
-from engine.pricing.optimizer import CURRENT_PRICE, PriceOptimizer
+from engine.pricing.optimizer import CURRENT_PRICE, LIST_PRICE, MAX_PRICE, MIN_PRICE, PriceOptimizer
+from engine.pricing.oracle import oracle_price
 from engine.pricing.shrinkage import CI_HIGH, CI_LOW, ELASTICITY, SE
 
 
@@ -51,22 +57,52 @@ class Simulation:
     prices: pd.DataFrame  # one column per week
 
 
-def simulate(
-    optimizer: PriceOptimizer | None, truth: SyntheticTruth, weeks: list[pd.Timestamp], start: pd.Series
-) -> Simulation:
-    """Run a policy forward from ``start`` prices; ``optimizer=None`` keeps the start prices."""
+Step = Callable[[pd.Timestamp, pd.Series], tuple[pd.Series, int, int]]  # week, prices -> new prices, quotes, violations
+
+
+def optimizer_step(optimizer: PriceOptimizer) -> Step:
+    """A policy step that quotes every product with ``optimizer`` and checks each quote's guardrails."""
+
+    def step(week: pd.Timestamp, prices: pd.Series) -> tuple[pd.Series, int, int]:
+        new, violations = {}, 0
+        for product_id, current in prices.items():
+            quote = optimizer.quote(product_id, current_price=current)
+            rules = optimizer.guardrails(product_id, current)
+            kept = bool(np.isclose(quote.price, current))
+            violations += len(G.violations(quote.price, rules, optimizer.policy_, kept_current=kept))
+            new[product_id] = quote.price
+        return pd.Series(new), len(new), violations
+
+    return step
+
+
+def constrained_oracle_step(optimizer: PriceOptimizer, truth: SyntheticTruth) -> Step:
+    """A policy step that sets every product's price to the best the optimizer's guardrails allow (its
+    facts: the cost it knows, list price, range seen) under the true elasticity and the week's true cost."""
+    facts = optimizer.facts_
+
+    def step(week: pd.Timestamp, prices: pd.Series) -> tuple[pd.Series, int, int]:
+        cost = truth.weekly.loc[truth.weekly["week_start"] == week].set_index(Columns.item)[Columns.unit_cost]
+        new = {}
+        for product_id, current in prices.items():
+            row = facts.loc[product_id]
+            known = float(row[Columns.unit_cost])
+            new[product_id] = oracle_price(
+                optimizer.policy_, float(current), known if math.isfinite(known) else None, float(row[LIST_PRICE]),
+                float(row[MIN_PRICE]), float(row[MAX_PRICE]), float(truth.elasticity[product_id]), float(cost[product_id]),
+            )
+        return pd.Series(new), len(new), 0
+
+    return step
+
+
+def simulate(step: Step | None, truth: SyntheticTruth, weeks: list[pd.Timestamp], start: pd.Series) -> Simulation:
+    """Run a policy forward from ``start`` prices; ``step=None`` keeps the start prices."""
     prices, profit, quotes, violations, path = start.astype(float).copy(), 0.0, 0, 0, {}
     for week in weeks:
-        if optimizer is not None:
-            new = {}
-            for product_id, current in prices.items():
-                quote = optimizer.quote(product_id, current_price=current)
-                rules = optimizer.guardrails(product_id, current)
-                kept = bool(np.isclose(quote.price, current))
-                violations += len(G.violations(quote.price, rules, optimizer.policy_, kept_current=kept))
-                quotes += 1
-                new[product_id] = quote.price
-            prices = pd.Series(new)
+        if step is not None:
+            prices, asked, broken = step(week, prices)
+            quotes, violations = quotes + asked, violations + broken
         path[week] = prices
         profit += true_profit(truth, week, prices)
     return Simulation(profit, quotes, violations, pd.DataFrame(path))
@@ -75,20 +111,28 @@ def simulate(
 def compare_policies(
     estimated: PriceOptimizer, truth: SyntheticTruth, weeks: list[pd.Timestamp]
 ) -> dict[str, float]:
-    """Profit of the optimizer, the oracle (same facts and policy, true elasticities) and current
-    prices over ``weeks``; guardrail violations of both optimizers."""
+    """Profit over ``weeks`` of the optimizer, the constrained oracle (``profit_oracle``), the optimizer
+    fed the true elasticities and current prices; guardrail violations of both optimizers."""
     facts = estimated.facts_
-    oracle = PriceOptimizer(estimated.policy_).fit(oracle_table(truth, facts.index), facts, model_version="oracle")
+    informed = PriceOptimizer(estimated.policy_).fit(oracle_table(truth, facts.index), facts, model_version="oracle")
     start = facts[CURRENT_PRICE]
-    runs = {name: simulate(model, truth, weeks, start) for name, model in (("optimizer", estimated), ("oracle", oracle), ("current", None))}
+    steps = {
+        "optimizer": optimizer_step(estimated),
+        "oracle": constrained_oracle_step(estimated, truth),
+        "informed": optimizer_step(informed),
+        "current": None,
+    }
+    runs = {name: simulate(step, truth, weeks, start) for name, step in steps.items()}
     return {
         "profit_optimizer": runs["optimizer"].profit,
         "profit_oracle": runs["oracle"].profit,
+        "profit_informed_optimizer": runs["informed"].profit,
         "profit_current": runs["current"].profit,
         "profit_ratio_to_oracle": runs["optimizer"].profit / runs["oracle"].profit,
+        "profit_ratio_to_informed_optimizer": runs["optimizer"].profit / runs["informed"].profit,
         "profit_ratio_to_current": runs["optimizer"].profit / runs["current"].profit,
         "oracle_ratio_to_current": runs["oracle"].profit / runs["current"].profit,
         "guardrail_violations": float(runs["optimizer"].violations),
-        "oracle_guardrail_violations": float(runs["oracle"].violations),
+        "oracle_guardrail_violations": float(runs["informed"].violations),
         "quotes": float(runs["optimizer"].quotes),
     }

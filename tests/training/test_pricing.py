@@ -15,7 +15,7 @@ from engine.pricing.guardrails import UNKNOWN_PRODUCT
 from engine.pricing.optimizer import PriceOptimizer
 from training import tracking
 from training.cli import app
-from engine.errors import ModelFormatError
+from engine.errors import EngineError, ModelFormatError
 from training.pricing import (
     MODEL_NAME,
     PRIMARY_METRIC,
@@ -51,7 +51,10 @@ def store(tmp_path, monkeypatch):
 def test_train_logs_registers_gates_and_saves(store, shop):
     config = PricingConfig(**FAST)
     summary = train_pricing(shop, config, store / "out")
-    assert summary["chosen"] == "dml_iv" and summary["registered_version"] == "1"
+    forecast = {name: scores[PRIMARY_METRIC] for name, scores in summary["scores"].items()}
+    assert forecast[summary["chosen"]] <= 1.03 * min(forecast.values()) and summary["registered_version"] == "1"
+    assert summary["why"].startswith(f"{summary['chosen']}: ")
+    assert set(summary["first_stage_f"]) == set(shop.products["category"])
     assert summary["gate"]["promoted"] and tracking.champion_version(MODEL_NAME) == "1"
     assert set(summary["scores"]) == {"naive", "fixed_effects", "dml_iv"}
     assert all(0 <= scores["cf_wmape"] < 1 for scores in summary["scores"].values())  # truth-based, synthetic
@@ -60,7 +63,8 @@ def test_train_logs_registers_gates_and_saves(store, shop):
 
     run = mlflow.search_runs(experiment_names=["pricing"], output_format="list")[0]
     assert run.data.metrics[PRIMARY_METRIC] == pytest.approx(summary["validation"][PRIMARY_METRIC])
-    assert "naive.cf_wmape" in run.data.metrics and run.data.tags["chosen_estimator"] == "dml_iv"
+    assert "naive.cf_wmape" in run.data.metrics and run.data.tags["chosen_estimator"] == summary["chosen"]
+    assert run.data.params["chosen_why"] == summary["why"] and any(k.startswith("first_stage_f.") for k in run.data.metrics)
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "plots")}
     assert any(path.startswith("plots/demand_curve_") for path in artifacts)
     assert "plots/elasticities_vs_truth.png" in artifacts
@@ -68,7 +72,7 @@ def test_train_logs_registers_gates_and_saves(store, shop):
     champion = PriceOptimizer.load(tracking.download_champion(MODEL_NAME, destination=store / "champion"))
     product = shop.products["product_id"].iloc[0]
     quote = champion.quote(product)
-    assert quote.price is not None and quote.model_version.startswith("dml_iv-")
+    assert quote.price is not None and quote.model_version.startswith(f"{summary['chosen']}-")
     assert champion.quote("no-such-product").reason == UNKNOWN_PRODUCT
 
     again = train_pricing(shop, config, store / "again")  # same data, same score: not better
@@ -115,29 +119,55 @@ def test_data_without_costs_gets_assumed_costs_and_plain_dml(shop):
     )
     with_dml = {**FAST, "estimators": ["naive", "dml", "dml_iv"], "segment_offers": "none"}
     run = fit_pricing(no_cost, PricingConfig(**with_dml))
-    assert run.chosen == "dml" and "dml_iv skipped" in run.notes[0]
+    assert run.scores.loc[run.chosen, PRIMARY_METRIC] <= 1.03 * run.scores[PRIMARY_METRIC].min() and "dml_iv skipped" in run.notes[0]
     assert run.optimizer.facts_["cost_assumed"].all()
     assert all("assumed_cost" in q.flags for q in (run.optimizer.quote(p) for p in run.optimizer.facts_.index))
     strict = fit_pricing(no_cost, PricingConfig(**{**with_dml, "assumed_cost_share": None}))
     assert set(strict.optimizer.quote_all()["reason"]) == {"no_cost"}
 
 
+TINY_FAMILY = [
+    {"name": "tiny", "split": "development", "description": "the small shop"},
+    {"name": "tiny_held_out", "split": "held_out", "shop": {"confounded": False, "elasticity_spread": 0.1}},
+]
+
+
 def test_bench_writes_the_contract(tmp_path):
-    config = PricingConfig(**{**FAST, "bench": {"seeds": [4], "shop": SMALL_SHOP}})
-    result = bench_synthetic(config)
-    assert result["seeds"] == [4] and result["chosen"] == "dml_iv"
+    bench = {"development_seeds": [4], "held_out_seeds": [5], "shop": SMALL_SHOP, "designs": TINY_FAMILY}
+    result = bench_synthetic(PricingConfig(**{**FAST, "bench": bench}))
+    assert result["seeds"] == [4, 5] and result["split"]["held_out_designs"] == ["tiny_held_out"]
     names = [e["name"] for e in result["estimators"]]
     assert names == ["naive", "fixed_effects", "dml_iv"]
     for entry in result["estimators"]:
-        assert {"cf_wmape_confounded", "cf_wmape_unconfounded", "forecast_wmape", "elasticity_mae"} <= set(entry)
+        assert {"cf_wmape_confounded", "cf_wmape_unconfounded", "forecast_wmape", "elasticity_mae", "coverage_95"} <= set(entry)
     assert {"profit_ratio_to_oracle", "profit_ratio_to_current", "guardrail_violations"} <= set(result["optimizer"])
     assert result["optimizer"]["guardrail_violations"] == 0
-    assert result["targets"]["best_estimator"] in names
+    for design, split, seed in zip(result["designs"], ("development", "held_out"), (4, 5)):
+        assert design["split"] == split and design["seeds"] == [seed] and design["chosen"] in names
+        assert design["why"].startswith(design["chosen"]) and design["best_available"] in names
+        assert 0 <= design["coverage_95"] <= 1 and design["median_abs_error"] > 0 and design["violations"] == 0
+        assert design["median_abs_error_se"] is None  # one seed: no standard error
+        chosen = design["estimators"][design["chosen"]]["elasticity_median_ae"]
+        assert design["median_abs_error"] == pytest.approx(chosen)
+    assert set(result["targets"]) == {"targets", "development", "held_out"}
+    with pytest.raises(EngineError, match="unknown design"):
+        bench_synthetic(PricingConfig(**{**FAST, "bench": bench}), designs=["nope"])
+
+
+def test_partly_missing_costs_stay_missing_and_are_never_dropped(shop):
+    products = shop.transactions["product_id"].unique()
+    costs = shop.transactions["unit_cost"].where(shop.transactions["product_id"] != products[0])
+    partial = shop.__class__(**{**shop.__dict__, "transactions": shop.transactions.assign(unit_cost=costs)})
+    run = fit_pricing(partial, PricingConfig(**{**FAST, "segment_offers": "none"}), complete=False)
+    assert products[0] in run.estimators["dml_iv"].elasticity_table().index  # every product of the shop is selected
+    assert run.optimizer.quote(products[0]).reason == "no_cost"
+    assert not run.optimizer.facts_["cost_assumed"].any()
 
 
 def test_cli_bench_with_a_config_file(tmp_path):
     config = tmp_path / "pricing.yaml"
-    config.write_text(yaml.safe_dump({**FAST, "estimators": ["naive", "dml_iv"], "bench": {"seeds": [1], "shop": SMALL_SHOP}}))
+    bench = {"development_seeds": [1], "held_out_seeds": [1], "shop": SMALL_SHOP, "designs": TINY_FAMILY[:1]}
+    config.write_text(yaml.safe_dump({**FAST, "estimators": ["naive", "dml_iv"], "bench": bench}))
     out = tmp_path / "bench.json"
     result = CliRunner().invoke(app, ["bench", "pricing", "--data", "synthetic", "--config", str(config), "--out", str(out)])
     assert result.exit_code == 0, result.output
@@ -146,3 +176,21 @@ def test_cli_bench_with_a_config_file(tmp_path):
     config.write_text("estimators: [naive]\nholdout_weeks: 8\nholdout_week: 3\n")
     typo = CliRunner().invoke(app, ["bench", "pricing", "--config", str(config), "--out", str(out)])
     assert typo.exit_code == 2 and "holdout_week" in typo.stderr
+
+
+def test_the_choice_follows_the_holdout_evidence_and_says_why():
+    import pandas as pd
+
+    from training.pricing import choose_estimator
+
+    scores = pd.DataFrame(
+        {PRIMARY_METRIC: [0.40, 0.25, 0.24, 0.245, 0.20]}, index=["naive", "fixed_effects", "dml", "dml_iv", "monotone_gbm"]
+    )
+    chosen, why = choose_estimator(PricingConfig(choice_tolerance=0.0), scores, instrumented=True)
+    assert chosen == "dml" and why.startswith("dml: lowest holdout forecast_wmape 0.2400") and "monotone_gbm" not in why
+    simplest, why = choose_estimator(PricingConfig(choice_tolerance=0.05), scores, instrumented=True)
+    assert simplest == "fixed_effects" and "the simplest within 5% of the lowest" in why
+    fixed, why = choose_estimator(PricingConfig(chosen="naive"), scores, instrumented=True)
+    assert fixed == "naive" and "set in the config" in why
+    with pytest.raises(EngineError, match="needs the instruments"):
+        choose_estimator(PricingConfig(chosen="dml_iv"), scores, instrumented=False)

@@ -37,6 +37,7 @@ def train(
     with step("pricing: estimators, optimizer, MLflow"):
         summary = train_pricing(shop, settings, out)
     _print_scores(summary["scores"], summary["chosen"], summary["notes"])
+    console.print(f"chosen: {summary['why']}")
     console.print(f"quotes by reason: {summary['quote_reasons']}")
     gate = summary["gate"]
     console.print(f"registered crm-pricing v{summary['registered_version']}: {gate['reason']}")
@@ -48,20 +49,23 @@ def bench(
     source: DataArgs,
     out: Annotated[Path, typer.Option("--out", help="JSON file for the figures")],
     config: ConfigOption = None,
-    seeds: Annotated[str | None, typer.Option("--seeds", help="Comma-separated seeds of the synthetic twins (default: the config's)")] = None,
+    seeds: Annotated[str | None, typer.Option("--seeds", help="Comma-separated seeds for every design, development and held-out (default: the config's)")] = None,
+    designs: Annotated[str | None, typer.Option("--designs", help="Comma-separated design names to run (default: the whole family)")] = None,
 ) -> None:
-    """Score every estimator: on the synthetic twins (confounded and not, same draws) counterfactual and
-    forecast WMAPE and elasticity error, plus the optimizer's profit against the oracle's; on real data
-    the sign accuracy of +10% responses. Writes JSON."""
+    """Score every estimator: on the synthetic design family (development and held-out designs) the
+    chosen estimator's elasticity error, 95% interval coverage and the optimizer's profit against the
+    oracle's, per design; on real data the sign accuracy of +10% responses. Writes JSON."""
     from training.pricing import PricingConfig, bench_real, bench_synthetic, finite
     from training.tracking import write_json
 
     settings = load_config(config, PricingConfig)
     if seeds:
-        settings = settings.model_copy(update={"bench": settings.bench.model_copy(update={"seeds": [int(s) for s in seeds.split(",")]})})
+        chosen = [int(s) for s in seeds.split(",")]
+        settings = settings.model_copy(update={"bench": settings.bench.model_copy(update={"development_seeds": chosen, "held_out_seeds": chosen})})
     if source.data == "synthetic":
-        with step(f"pricing bench on synthetic twins, seeds {settings.bench.seeds}"):
-            result = bench_synthetic(settings, progress=lambda message: console.print(f"  {message}"))
+        names = designs.split(",") if designs else None
+        with step("pricing bench on the synthetic design family"):
+            result = bench_synthetic(settings, progress=lambda message: console.print(f"  {message}"), designs=names)
     else:
         shop = source.load(include_promotions=True)
         with step(f"pricing bench on {source.data}"):
@@ -69,16 +73,29 @@ def bench(
     write_json(out, finite(result))
     rows = {e["name"]: {k: v for k, v in e.items() if k != "name"} for e in result["estimators"]}
     _print_scores(rows, result["chosen"], result.get("notes", []))
-    if "optimizer" in result:
-        console.print(json.dumps({k: round(v, 4) for k, v in result["optimizer"].items()}))
+    if "designs" in result:
+        _print_designs(result["designs"])
     console.print(json.dumps(finite(result["targets"]), default=str))
     console.print(f"wrote {out}")
 
 
 _SHOWN = (
     "forecast_wmape", "cf_wmape", "cf_wmape_confounded", "cf_wmape_unconfounded", "elasticity_median_ae",
-    "elasticity_bias", "sign_accuracy",
+    "elasticity_bias", "coverage_95", "sign_accuracy",
 )
+_DESIGN_COLUMNS = ("split", "chosen", "median_abs_error", "best_available", "error_vs_best", "coverage_95", "profit_vs_constrained_oracle", "violations")
+
+
+def _print_designs(entries: list[dict]) -> None:
+    """One row per design: the chosen estimator's figures (means over seeds)."""
+    table = Table(title="Pricing bench per design (chosen estimator, means over seeds)")
+    table.add_column("design")
+    for column in _DESIGN_COLUMNS:
+        table.add_column(column, justify="right")
+    for entry in entries:
+        cells = [f"{entry[c]:.3f}" if isinstance(entry.get(c), float) else str(entry.get(c)) for c in _DESIGN_COLUMNS]
+        table.add_row(entry["design"], *cells)
+    console.print(table)
 
 
 def _print_scores(scores: dict[str, dict[str, float]], chosen: str, notes: list[str]) -> None:

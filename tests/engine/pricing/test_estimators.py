@@ -126,10 +126,13 @@ def test_unbiased_estimators_recover_the_truth_without_confounding(unconfounded_
 def test_dml_iv_undoes_the_confounding_that_biases_the_naive_estimate(confounded_panels, confounded_shop):
     train = confounded_panels[0]
     naive = _errors(NaiveLogLog().fit(train), confounded_shop)
-    dml = _errors(DoubleML(n_folds=3).fit(train), confounded_shop)
+    dml = _errors(DoubleML(n_folds=3, promotion_control=False).fit(train), confounded_shop)
     iv = _errors(DoubleMLIV(n_folds=3).fit(train), confounded_shop)
     assert naive.mean() < -0.25  # promotions timed to demand shocks look like a strong response
     assert dml.mean() < -0.1  # controls cannot see the shock
+    # ... but with the promotion flag controlled, only depth and shelf-price moves identify the slope
+    controlled = _errors(DoubleML(n_folds=3, promotion_control=True).fit(train), confounded_shop)
+    assert abs(controlled.mean()) < abs(dml.mean()) / 2
     assert abs(iv.mean()) < 0.15 and iv.abs().median() < 0.3
     assert iv.abs().median() < naive.abs().median() / 1.5
 
@@ -202,3 +205,51 @@ def test_newey_west_variance_tracks_serially_correlated_scores():
     assert score_variance(scores, items, None).mean() < 0.4 * truth
     assert abs(score_variance(scores, items, dates, lags=15).mean() / truth - 1) < 0.15
     assert newey_west_lags(91) == 3 and newey_west_lags(500) == 5
+
+
+# --- products the data cannot speak for -------------------------------------------------------------
+
+
+def test_a_product_whose_price_never_moved_gets_its_category_elasticity_flagged(unconfounded_panels):
+    train = unconfounded_panels[0]
+    frozen = train[["product_id"]].drop_duplicates().iloc[0, 0]
+    still = train.assign(price=train["price"].where(train["product_id"] != frozen, 3.0))
+    for estimator in (FixedEffectsLogLog(), DoubleML(n_folds=3, n_estimators=40)):
+        table = estimator.fit(still).elasticity_table()
+        row = table.loc[frozen]
+        assert not row["own_estimate"] and not row["significant"] and np.isnan(row["raw_elasticity"]), estimator.name
+        assert row["elasticity"] == pytest.approx(estimator.categories_.loc[row["category"], "elasticity"])
+        assert estimator.no_price_variation_ == [frozen]
+        assert table.drop(index=frozen)["own_estimate"].all()
+
+
+def test_no_price_variation_at_all_is_a_clear_error(unconfounded_panels):
+    train = unconfounded_panels[0]
+    with pytest.raises(EngineError, match="no product's price varies"):
+        FixedEffectsLogLog().fit(train.assign(price=2.5))
+
+
+def test_products_without_cost_stay_with_the_slope_without_instrument(confounded_panels):
+    train = confounded_panels[0]
+    products = train["product_id"].unique()
+    missing, zero = products[0], products[1]
+    costs = train["unit_cost"].where(train["product_id"] != missing).where(train["product_id"] != zero, 0.0)
+    estimator = DoubleMLIV(n_folds=3, n_estimators=40).fit(train.assign(unit_cost=costs))
+    table = estimator.elasticity_table()
+    assert set(table.index) == set(products)
+    assert set(table.loc[[missing, zero], "method"]) == {"ols"} and table.loc[[missing, zero], "own_estimate"].all()
+    assert (table.drop(index=[missing, zero])["method"] == "iv").mean() > 0.5
+    assert any("2 product(s) without" in note for note in estimator.notes_)
+
+
+def test_a_weak_instrument_falls_back_per_category_with_its_f(confounded_panels):
+    train = confounded_panels[0]
+    noise = np.exp(np.random.default_rng(0).normal(0, 0.1, len(train)))  # a "cost" unrelated to the price
+    iv = DoubleMLIV(n_folds=3, n_estimators=40).fit(train.assign(unit_cost=noise))
+    plain = DoubleML(n_folds=3, n_estimators=40, promotion_control=False).fit(train)
+    assert (iv.first_stage_f_ < 10).all() and len(iv.first_stage_f_) == train["category"].nunique()
+    assert len([n for n in iv.notes_ if n.startswith("weak instrument in category")]) == len(iv.first_stage_f_)
+    assert (iv.elasticity_table()["method"] == "ols").all()
+    strong = DoubleMLIV(n_folds=3, n_estimators=40).fit(train)
+    assert (strong.first_stage_f_ > iv.first_stage_f_.max()).all()
+    pd.testing.assert_series_equal(iv.elasticity_table()["elasticity"], plain.elasticity_table()["elasticity"], rtol=0.05, atol=0.05)

@@ -34,3 +34,11 @@ def test_elasticity_errors_and_sign_accuracy():
     assert sign_accuracy(np.array([1.1, 0.9]), 0.9) == 0.5
     with pytest.raises(EngineError):
         sign_accuracy(np.array([1.0]), 1.0)
+
+
+def test_interval_coverage_counts_the_truths_inside_their_intervals():
+    from engine.pricing.metrics import interval_coverage
+
+    assert interval_coverage(np.array([1.0, 2.0, 3.0, 4.0]), np.array([0.0, 2.0, 3.5, 0.0]), np.array([2.0, 2.0, 4.0, 3.0])) == 0.5
+    with pytest.raises(EngineError):
+        interval_coverage(np.array([]), np.array([]), np.array([]))

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from engine.errors import EngineError
 from engine.pricing.shrinkage import shrink_by_category
 
 
@@ -46,7 +47,7 @@ def test_unestimable_products_and_small_categories():
 
 
 def test_no_estimate_at_all_is_an_error():
-    with pytest.raises(ValueError, match="price variation"):
+    with pytest.raises(EngineError, match="price variation"):
         shrink_by_category(_raw([np.nan], [np.nan], ["a"]))
 
 
@@ -64,7 +65,21 @@ def test_the_between_product_spread_is_shared_by_the_categories():
     alone = [np.sqrt(between_product_variance(estimate[category == c], se[category == c], category[category == c], 0.0)) for c in range(8)]
     assert abs(shared - 0.2) < 0.04
     assert max(alone) - min(alone) > 0.1
-    table, categories = shrink_by_category(_raw(estimate, se, category.astype(str)))
+    table, categories = shrink_by_category(_raw(estimate, se, category.astype(str)), min_tau=0.0)
     assert categories["tau"].nunique() == 1 and categories["tau"].iloc[0] == pytest.approx(shared)
     # the spread around category means, not around the grand mean (which includes the categories' spread)
     assert np.sqrt(between_product_variance(estimate, se, np.zeros(category.size), 0.0)) > 2 * shared
+
+
+def test_intervals_carry_the_category_means_uncertainty_and_no_own_estimate_is_never_significant():
+    raw = _raw([-2.0, -2.4, -1.6, np.nan], [0.5, 0.5, 0.5, np.nan], ["a"] * 4)
+    table, categories = shrink_by_category(raw, min_tau=0.2)
+    tau2, mean_se = 0.2**2, categories.loc["a", "se"]
+    precision = 1 / 0.5**2 + 1 / tau2
+    weight = (1 / tau2) / precision
+    first = table.iloc[0]
+    assert first["se"] == pytest.approx(np.sqrt(1 / precision + (weight * mean_se) ** 2))
+    assert first["pooling"] == pytest.approx(weight)
+    pooled = table.iloc[3]
+    assert pooled["ci_high"] < 0 and not pooled["significant"] and not pooled["own_estimate"]
+    assert table.iloc[:3]["significant"].all()

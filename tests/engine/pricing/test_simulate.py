@@ -37,8 +37,10 @@ def test_oracle_beats_current_prices_without_violations(unconfounded_shop, uncon
     truth_table = oracle_table(unconfounded_shop.truth, facts.index)
     optimizer = PriceOptimizer().fit(truth_table, facts)
     result = compare_policies(optimizer, unconfounded_shop.truth, weeks)
-    assert result["profit_ratio_to_oracle"] == pytest.approx(1.0)  # the optimizer is the oracle here
-    assert result["oracle_ratio_to_current"] > 1.0
+    assert result["profit_ratio_to_informed_optimizer"] == pytest.approx(1.0)  # fed the truth, it is that policy
+    # the constrained oracle prices each product alone (cross effects unseen), so fed the truth the optimizer
+    # may edge past it; they stay within 2% of each other, and both beat current prices
+    assert abs(result["profit_ratio_to_oracle"] - 1.0) < 0.02 and result["oracle_ratio_to_current"] > 1.0
     assert result["guardrail_violations"] == 0 and result["quotes"] == len(facts) * len(weeks)
     run = simulate(None, unconfounded_shop.truth, weeks, facts["current_price"])
     assert run.quotes == 0 and np.allclose(run.prices.to_numpy(), facts["current_price"].to_numpy()[:, None])

@@ -1,0 +1,97 @@
+"""The family of synthetic shop designs the pricing bench runs, one config object per design.
+
+A design names a few departures from the base shop (:class:`~engine.data.synthetic.SyntheticShopConfig`):
+the strength of the cost instrument (how much the unit cost drifts and how often vendors fund deals), the
+spread of true elasticities inside a category, which confounders act (promotions timed to demand,
+displays that come with promotions or follow demand, shelf prices a manager sets with demand in mind),
+stock-outs, cross-price effects, and whether prices come as paid or as list price plus discount.
+
+Designs and seeds are split: DEVELOPMENT designs (run on the development seeds) are the ones looked at
+while choosing estimators and settings; HELD-OUT designs (run on other seeds) are only reported. A
+held-out design is not a copy of a development design with a new seed: each one mixes the switches
+differently, so it tests whether what was tuned carries over.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from engine.data.synthetic import SyntheticShopConfig
+
+Split = Literal["development", "held_out"]
+DEVELOPMENT: Split = "development"
+HELD_OUT: Split = "held_out"
+
+# the base shop of every design: small enough that the whole family runs in minutes on 2 cores
+BENCH_SHOP: dict[str, Any] = dict(
+    n_customers=1500, n_products=96, n_categories=6, n_weeks=78, acquisition_weeks=8, basket_units=12
+)
+WEAK_INSTRUMENT: dict[str, Any] = dict(cost_drift_sd=0.004, deal_rate=0.01)
+DISPLAY_WITH_PROMOTIONS: dict[str, Any] = dict(display_promotion=2.5, display_confounding=1.0)
+STOCKOUTS: dict[str, Any] = dict(stock_cover_weeks=(0.4, 0.9))
+
+
+class ShopDesign(BaseModel):
+    """One design of the family: its name, its split, and its departures from the base shop."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1)
+    split: Split
+    description: str = ""
+    shop: dict[str, Any] = Field(default_factory=dict, description="SyntheticShopConfig fields that differ from the base")
+
+    @model_validator(mode="after")
+    def _known_fields(self) -> ShopDesign:
+        SyntheticShopConfig(**self.shop)  # a misspelt or out-of-range field names itself here
+        return self
+
+    def shop_config(self, seed: int, base: dict[str, Any] | None = None) -> SyntheticShopConfig:
+        """The synthetic shop of this design for ``seed`` (base sizes, then the design's departures)."""
+        return SyntheticShopConfig(**{**(BENCH_SHOP if base is None else base), **self.shop, "seed": seed})
+
+
+def default_designs() -> list[ShopDesign]:
+    """The family: six development designs, each moving one switch from the base shop (confounded
+    promotions, a strong cost instrument, spread 0.2), and six held-out designs that move others or
+    several at once."""
+    d, h = DEVELOPMENT, HELD_OUT
+    return [
+        ShopDesign(name="baseline", split=d, description="promotions timed to demand; strong cost instrument; spread 0.2"),
+        ShopDesign(name="weak_instrument", split=d, description="unit cost barely moves, few vendor deals", shop=WEAK_INSTRUMENT),
+        ShopDesign(name="wide_spread", split=d, description="spread 0.6 inside a category", shop=dict(elasticity_spread=0.6)),
+        ShopDesign(
+            name="display_with_promotions", split=d, description="displays and mailers come with promotions and follow demand",
+            shop=DISPLAY_WITH_PROMOTIONS,
+        ),
+        ShopDesign(name="stockouts", split=d, description="stock covers 0.4-0.9 weeks: frequent stock-outs", shop=STOCKOUTS),
+        ShopDesign(
+            name="paid_prices", split=d, description="prices as paid (no list price, no discount); spread 0.1",
+            shop=dict(prices_paid=True, elasticity_spread=0.1),
+        ),
+        ShopDesign(
+            name="unconfounded_narrow", split=h, description="promotions at random; spread 0.1",
+            shop=dict(confounded=False, elasticity_spread=0.1),
+        ),
+        ShopDesign(
+            name="manager_pricing", split=h, description="shelf prices set with the demand shock in mind (+5% per sd)",
+            shop=dict(manager_pricing=0.05),
+        ),
+        ShopDesign(
+            name="strong_cross_price", split=h, description="substitutes: cross elasticities 0.3-0.8",
+            shop=dict(cross_elasticity_range=(0.3, 0.8)),
+        ),
+        ShopDesign(
+            name="weak_wide_display", split=h, description="weak instrument, spread 0.6, displays with promotions",
+            shop={**WEAK_INSTRUMENT, **DISPLAY_WITH_PROMOTIONS, "elasticity_spread": 0.6},
+        ),
+        ShopDesign(
+            name="stockouts_paid_cross", split=h, description="stock-outs, prices as paid, cross elasticities -0.3-0.6",
+            shop={**STOCKOUTS, "prices_paid": True, "cross_elasticity_range": (-0.3, 0.6)},
+        ),
+        ShopDesign(
+            name="manager_deals_spread", split=h, description="manager pricing, more vendor deals, spread 0.4",
+            shop=dict(manager_pricing=0.05, deal_rate=0.15, elasticity_spread=0.4),
+        ),
+    ]
