@@ -10,7 +10,8 @@ three candidates: the aim's two ladder neighbours inside the interval and the un
 (by the estimated objective when it aims at the optimum, else the nearest to the aim). Every step is
 O(1) whatever the magnitude of the price. A product whose cost floor is above the ceiling is quoted at
 the ceiling with reason ``cost_above_price``. It keeps the current price
-(with a reason code) when it cannot trust the elasticity: not significant (the 95% interval reaches 0)
+(with a reason code) when it cannot trust the elasticity: not significant (the 95% interval reaches 0,
+or the product has no estimate of its own)
 or inelastic (``|e| <= min_abs_elasticity``, where the constant-elasticity optimum is unbounded), or
 when the cost is unknown and the objective is profit.
 
@@ -35,7 +36,7 @@ from engine.io import read_manifest, write_manifest
 from engine.pricing import guardrails as G
 from engine.pricing import panel as P
 from engine.pricing.oracle import best_price, unconstrained_optimum
-from engine.pricing.shrinkage import CI_HIGH, CI_LOW, ELASTICITY, SE
+from engine.pricing.shrinkage import CI_HIGH, CI_LOW, ELASTICITY, OWN_ESTIMATE, SE
 
 KIND = "pricing"
 FORMAT_VERSION = 1
@@ -126,6 +127,7 @@ class _Product:
     elasticity: float
     ci_low: float
     ci_high: float
+    own_estimate: bool
 
     def units(self, price: float) -> float:
         """Expected weekly units at ``price`` (in logs: a huge price ratio gives 0 or a huge finite number,
@@ -171,6 +173,10 @@ class PriceOptimizer:
             raise EngineError(f"segment_offers need a {DISCOUNT!r} column")
         self.policy_ = self.policy or G.PricingPolicy()
         self.elasticities_ = elasticities.loc[facts.index, list(ELASTICITY_COLUMNS)].astype(float)
+        # a product without an estimate of its own (its category's, e.g. a price that never moved) is
+        # never repriced on it; tables without the column are all products' own estimates
+        own = elasticities.loc[facts.index, OWN_ESTIMATE] if OWN_ESTIMATE in elasticities else True
+        self.elasticities_[OWN_ESTIMATE] = pd.Series(own, index=facts.index).fillna(False).astype(bool)
         self.facts_ = facts[list(FACT_COLUMNS)].copy()
         self.facts_[COST_ASSUMED] = facts[COST_ASSUMED].astype(bool) if COST_ASSUMED in facts else False
         self.segment_offers_ = segment_offers.copy() if segment_offers is not None else pd.DataFrame({DISCOUNT: []})
@@ -195,6 +201,7 @@ class PriceOptimizer:
             elasticity=float(e[ELASTICITY]),
             ci_low=float(e[CI_LOW]),
             ci_high=float(e[CI_HIGH]),
+            own_estimate=bool(e[OWN_ESTIMATE]),
         )
 
     def guardrails(self, product_id: str, current_price: float | None = None) -> list[G.Rule]:
@@ -308,7 +315,7 @@ class PriceOptimizer:
         policy, e = self.policy_, item.elasticity
         if policy.objective == "profit" and item.unit_cost is None:
             return current, G.NO_COST
-        if not item.ci_high < 0:
+        if not (item.own_estimate and item.ci_high < 0):
             return current, G.NOT_SIGNIFICANT
         if e >= -policy.min_abs_elasticity:
             return current, G.INELASTIC

@@ -157,7 +157,9 @@ def test_bench_writes_the_contract(tmp_path):
 def test_partly_missing_costs_stay_missing_and_are_never_dropped(shop):
     products = shop.transactions["product_id"].unique()
     costs = shop.transactions["unit_cost"].where(shop.transactions["product_id"] != products[0])
-    partial = shop.__class__(**{**shop.__dict__, "transactions": shop.transactions.assign(unit_cost=costs)})
+    # the products file's cost would fill the gap: that product has none there either
+    listed = shop.products.assign(unit_cost=shop.products["unit_cost"].where(shop.products["product_id"] != products[0]))
+    partial = shop.__class__(**{**shop.__dict__, "transactions": shop.transactions.assign(unit_cost=costs), "products": listed})
     run = fit_pricing(partial, PricingConfig(**{**FAST, "segment_offers": "none"}), complete=False)
     assert products[0] in run.estimators["dml_iv"].elasticity_table().index  # every product of the shop is selected
     assert run.optimizer.quote(products[0]).reason == "no_cost"

@@ -226,3 +226,13 @@ def test_product_facts_from_a_panel(unconfounded_panels):
     assert (facts["min_price"] <= facts["current_price"] + 1e-9).all()
     assert (facts["list_price"] >= facts["current_price"] - 1e-9).all()
     assert (facts["base_units"] >= 0).all() and facts["unit_cost"].notna().all()
+
+
+def test_a_product_without_its_own_estimate_keeps_its_price():
+    # its category's elasticity, however sure, says nothing about this product (e.g. a price that never moved)
+    optimizer = _optimizer(elasticity=-3.0, ci_low=-3.5, ci_high=-2.5)
+    table = optimizer.elasticities_.drop(columns="own_estimate").assign(own_estimate=False)
+    borrowed = PriceOptimizer().fit(table, optimizer.facts_, model_version="test-v1")
+    assert optimizer.quote("p1").reason != G.NOT_SIGNIFICANT
+    quote = borrowed.quote("p1")
+    assert quote.reason == G.NOT_SIGNIFICANT and quote.price == quote.current_price
