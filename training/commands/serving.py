@@ -23,7 +23,7 @@ import shutil
 import sys
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -39,7 +39,7 @@ from serving import routes, server
 from serving.bundle import MODEL_NAMES, load_bundle, verify_bundle, write_bundle
 from serving.settings import BUNDLE_NAME
 from training import tracking
-from training.commands.data import DataOption, MapOption, QuarantineOption, load_from_cli
+from training.commands.data import DataArgs, DataOption, takes_data
 from training.commands.segments import SegmentsConfig
 from training.config import load_config
 from training.console import console, step
@@ -247,25 +247,26 @@ def settings_fingerprint(config: SegmentsConfig | None = None, bands: RiskBands 
 
 def import_champions(
     shop: ShopData | None,
-    data: str | None = None,
+    data: DataArgs | str | None = None,
     as_of: str | None = None,
     config: SegmentsConfig | None = None,
     bentoml_home: Path | None = None,
-    column_map: str | None = None,
-    quarantine: Path | None = None,
     bands: RiskBands | None = None,
     keep: int = 3,
 ) -> tuple[str, dict[str, Champion]]:
     """Champions of the active tracking store -> a new bundle in the model store; returns its tag.
 
-    When the newest stored bundle already holds these champion versions, data, date and settings, it
-    is reused (nothing is rebuilt); after storing a new one, only the ``keep`` newest are kept."""
+    Customers are profiled from ``shop``, else from ``data`` (a source, or the command line's data
+    options), else from the data the champions were trained on. When the newest stored bundle already
+    holds these champion versions, data, date and settings, it is reused (nothing is rebuilt); after
+    storing a new one, only the ``keep`` newest are kept."""
     config = config or SegmentsConfig()
     with tracking.scratch_folder("crm-import") as scratch_path:
         with step("downloading the champions from the MLflow registry"):
             champions = find_champions(scratch_path / "champions")
         if shop is None:
-            shop = load_from_cli(data or recorded_source(champions), column_map, quarantine)
+            source = data if isinstance(data, DataArgs) else DataArgs(data)
+            shop = replace(source, data=source.data or recorded_source(champions)).load()
         for champion in champions.values():
             if champion.data_fingerprint and champion.data_fingerprint != shop.fingerprint():
                 console.print(
@@ -297,15 +298,14 @@ def import_champions(
 
 
 @app.command("import")
+@takes_data(None, "Data to profile customers from (default: the data the champions were trained on).")
 def import_command(
-    data: Annotated[str | None, typer.Option("--data", help="Data to profile customers from (default: the data the champions were trained on).")] = None,
+    source: DataArgs,
     tracking_uri: TrackingOption = None,
     config: Annotated[Path | None, typer.Option("--config", help="Segments and tiers YAML (like configs/segments.yaml).")] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Profile customers as of this date (default: after the last line).")] = None,
     churn_config: Annotated[Path | None, typer.Option("--churn-config", help="YAML like configs/churn.yaml (its risk bands).")] = None,
     keep: Annotated[int, typer.Option("--keep", min=1, help="Keep this many newest bundles in the store; delete older ones.")] = 3,
-    column_map: MapOption = None,
-    quarantine: QuarantineOption = None,
 ) -> None:
     """Copy the MLflow champions into the BentoML model store as one bundle (what the service serves)."""
     from training.customers import ChurnConfig
@@ -313,7 +313,7 @@ def import_command(
     tracking.configure(tracking_uri)
     settings = load_config(config, SegmentsConfig)
     bands = load_config(churn_config, ChurnConfig).risk_bands
-    tag, champions = import_champions(None, data, as_of, settings, None, column_map, quarantine, bands, keep)
+    tag, champions = import_champions(None, source, as_of, settings, bands=bands, keep=keep)
     found = ", ".join(f"{MODEL_NAMES[p]} v{c.version}" for p, c in champions.items()) or "no champions (profiles only)"
     missing = [MODEL_NAMES[p] for p in MODEL_NAMES if p not in champions]
     console.print(f"bundle [bold]{tag}[/bold] in the BentoML store with {found}")
@@ -408,17 +408,18 @@ def whole_bundle(reference: str, alternative: str = "") -> Any:
 
 
 @app.command("demo")
+@takes_data(None, "Import the champions first, profiling customers from this data.")
 def demo(
-    data: Annotated[str | None, typer.Option("--data", help="Import the champions first, profiling customers from this data.")] = None,
+    source: DataArgs,
     tracking_uri: TrackingOption = None,
     port: Annotated[int | None, typer.Option("--port", help="Port (default: a free one).")] = None,
     width: Annotated[int, typer.Option("--width", help="Show at most this many characters of each answer.")] = 400,
 ) -> None:
     """Start the service on the champions, call every endpoint once (printed as curl commands with their
     answers), and stop it. With --data, the champions are imported first (as `crm serve import`)."""
-    if data is not None:
+    if source.data is not None:
         tracking.configure(tracking_uri)
-        tag, _ = import_champions(None, data)
+        tag, _ = import_champions(None, source)
         console.print(f"stored bundle {tag}")
     stored = whole_bundle(os.environ.get("CRM_BUNDLE") or f"{BUNDLE_NAME}:latest",
                           "or `crm serve demo --data SOURCE` to import and show it in one go")
