@@ -33,7 +33,7 @@ def test_features_by_hand():
         [
             ("a", "x", "o1", "2024-01-01", 1, 1.0),
             ("a", "x", "o2", "2024-01-11", 1, 1.0),
-            ("a", "x", "o2", "2024-01-11", 2, 1.0),  # a second line the same day: one purchase day
+            ("a", "x", "o2b", "2024-01-11", 2, 1.0),  # a second order the same day: one purchase day
             ("a", "y", "o3", "2024-01-21", 1, 1.0),
             ("b", "x", "o4", "2024-01-21", 1, 1.0),
             ("b", "x", "o5", "2024-02-05", 1, 1.0),  # on or after as_of: left out
