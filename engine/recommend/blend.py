@@ -136,6 +136,8 @@ class BlendRecommender(RecommenderModel):
         again = self.buy_again_._score(users, rows)
         peak = again.max(axis=1, keepdims=True)
         again = again / np.where(peak > 0, peak, 1.0)
+        if self.weight == 0:  # buy-again (or its ranker) alone: the collaborative part need not be scored
+            return again
         slot = "repeat_collaborative" if self.repeat_collaborative is not None else "collaborative"
         return (1.0 - self.weight) * again + self.weight * self._scaled(slot, users, rows)
 

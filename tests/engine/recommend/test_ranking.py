@@ -25,3 +25,16 @@ def test_agrees_with_a_full_sort_on_random_scores():
         preference = rng.permutation(30)
         expected = np.lexsort((preference, -scores))[:7]
         np.testing.assert_array_equal(top_k(scores, 7, preference), expected)
+
+
+def test_agrees_with_a_full_sort_with_large_ties_and_filtered_items():
+    rng = np.random.default_rng(2)
+    for _ in range(200):
+        n = int(rng.integers(1, 400))
+        scores = np.where(rng.random(n) < 0.7, 0.0, rng.integers(1, 4, n).astype(float))  # mostly tied at 0
+        scores[rng.random(n) < 0.3] = -np.inf
+        preference = rng.permutation(n)
+        k = int(rng.integers(1, 20))
+        eligible = np.flatnonzero(np.isfinite(scores))
+        expected = eligible[np.lexsort((preference[eligible], -scores[eligible]))][:k]
+        np.testing.assert_array_equal(top_k(scores, k, preference), expected)
