@@ -22,6 +22,7 @@ MAX_CSV_ROWS = 100_000
 MAX_ID_LENGTH = 128
 MAX_PAGE = 1_000_000
 MAX_PRICE = 1e7  # currency units: a shelf price (or offer) above this is a typo, not a product
+MIN_PRICE = 0.01  # one cent: prices are whole cents (a 5e-324 price made the optimizer's log fail)
 MAX_STOCK = 1e9  # units on hand
 MAX_CLV = 1e9  # currency units of expected customer value
 MAX_FILTER_VALUES = 50
@@ -120,7 +121,8 @@ class PriceRequest(Request):
     segment: Name | None = Field(None, description="quote this RFM segment's or loyalty tier's offer (wins over customer_id)")
     stock: float | None = Field(None, ge=0, le=MAX_STOCK, description=f"units on hand (0..{MAX_STOCK:g}), for the stock-aware adjustment")
     current_price: float | None = Field(
-        None, gt=0, le=MAX_PRICE, description=f"the shelf price now (0 < price <= {MAX_PRICE:g}; default: the last one seen)"
+        None, ge=MIN_PRICE, le=MAX_PRICE,
+        description=f"the shelf price now ({MIN_PRICE:g} <= price <= {MAX_PRICE:g}; default: the last one seen)",
     )
 
 

@@ -41,6 +41,8 @@ PROTECTED_ATTRIBUTES = (
     "nationality", "marital_status", "disability", "sexual_orientation", "pregnancy",
 )
 
+ONE_CENT = 0.01  # the smallest price
+
 # reason codes, shared by the optimizer and its users (services print them)
 OPTIMAL = "optimal"
 COST_FLOOR = "cost_floor"
@@ -134,7 +136,7 @@ def rules(
     maximum change, observed range (the current price counts as seen)."""
     # prices are whole cents: the ceiling is taken down and the cost floor up to the cent, so that a
     # product with no whole cent between them counts as cost above the ceiling
-    found = [Rule(CEILING, 0.0, _cents_down(list_price * policy.ceiling_multiple)), Rule(MIN_CENT, 0.01, math.inf)]
+    found = [Rule(CEILING, 0.0, _cents_down(list_price * policy.ceiling_multiple)), Rule(MIN_CENT, ONE_CENT, math.inf)]
     if unit_cost is not None and math.isfinite(unit_cost):
         found.append(Rule(COST_FLOOR, _cents_up(unit_cost / (1 - policy.min_margin)), math.inf))
     # the step limit is measured to the cent: 10% off 4.99 allows 4.49
@@ -157,7 +159,7 @@ def _cents_down(price: float) -> float:
     cents = price * 100
     if not math.isfinite(cents):
         return price
-    return max(math.floor(cents + _cents_tolerance(cents)) / 100, min(price, 0.01))
+    return max(math.floor(cents + _cents_tolerance(cents)) / 100, min(price, ONE_CENT))
 
 
 def price_bounds(guardrails: list[Rule]) -> Interval:

@@ -230,8 +230,8 @@ class PriceOptimizer:
         self._check_fitted()
         policy = self.policy_
         product_id = str(product_id)
-        if current_price is not None and not (math.isfinite(current_price) and current_price > 0):
-            raise EngineError(f"current_price must be a positive number, got {current_price!r}")
+        if current_price is not None and not (math.isfinite(current_price) and current_price >= G.ONE_CENT):
+            raise EngineError(f"current_price must be a finite price of at least {G.ONE_CENT}, got {current_price!r}")
         if stock is not None and not math.isfinite(stock):
             raise EngineError(f"stock must be a finite number, got {stock!r}")
         if product_id not in self.facts_.index:

@@ -42,7 +42,7 @@ def test_the_fixed_document_is_valid_openapi_3_1(generated: dict) -> None:
 def test_optional_request_fields_are_nullable_and_numbers_bounded(generated: dict) -> None:
     price = _request_schema(fix_spec(copy.deepcopy(generated)), routes.PRICE)["properties"]
     assert price["stock"]["type"] == ["number", "null"] and price["stock"]["maximum"] == 1e9
-    assert price["current_price"]["exclusiveMinimum"] == 0 and price["current_price"]["maximum"] == 1e7
+    assert price["current_price"]["minimum"] == 0.01 and price["current_price"]["maximum"] == 1e7
     assert price["product_id"]["type"] == "string"  # required fields stay as they are
 
 

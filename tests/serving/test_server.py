@@ -162,6 +162,8 @@ PRODUCT = {"product_id": "p0001"}
         (routes.RECOMMEND_BATCH, {"customer_ids": []}, "customer_ids"),
         (routes.PRICE, {**PRODUCT, "current_price": 0}, "current_price"),
         (routes.PRICE, {**PRODUCT, "current_price": -1.5}, "current_price"),
+        (routes.PRICE, {**PRODUCT, "current_price": 5e-324}, "current_price"),  # was a 500 (found by an outside fuzzer)
+        (routes.PRICE_BATCH, {"requests": [{**PRODUCT, "current_price": 1e-300}]}, "current_price"),
         (routes.PRICE, {**PRODUCT, "current_price": MAX_PRICE * 10}, "current_price"),
         (routes.PRICE, {**PRODUCT, "stock": -1}, "stock"),
         (routes.PRICE, {**PRODUCT, "stock": MAX_STOCK * 10}, "stock"),

@@ -128,6 +128,8 @@ def test_facts_with_a_bad_price_are_refused_naming_the_product():
         _optimizer(list_price=math.inf)
     with pytest.raises(EngineError, match="current_price"):
         _optimizer(current_price=0.0)
+    with pytest.raises(EngineError, match="at least 0.01"):  # 5e-324 made the log of a price ratio fail
+        _optimizer().quote("p1", current_price=5e-324)
 
 
 def test_fallback_reasons_keep_the_current_price():
