@@ -91,6 +91,12 @@ class DataArgs:
     timestamp_format: str | None = None
     encoding: str | None = None
 
+    def cli_options(self) -> list[str]:
+        """The same options as command-line words, for a ``crm`` command run as a subprocess."""
+        given = {"--data": self.data, "--map": self.column_map, "--quarantine": self.quarantine,
+                 "--timestamp-format": self.timestamp_format, "--encoding": self.encoding}
+        return [word for option, value in given.items() if value is not None for word in (option, str(value))]
+
     def load(self, include_promotions: bool = False) -> ShopData:
         """Load and validate with progress and the quarantine file (:func:`load_from_cli`)."""
         return load_from_cli(

@@ -39,7 +39,7 @@ from serving import routes, server
 from serving.bundle import MODEL_NAMES, load_bundle, verify_bundle, write_bundle
 from serving.settings import BUNDLE_NAME
 from training import tracking
-from training.commands.data import DataArgs, DataOption, takes_data
+from training.commands.data import DataArgs, takes_data
 from training.commands.segments import SegmentsConfig
 from training.config import load_config
 from training.console import console, step
@@ -467,9 +467,10 @@ TRAIN_COMMANDS = {"recommender": ["recommender"], "churn": ["churn"], "clv": ["c
 LEVELS = [1, 8, 32]
 
 
-def train_missing(data: str, tracking_uri: str) -> dict[str, str]:
-    """Train every capability that has no champion yet with its own ``crm train`` command on ``data``;
-    returns what happened per capability (``champion vN``, ``trained``, or why not)."""
+def train_missing(source: DataArgs, tracking_uri: str) -> dict[str, str]:
+    """Train every capability that has no champion yet with its own ``crm train`` command on ``source``
+    (its data options passed on); returns what happened per capability (``champion vN``, ``trained``, or
+    why not)."""
     import subprocess
 
     outcome = {}
@@ -479,8 +480,9 @@ def train_missing(data: str, tracking_uri: str) -> dict[str, str]:
             outcome[part] = f"champion v{version}"
             continue
         crm = Path(sys.executable).with_name("crm")
-        with step(f"no {MODEL_NAMES[part]} champion: crm train {' '.join(command)} --data {data}"):
-            done = subprocess.run([str(crm), "train", *command, "--data", data], capture_output=True, text=True,
+        options = source.cli_options()
+        with step(f"no {MODEL_NAMES[part]} champion: crm train {' '.join([*command, *options])}"):
+            done = subprocess.run([str(crm), "train", *command, *options], capture_output=True, text=True,
                                   env={**os.environ, **server.SINGLE_THREADED, "MLFLOW_TRACKING_URI": tracking_uri})
         if done.returncode == 0:
             version = tracking.champion_version(MODEL_NAMES[part])
@@ -578,9 +580,10 @@ def run_load(plan: dict[str, Any], scratch: Path) -> dict[str, Any]:
     return json.loads(out_file.read_text())
 
 
+@takes_data()
 def bench(
+    source: DataArgs,
     out: Annotated[Path, typer.Option("--out", help="Where to write the JSON results.")],
-    data: DataOption = "completejourney",
     seconds: Annotated[float, typer.Option("--seconds", help="Measured seconds per endpoint and concurrency level.")] = 5.0,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Customers per batch recommendation request.")] = 50,
     saturation_seconds: Annotated[float, typer.Option("--saturation-seconds", help="Also run recommendations at concurrency 32 this long (0: skip; 60 for the memory target).")] = 0.0,
@@ -596,11 +599,11 @@ def bench(
     import time
 
     uri = tracking.configure(tracking_uri)
-    trained = train_missing(data, uri) if train else {}
+    trained = train_missing(source, uri) if train else {}
     key = secrets.token_urlsafe(16)
     with tracking.scratch_folder("crm-bench-serving") as scratch_path:
         home = scratch_path / "bentoml"
-        tag, _ = import_champions(None, data, bentoml_home=home)
+        tag, _ = import_champions(None, source, bentoml_home=home)
         bundle = load_bundle(stored_path(tag, home), tag)
         bodies = request_bodies(bundle, batch_size)
         with step("timing the engine calls in process"):
@@ -642,7 +645,7 @@ def bench(
         "memory_mb": {"before": memory_before, "after": memory_after},
         "saturation": saturation,
         "setup": {
-            "bundle": tag, "versions": bundle.versions, "data": data, "models": trained,
+            "bundle": tag, "versions": bundle.versions, "data": source.data, "models": trained,
             "seconds_per_level": seconds, "batch_size": batch_size, "workers": workers,
             "cpus": os.cpu_count(), "load_average_before": [round(x, 2) for x in load_before],
             "python": platform.python_version(), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"),

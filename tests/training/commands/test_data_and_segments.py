@@ -63,3 +63,14 @@ def test_config_typo_names_the_key(tmp_path, random_transactions):
     result = runner.invoke(app, ["segments", "--data", str(path), "--map", mapping, "--config", str(config)])
     assert result.exit_code == 2
     assert "tiers.grace_dayz" in result.stderr
+
+
+def test_data_options_pass_on_to_a_subprocess_unchanged(tmp_path):
+    from training.commands.data import DataArgs
+
+    given = DataArgs("shop.csv", "cust=customer_id", tmp_path / "q.csv", "%d/%m/%Y", "latin-1")
+    assert given.cli_options() == [
+        "--data", "shop.csv", "--map", "cust=customer_id", "--quarantine", str(tmp_path / "q.csv"),
+        "--timestamp-format", "%d/%m/%Y", "--encoding", "latin-1",
+    ]
+    assert DataArgs("completejourney").cli_options() == ["--data", "completejourney"]
