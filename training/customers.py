@@ -360,9 +360,8 @@ def _comparable_champion(kind: type[ChurnClassifier] | type[ClvModel], folder: P
     seen_until = manifest.get("as_of")
     if seen_until is None or pd.Timestamp(seen_until) <= data.plan.test_as_of:
         return champion
-    target = data.train[CHURNED if kind is ChurnClassifier else SPEND]
-    valid = data.validation[CHURNED if kind is ChurnClassifier else SPEND]
-    return kind(spec=champion.spec_, **manifest["params"]).fit(data.train, target, data.validation, valid)
+    label = CHURNED if kind is ChurnClassifier else SPEND
+    return kind(spec=champion.spec_, **manifest["params"]).fit(data.train, data.train[label], data.validation, data.validation[label])
 
 
 def churn_rescorer(data: LabelledSnapshots) -> Callable[[Path], float]:

@@ -23,7 +23,6 @@ DATA_HELP = (
     "Source: completejourney | cdnow:PATH | movielens:PATH | synthetic[:SEED] | FILE.csv | FILE.csv.gz | "
     "FILE.parquet | DATA.yaml (source + column map)"
 )
-DataOption = Annotated[str, typer.Option("--data", help=DATA_HELP)]
 MapOption = Annotated[
     str | None,
     typer.Option("--map", help="Your column names to canonical ones, e.g. 'cust=customer_id,sku=product_id'."),
@@ -49,38 +48,6 @@ EncodingOption = Annotated[
 ]
 
 
-def load_from_cli(
-    data: str,
-    column_map: str | None = None,
-    quarantine: Path | None = None,
-    timestamp_format: str | None = None,
-    include_promotions: bool = False,
-    encoding: str | None = None,
-) -> ShopData:
-    """Load a shop the way every command does, writing quarantined rows to ``quarantine`` if given."""
-    with step(f"loading and validating {data}"):
-        shop = load_shop(
-            data,
-            column_map=parse_column_map(column_map),
-            on_bad_rows="quarantine" if quarantine else None,
-            timestamp_format=timestamp_format,
-            include_promotions=include_promotions,
-            encoding=encoding,
-        )
-    for report in shop.reports:
-        if report.rows_quarantined:
-            console.print(report.summary())
-    if quarantine:
-        quarantined = [r.quarantined.assign(table=r.table) for r in shop.reports if r.rows_quarantined]
-        if quarantined:
-            import pandas as pd
-
-            quarantine.parent.mkdir(parents=True, exist_ok=True)
-            pd.concat(quarantined, ignore_index=True).to_csv(quarantine, index=False)
-            console.print(f"quarantined rows written to {quarantine}")
-    return shop
-
-
 @dataclass(frozen=True)
 class DataArgs:
     """The data options of one command line, as :func:`takes_data` hands them to a command."""
@@ -98,10 +65,28 @@ class DataArgs:
         return [word for option, value in given.items() if value is not None for word in (option, str(value))]
 
     def load(self, include_promotions: bool = False) -> ShopData:
-        """Load and validate with progress and the quarantine file (:func:`load_from_cli`)."""
-        return load_from_cli(
-            self.data, self.column_map, self.quarantine, self.timestamp_format, include_promotions, self.encoding
-        )
+        """Load a shop the way every command does, writing quarantined rows to ``quarantine`` if given."""
+        with step(f"loading and validating {self.data}"):
+            shop = load_shop(
+                self.data,
+                column_map=parse_column_map(self.column_map),
+                on_bad_rows="quarantine" if self.quarantine else None,
+                timestamp_format=self.timestamp_format,
+                include_promotions=include_promotions,
+                encoding=self.encoding,
+            )
+        for report in shop.reports:
+            if report.rows_quarantined:
+                console.print(report.summary())
+        if self.quarantine:
+            quarantined = [r.quarantined.assign(table=r.table) for r in shop.reports if r.rows_quarantined]
+            if quarantined:
+                import pandas as pd
+
+                self.quarantine.parent.mkdir(parents=True, exist_ok=True)
+                pd.concat(quarantined, ignore_index=True).to_csv(self.quarantine, index=False)
+                console.print(f"quarantined rows written to {self.quarantine}")
+        return shop
 
 
 def takes_data(default: str = "completejourney", help_text: str = DATA_HELP) -> Callable[[Callable], Callable]:
