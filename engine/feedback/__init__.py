@@ -1,0 +1,1 @@
+"""Closing the loop: feedback events, experiment assignment, monitoring inputs."""
