@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -82,6 +82,7 @@ class ChurnConfig(BaseModel):
     """``configs/churn.yaml``."""
 
     model_config = ConfigDict(extra="forbid")
+    default_file: ClassVar[str] = "churn.yaml"
     seed: int = 0
     features: FeatureSpec = Field(default_factory=FeatureSpec, description="horizon_days = the churn window N")
     windows: WindowSettings = Field(default_factory=WindowSettings)
@@ -97,6 +98,7 @@ class ClvConfig(BaseModel):
     """``configs/clv.yaml``."""
 
     model_config = ConfigDict(extra="forbid")
+    default_file: ClassVar[str] = "clv.yaml"
     seed: int = 0
     features: FeatureSpec = Field(default_factory=FeatureSpec, description="horizon_days = the window the models predict")
     windows: WindowSettings = Field(default_factory=WindowSettings)

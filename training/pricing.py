@@ -18,7 +18,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -100,6 +100,7 @@ class PricingConfig(BaseModel):
     """``configs/pricing.yaml``."""
 
     model_config = ConfigDict(extra="forbid")
+    default_file: ClassVar[str] = "pricing.yaml"
     seed: int = 0
     holdout_weeks: int = Field(13, ge=1, description="last weeks held out for scoring")
     week_starts_on: Literal[P.WEEKDAYS] = Field(
