@@ -12,7 +12,7 @@ from serving.customer_table import REASON_SEPARATOR, RFM_COLUMNS
 from serving.schemas import (
     CustomerRow,
     ModelVersions,
-    PriceQuote,
+    PriceAnswer,
     PriceRequest,
     ProfileResponse,
     Recommendation,
@@ -91,7 +91,7 @@ def offer_segment(bundle: Bundle, request: PriceRequest) -> str | None:
     return next((row[key] for key in ("segment", "tier") if row[key] in offers), row["segment"])
 
 
-def price_quote(bundle: Bundle, request: PriceRequest) -> PriceQuote:
+def price_quote(bundle: Bundle, request: PriceRequest) -> PriceAnswer:
     """The pricing model's quote for one request as an answer (raises EngineError on a bad value)."""
     quote = bundle.pricing.quote(
         request.product_id, current_price=request.current_price, stock=request.stock,
@@ -100,6 +100,6 @@ def price_quote(bundle: Bundle, request: PriceRequest) -> PriceQuote:
     fields = quote.as_dict()
     low, high = fields.pop("elasticity_interval") or (None, None)
     fields.pop("model_version")
-    return PriceQuote(
+    return PriceAnswer(
         **fields, known=quote.reason != UNKNOWN_PRODUCT, elasticity_low=low, elasticity_high=high,
     )

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from engine.customers.scoring import select_customers
 from engine.errors import EngineError
 
 RFM_COLUMNS = ("recency_days", "frequency", "monetary", "r_score", "f_score", "m_score")
@@ -77,20 +78,7 @@ class CustomerTable:
     ) -> pd.DataFrame:
         """The customers matching every given filter (each list: any of), sorted by ``sort_by`` with
         missing values last and ties by customer id, so pages are stable."""
-        frame = self.frame
-        keep = np.ones(len(frame), dtype=bool)
-        if segments:
-            keep &= frame[SEGMENT].isin(segments).to_numpy()
-        if tiers:
-            keep &= frame[TIER].isin(tiers).to_numpy()
-        if bands:
-            keep &= frame["churn_band"].isin(bands).to_numpy()
-        if min_clv is not None:
-            keep &= (pd.to_numeric(frame["expected_clv"], errors="coerce") >= min_clv).to_numpy()
-        selected = frame.loc[keep]
-        key = pd.to_numeric(selected[sort_by], errors="coerce")
-        order = np.lexsort((selected.index.to_numpy(), -key.to_numpy() if descending else key.to_numpy()))
-        return selected.iloc[order]
+        return select_customers(self.frame, segments, tiers, bands, min_clv, sort_by, descending)
 
     def rows(self, frame: pd.DataFrame) -> list[dict[str, Any]]:
         """Records (customer_id + the row columns) of a slice of :meth:`query`'s result."""

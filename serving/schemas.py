@@ -130,8 +130,9 @@ class BatchPriceRequest(Request):
     requests: list[PriceRequest] = Field(min_length=1, max_length=MAX_PRICE_BATCH)
 
 
-class PriceQuote(Answer):
-    """The guarded price and why; amounts are per week at the quoted and at the current price."""
+class PriceAnswer(Answer):
+    """The wire form of the engine's :class:`engine.pricing.optimizer.PriceQuote` (its one definition):
+    the guarded price and why; amounts are per week at the quoted and at the current price."""
 
     product_id: str
     known: bool = Field(description="false: no price model for the product; the price is kept (reason unknown_product)")
@@ -155,12 +156,12 @@ class PriceQuote(Answer):
     stock: float | None = None
 
 
-class PriceResponse(PriceQuote):
+class PriceResponse(PriceAnswer):
     versions: ModelVersions
 
 
 class BatchPriceResponse(Answer):
-    results: list[PriceQuote]
+    results: list[PriceAnswer]
     versions: ModelVersions
 
 

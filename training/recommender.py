@@ -22,13 +22,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from engine.customers.segments import SegmentRules
 from engine.data.columns import Columns
 from engine.data.dataset import ShopData
 from engine.data.split import TimeSplit
@@ -41,11 +41,11 @@ from engine.recommend.evaluation import evaluate_model, relevant_items, stratifi
 from engine.recommend.metrics import customer_values, evaluate
 from engine.recommend.registry import COLLABORATIVE, load_recommender, make_recommender
 from engine.recommend.tuning import Trial, best_trial, run_trial, tune_blend_weight
+from training.config import load_config as read_config
 
 MODEL_NAME = "crm-recommender"
 EXPERIMENT = "recommender"
 SERVED_REFIT = "served_refit"  # manifest flag: refitted on every line after its evaluation
-DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "recommender.yaml"
 METRIC_NAMES = ("ndcg", "precision", "recall", "hit_rate")  # those with per-customer values (paired SEs)
 OWN_ITEMS = ("buy_again", "repeat_ranker")  # score the customer's own items: over every item, not a catalogue
 # the result rows every run measures beside its models: bestsellers (most purchase lines), the items
@@ -81,6 +81,7 @@ class RecommenderConfig(BaseModel):
     ease) to the parameter sets tried on the validation window; an unknown parameter is an error."""
 
     model_config = ConfigDict(extra="forbid")
+    default_file: ClassVar[str] = "recommender.yaml"
     seed: int = 42
     k: int = Field(10, ge=1)
     protocol: Literal["auto", "time", "classic"] = "auto"
@@ -128,14 +129,8 @@ class RecommenderConfig(BaseModel):
 
 
 def load_config(path: str | Path | None = None) -> RecommenderConfig:
-    """Read and validate a YAML config (default ``configs/recommender.yaml``); errors name the key."""
-    path = Path(path) if path else DEFAULT_CONFIG
-    if not path.is_file():
-        raise EngineError(f"config file not found: {path}")
-    try:
-        return RecommenderConfig.model_validate(yaml.safe_load(path.read_text()) or {})
-    except ValidationError as error:
-        raise EngineError(f"{path}: invalid recommender config:\n{error}") from error
+    """Read and validate a YAML config (default: the packaged ``recommender.yaml``); errors name the key."""
+    return read_config(path, RecommenderConfig)
 
 
 # --- the data each protocol evaluates on ------------------------------------------------------------
@@ -820,11 +815,12 @@ def _warnings(experiment: Experiment) -> list[str]:
     return warnings
 
 
-def refit_to_serve(spec: dict[str, Any], shop: ShopData) -> RecommenderModel:
+def refit_to_serve(spec: dict[str, Any], shop: ShopData, segment_rules: SegmentRules | None = None) -> RecommenderModel:
     """The configuration to serve fitted again on every line of the shop. The one fitted before the
     test window stays the evidence; serving it would leave out the latest weeks (8 on Complete
-    Journey), customers who came in them included."""
-    return make_recommender(**spec).fit(shop.transactions)
+    Journey), customers who came in them included. ``segment_rules`` name the cold-start segments as
+    the served customer table names them."""
+    return make_recommender(**spec).fit(shop.transactions, segment_rules=segment_rules)
 
 
 def served_manifest(experiment: Experiment) -> dict[str, Any]:
@@ -834,7 +830,11 @@ def served_manifest(experiment: Experiment) -> dict[str, Any]:
 
 
 def train(
-    shop: ShopData, config: RecommenderConfig, out: Path, progress: Progress = _quiet
+    shop: ShopData,
+    config: RecommenderConfig,
+    out: Path,
+    progress: Progress = _quiet,
+    segment_rules: SegmentRules | None = None,
 ) -> TrainOutcome:
     """Run the experiment and record it in MLflow (configured by the caller with
     ``tracking.configure``): params, metrics, data fingerprint, plots; gate the chosen model on its
@@ -865,7 +865,7 @@ def train(
         for warning in baselines.warnings:
             progress(f"warning: {warning}")
         progress(f"refitting {baselines.served['kind']} on every line to serve it")
-        served = refit_to_serve(baselines.served, shop)
+        served = refit_to_serve(baselines.served, shop, segment_rules)
         extra = {**served_manifest(experiment), "baseline_gate": baselines.replaced}
         served.save(model_dir, data_fingerprint=shop.fingerprint(), extra=extra)
         name, value = experiment.primary_name(), baselines.value

@@ -8,6 +8,8 @@ highest first. The serving layer calls :func:`score_customers` with models loade
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -88,6 +90,30 @@ def score_customers(
     return scores.sort_values(VALUE_AT_RISK, ascending=False, kind="stable")
 
 
+def select_customers(
+    scores: pd.DataFrame,
+    segments: Sequence[str] | None = None,
+    tiers: Sequence[str] | None = None,
+    bands: Sequence[str] | None = None,
+    min_clv: float | None = None,
+    sort_by: str = VALUE_AT_RISK,
+    descending: bool = True,
+) -> pd.DataFrame:
+    """The customers (rows of ``scores``, indexed by customer id) matching every filter given (each
+    list: any of), sorted by ``sort_by`` with missing values last and ties by customer id, so lists
+    and pages are stable. ``crm churn-list`` and the service's churn-risk routes both use it."""
+    keep = np.ones(len(scores), dtype=bool)
+    for column, wanted in (("segment", segments), ("tier", tiers), (RISK_BAND, bands)):
+        if wanted:
+            keep &= scores[column].isin(list(wanted)).to_numpy()
+    if min_clv is not None:
+        keep &= (pd.to_numeric(scores[EXPECTED_CLV], errors="coerce") >= min_clv).to_numpy()
+    selected = scores.loc[keep]
+    key = pd.to_numeric(selected[sort_by], errors="coerce").to_numpy(dtype=np.float64)
+    order = np.lexsort((selected.index.to_numpy(), -key if descending else key))
+    return selected.iloc[order]
+
+
 def churn_list(
     scores: pd.DataFrame,
     top: int,
@@ -97,13 +123,7 @@ def churn_list(
     min_clv: float | None = None,
 ) -> pd.DataFrame:
     """The ``top`` customers by value at risk among those matching every filter given."""
-    mask = pd.Series(True, index=scores.index)
-    if segment is not None:
-        mask &= scores["segment"] == segment
-    if tier is not None:
-        mask &= scores["tier"] == tier
-    if band is not None:
-        mask &= scores[RISK_BAND] == band
-    if min_clv is not None:
-        mask &= scores[EXPECTED_CLV] >= min_clv
-    return scores.loc[mask].sort_values(VALUE_AT_RISK, ascending=False, kind="stable").head(top)
+    def one(value: str | None) -> list[str] | None:
+        return None if value is None else [value]
+
+    return select_customers(scores, one(segment), one(tier), one(band), min_clv).head(top)

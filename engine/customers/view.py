@@ -7,6 +7,9 @@ import pandas as pd
 from engine.customers.rfm import rfm_scores
 from engine.customers.segments import SegmentRules, assign_segments
 from engine.customers.tiers import TierConfig, loyalty_tiers
+from engine.data.split import default_as_of
+
+__all__ = ["customer_view", "default_as_of"]  # default_as_of lives in engine.data.split; many callers import it here
 
 
 def customer_view(
@@ -24,8 +27,3 @@ def customer_view(
     return view.join(loyalty_tiers(transactions, as_of, tiers), how="left")
 
 
-def default_as_of(transactions: pd.DataFrame) -> pd.Timestamp:
-    """The day after the last transaction: "now" for a table that ends today."""
-    from engine.data.columns import Columns
-
-    return transactions[Columns.timestamp].max().normalize() + pd.Timedelta(days=1)

@@ -10,6 +10,12 @@ from engine.data.columns import Columns
 from engine.errors import EngineError
 
 
+def default_as_of(transactions: pd.DataFrame) -> pd.Timestamp:
+    """The day after the last transaction: "now" for a table that ends today. Every model, view and
+    command that is not given an as-of date uses this one."""
+    return transactions[Columns.timestamp].max().normalize() + pd.Timedelta(days=1)
+
+
 def _days(length: str | int | pd.Timedelta) -> pd.Timedelta:
     if isinstance(length, int):
         return pd.Timedelta(days=length)
@@ -59,7 +65,7 @@ class TimeSplit:
         """Hold out the last ``holdout`` of the data (whole days, ending after the last record)."""
         if transactions.empty:
             raise EngineError("cannot split an empty transactions table")
-        end = transactions[Columns.timestamp].max().normalize() + pd.Timedelta(days=1)
+        end = default_as_of(transactions)
         split = cls.at(end - _days(holdout), holdout, calibration)
         first = transactions[Columns.timestamp].min()
         if split.as_of <= first:

@@ -30,7 +30,9 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from engine.customers.segments import SegmentRules
 from engine.data.columns import Columns
+from engine.data.split import default_as_of
 from engine.data.idmap import UNKNOWN, IdMap
 from engine.errors import EngineError, ModelFormatError, NotFittedError
 from engine.io import read_manifest, write_manifest
@@ -145,19 +147,24 @@ class RecommenderModel(ABC):
 
     # --- fitting -------------------------------------------------------------------------------------
 
-    def fit(self, transactions: pd.DataFrame, as_of: str | pd.Timestamp | None = None) -> RecommenderModel:
+    def fit(
+        self,
+        transactions: pd.DataFrame,
+        as_of: str | pd.Timestamp | None = None,
+        segment_rules: SegmentRules | None = None,
+    ) -> RecommenderModel:
         """Learn from canonical transactions (lines before ``as_of``; default: the day after the last
-        line). Returns ``self``."""
+        line). ``segment_rules`` name the segments of the cold-start fallback: pass the configured
+        table that also names the customers' segments in serving (default: the built-in table).
+        Returns ``self``."""
         check_transactions(transactions)
-        as_of = (
-            transactions[Columns.timestamp].max().normalize() + pd.Timedelta(days=1)
-            if as_of is None
-            else pd.Timestamp(as_of)
-        )
-        self._fit_data(self._training_data(transactions, as_of))
+        as_of = default_as_of(transactions) if as_of is None else pd.Timestamp(as_of)
+        self._fit_data(self._training_data(transactions, as_of, segment_rules))
         return self
 
-    def _training_data(self, transactions: pd.DataFrame, as_of: pd.Timestamp) -> TrainingData:
+    def _training_data(
+        self, transactions: pd.DataFrame, as_of: pd.Timestamp, segment_rules: SegmentRules | None = None
+    ) -> TrainingData:
         """This model's catalogue, counts, customer segments and popularity table."""
         min_item_buyers, max_items, value = self._catalogue_params()
         if value not in VALUES:
@@ -169,7 +176,7 @@ class RecommenderModel(ABC):
             pd.Series(buyers(all_counts), index=every_item.external_ids), min_item_buyers, max_items
         )
         counts = sparse.csr_matrix(all_counts[:, every_item.to_internal(items.external_ids)])
-        names, per_customer = customer_segments(transactions, as_of, customers)
+        names, per_customer = customer_segments(transactions, as_of, customers, segment_rules)
         popularity = PopularityTable.build(counts, names, per_customer)
         return TrainingData(transactions, customers, items, counts, as_of, popularity, min_item_buyers)
 

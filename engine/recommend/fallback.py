@@ -18,18 +18,19 @@ import pandas as pd
 from scipy import sparse
 
 from engine.customers.rfm import rfm_scores
-from engine.customers.segments import assign_segments
+from engine.customers.segments import SegmentRules, assign_segments
 from engine.data.idmap import IdMap
 
 NO_SEGMENT = -1
 
 
 def customer_segments(
-    transactions: pd.DataFrame, as_of: pd.Timestamp, customers: IdMap
+    transactions: pd.DataFrame, as_of: pd.Timestamp, customers: IdMap, rules: SegmentRules | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """RFM segment of every customer as of ``as_of``: (segment names, segment index per customer,
-    ``NO_SEGMENT`` for customers RFM cannot score, e.g. with only returns)."""
-    segments = assign_segments(rfm_scores(transactions, as_of))
+    """RFM segment (named by ``rules``; default: the built-in table) of every customer as of ``as_of``:
+    (segment names, segment index per customer, ``NO_SEGMENT`` for customers RFM cannot score, e.g.
+    with only returns)."""
+    segments = assign_segments(rfm_scores(transactions, as_of), rules)
     names = np.asarray(sorted(segments.unique()), dtype=str)
     codes = pd.Series(np.arange(len(names)), index=names)
     per_customer = np.full(len(customers), NO_SEGMENT, dtype=np.int64)

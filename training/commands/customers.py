@@ -84,6 +84,7 @@ def churn_list(
     as_of: Annotated[str | None, typer.Option("--as-of", help="Score as of this date (default: the day after the last line)")] = None,
     churn_config: Annotated[Path | None, typer.Option("--churn-config", help="YAML like configs/churn.yaml (risk bands; fitting)")] = None,
     clv_config: Annotated[Path | None, typer.Option("--clv-config", help="YAML like configs/clv.yaml (used when fitting)")] = None,
+    segments_config: Annotated[Path | None, typer.Option("--segments-config", help="YAML like configs/segments.yaml (segment names)")] = None,
     refit: Annotated[bool, typer.Option("--refit", help="Fit the models on this data even if MLflow champions exist")] = False,
     tracking_uri: TrackingOption = None,
 ) -> None:
@@ -98,6 +99,7 @@ def churn_list(
     from engine.customers.scoring import churn_list as select, score_customers
     from engine.customers.view import default_as_of
     from training import tracking
+    from training.commands.segments import SegmentsConfig
     from training.customers import ChurnConfig, ClvConfig, champion_models, fit_models
 
     if band is not None and band not in ("low", "medium", "high"):
@@ -105,6 +107,7 @@ def churn_list(
     if out.suffix not in (".csv", ".parquet"):
         raise typer.BadParameter(f"{out.name}: the list is written as .csv or .parquet", param_hint="--out")
     churn_settings, clv_settings = load_config(churn_config, ChurnConfig), load_config(clv_config, ClvConfig)
+    rules = load_config(segments_config, SegmentsConfig).segments
     shop = source.load()
     tracking.configure(tracking_uri)
     end = default_as_of(shop.transactions)
@@ -118,7 +121,8 @@ def churn_list(
         origin = f"MLflow champions crm-churn v{tracking.champion_version('crm-churn')}, crm-clv v{tracking.champion_version('crm-clv')}"
     churn, clv = models
     with step(f"scoring every customer ({origin})"):
-        scores = score_customers(shop.transactions, churn, clv, moment, shop.products, churn_settings.risk_bands)
+        scores = score_customers(shop.transactions, churn, clv, moment, shop.products, churn_settings.risk_bands,
+                                 segment_rules=rules)
     chosen = select(scores, top, segment, tier, band, min_clv)
     if len(chosen) < top:
         console.print(f"[yellow]only {len(chosen):,} customers match the filters; writing {len(chosen):,} rows, not {top:,}[/yellow]")

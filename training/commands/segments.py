@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 import pandas as pd
 import typer
@@ -24,6 +24,7 @@ class SegmentsConfig(BaseModel):
     """``configs/segments.yaml``: the segment rule table and the loyalty ladder."""
 
     model_config = ConfigDict(extra="forbid")
+    default_file: ClassVar[str] = "segments.yaml"
     as_of: date | None = Field(None, description="score as of this date; default: the day after the last line")
     segments: SegmentRules = DEFAULT_SEGMENT_RULES
     tiers: TierConfig = Field(default_factory=TierConfig)
