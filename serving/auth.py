@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from serving.routes import KEY_REQUIRED_PREFIXES, STOREFRONT
-from serving.settings import API_KEY_HEADER, ServingSettings
+from serving.settings import API_KEY_HEADER, ServingSettings, current
 
 Scope = dict[str, Any]
 Refusal = tuple[int, str]
@@ -38,7 +38,7 @@ class ApiKeyMiddleware:
 
     def __init__(self, app: Any, settings: ServingSettings | None = None) -> None:
         self.app = app
-        self.settings = settings if settings is not None else ServingSettings.from_env()
+        self.settings = settings if settings is not None else current()
         self._key = self.settings.api_key.get_secret_value().encode() if self.settings.api_key else None
 
     def protects(self, path: str) -> bool:

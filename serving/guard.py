@@ -19,7 +19,7 @@ import json
 import logging
 from typing import Any
 
-from serving.settings import ServingSettings
+from serving.settings import ServingSettings, current
 
 logger = logging.getLogger("crm.serving")
 
@@ -135,7 +135,7 @@ class RequestGuard:
 
     def __init__(self, app: Any, settings: ServingSettings | None = None) -> None:
         self.app = app
-        self.max_body_bytes = (settings if settings is not None else ServingSettings.from_env()).max_body_bytes
+        self.max_body_bytes = (settings if settings is not None else current()).max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":

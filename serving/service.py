@@ -45,7 +45,7 @@ from serving.schemas import (
     SimilarItemsResponse,
     StatusResponse,
 )
-from serving.settings import ServingSettings
+from serving.settings import current as current_settings
 
 logger = logging.getLogger("crm.serving")
 
@@ -88,7 +88,7 @@ class CRMService:
     def __init__(self) -> None:
         logger.setLevel(logging.INFO)  # BentoML's server logging keeps other loggers at WARNING
         quiet_client_errors()
-        self.settings = ServingSettings.from_env()
+        self.settings = current_settings()
         self.holder = BundleHolder(self._load)
         self._follower: asyncio.Task | None = None
         self.refresh()

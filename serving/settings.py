@@ -12,34 +12,29 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
+from functools import cache
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engine.errors import EngineError
 
 BUNDLE_NAME = "crm-bundle"
 API_KEY_HEADER = "x-api-key"
-
-_ENV = {
-    "api_key": "CRM_API_KEY",
-    "storefront_open": "CRM_STOREFRONT_OPEN",
-    "bundle": "CRM_BUNDLE",
-    "reload_seconds": "CRM_RELOAD_SECONDS",
-    "personal_answers_need_key": "CRM_PERSONAL_ANSWERS_NEED_KEY",
-    "max_body_bytes": "CRM_MAX_BODY_BYTES",
-}
+ENV_PREFIX = "CRM_"
 
 
 class SettingsError(EngineError):
     """An environment variable of the service has a value it cannot use (the message names it)."""
 
 
-class ServingSettings(BaseModel):
-    """What an operator configures; everything else (limits, routes) is part of the documented API."""
+class ServingSettings(BaseSettings):
+    """What an operator configures; everything else (limits, routes) is part of the documented API.
+    Each field is read from ``CRM_<FIELD>`` (pydantic-settings); an empty variable counts as unset."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True, env_ignore_empty=True)
 
     api_key: SecretStr | None = Field(None, description="key for marketing endpoints (X-API-Key header)")
     storefront_open: bool = Field(True, description="storefront endpoints answer without a key")
@@ -53,6 +48,11 @@ class ServingSettings(BaseModel):
     )
     max_body_bytes: int = Field(2**20, ge=2**10, le=2**26, description="largest request body accepted (bytes)")
 
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _blank_key_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @property
     def follows_latest(self) -> bool:
         """True when the bundle is not pinned, so a newer import is picked up by the reload check."""
@@ -60,11 +60,26 @@ class ServingSettings(BaseModel):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServingSettings:
-        """Settings from ``environ`` (default: the process environment); empty variables count as unset."""
-        environ = os.environ if environ is None else environ
-        values = {field: environ[name] for field, name in _ENV.items() if environ.get(name, "").strip()}
+        """Settings from ``environ`` (default: the process environment); empty variables count as unset.
+        A bad value is a :class:`SettingsError` naming the variable."""
         try:
-            return cls(**values)
+            if environ is None:
+                return cls()
+            values = {name: environ[variable(name)] for name in cls.model_fields if environ.get(variable(name), "").strip()}
+            return cls.model_validate(values)  # validates the mapping alone, without reading os.environ
         except ValidationError as error:
-            problems = "; ".join(f"{_ENV[str(e['loc'][0])]}: {e['msg']}" for e in error.errors())
+            problems = "; ".join(f"{variable(str(e['loc'][0]))}: {e['msg']}" for e in error.errors())
             raise SettingsError(f"invalid service configuration: {problems}") from error
+
+
+def variable(field: str) -> str:
+    """The environment variable of a settings field (``api_key`` -> ``CRM_API_KEY``)."""
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+@cache
+def current() -> ServingSettings:
+    """The process's settings, read from the environment once (the service, its middlewares and the
+    ``crm serve`` commands all ask here)."""
+    return ServingSettings.from_env()
+
