@@ -20,6 +20,7 @@ from typer.core import TyperGroup
 from engine.errors import EngineError
 from training.commands import customers, data, pricing, segments, serving
 from training.commands import recommender
+from training.console import record_error
 
 USER_ERROR_EXIT = 2
 BUG_EXIT = 1
@@ -42,14 +43,19 @@ class _FailsWithAMessage(TyperGroup):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.Abort, typer.Exit, typer.Abort):
+        except click.ClickException as error:
+            record_error(error.exit_code, "usage", error.format_message())
+            raise
+        except (click.exceptions.Exit, click.Abort, typer.Exit, typer.Abort):
             raise
         except Exception as error:  # noqa: BLE001 - every failure ends as a message, see module doc
             if ctx.meta.get("debug"):
                 raise
             if isinstance(error, EXPECTED_FAILURES):
+                record_error(USER_ERROR_EXIT, "user", str(error))
                 typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
                 ctx.exit(USER_ERROR_EXIT)
+            record_error(BUG_EXIT, "bug", f"{type(error).__name__}: {error}")
             typer.secho(
                 f"internal error (a bug; please report it): {type(error).__name__}: {error}. "
                 "Run again with `crm --debug ...` for the traceback.",

@@ -36,6 +36,7 @@ from pydantic import BaseModel
 from engine.data.dataset import ShopData
 from engine.errors import EngineError, ModelFormatError
 from engine.io import library_versions
+from training.processes import Terminated, process_gone, scratch_folder, stop_on_signals  # noqa: F401 - commands use tracking.scratch_folder
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 CHAMPION = "champion"
@@ -43,45 +44,6 @@ _PRIMARY_METRIC_TAG = "primary_metric"
 _PRIMARY_VALUE_TAG = "primary_metric_value"
 _FINGERPRINT_TAG = "data.fingerprint"
 _HOST_TAG, _PID_TAG, _FAILURE_TAG = "run.host", "run.pid", "failure"
-
-
-class Terminated(SystemExit):
-    """Raised in the main thread by SIGTERM while :func:`stop_on_signals` is active; exits with 143
-    (128 + SIGTERM) like an unhandled SIGTERM would, after every cleanup on the way out has run."""
-
-    def __init__(self) -> None:
-        super().__init__(128 + signal.SIGTERM)
-
-    def __str__(self) -> str:
-        return "stopped by SIGTERM"
-
-
-@contextmanager
-def stop_on_signals() -> Iterator[None]:
-    """While the block runs, SIGTERM raises :class:`Terminated` and SIGINT ``KeyboardInterrupt`` in the
-    main thread, so context managers and ``finally`` blocks unwind (an MLflow run ends FAILED, a
-    temporary folder is removed) instead of the process dying where it stands. Only the first signal
-    raises; more of them during the unwinding are ignored so that the cleanup finishes (SIGKILL still
-    stops it). The previous handlers are restored afterwards. Outside the main thread it does nothing,
-    as Python delivers signals only there."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    raised = False
-
-    def interrupt(signum: int, _frame: Any) -> None:
-        nonlocal raised
-        if raised:
-            return
-        raised = True
-        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
-
-    previous = {number: signal.signal(number, interrupt) for number in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
 
 
 def configure(tracking_uri: str | None = None) -> str:
@@ -107,21 +69,6 @@ def _git_commit() -> str:
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-
-
-@contextmanager
-def scratch_folder(prefix: str) -> Iterator[Path]:
-    """A temporary folder for the block, removed however the block ends: normally, on an error, on
-    Ctrl-C or SIGTERM (see :func:`stop_on_signals`). Its name carries this machine and process
-    (``PREFIX-HOST-PID-...``), so folders left by processes of this machine that were killed outright
-    (SIGKILL, out of memory) are removed when the next one starts."""
-    host = socket.gethostname()
-    for stale in Path(tempfile.gettempdir()).glob(f"{prefix}-{host}-*"):
-        pid = stale.name[len(f"{prefix}-{host}-"):].split("-", 1)[0]
-        if pid.isdigit() and _process_gone(int(pid)):
-            shutil.rmtree(stale, ignore_errors=True)
-    with stop_on_signals(), tempfile.TemporaryDirectory(prefix=f"{prefix}-{host}-{os.getpid()}-") as folder:
-        yield Path(folder)
 
 
 @contextmanager
@@ -177,16 +124,6 @@ def _failure_recorded() -> Iterator[None]:
         raise
 
 
-def _process_gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # exists, owned by someone else
-        return False
-    return False
-
-
 def fail_orphaned_runs(experiment_id: str) -> list[str]:
     """Mark FAILED the RUNNING runs of ``experiment_id`` started on this machine by a process that no
     longer exists (killed with SIGKILL, out of memory, machine reset); returns their run ids. Runs of
@@ -195,7 +132,7 @@ def fail_orphaned_runs(experiment_id: str) -> list[str]:
     for run in client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000):
         tags = run.data.tags
         pid = tags.get(_PID_TAG, "")
-        if tags.get(_HOST_TAG) == host and pid.isdigit() and int(pid) != os.getpid() and _process_gone(int(pid)):
+        if tags.get(_HOST_TAG) == host and pid.isdigit() and int(pid) != os.getpid() and process_gone(int(pid)):
             client.set_tag(run.info.run_id, _FAILURE_TAG, f"process {pid} on {host} ended without finishing the run")
             client.set_terminated(run.info.run_id, status="FAILED")
             ended.append(run.info.run_id)
@@ -379,3 +316,46 @@ def write_json(path: str | Path, payload: dict[str, Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2, default=float))
     return path
+
+
+@contextmanager
+def quiet_downloads() -> Iterator[None]:
+    """MLflow's per-file download progress bars off while the block runs (one line per step instead)."""
+    from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
+
+    name = MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name
+    previous = os.environ.get(name)
+    os.environ[name] = "false"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name)
+        else:
+            os.environ[name] = previous
+
+
+def version_run_tags(model_name: str, version: str) -> dict[str, str]:
+    """The tags of the run that produced a registered model version (data source, fingerprint, ...)."""
+    client = MlflowClient()
+    return dict(client.get_run(client.get_model_version(model_name, version).run_id).data.tags)
+
+
+def set_tags(tags: dict[str, Any]) -> None:
+    """Tags on the active run."""
+    mlflow.set_tags(tags)
+
+
+def log_params(params: dict[str, Any]) -> None:
+    """Parameters of the active run."""
+    mlflow.log_params(params)
+
+
+def log_dict(payload: dict[str, Any], name: str) -> None:
+    """A JSON artifact of the active run."""
+    mlflow.log_dict(payload, name)
+
+
+def log_artifact(path: str | Path, folder: str | None = None) -> None:
+    """A file artifact of the active run (under ``folder``)."""
+    mlflow.log_artifact(str(path), folder)

@@ -25,7 +25,7 @@ from tests.serving.champions import (
     train_pricing,
     train_recommender,
 )
-from training.commands.serving import import_champions
+from training.bundle import import_champions
 
 KEY = {"X-API-Key": API_KEY}
 

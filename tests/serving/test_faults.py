@@ -13,7 +13,8 @@ import pytest
 
 from serving import routes, server
 from tests.serving.champions import API_KEY, small_shop, temporary_registry, train_recommender
-from training.commands.serving import import_champions, store_bundle, stored_path
+from training.bundle import import_champions
+from training.bundle_store import store_bundle, stored_path
 
 KEY = {"X-API-Key": API_KEY}
 

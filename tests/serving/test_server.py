@@ -24,7 +24,8 @@ from serving import routes, server
 from serving.schemas import MAX_BATCH_CUSTOMERS, MAX_CLV, MAX_K, MAX_PAGE, MAX_PRICE, MAX_PRICE_BATCH, MAX_STOCK
 from tests.serving.champions import train_recommender
 from tests.serving.live import KEY, Live, live_service
-from training.commands.serving import import_champions, store_bundle, stored_path
+from training.bundle import import_champions
+from training.bundle_store import store_bundle, stored_path
 
 
 @pytest.fixture(scope="module")

@@ -211,7 +211,7 @@ def test_churn_list_as_of_scores_as_a_model_trained_with_windows_ending_there(st
 
 
 def test_serve_import_refuses_customer_champions_fitted_after_its_as_of(trained):
-    from training.commands.serving import Champion, customer_frame
+    from training.bundle import Champion, customer_frame
     from training.commands.segments import SegmentsConfig
 
     tmp_path, _, _, shop = trained

@@ -173,13 +173,13 @@ def test_import_without_data_or_champion_sources_says_what_to_pass(tmp_path) -> 
 
 def _stored_bundles(home: Path, count: int, work: Path) -> list[str]:
     from tests.serving.test_bundle import _write
-    from training.commands.serving import store_bundle
+    from training.bundle_store import store_bundle
 
     return [store_bundle(_write(work / f"bundle-{n}"), {"n": n}, home) for n in range(count)]
 
 
 def test_pruning_keeps_the_newest_bundles(tmp_path) -> None:
-    from training.commands.serving import prune_bundles, stored_bundles
+    from training.bundle_store import prune_bundles, stored_bundles
 
     home = tmp_path / "bentoml"
     tags = _stored_bundles(home, 4, tmp_path)
@@ -189,7 +189,7 @@ def test_pruning_keeps_the_newest_bundles(tmp_path) -> None:
 
 
 def test_pruning_deletes_damaged_bundles_first_and_keeps_good_ones(tmp_path) -> None:
-    from training.commands.serving import prune_bundles, stored_bundles, stored_path
+    from training.bundle_store import prune_bundles, stored_bundles, stored_path
 
     home = tmp_path / "bentoml"
     tags = _stored_bundles(home, 5, tmp_path)  # oldest first; the two newest get damaged
@@ -209,7 +209,7 @@ def test_a_stored_copy_that_does_not_verify_is_deleted(tmp_path, monkeypatch) ->
 
     from engine.errors import ModelFormatError
     from tests.serving.test_bundle import _write
-    from training.commands.serving import store_bundle, stored_bundles
+    from training.bundle_store import store_bundle, stored_bundles
 
     home, copy = tmp_path / "bentoml", shutil.copytree
     folder = _write(tmp_path / "bundle")

@@ -1,51 +1,31 @@
-"""``crm serve ...``: put the champions into the BentoML model store as one bundle, run the service, build
-a Bento, show every endpoint once (demo), and benchmark the running service (``crm bench serving``).
-
-The import step is the only place where the MLflow registry meets serving: it downloads the model
-folders holding the ``champion`` alias, precomputes the per-customer table (RFM, segment, tier, churn,
-CLV) from the training data, checks that the whole bundle loads, and stores it as a new version of
-``crm-bundle`` in the BentoML model store. A running service picks it up by itself (see
-``CRM_RELOAD_SECONDS``); a built Bento carries it and needs no registry.
-
-Every stored bundle is verified against its manifest (sizes and SHA-256 of every file) before it is
-reused and when the store is pruned: a damaged or partial bundle is never reused, never counted among
-the bundles kept, and is deleted first. The import works in a temporary folder that is removed however
-it ends (error, Ctrl-C or SIGTERM; after SIGKILL, by the next import).
+"""``crm serve ...``: thin commands over the bundle pipeline (:mod:`training.bundle`), the model store
+(:mod:`training.bundle_store`) and the serving bench (:mod:`training.serving_bench`): import the
+champions as one bundle, run the service, build a Bento, show every endpoint once (demo), and
+benchmark the running service (``crm bench serving``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import secrets
-import shutil
-import sys
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
-import pandas as pd
 import typer
-from pydantic import BaseModel
 
-from engine.customers.view import customer_view, default_as_of
-from engine.data.dataset import ShopData
-from engine.errors import ModelFormatError
-from engine.io import MANIFEST
 from serving import routes, server
-from serving.bundle import MODEL_NAMES, load_bundle, verify_bundle, write_bundle
-from serving.settings import BUNDLE_NAME
-from training import tracking
+from serving.bundle import MODEL_NAMES, load_bundle
+from serving.settings import BUNDLE_NAME, current
+from training import serving_bench, tracking
+from training.bundle import import_champions
+from training.bundle_store import damage
 from training.commands.data import DataArgs, takes_data
 from training.commands.segments import SegmentsConfig
 from training.config import load_config
 from training.console import console, step
-
-if TYPE_CHECKING:
-    from engine.customers.scoring import RiskBands
 
 EMPTY_STORE_EXIT = 2  # like a usage error: the user has to run something else first (crm serve import)
 
@@ -57,244 +37,6 @@ TrackingOption = Annotated[
     str | None, typer.Option("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db)")
 ]
 PortOption = Annotated[int, typer.Option("--port", help="TCP port of the service.")]
-
-
-# --- import: MLflow champions -> one bundle in the BentoML model store ------------------------------------
-
-
-@dataclass(frozen=True)
-class Champion:
-    """The registry version holding the ``champion`` alias of one capability, and its downloaded folder."""
-
-    part: str
-    version: str
-    data_source: str | None
-    data_fingerprint: str | None
-    path: Path
-
-
-def find_champions(destination: Path) -> dict[str, Champion]:
-    """Download every capability's champion into ``destination``; capabilities without one are left out."""
-    from mlflow import MlflowClient
-    from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
-
-    client, found = MlflowClient(), {}
-    previous = os.environ.get(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name)
-    os.environ[MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name] = "false"  # one line per step, not per file
-    try:
-        for part, name in MODEL_NAMES.items():
-            version = tracking.champion_version(name)
-            if version is None:
-                continue
-            tags = client.get_run(client.get_model_version(name, version).run_id).data.tags
-            path = tracking.download_champion(name, destination=destination / part)
-            found[part] = Champion(part, version, tags.get("data.source"), tags.get("data.fingerprint"), path)
-    finally:
-        if previous is None:
-            os.environ.pop(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name)
-        else:
-            os.environ[MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name] = previous
-    return found
-
-
-def recorded_source(champions: dict[str, Champion]) -> str:
-    """The data source the champions were trained on (they must agree), for importing without --data."""
-    sources = {c.data_source for c in champions.values() if c.data_source}
-    if len(sources) != 1:
-        raise typer.BadParameter(
-            f"the champions were trained on {sorted(sources) or 'unrecorded sources'}; say which data to "
-            "profile customers from with --data", param_hint="--data",
-        )
-    return sources.pop()
-
-
-def customer_frame(
-    shop: ShopData,
-    as_of: pd.Timestamp,
-    config: SegmentsConfig,
-    champions: dict[str, Champion],
-    bands: RiskBands | None = None,
-) -> pd.DataFrame:
-    """Per customer as of ``as_of``: RFM, segment and tier (always); churn probability, risk band,
-    expected CLV, value at risk and the top reasons when both customer-value champions exist (refused
-    when they were fitted on lines from ``as_of`` on: the profiles would look ahead)."""
-    view = customer_view(shop.transactions, as_of, config.segments, config.tiers)
-    if "churn" not in champions or "clv" not in champions:
-        return view
-    from engine.customers.churn_gbm import ChurnClassifier
-    from engine.customers.clv import ClvModel
-    from engine.customers.scoring import (
-        CHURN_PROBABILITY,
-        EXPECTED_CLV,
-        RISK_BAND,
-        TOP_REASONS,
-        VALUE_AT_RISK,
-        score_customers,
-    )
-
-    from training.customers import check_not_after
-
-    for name in ("churn", "clv"):
-        check_not_after(
-            json.loads((Path(champions[name].path) / MANIFEST).read_text()), MODEL_NAMES[name], as_of,
-            default_as_of(shop.transactions), "train the champions with windows ending by that date, or import as of a later date",
-        )
-    churn, clv = ChurnClassifier.load(champions["churn"].path), ClvModel.load(champions["clv"].path)
-    scores = score_customers(shop.transactions, churn, clv, as_of, shop.products, bands, segment_rules=config.segments)
-    return view.join(scores[[CHURN_PROBABILITY, RISK_BAND, EXPECTED_CLV, VALUE_AT_RISK, TOP_REASONS]], how="left")
-
-
-def build_bundle(
-    shop: ShopData,
-    champions: dict[str, Champion],
-    as_of: pd.Timestamp,
-    config: SegmentsConfig,
-    directory: Path,
-    bands: RiskBands | None = None,
-) -> Path:
-    """Write the bundle folder for ``champions`` and ``shop`` into ``directory`` and check it loads."""
-    write_bundle(
-        directory,
-        customers=customer_frame(shop, as_of, config, champions, bands),
-        as_of=as_of,
-        entry_tier=config.tiers.tiers[0].name,
-        versions={part: champion.version for part, champion in champions.items()},
-        data_source=shop.source,
-        data_fingerprint=shop.fingerprint(),
-        recommender_dir=champions["recommender"].path if "recommender" in champions else None,
-        pricing_dir=champions["pricing"].path if "pricing" in champions else None,
-        products=shop.products,
-    )
-    load_bundle(directory, tag="(checking)")
-    return directory
-
-
-def _store(bentoml_home: Path | None) -> dict[str, Any]:
-    """Keyword arguments that point BentoML at ``bentoml_home``'s model store (default: $BENTOML_HOME)."""
-    from bentoml._internal.models import ModelStore
-
-    return {"_model_store": ModelStore(bentoml_home / "models")} if bentoml_home else {}
-
-
-def store_bundle(directory: Path, metadata: dict[str, Any], bentoml_home: Path | None = None) -> str:
-    """Copy a checked bundle folder into the BentoML model store as a new ``crm-bundle`` version, and
-    verify the stored copy (a copy that does not verify is deleted, and the error names the part)."""
-    import bentoml
-
-    with bentoml.models.create(BUNDLE_NAME, metadata=metadata, **_store(bentoml_home)) as model:
-        shutil.copytree(directory, model.path, dirs_exist_ok=True)
-    tag = str(model.tag)
-    try:
-        verify_bundle(stored_path(tag, bentoml_home), tag)
-    except ModelFormatError:
-        bentoml.models.delete(tag, **_store(bentoml_home))
-        raise
-    return tag
-
-
-def damage(model: Any) -> str | None:
-    """Why a stored bundle cannot be served (a missing or damaged part, named), or None if it is whole."""
-    try:
-        verify_bundle(model.path, str(model.tag))
-    except ModelFormatError as error:
-        return str(error)
-    return None
-
-
-def stored_path(tag: str, bentoml_home: Path | None = None) -> Path:
-    """The folder of a stored bundle version."""
-    import bentoml
-
-    return Path(bentoml.models.get(tag, **_store(bentoml_home)).path)
-
-
-def stored_bundles(bentoml_home: Path | None = None) -> list[Any]:
-    """Every stored ``crm-bundle`` version, newest first."""
-    import bentoml
-    from bentoml.exceptions import NotFound
-
-    try:
-        found = bentoml.models.list(BUNDLE_NAME, **_store(bentoml_home))
-    except NotFound:
-        return []
-    return sorted(found, key=lambda model: model.info.creation_time, reverse=True)
-
-
-def prune_bundles(keep: int, bentoml_home: Path | None = None) -> list[str]:
-    """Keep the ``keep`` newest bundle versions that verify; delete the damaged ones first, then the
-    older whole ones (a running service keeps what it has loaded). Returns the deleted tags."""
-    import bentoml
-
-    stored = stored_bundles(bentoml_home)
-    damaged = [model for model in stored if damage(model) is not None]
-    whole = [model for model in stored if model not in damaged]
-    removed = [str(model.tag) for model in [*damaged, *whole[keep:]]]
-    for tag in removed:
-        bentoml.models.delete(tag, **_store(bentoml_home))
-    return removed
-
-
-def settings_fingerprint(config: SegmentsConfig | None = None, bands: RiskBands | None = None) -> str:
-    """A short hash of the settings that shape the customer table: segments and tiers, risk bands.
-    Unset settings count as their defaults, so every command that imports (``crm serve import``,
-    ``crm serve demo --data``, the benchmark) fingerprints the same settings the same way."""
-    from engine.customers.scoring import RiskBands
-
-    settings: list[BaseModel] = [config or SegmentsConfig(), bands or RiskBands()]
-    text = json.dumps([setting.model_dump(mode="json") for setting in settings], sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def import_champions(
-    shop: ShopData | None,
-    data: DataArgs | str | None = None,
-    as_of: str | None = None,
-    config: SegmentsConfig | None = None,
-    bentoml_home: Path | None = None,
-    bands: RiskBands | None = None,
-    keep: int = 3,
-) -> tuple[str, dict[str, Champion]]:
-    """Champions of the active tracking store -> a new bundle in the model store; returns its tag.
-
-    Customers are profiled from ``shop``, else from ``data`` (a source, or the command line's data
-    options), else from the data the champions were trained on. When the newest stored bundle already
-    holds these champion versions, data, date and settings, it is reused (nothing is rebuilt); after
-    storing a new one, only the ``keep`` newest are kept."""
-    config = config or SegmentsConfig()
-    with tracking.scratch_folder("crm-import") as scratch_path:
-        with step("downloading the champions from the MLflow registry"):
-            champions = find_champions(scratch_path / "champions")
-        if shop is None:
-            source = data if isinstance(data, DataArgs) else DataArgs(data)
-            shop = replace(source, data=source.data or recorded_source(champions)).load()
-        for champion in champions.values():
-            if champion.data_fingerprint and champion.data_fingerprint != shop.fingerprint():
-                console.print(
-                    f"[yellow]note:[/yellow] {MODEL_NAMES[champion.part]} v{champion.version} was trained on data "
-                    f"with fingerprint {champion.data_fingerprint}, profiles come from {shop.fingerprint()}"
-                )
-        moment = pd.Timestamp(as_of or config.as_of or default_as_of(shop.transactions))
-        metadata = {
-            "as_of": str(moment),
-            "data_source": shop.source,
-            "data_fingerprint": shop.fingerprint(),
-            "settings": settings_fingerprint(config, bands),
-            **{MODEL_NAMES[part]: champion.version for part, champion in champions.items()},
-        }
-        newest = next(iter(stored_bundles(bentoml_home)), None)
-        if newest is not None and newest.info.metadata == metadata:
-            problem = damage(newest)
-            if problem is None:
-                console.print(f"bundle {newest.tag} already holds these champions, data and settings: reused")
-                return str(newest.tag), champions
-            console.print(f"[yellow]not reused:[/yellow] {problem}; building a new one")
-        with step(f"building the bundle (customers as of {moment.date()}) and checking that it loads"):
-            folder = build_bundle(shop, champions, moment, config, scratch_path / "bundle", bands)
-        tag = store_bundle(folder, metadata, bentoml_home)
-    removed = prune_bundles(keep, bentoml_home)
-    if removed:
-        console.print(f"removed bundles: {', '.join(removed)} (kept the {keep} newest that verify; damaged ones go first)")
-    return tag, champions
 
 
 @app.command("import")
@@ -311,8 +53,8 @@ def import_command(
     from training.customers import ChurnConfig
 
     tracking.configure(tracking_uri)
-    settings = load_config(config, SegmentsConfig)
-    bands = load_config(churn_config, ChurnConfig).risk_bands
+    settings = load_config(config, SegmentsConfig) if config else None  # unset: resolved by bundle_settings
+    bands = load_config(churn_config, ChurnConfig).risk_bands if churn_config else None
     tag, champions = import_champions(None, source, as_of, settings, bands=bands, keep=keep)
     found = ", ".join(f"{MODEL_NAMES[p]} v{c.version}" for p, c in champions.items()) or "no champions (profiles only)"
     missing = [MODEL_NAMES[p] for p in MODEL_NAMES if p not in champions]
@@ -345,7 +87,7 @@ def serve(
 def _announce_bundle() -> None:
     import bentoml
 
-    reference = os.environ.get("CRM_BUNDLE") or f"{BUNDLE_NAME}:latest"
+    reference = current().bundle
     try:
         stored = bentoml.models.get(reference)
     except Exception:
@@ -365,7 +107,7 @@ def _examples(bundle_dir: Path, tag: str) -> dict[str, Any]:
     known = bundle.customers.frame.index[0]
     first = bundle.customers.query().index[0] if bundle.customers.has_value_scores else known
     items = bundle.recommender.items_.external_ids[:1].tolist() if bundle.recommender is not None else ["p1"]
-    products = pricing_products(bundle.pricing)[:2].tolist() if bundle.pricing is not None else ["p1", "p2"]
+    products = serving_bench.pricing_products(bundle.pricing)[:2].tolist() if bundle.pricing is not None else ["p1", "p2"]
     return {
         routes.RECOMMEND: {"customer_id": str(first), "k": 5, "task": "discovery"},
         routes.RECOMMEND_BATCH: {"customer_ids": [str(first), "a-new-customer"], "k": 3, "task": "repeat"},
@@ -421,11 +163,12 @@ def demo(
         tracking.configure(tracking_uri)
         tag, _ = import_champions(None, source)
         console.print(f"stored bundle {tag}")
-    stored = whole_bundle(os.environ.get("CRM_BUNDLE") or f"{BUNDLE_NAME}:latest",
+    stored = whole_bundle(current().bundle,
                           "or `crm serve demo --data SOURCE` to import and show it in one go")
     examples = _examples(Path(stored.path), str(stored.tag))
-    key = os.environ.get("CRM_API_KEY") or secrets.token_urlsafe(16)
-    if "CRM_API_KEY" not in os.environ:
+    configured = current().api_key
+    key = configured.get_secret_value() if configured is not None else secrets.token_urlsafe(16)
+    if configured is None:
         console.print(f"CRM_API_KEY is not set: this demo uses the throw-away key {key}")
     with server.running(port, settings={"CRM_API_KEY": key, "CRM_RELOAD_SECONDS": "0"}) as running:
         console.print(f"service ready at {running.url}, serving {stored.tag}")
@@ -461,123 +204,9 @@ def build() -> None:
                   f"or containerize it with: bentoml containerize {bento.tag}")
 
 
+
+
 # --- bench: the running service under a bounded load from a second process ------------------------------------
-
-TRAIN_COMMANDS = {"recommender": ["recommender"], "churn": ["churn"], "clv": ["clv"], "pricing": ["pricing"]}
-LEVELS = [1, 8, 32]
-
-
-def train_missing(source: DataArgs, tracking_uri: str) -> dict[str, str]:
-    """Train every capability that has no champion yet with its own ``crm train`` command on ``source``
-    (its data options passed on); returns what happened per capability (``champion vN``, ``trained``, or
-    why not)."""
-    import subprocess
-
-    outcome = {}
-    for part, command in TRAIN_COMMANDS.items():
-        version = tracking.champion_version(MODEL_NAMES[part])
-        if version is not None:
-            outcome[part] = f"champion v{version}"
-            continue
-        crm = Path(sys.executable).with_name("crm")
-        options = source.cli_options()
-        with step(f"no {MODEL_NAMES[part]} champion: crm train {' '.join([*command, *options])}"):
-            done = subprocess.run([str(crm), "train", *command, *options], capture_output=True, text=True,
-                                  env={**os.environ, **server.SINGLE_THREADED, "MLFLOW_TRACKING_URI": tracking_uri})
-        if done.returncode == 0:
-            version = tracking.champion_version(MODEL_NAMES[part])
-            outcome[part] = f"trained, champion v{version}" if version else "trained, not promoted"
-        else:
-            lines = [line.strip(" ╭╮╰╯│─") for line in done.stderr.splitlines()]
-            last = next((line for line in reversed(lines) if line), "(no output)")
-            outcome[part] = f"not trained: {last[:200]}"
-            console.print(f"[yellow]{MODEL_NAMES[part]} not available[/yellow]: {last[:200]}")
-    return outcome
-
-
-def request_bodies(bundle: Any, batch_size: int, seed: int = 0) -> dict[str, list[dict[str, Any]]]:
-    """Storefront-like requests: mostly known customers and a few new ones (cold start), bought items."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    customers = bundle.customers.frame.index.to_numpy()
-    picked = rng.choice(customers, size=min(500, len(customers)), replace=False).astype(str).tolist()
-    picked[::20] = [f"new-customer-{i}" for i in range(len(picked[::20]))]
-    bodies: dict[str, list[dict[str, Any]]] = {
-        "profile": [{"customer_id": c} for c in picked],
-    }
-    if bundle.recommender is not None:
-        bodies["recommend"] = [{"customer_id": c, "k": 10, "task": "discovery"} for c in picked]
-        bodies["recommend_batch"] = [
-            {"customer_ids": rng.choice(picked, size=batch_size, replace=False).tolist(), "k": 10, "task": "discovery"}
-            for _ in range(50)
-        ]
-    if bundle.pricing is not None:
-        products = pricing_products(bundle.pricing)
-        chosen = rng.choice(products, size=min(200, len(products)), replace=False).astype(str).tolist()
-        bodies["price"] = [{"product_id": p, "stock": float(rng.integers(0, 200))} for p in chosen]
-    return bodies
-
-
-def pricing_products(pricing: Any) -> Any:
-    """The product ids a pricing model can quote."""
-    return pricing.facts_.index.to_numpy()
-
-
-def in_process_times(bundle: Any, bodies: dict[str, list[dict[str, Any]]], seconds: float = 3.0) -> dict[str, float]:
-    """p50/p99 in milliseconds of the engine call behind each endpoint, for the same requests, in this
-    process (no HTTP): the denominator of the serving overhead."""
-    from threadpoolctl import threadpool_limits
-
-    from serving import answers
-    from serving.schemas import PriceRequest
-
-    calls = {
-        "profile": lambda body: answers.profile(bundle, body["customer_id"]),
-        "recommend": lambda body: bundle.recommender.recommend([body["customer_id"]], k=body["k"], task=body["task"]),
-        "recommend_batch": lambda body: bundle.recommender.recommend(body["customer_ids"], k=body["k"], task=body["task"]),
-        "price": lambda body: answers.price_quote(bundle, PriceRequest(**body)),
-    }
-    figures = {}
-    with threadpool_limits(1):  # as in the service's workers (OPENBLAS_NUM_THREADS=1)
-        for name, requests in bodies.items():
-            figures.update(_time_calls(name, calls[name], requests, seconds))
-    return figures
-
-
-def _time_calls(name: str, call: Any, requests: list[dict[str, Any]], seconds: float) -> dict[str, float]:
-    import time
-
-    import numpy as np
-
-    timings, deadline, turn = [], time.perf_counter() + seconds, 0
-    while time.perf_counter() < deadline and turn < 20_000:
-        began = time.perf_counter()
-        call(requests[turn % len(requests)])
-        timings.append(time.perf_counter() - began)
-        turn += 1
-    p50, p99 = np.percentile(np.asarray(timings[len(timings) // 10 :]) * 1000, [50, 99])
-    return {f"{name}_p50_ms": round(float(p50), 4), f"{name}_p99_ms": round(float(p99), 4)}
-
-
-def server_memory_mb(pid: int) -> float:
-    """Resident memory of the service: its process and every child (the workers), in MiB."""
-    import psutil
-
-    root = psutil.Process(pid)
-    return round(sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]) / 2**20, 1)
-
-
-def run_load(plan: dict[str, Any], scratch: Path) -> dict[str, Any]:
-    """Run the load generator in its own process on ``plan`` and return its results."""
-    import subprocess
-
-    plan_file, out_file = scratch / "plan.json", scratch / "load.json"
-    plan_file.write_text(json.dumps(plan))
-    subprocess.run([sys.executable, "-m", "serving.loadtest", str(plan_file), str(out_file)], check=True,
-                   env={**os.environ, **server.SINGLE_THREADED}, timeout=60 + sum(
-                       s["seconds"] * len(s["concurrency"]) * 3 for s in plan["scenarios"]))
-    return json.loads(out_file.read_text())
 
 
 @takes_data()
@@ -595,98 +224,8 @@ def bench(
     """Load-test the service on loopback from a second process: p50/p95/p99 and throughput at concurrency
     1, 8 and 32 for recommendations (single and batch), price and profile; the in-process engine call
     time of the same requests; errors; the service's memory before and after."""
-    import platform
-    import time
-
-    uri = tracking.configure(tracking_uri)
-    trained = train_missing(source, uri) if train else {}
-    key = secrets.token_urlsafe(16)
-    with tracking.scratch_folder("crm-bench-serving") as scratch_path:
-        home = scratch_path / "bentoml"
-        tag, _ = import_champions(None, source, bentoml_home=home)
-        bundle = load_bundle(stored_path(tag, home), tag)
-        bodies = request_bodies(bundle, batch_size)
-        with step("timing the engine calls in process"):
-            in_process = in_process_times(bundle, bodies, min(seconds, 3.0))
-        routes_of = {"recommend": routes.RECOMMEND, "recommend_batch": routes.RECOMMEND_BATCH,
-                     "price": routes.PRICE, "profile": routes.PROFILE}
-        plan = {"port": 0, "headers": {"X-API-Key": key}, "scenarios": [
-            {"name": name, "path": routes_of[name], "bodies": [json.dumps(b) for b in bodies[name]],
-             "concurrency": LEVELS, "seconds": seconds, "max_requests": 100_000}
-            for name in ("recommend", "recommend_batch", "price", "profile") if name in bodies and name in (only or bodies)
-        ]}
-        load_before = os.getloadavg()
-        with server.running(bentoml_home=home, settings={"CRM_API_KEY": key, "CRM_RELOAD_SECONDS": "0"},
-                            log=scratch_path / "server.log", workers=workers) as running:
-            plan["port"] = int(running.url.rsplit(":", 1)[1])
-            memory_before = server_memory_mb(running.pid)
-            with step(f"load test: {len(plan['scenarios'])} endpoints x concurrency {LEVELS} x {seconds:g} s"):
-                results = run_load(plan, scratch_path)
-            memory_after = server_memory_mb(running.pid)
-            saturation = None
-            if saturation_seconds > 0 and plan["scenarios"] and plan["scenarios"][0]["name"] == "recommend":
-                with step(f"saturation: recommendations at concurrency 32 for {saturation_seconds:g} s"):
-                    saturation_plan = {**plan, "scenarios": [{**plan["scenarios"][0], "concurrency": [32],
-                                                              "seconds": saturation_seconds, "max_requests": 10**7}]}
-                    start_memory = server_memory_mb(running.pid)
-                    run = run_load(saturation_plan, scratch_path)["recommend"]["concurrency_32"]
-                    end_memory = server_memory_mb(running.pid)
-                saturation = {**run, "concurrency": 32, "memory_mb_before": start_memory, "memory_mb_after": end_memory,
-                              "memory_growth_pct": round(100 * (end_memory - start_memory) / start_memory, 2)}
-    payload = {
-        **results,
-        "in_process": in_process,
-        "overhead_ratio": {
-            name: round(results[name]["concurrency_1"]["p50_ms"] / in_process[f"{name}_p50_ms"], 2)
-            for name in results if in_process.get(f"{name}_p50_ms")
-        },
-        "errors": sum(level["errors"] for scenario in results.values() for level in scenario.values())
-        + (saturation["errors"] if saturation else 0),
-        "memory_mb": {"before": memory_before, "after": memory_after},
-        "saturation": saturation,
-        "setup": {
-            "bundle": tag, "versions": bundle.versions, "data": source.data, "models": trained,
-            "seconds_per_level": seconds, "batch_size": batch_size, "workers": workers,
-            "cpus": os.cpu_count(), "load_average_before": [round(x, 2) for x in load_before],
-            "python": platform.python_version(), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        },
-    }
-    payload["targets"] = _targets(payload)
+    options = serving_bench.BenchOptions(seconds, batch_size, saturation_seconds, workers, train, tuple(only or ()))
+    payload = serving_bench.run_bench(source, options, tracking_uri)
     tracking.write_json(out, payload)
-    _print_bench(payload)
+    serving_bench.print_bench(payload)
     console.print(f"wrote {out}")
-
-
-def _targets(payload: dict[str, Any]) -> dict[str, Any]:
-    """The issue's targets, each with the measured value and whether it is met."""
-    targets: dict[str, Any] = {"errors_zero": payload["errors"] == 0}
-    if "recommend" in payload:
-        level = payload["recommend"]["concurrency_8"]
-        targets["recommend_c8_p99_under_25ms"] = level["p99_ms"] < 25
-        targets["recommend_c8_at_least_300_rps"] = level["rps"] >= 300
-        targets["recommend_overhead_under_3x"] = payload["overhead_ratio"].get("recommend", float("inf")) < 3
-    if payload["saturation"]:
-        targets["saturation_memory_growth_under_10pct"] = payload["saturation"]["memory_growth_pct"] < 10
-    return targets
-
-
-def _print_bench(payload: dict[str, Any]) -> None:
-    from rich.table import Table
-
-    table = Table(title="Serving over loopback (closed loop)")
-    for column in ("endpoint", "concurrency", "p50 ms", "p95 ms", "p99 ms", "req/s", "errors", "in-process p50 ms"):
-        table.add_column(column, justify="right" if column != "endpoint" else "left")
-    for name in ("recommend", "recommend_batch", "price", "profile"):
-        for level, figures in payload.get(name, {}).items():
-            table.add_row(name, level.split("_")[1], f"{figures['p50_ms']:.2f}", f"{figures['p95_ms']:.2f}",
-                          f"{figures['p99_ms']:.2f}", f"{figures['rps']:.0f}", str(figures["errors"]),
-                          f"{payload['in_process'].get(f'{name}_p50_ms', float('nan')):.3f}")
-    console.print(table)
-    console.print(f"memory MiB before/after: {payload['memory_mb']['before']} / {payload['memory_mb']['after']}; "
-                  f"overhead (served p50 at concurrency 1 / in-process p50): {payload['overhead_ratio']}")
-    if payload["saturation"]:
-        s = payload["saturation"]
-        console.print(f"saturation {s['seconds']:.0f} s at concurrency 32: {s['rps']:.0f} req/s, p99 {s['p99_ms']:.1f} ms, "
-                      f"errors {s['errors']}, memory {s['memory_mb_before']} -> {s['memory_mb_after']} MiB "
-                      f"({s['memory_growth_pct']:+.1f}%)")
-    console.print(f"targets: {payload['targets']}")
