@@ -20,7 +20,6 @@ from serving.schemas import (
     ScoredItem,
 )
 
-
 # an absolute path (POSIX, home-relative or Windows) of two or more parts: never shown to a caller
 _PATH = re.compile(r"(?:[A-Za-z]:)?(?:~|\.{1,2})?(?:[/\\][^\s/\\'\"():,;]+){2,}[/\\]?")
 

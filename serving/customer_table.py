@@ -91,7 +91,7 @@ class CustomerTable:
         columns = [*ROW_COLUMNS, *RFM_COLUMNS, REASONS]
         table = frame[columns].copy()
         table.index = table.index.map(neutralise_formula)
-        for column in table.columns[table.dtypes == object]:
+        for column in table.columns[table.dtypes == np.dtype(object)]:
             table[column] = table[column].map(neutralise_formula)
         # CRLF rows (RFC 4180), so a text cell holding a lone CR is quoted too
         return table.to_csv(index_label="customer_id", float_format="%.6g", lineterminator="\r\n")

@@ -95,7 +95,6 @@ def customer_frame(
         VALUE_AT_RISK,
         score_customers,
     )
-
     from training.customers import check_not_after
 
     for name in ("churn", "clv"):

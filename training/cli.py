@@ -18,8 +18,7 @@ from pydantic import ValidationError
 from typer.core import TyperGroup
 
 from engine.errors import EngineError
-from training.commands import customers, data, pricing, segments, serving
-from training.commands import recommender
+from training.commands import customers, data, pricing, recommender, segments, serving
 from training.console import record_error
 
 USER_ERROR_EXIT = 2

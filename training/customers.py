@@ -27,7 +27,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from engine.customers.calibration import CalibrationMethod
 from engine.customers.churn_gbm import BaseChoice, ChurnClassifier, ChurnEstimator
 from engine.customers.clv import ClvEstimator, ClvModel
-from engine.customers.evaluation import CHURN_BASELINES, CLV_BASELINES, band_report, churn_rows, churn_scores, clv_predictions, clv_rows
+from engine.customers.evaluation import (
+    CHURN_BASELINES,
+    CLV_BASELINES,
+    band_report,
+    churn_rows,
+    churn_scores,
+    clv_predictions,
+    clv_rows,
+)
 from engine.customers.features import CHURNED, PURCHASE_MODELS, SPEND, FeatureSpec
 from engine.customers.metrics import decile_calibration, normalized_gini, roc_auc
 from engine.customers.scoring import RiskBands, score_customers
@@ -403,13 +411,12 @@ def _metric_rows(rows: list[dict[str, Any]]) -> dict[str, float]:
 def _log_gate(gate: BaselineGate) -> None:
     """The baseline gate's decision in the active MLflow run: tags, the gap metric, and each warning
     printed too."""
-    import mlflow
-
+    from training import tracking
     from training.console import console
 
-    mlflow.set_tags({"served_estimator": gate.served, "baseline_gate": gate.reason[:5000],
+    tracking.set_tags({"served_estimator": gate.served, "baseline_gate": gate.reason[:5000],
                      "warnings": " | ".join(gate.warnings)[:5000] or "none"})
-    mlflow.log_metric("baseline_gap_in_se", gate.gap_in_se)
+    tracking.log_metrics({"baseline_gap_in_se": gate.gap_in_se})
     for warning in gate.warnings:
         console.print(f"[yellow]warning: {warning}[/yellow]")
 
@@ -419,10 +426,9 @@ def train_churn(shop: ShopData, config: ChurnConfig, out: Path) -> dict[str, Any
     does not beat it significantly), log (metrics, band calibration, gain/lift and calibration plots),
     refit the served estimator up to the data's end, save, register ``crm-churn`` and gate it on the
     test AUC against the champion (re-scored on this run's test window)."""
-    import mlflow
-
     from engine.customers.plots import band_reliability_chart, calibration_chart, gain_chart
     from training import tracking
+    from training.publish import publish
 
     with tracking.tracked_run(CHURN_EXPERIMENT, config, shop, config.seed):
         data = prepare(shop, config.features, config.windows, config.seed)
@@ -440,7 +446,7 @@ def train_churn(shop: ShopData, config: ChurnConfig, out: Path) -> dict[str, Any
         tracking.log_metrics({CHURN_METRIC: test_auc, "validation_auc": validation_auc, "best_iteration": model.best_iteration_,
                               "test_ece": bands["ece"], **{f"test_band.{b['band']}.{k}": b[k] for b in bands["bands"]
                                                           for k in ("mean_predicted", "realised_rate")}})
-        mlflow.set_tags({"base_model": str(model.base_), "test_as_of": str(data.plan.test_as_of.date())})
+        tracking.set_tags({"base_model": str(model.base_), "test_as_of": str(data.plan.test_as_of.date())})
         scores = churn_scores(data.test, model)
         tracking.log_figure(gain_chart(y, scores), "churn_gain_lift")
         probabilities = {name: score for name, score in scores.items() if name != "recency"}
@@ -451,16 +457,13 @@ def train_churn(shop: ShopData, config: ChurnConfig, out: Path) -> dict[str, Any
         pd.DataFrame(bands["bands"]).to_csv(out / "calibration_bands.csv", index=False)
         model.feature_importance().to_csv(out / "feature_importance.csv")
         for name in ("calibration_deciles.csv", "calibration_bands.csv", "feature_importance.csv"):
-            mlflow.log_artifact(str(out / name), "tables")
+            tracking.log_artifact(out / name, "tables")
         served_rows = prepare_to_serve(shop, config.features, config.windows, config.seed, served_as_of(data))
         served = fit_churn(served_rows, config, gate.served)  # type: ignore[arg-type]
         model_dir = served.save(out / "model", shop.fingerprint(),
                                 extra={**serving_manifest(shop, data, served_rows), "baseline_gate": gate.as_dict()})
-        version = tracking.register_model(model_dir, CHURN_MODEL, CHURN_METRIC, test_auc)
-        decision = tracking.promote_if_better(
-            CHURN_MODEL, version, CHURN_METRIC, test_auc, min_improvement=config.min_improvement, rescore=churn_rescorer(data)
-        )
-        tracking.log_gate(decision)
+        version, decision = publish(model_dir, CHURN_MODEL, CHURN_METRIC, test_auc,
+                                    min_improvement=config.min_improvement, rescore=churn_rescorer(data))
     summary = {
         "windows": _windows_summary(data),
         "served_model": serving_manifest(shop, data, served_rows),
@@ -480,10 +483,9 @@ def train_clv(shop: ShopData, config: ClvConfig, out: Path) -> dict[str, Any]:
     """Fit, evaluate against the baselines, gate a chosen LightGBM against the best baseline, log
     (metrics, CLV decile chart), refit the served estimator up to the data's end, save, register
     ``crm-clv`` and gate it on the test normalized Gini against the champion (re-scored here)."""
-    import mlflow
-
     from engine.customers.plots import clv_decile_chart
     from training import tracking
+    from training.publish import publish
 
     with tracking.tracked_run(CLV_EXPERIMENT, config, shop, config.seed):
         data = prepare(shop, config.features, config.windows, config.seed)
@@ -494,7 +496,7 @@ def train_clv(shop: ShopData, config: ClvConfig, out: Path) -> dict[str, Any]:
         test_gini = next(row["normalized_gini"] for row in rows if row["model"] == gate.served)
         tracking.log_metrics(_metric_rows(rows))
         tracking.log_metrics({CLV_METRIC: test_gini, **{f"validation_gini.{k}": v for k, v in model.validation_gini_.items()}})
-        mlflow.set_tags({"chosen_estimator": model.choice_, "profile_model": model.profile_model_})
+        tracking.set_tags({"chosen_estimator": model.choice_, "profile_model": model.profile_model_})
         actual = data.test[SPEND].clip(lower=0).to_numpy()
         predicted = clv_predictions(data.test, model, data.plan.horizon_days)
         for name in dict.fromkeys([model.choice_, gate.served, model.profile_model_]):
@@ -503,11 +505,8 @@ def train_clv(shop: ShopData, config: ClvConfig, out: Path) -> dict[str, Any]:
         served = fit_clv(served_rows, config, gate.served)  # type: ignore[arg-type]
         model_dir = served.save(out / "model", shop.fingerprint(),
                                 extra={**serving_manifest(shop, data, served_rows), "baseline_gate": gate.as_dict()})
-        version = tracking.register_model(model_dir, CLV_MODEL, CLV_METRIC, test_gini)
-        decision = tracking.promote_if_better(
-            CLV_MODEL, version, CLV_METRIC, test_gini, min_improvement=config.min_improvement, rescore=clv_rescorer(data)
-        )
-        tracking.log_gate(decision)
+        version, decision = publish(model_dir, CLV_MODEL, CLV_METRIC, test_gini,
+                                    min_improvement=config.min_improvement, rescore=clv_rescorer(data))
     summary = {
         "windows": _windows_summary(data),
         "served_model": serving_manifest(shop, data, served_rows),

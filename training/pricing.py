@@ -32,6 +32,7 @@ from engine.io import read_manifest
 from engine.pricing import panel as P
 from engine.pricing.base import ElasticityEstimator
 from engine.pricing.cross_price import cross_price_effects
+from engine.pricing.designs import BENCH_SHOP, DEVELOPMENT, ShopDesign, default_designs
 from engine.pricing.dml import DoubleML, DoubleMLIV
 from engine.pricing.evaluate import score_estimator
 from engine.pricing.fixed_effects import FixedEffectsLogLog
@@ -42,7 +43,6 @@ from engine.pricing.naive import NaiveLogLog
 from engine.pricing.optimizer import COST_ASSUMED, CURRENT_PRICE, FORMAT_VERSION, KIND, PriceOptimizer, product_facts
 from engine.pricing.segment_offers import SegmentOffers
 from engine.pricing.shrinkage import OWN_ESTIMATE, SIGNIFICANT
-from engine.pricing.designs import BENCH_SHOP, DEVELOPMENT, ShopDesign, default_designs
 
 EstimatorName = Literal["naive", "fixed_effects", "dml", "dml_iv", "monotone_gbm"]
 MODEL_NAME = "crm-pricing"
@@ -394,10 +394,9 @@ def summarize_elasticities(table: pd.DataFrame) -> dict[str, float]:
 def train_pricing(shop: ShopData, config: PricingConfig, out: Path) -> dict[str, Any]:
     """Fit, log to MLflow, save and register the pricing model, and gate it on the validation score
     against the champion's estimator refitted and scored on this run's weeks (``rescore_saved``)."""
-    import mlflow
-
     from engine.pricing.plots import demand_curve, elasticity_histogram, elasticity_scatter
     from training import tracking
+    from training.publish import publish
 
     with tracking.tracked_run(EXPERIMENT, config, shop, config.seed):
         run = fit_pricing(shop, config)
@@ -406,8 +405,8 @@ def train_pricing(shop: ShopData, config: PricingConfig, out: Path) -> dict[str,
         tracking.log_metrics({PRIMARY_METRIC: run.validation_score})
         table = run.final.elasticity_table()
         tracking.log_metrics(summarize_elasticities(table), prefix="elasticities.")
-        mlflow.set_tags({"chosen_estimator": run.chosen, "chosen_why": run.why[:500], "notes": "; ".join(run.notes)[:500]})
-        mlflow.log_params({"chosen_estimator": run.chosen, "chosen_why": run.why[:500]})
+        tracking.set_tags({"chosen_estimator": run.chosen, "chosen_why": run.why[:500], "notes": "; ".join(run.notes)[:500]})
+        tracking.log_params({"chosen_estimator": run.chosen, "chosen_why": run.why[:500]})
         if run.first_stage_f is not None:
             tracking.log_metrics({str(c): float(f) for c, f in run.first_stage_f.items()}, prefix="first_stage_f.")
         out.mkdir(parents=True, exist_ok=True)
@@ -420,7 +419,7 @@ def train_pricing(shop: ShopData, config: PricingConfig, out: Path) -> dict[str,
         tables["quotes"] = quotes
         for name, frame in tables.items():
             frame.to_csv(out / f"{name}.csv")
-            mlflow.log_artifact(str(out / f"{name}.csv"), "tables")
+            tracking.log_artifact(out / f"{name}.csv", "tables")
         fitted_tables = {name: est.elasticity_table() for name, est in run.estimators.items()}
         if shop.truth is not None:
             tracking.log_figure(elasticity_scatter(fitted_tables, shop.truth.elasticity), "elasticities_vs_truth")
@@ -431,12 +430,10 @@ def train_pricing(shop: ShopData, config: PricingConfig, out: Path) -> dict[str,
         model_dir = run.optimizer.save(
             out / "model", shop.fingerprint(), extra={"estimator": run.chosen, "estimator_params": run.final.params()}
         )
-        version = tracking.register_model(model_dir, MODEL_NAME, PRIMARY_METRIC, run.validation_score, higher_is_better=False)
-        decision = tracking.promote_if_better(
-            MODEL_NAME, version, PRIMARY_METRIC, run.validation_score, higher_is_better=False,
+        version, decision = publish(
+            model_dir, MODEL_NAME, PRIMARY_METRIC, run.validation_score, higher_is_better=False,
             min_improvement=config.min_improvement, rescore=lambda champion: rescore_saved(champion, run),
         )
-        tracking.log_gate(decision)
     summary = {
         "chosen": run.chosen,
         "why": run.why,

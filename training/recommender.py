@@ -344,7 +344,6 @@ class Experiment:
     @property
     def cut(self) -> str:
         """The cut's label: the test window's first day (time), the split's seed (classic)."""
-        split = self.protocol.description
         return _cut_label(self.protocol.description)
 
     def payload(self) -> dict[str, Any]:
@@ -423,7 +422,7 @@ def run_cuts(
     for cut in range(n_cuts(config, shop.source)):
         protocol = build_protocol(shop, config, cut)
         label = _cut_label(protocol.description)
-        experiment = _run(shop, config, protocol, all_models, lambda message: progress(f"cut {label}: {message}"))
+        experiment = _run(shop, config, protocol, all_models, lambda message, label=label: progress(f"cut {label}: {message}"))
         if cut:
             experiment.models = {}
         experiments.append(experiment)
@@ -554,7 +553,7 @@ def evaluate_on_test(
 ) -> tuple[list[ModelResult], dict[str, RecommenderModel], str]:
     """Fit the baselines and the chosen models on the training period, score them on the test window;
     returns the results, the fitted models by name, and the name of the model to serve."""
-    k, test = config.k, protocol.test
+    test = protocol.test
     catalog = test.fit[Columns.item].nunique()
     results: list[ModelResult] = []
     models: dict[str, RecommenderModel] = {}
@@ -841,18 +840,17 @@ def train(
     baselines (:func:`gate_on_baselines`), refit what passed on every line and save it to
     ``out/model``, register it as a new version of ``crm-recommender`` and move the champion alias
     only if it beats the current champion on the primary metric."""
-    import mlflow
-
     from training import tracking
+    from training.publish import publish
 
     experiment = run_experiment(shop, config, progress=progress)
     model_dir = Path(out) / "model"
     run_name = f"{experiment.chosen_name} on {shop.source}"
     with tracking.tracked_run(EXPERIMENT, config, shop, config.seed, run_name=run_name) as run:
         progress("logging to MLflow")
-        mlflow.log_params({"resolved_protocol": experiment.protocol.name, "chosen_model": experiment.chosen_name})
-        mlflow.log_dict(experiment.chosen.spec(), "chosen_model.json")
-        mlflow.log_dict(experiment.payload(), "results.json")
+        tracking.log_params({"resolved_protocol": experiment.protocol.name, "chosen_model": experiment.chosen_name})
+        tracking.log_dict(experiment.chosen.spec(), "chosen_model.json")
+        tracking.log_dict(experiment.payload(), "results.json")
         for row in experiment.results:
             tracking.log_metrics({**row.metrics, "n_customers": row.n_customers}, prefix=f"{row.model}.{row.task}.")
         for trial in experiment.search:
@@ -860,8 +858,8 @@ def train(
         tracking.log_figure(plot_results(experiment), "test_metrics")
         tracking.log_figure(plot_search(experiment), "validation_search")
         baselines = gate_on_baselines(experiment, progress)
-        mlflow.log_dict(baselines.as_dict(), "baseline_gate.json")
-        mlflow.set_tag("baseline_gate", "; ".join(baselines.replaced) or f"{experiment.chosen_name} beats its baselines")
+        tracking.log_dict(baselines.as_dict(), "baseline_gate.json")
+        tracking.set_tags({"baseline_gate": "; ".join(baselines.replaced) or f"{experiment.chosen_name} beats its baselines"})
         for warning in baselines.warnings:
             progress(f"warning: {warning}")
         progress(f"refitting {baselines.served['kind']} on every line to serve it")
@@ -869,11 +867,8 @@ def train(
         extra = {**served_manifest(experiment), "baseline_gate": baselines.replaced}
         served.save(model_dir, data_fingerprint=shop.fingerprint(), extra=extra)
         name, value = experiment.primary_name(), baselines.value
-        version = tracking.register_model(model_dir, MODEL_NAME, name, value, higher_is_better=True)
-        decision = tracking.promote_if_better(
-            MODEL_NAME, version, name, value, True, config.min_improvement, rescore=experiment.rescore
-        )
-        tracking.log_gate(decision)
+        version, decision = publish(model_dir, MODEL_NAME, name, value,
+                                    min_improvement=config.min_improvement, rescore=experiment.rescore)
     served_model = {"as_of": str(served.as_of_.date()), **served_manifest(experiment)}
     payload = {**experiment.payload(), "served_model": served_model, "baseline_gate": baselines.as_dict(), "gate": decision.as_dict()}
     tracking.write_json(Path(out) / "results.json", payload)

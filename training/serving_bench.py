@@ -23,7 +23,6 @@ from training.bundle_store import stored_path
 from training.commands.data import DataArgs
 from training.console import ERROR_FILE_VARIABLE, console, step
 
-
 TRAIN_COMMANDS = {"recommender": ["recommender"], "churn": ["churn"], "clv": ["clv"], "pricing": ["pricing"]}
 LEVELS = [1, 8, 32]
 

@@ -9,7 +9,6 @@ broke; nothing is dropped silently.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Literal

@@ -30,6 +30,7 @@ from engine.data.columns import Columns
 from engine.data.dataset import ShopData
 from engine.data.schema import validate_products, validate_transactions
 
+
 @dataclass(frozen=True)
 class WholesaleTruth:
     """The true own-price elasticity of units with respect to the posted price, per product_id."""

@@ -16,7 +16,7 @@ import pandas as pd
 
 from engine.data.columns import Columns
 from engine.pricing import panel as P
-from engine.pricing.dml import D, Y, DoubleML
+from engine.pricing.dml import D, DoubleML, Y
 from engine.pricing.shrinkage import Z95
 
 CROSS = "cross_elasticity"

@@ -15,10 +15,10 @@ pricing, and ``price_basis="posted"`` takes the posted price instead (see :mod:`
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import pandas as pd
-
-from typing import Literal
 
 from engine.data.columns import Columns
 from engine.data.dataset import ShopData

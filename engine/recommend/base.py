@@ -32,8 +32,8 @@ from scipy import sparse
 
 from engine.customers.segments import SegmentRules
 from engine.data.columns import Columns
-from engine.data.split import default_as_of
 from engine.data.idmap import UNKNOWN, IdMap
+from engine.data.split import default_as_of
 from engine.errors import EngineError, ModelFormatError, NotFittedError
 from engine.io import read_manifest, write_manifest
 from engine.recommend.fallback import NO_SEGMENT, PopularityTable, customer_segments

@@ -28,6 +28,7 @@ from engine.recommend.base import RecommenderModel, TrainingData
 from engine.recommend.buy_again import BuyAgainRecommender
 from engine.recommend.interactions import Value
 
+
 class BlendRecommender(RecommenderModel):
     """Discovery: ``collaborative``. Repeat: ``(1 - weight) x scaled buy-again + weight x scaled
     repeat_collaborative`` (default: ``collaborative``)."""

@@ -13,6 +13,7 @@ import json
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -188,7 +189,7 @@ def test_every_number_has_a_range_and_a_400_names_the_field(live: Live, route: s
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999"])
 @pytest.mark.parametrize("field", ["current_price", "stock"])
 def test_a_number_that_is_not_finite_is_a_400_naming_the_field(live: Live, field: str, literal: str) -> None:
-    body = '{"product_id": "p0001", "%s": %s}' % (field, literal)
+    body = f'{{"product_id": "p0001", "{field}": {literal}}}'
     answer = httpx.post(live.url + routes.PRICE, content=body, headers={"Content-Type": "application/json"})
     assert answer.status_code == 400 and answer.json()["detail"][0]["loc"] == [field], answer.text
 

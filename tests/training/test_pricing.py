@@ -11,11 +11,11 @@ import yaml
 from typer.testing import CliRunner
 
 from engine.data.synthetic import SyntheticShopConfig, generate_shop
+from engine.errors import EngineError, ModelFormatError
 from engine.pricing.guardrails import UNKNOWN_PRODUCT
 from engine.pricing.optimizer import PriceOptimizer
 from training import tracking
 from training.cli import app
-from engine.errors import EngineError, ModelFormatError
 from training.pricing import (
     MODEL_NAME,
     PRIMARY_METRIC,

@@ -96,7 +96,8 @@ def churn_list(
     otherwise, or with --refit, fits both models on the lines before the as-of date (no MLflow run)."""
     import pandas as pd
 
-    from engine.customers.scoring import churn_list as select, score_customers
+    from engine.customers.scoring import churn_list as select
+    from engine.customers.scoring import score_customers
     from engine.customers.view import default_as_of
     from training import tracking
     from training.commands.segments import SegmentsConfig
