@@ -33,14 +33,12 @@ from engine.pricing import panel as P
 from engine.pricing.base import ElasticityEstimator
 from engine.pricing.cross_price import cross_price_effects
 from engine.pricing.designs import BENCH_SHOP, DEVELOPMENT, ShopDesign, default_designs
-from engine.pricing.dml import DoubleML, DoubleMLIV
 from engine.pricing.evaluate import score_estimator
-from engine.pricing.fixed_effects import FixedEffectsLogLog
 from engine.pricing.grain import PriceGrainSettings, price_dispersion
 from engine.pricing.guardrails import PricingPolicy
-from engine.pricing.monotone_gbm import MonotoneGBM
-from engine.pricing.naive import NaiveLogLog
 from engine.pricing.optimizer import COST_ASSUMED, CURRENT_PRICE, FORMAT_VERSION, KIND, PriceOptimizer, product_facts
+from engine.pricing.registry import ESTIMATORS
+from engine.pricing.registry import make_estimator as make_named_estimator
 from engine.pricing.segment_offers import SegmentOffers
 from engine.pricing.shrinkage import OWN_ESTIMATE, SIGNIFICANT
 
@@ -48,9 +46,6 @@ EstimatorName = Literal["naive", "fixed_effects", "dml", "dml_iv", "monotone_gbm
 MODEL_NAME = "crm-pricing"
 EXPERIMENT = "pricing"
 PRIMARY_METRIC = "forecast_wmape"  # on the holdout weeks, lower is better
-ESTIMATORS: dict[str, type[ElasticityEstimator]] = {
-    cls.name: cls for cls in (NaiveLogLog, FixedEffectsLogLog, DoubleML, DoubleMLIV, MonotoneGBM)
-}
 
 
 class DMLSettings(BaseModel):
@@ -178,19 +173,14 @@ def has_instruments(panel: pd.DataFrame, instruments: list[str]) -> bool:
 
 
 def make_estimator(name: str, config: PricingConfig) -> ElasticityEstimator:
-    """A fresh estimator named ``name`` with the config's settings."""
+    """A fresh estimator named ``name`` with the config's settings (built by the engine's registry)."""
     dml = config.dml.model_dump()
-    if name == "naive":
-        return NaiveLogLog()
-    if name == "fixed_effects":
-        return FixedEffectsLogLog()
-    if name == "dml":
-        return DoubleML(seed=config.seed, **dml)
-    if name == "dml_iv":
-        return DoubleMLIV(instruments=tuple(config.instruments), seed=config.seed, min_first_stage_f=config.min_first_stage_f, **dml)
-    if name == "monotone_gbm":
-        return MonotoneGBM(seed=config.seed, **config.gbm.model_dump())
-    raise EngineError(f"unknown estimator {name!r}")
+    params: dict[str, dict[str, Any]] = {
+        "dml": {"seed": config.seed, **dml},
+        "dml_iv": {"instruments": tuple(config.instruments), "seed": config.seed, "min_first_stage_f": config.min_first_stage_f, **dml},
+        "monotone_gbm": {"seed": config.seed, **config.gbm.model_dump()},
+    }
+    return make_named_estimator(name, params.get(name, {}))
 
 
 SIMPLICITY = ("naive", "fixed_effects", "dml", "dml_iv", "monotone_gbm")  # the auto choice's tie-break order
@@ -316,11 +306,10 @@ def saved_estimator(model_dir: Path) -> ElasticityEstimator:
         raise ModelFormatError(
             f"{model_dir} names estimator {name!r} with params {params!r}; this engine knows {sorted(ESTIMATORS)}"
         )
-    params = {key: tuple(value) if isinstance(value, list) else value for key, value in params.items()}  # JSON
     try:
-        return ESTIMATORS[name](**params)
-    except TypeError as error:
-        raise ModelFormatError(f"{model_dir}: estimator {name!r} does not take params {params}: {error}") from error
+        return make_named_estimator(name, params)
+    except EngineError as error:
+        raise ModelFormatError(f"{model_dir}: {error}") from error
 
 
 def rescore_saved(model_dir: Path, run: PricingRun) -> float:
@@ -428,7 +417,7 @@ def train_pricing(shop: ShopData, config: PricingConfig, out: Path) -> dict[str,
         for product_id in revenue.index:
             tracking.log_figure(demand_curve(run.optimizer, product_id), f"demand_curve_{product_id}")
         model_dir = run.optimizer.save(
-            out / "model", shop.fingerprint(), extra={"estimator": run.chosen, "estimator_params": run.final.params()}
+            out / "model", shop.fingerprint(), extra={"estimator": run.chosen, "estimator_params": run.final.get_params()}
         )
         version, decision = publish(
             model_dir, MODEL_NAME, PRIMARY_METRIC, run.validation_score, higher_is_better=False,

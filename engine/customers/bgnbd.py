@@ -25,7 +25,7 @@ class BGNBD(PurchaseCountModel):
     """BG/NBD with parameters ``params_ = {r, alpha, a, b}`` (alpha in ``time_unit``)."""
 
     kind = "bgnbd"
-    param_names = ("r", "alpha", "a", "b")
+    fitted_names = ("r", "alpha", "a", "b")
 
     @staticmethod
     def _log_terms(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, age: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -11,22 +11,22 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import ClassVar, Self
 
 import numpy as np
 import pandas as pd
 from scipy import optimize
 
+from engine.base import EngineModel
 from engine.customers.btyd_data import summary_arrays, unit_days
-from engine.errors import EngineError, NotFittedError
-from engine.io import read_manifest, write_manifest
+from engine.errors import EngineError
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]
 _LOG_BOUND = 12.0  # parameters kept within exp(+-12): far outside any sensible value, inside float range
 _FORMAT_VERSION = 1
 
 
-class LikelihoodModel(ABC):
+class LikelihoodModel(EngineModel, ABC):
     """A model fitted by maximising its log-likelihood over log-parameters (template method).
 
     Subclasses give their parameter names, how to read and check their data from a summary frame
@@ -35,7 +35,9 @@ class LikelihoodModel(ABC):
     """
 
     kind: ClassVar[str]
-    param_names: ClassVar[tuple[str, ...]]
+    format_version: ClassVar[int] = _FORMAT_VERSION
+    fitted_attribute: ClassVar[str] = "params_"
+    fitted_names: ClassVar[tuple[str, ...]]
 
     def __init__(self, max_iterations: int = 2000) -> None:
         self.max_iterations = max_iterations
@@ -52,9 +54,6 @@ class LikelihoodModel(ABC):
     @abstractmethod
     def _initial_params(self, *data: np.ndarray) -> np.ndarray:
         """A starting point for the optimiser (natural parameters)."""
-
-    def _init_params(self) -> dict[str, Any]:
-        return {"max_iterations": self.max_iterations}
 
     def fit(self, summary: pd.DataFrame) -> LikelihoodModel:
         """Maximum-likelihood fit on a customer summary (see the subclass for the columns used)."""
@@ -85,16 +84,15 @@ class LikelihoodModel(ABC):
             )
         if not np.isfinite(result.fun) or result.fun >= 1e10:
             raise EngineError(f"{self.kind}: the likelihood could not be maximised ({result.message})")
-        self.params_ = dict(zip(self.param_names, np.exp(result.x).tolist()))
+        self.params_ = dict(zip(self.fitted_names, np.exp(result.x).tolist()))
         self.log_likelihood_ = -result.fun * total
         self.n_customers_ = int(total)
         self.converged_ = bool(result.success)
         return self
 
     def _fitted(self) -> np.ndarray:
-        if not hasattr(self, "params_"):
-            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit(summary) first")
-        return np.array([self.params_[name] for name in self.param_names])
+        self.check_is_fitted()
+        return np.array([self.params_[name] for name in self.fitted_names])
 
     def log_likelihood(self, summary: pd.DataFrame) -> np.ndarray:
         """Per-customer log-likelihood under the fitted parameters (customers used by the fit)."""
@@ -104,8 +102,8 @@ class LikelihoodModel(ABC):
     def save(self, directory: str | Path, data_fingerprint: str | None = None) -> Path:
         """Write the fitted parameters to ``directory/manifest.json``."""
         self._fitted()
-        write_manifest(
-            directory, self.kind, _FORMAT_VERSION, self._init_params(), data_fingerprint,
+        self._write_manifest(
+            directory, self.get_params(), data_fingerprint,
             {"fitted": {"params": self.params_, "log_likelihood": self.log_likelihood_,
                         "n_customers": self.n_customers_, "converged": self.converged_}},
         )
@@ -113,10 +111,10 @@ class LikelihoodModel(ABC):
 
     @classmethod
     def load(cls, directory: str | Path) -> Self:
-        manifest = read_manifest(directory, cls.kind, _FORMAT_VERSION)
+        manifest = cls._read_manifest(directory)
         model = cls(**manifest["params"])
         fitted = manifest["fitted"]
-        model.params_ = {name: float(fitted["params"][name]) for name in cls.param_names}
+        model.params_ = {name: float(fitted["params"][name]) for name in cls.fitted_names}
         model.log_likelihood_ = float(fitted["log_likelihood"])
         model.n_customers_ = int(fitted["n_customers"])
         model.converged_ = bool(fitted["converged"])
@@ -139,9 +137,6 @@ class PurchaseCountModel(LikelihoodModel):
     def __init__(self, time_unit: str = "weeks", max_iterations: int = 2000) -> None:
         self.time_unit = time_unit
         self.max_iterations = max_iterations
-
-    def _init_params(self) -> dict[str, Any]:
-        return {"time_unit": self.time_unit, "max_iterations": self.max_iterations}
 
     # --- the model-specific parts ------------------------------------------------------------------
 
@@ -182,7 +177,7 @@ class PurchaseCountModel(LikelihoodModel):
     def _initial_params(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray) -> np.ndarray:
         """A neutral start: shapes of 1 and scales of the typical customer age."""
         scale = max(float(np.mean(age)), 1e-3)
-        return np.array([1.0 if name in ("r", "a", "b", "s") else scale for name in self.param_names])
+        return np.array([1.0 if name in ("r", "a", "b", "s") else scale for name in self.fitted_names])
 
     # --- predictions ----------------------------------------------------------------------------------
 

@@ -19,14 +19,17 @@ import numpy as np
 from scipy import optimize
 from scipy.special import expit, logit
 
-from engine.errors import EngineError, NotFittedError
+from engine.base import EngineModel
+from engine.errors import EngineError
 
 CalibrationMethod = Literal["platt", "isotonic", "beta"]
 _EDGE = 1e-6  # calibrated probabilities stay inside [_EDGE, 1 - _EDGE]
 
 
-class ProbabilityCalibrator:
+class ProbabilityCalibrator(EngineModel):
     """Maps raw probabilities to calibrated ones: ``fit(raw, y)`` then ``transform(raw)``."""
+
+    fitted_attribute = "coef_"
 
     def __init__(self, method: CalibrationMethod = "platt") -> None:
         self.method = method
@@ -51,8 +54,7 @@ class ProbabilityCalibrator:
         return self
 
     def transform(self, raw: np.ndarray) -> np.ndarray:
-        if not hasattr(self, "coef_"):
-            raise NotFittedError("ProbabilityCalibrator is not fitted; call fit(raw, y) first")
+        self.check_is_fitted()
         raw = np.asarray(raw, dtype=float)
         if self.method in ("platt", "beta"):
             inputs = _log_odds(raw)[:, None] if self.method == "platt" else _beta_inputs(raw)
@@ -63,8 +65,7 @@ class ProbabilityCalibrator:
         return np.clip(calibrated, _EDGE, 1 - _EDGE)
 
     def to_dict(self) -> dict[str, Any]:
-        if not hasattr(self, "coef_"):
-            raise NotFittedError("ProbabilityCalibrator is not fitted")
+        self.check_is_fitted()
         return {"method": self.method, "coef": self.coef_}
 
     @classmethod

@@ -32,13 +32,13 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
 
+from engine.base import EngineModel
 from engine.customers.calibration import CalibrationMethod, ProbabilityCalibrator
 from engine.customers.features import FEATURES, P_NO_PURCHASE, PURCHASE_MODELS, FeatureSpec, feature_matrix
 from engine.customers.metrics import log_loss
 from engine.customers.reasons import phrase_reasons
-from engine.errors import EngineError, NotFittedError
+from engine.errors import EngineError
 from engine.gbm import LightGBMSettings
-from engine.io import read_manifest, write_manifest
 
 _KIND = "churn_lightgbm"
 _FORMAT_VERSION = 2
@@ -67,12 +67,16 @@ def customer_folds(index: pd.Index, folds: int, seed: int) -> np.ndarray:
     return pd.Series(draw, index=customers).reindex(index.astype(str)).to_numpy()
 
 
-class ChurnClassifier(LightGBMSettings):
+class ChurnClassifier(EngineModel, LightGBMSettings):
     """P(no purchase in the next ``spec.horizon_days``) from the features of :mod:`features`.
 
     ``fit(train, y, validation, y_validation)``: see the module docstring for which labels decide
     what. ``estimator`` "bgnbd" / "pareto_nbd" serves that model's calibrated probability instead.
     """
+
+    kind = _KIND
+    format_version = _FORMAT_VERSION
+    fitted_attribute = "calibrator_"
 
     def __init__(
         self,
@@ -177,10 +181,6 @@ class ChurnClassifier(LightGBMSettings):
             out[held] = booster.predict(x.loc[held], raw_score=True) + margin[held]
         return out
 
-    def _check(self) -> None:
-        if not hasattr(self, "calibrator_"):
-            raise NotFittedError("ChurnClassifier is not fitted; call fit(...) first")
-
     def _margin(self, x: pd.DataFrame) -> np.ndarray:
         """The base model's churn log-odds (zeros without a base model); as the boosting's start they
         are bounded softly to +-``base_clip``, which keeps their order; a baseline estimator keeps them
@@ -199,7 +199,7 @@ class ChurnClassifier(LightGBMSettings):
 
     def raw_probability(self, features: pd.DataFrame) -> np.ndarray:
         """The boosted (uncalibrated) churn probability."""
-        self._check()
+        self.check_is_fitted()
         return expit(self._log_odds(feature_matrix(features, self.feature_names_)))
 
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
@@ -212,7 +212,7 @@ class ChurnClassifier(LightGBMSettings):
         (``pred_contrib``) for the trees (zeros for a baseline estimator), and a ``base_model`` column
         for the probabilistic model's log-odds relative to its training mean; with ``bias`` they sum to
         the raw log-odds."""
-        self._check()
+        self.check_is_fitted()
         x = feature_matrix(features, self.feature_names_)
         if self.booster_ is None:
             values = np.zeros((len(x), len(self.feature_names_) + 1))
@@ -231,7 +231,7 @@ class ChurnClassifier(LightGBMSettings):
 
     def feature_importance(self) -> pd.Series:
         """Total gain of each feature's splits, largest first."""
-        self._check()
+        self.check_is_fitted()
         if self.booster_ is None:
             return pd.Series(0.0, index=self.feature_names_, name="gain")
         gain = self.booster_.feature_importance("gain", iteration=self.best_iteration_)
@@ -239,14 +239,11 @@ class ChurnClassifier(LightGBMSettings):
 
     def save(self, directory: str | Path, data_fingerprint: str | None = None, extra: dict[str, Any] | None = None) -> Path:
         """Write the LightGBM text model and the manifest (with the feature spec and calibrator)."""
-        self._check()
-        params = {name: getattr(self, name) for name in (
-            "n_estimators", "learning_rate", "num_leaves", "min_child_samples", "feature_fraction",
-            "bagging_fraction", "reg_lambda", "early_stopping_rounds", "base_model", "base_clip", "calibration",
-            "calibration_folds", "estimator", "seed", "n_jobs")}
+        self.check_is_fitted()
+        params = {name: value for name, value in self.get_params().items() if name != "spec"}  # spec: below
         directory = Path(directory)
-        write_manifest(
-            directory, _KIND, _FORMAT_VERSION, params, data_fingerprint,
+        self._write_manifest(
+            directory, params, data_fingerprint,
             {"spec": self.spec_.model_dump(mode="json"), "feature_names": self.feature_names_,
              "best_iteration": self.best_iteration_, "base": self.base_, "base_reference": self.base_reference_,
              "calibrator": self.calibrator_.to_dict(), **(extra or {})},
@@ -257,7 +254,7 @@ class ChurnClassifier(LightGBMSettings):
 
     @classmethod
     def load(cls, directory: str | Path) -> ChurnClassifier:
-        manifest = read_manifest(directory, _KIND, _FORMAT_VERSION)
+        manifest = cls._read_manifest(directory)
         spec = FeatureSpec.model_validate(manifest["spec"])
         model = cls(spec=spec, **manifest["params"])
         model.spec_ = spec

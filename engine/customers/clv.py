@@ -26,6 +26,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from engine.base import EngineModel
 from engine.customers.btyd_base import PurchaseCountModel
 from engine.customers.btyd_data import DAYS_PER_MONTH, in_units
 from engine.customers.features import (
@@ -38,9 +39,8 @@ from engine.customers.features import (
     feature_matrix,
 )
 from engine.customers.metrics import normalized_gini
-from engine.errors import EngineError, NotFittedError
+from engine.errors import EngineError
 from engine.gbm import LightGBMSettings
-from engine.io import read_manifest, write_manifest
 
 ClvChoice = Literal["lightgbm", "bgnbd", "pareto_nbd"]
 ClvEstimator = Literal["auto", "lightgbm", "bgnbd", "pareto_nbd"]
@@ -71,8 +71,12 @@ def discounted_clv(
     return np.diff(cumulative, axis=1) @ discount * np.asarray(spend_per_purchase)
 
 
-class ClvModel(LightGBMSettings):
+class ClvModel(EngineModel, LightGBMSettings):
     """Expected spend in the window after a snapshot, and discounted CLV over ``months``."""
+
+    kind = _KIND
+    format_version = _FORMAT_VERSION
+    fitted_attribute = "booster_"
 
     def __init__(
         self,
@@ -153,10 +157,6 @@ class ClvModel(LightGBMSettings):
         self.profile_model_ = max(PURCHASE_MODELS, key=lambda name: self.validation_gini_[name])
         return self
 
-    def _check(self) -> None:
-        if not hasattr(self, "booster_"):
-            raise NotFittedError("ClvModel is not fitted; call fit(...) first")
-
     def _window_spend(self, features: pd.DataFrame, name: str) -> np.ndarray:
         if name == "lightgbm":
             return self.booster_.predict(feature_matrix(features, self.feature_names_), num_iteration=self.best_iteration_)
@@ -166,7 +166,7 @@ class ClvModel(LightGBMSettings):
         """Expected spend in the ``spec.horizon_days`` after the snapshot, by the chosen estimator (or
         the one named). LightGBM's are scaled to the probabilistic total over the rows given: pass
         every customer of a snapshot, then select."""
-        self._check()
+        self.check_is_fitted()
         name = estimator or self.choice_
         spend = self._window_spend(features, name)
         if name == "lightgbm":
@@ -176,7 +176,7 @@ class ClvModel(LightGBMSettings):
 
     def lifetime_value(self, snapshot: Snapshot) -> np.ndarray:
         """Discounted expected revenue over ``months`` for every customer of ``snapshot``."""
-        self._check()
+        self.check_is_fitted()
         purchases = snapshot.models[self.profile_model_]
         if not isinstance(purchases, PurchaseCountModel):
             raise EngineError(f"snapshot model {self.profile_model_!r} is not a purchase-count model")
@@ -189,14 +189,11 @@ class ClvModel(LightGBMSettings):
         return np.nan_to_num(self.window_spend(features) * profile, nan=0.0)
 
     def save(self, directory: str | Path, data_fingerprint: str | None = None, extra: dict[str, Any] | None = None) -> Path:
-        self._check()
-        params = {name: getattr(self, name) for name in (
-            "months", "monthly_discount_rate", "n_estimators", "learning_rate", "num_leaves", "min_child_samples",
-            "feature_fraction", "bagging_fraction", "reg_lambda", "tweedie_variance_power", "early_stopping_rounds",
-            "estimator", "seed", "n_jobs")}
+        self.check_is_fitted()
+        params = {name: value for name, value in self.get_params().items() if name != "spec"}  # spec: below
         directory = Path(directory)
-        write_manifest(
-            directory, _KIND, _FORMAT_VERSION, params, data_fingerprint,
+        self._write_manifest(
+            directory, params, data_fingerprint,
             {"spec": self.spec_.model_dump(mode="json"), "feature_names": self.feature_names_,
              "best_iteration": self.best_iteration_, "choice": self.choice_, "profile_model": self.profile_model_,
              "validation_gini": self.validation_gini_, "warnings": self.warnings_, **(extra or {})},
@@ -206,7 +203,7 @@ class ClvModel(LightGBMSettings):
 
     @classmethod
     def load(cls, directory: str | Path) -> ClvModel:
-        manifest = read_manifest(directory, _KIND, _FORMAT_VERSION)
+        manifest = cls._read_manifest(directory)
         spec = FeatureSpec.model_validate(manifest["spec"])
         model = cls(spec=spec, **manifest["params"])
         model.spec_ = spec

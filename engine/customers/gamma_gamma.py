@@ -21,7 +21,7 @@ class GammaGamma(LikelihoodModel):
     """Gamma-Gamma with parameters ``params_ = {p, q, v}`` (v in currency)."""
 
     kind = "gamma_gamma"
-    param_names = ("p", "q", "v")
+    fitted_names = ("p", "q", "v")
 
     def _data(self, summary: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         missing = [name for name in (FREQUENCY, MONETARY) if name not in summary]

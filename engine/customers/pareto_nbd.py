@@ -57,7 +57,7 @@ class ParetoNBD(PurchaseCountModel):
     """Pareto/NBD with parameters ``params_ = {r, alpha, s, beta}`` (alpha, beta in ``time_unit``)."""
 
     kind = "pareto_nbd"
-    param_names = ("r", "alpha", "s", "beta")
+    fitted_names = ("r", "alpha", "s", "beta")
 
     @staticmethod
     def _log_parts(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, age: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -18,8 +18,9 @@ from typing import ClassVar, Self
 import numpy as np
 import pandas as pd
 
+from engine.base import EngineModel
 from engine.data.columns import Columns
-from engine.errors import DataValidationError, EngineError, NotFittedError
+from engine.errors import DataValidationError, EngineError
 from engine.pricing import panel as P
 from engine.pricing.shrinkage import ELASTICITY, RAW_ELASTICITY, RAW_SE, WEEKS, shrink_by_category
 
@@ -117,11 +118,12 @@ def score_variance(scores: pd.Series, items: pd.Series, weeks: pd.Series | None,
     return variance
 
 
-class ElasticityEstimator(ABC):
+class ElasticityEstimator(EngineModel, ABC):
     """Own-price elasticity per product (pooled within category) plus a demand forecast."""
 
     name: ClassVar[str]
     constant_elasticity: ClassVar[bool] = True
+    fitted_attribute: ClassVar[str] = "elasticities_"
 
     def __init__(self, pooling: bool = True, min_pool_products: int = 3) -> None:
         self.pooling = pooling
@@ -174,13 +176,9 @@ class ElasticityEstimator(ABC):
         return ()
 
     # --- shared answers ----------------------------------------------------------------------------
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "elasticities_"):
-            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit(panel) first")
-
     def elasticity(self, product_ids: pd.Series | np.ndarray, categories: pd.Series | np.ndarray | None = None) -> np.ndarray:
         """Pooled elasticity per product; an unknown product gets its category's, else the median."""
-        self._check_fitted()
+        self.check_is_fitted()
         ids = pd.Series(np.asarray(product_ids))
         values = ids.map(self.elasticities_[ELASTICITY])
         if categories is not None:
@@ -189,22 +187,19 @@ class ElasticityEstimator(ABC):
 
     def elasticity_table(self) -> pd.DataFrame:
         """One row per product: pooled elasticity, se, 95% interval, raw estimate, weeks, pooling."""
-        self._check_fitted()
+        self.check_is_fitted()
         return self.elasticities_.copy()
 
     def predict_units(self, panel: pd.DataFrame) -> np.ndarray:
         """Expected units at each row's observed price (a forecast, given the row's conditions)."""
-        self._check_fitted()
+        self.check_is_fitted()
         check_panel(panel, self._required_columns())
         return P.units_from_log(self._predict_log_units(panel) + np.log(self.smearing_))
 
     def response(self, panel: pd.DataFrame, price_factor: float) -> np.ndarray:
         """Relative change of each row's units if its price were multiplied by ``price_factor``."""
-        self._check_fitted()
+        self.check_is_fitted()
         if price_factor <= 0:
             raise EngineError(f"price_factor must be positive, got {price_factor}")
         return price_factor ** self.elasticity(panel[Columns.item], panel[Columns.category])
 
-    def params(self) -> dict:
-        """Constructor parameters (what ``__init__`` stored), for logs and manifests."""
-        return {k: v for k, v in vars(self).items() if not k.endswith("_") and not k.startswith("_")}

@@ -102,7 +102,7 @@ class MonotoneGBM(ElasticityEstimator):
 
     def response(self, panel: pd.DataFrame, price_factor: float) -> np.ndarray:
         """The model's own relative change of units (not a constant elasticity)."""
-        self._check_fitted()
+        self.check_is_fitted()
         if price_factor <= 0:
             raise EngineError(f"price_factor must be positive, got {price_factor}")
         return np.exp(self._log_units(panel, price_factor) - self._log_units(panel))

@@ -30,9 +30,9 @@ from typing import Any, Self
 import numpy as np
 import pandas as pd
 
+from engine.base import EngineModel
 from engine.data.columns import Columns
-from engine.errors import EngineError, NotFittedError
-from engine.io import read_manifest, write_manifest
+from engine.errors import EngineError
 from engine.pricing import guardrails as G
 from engine.pricing import panel as P
 from engine.pricing.oracle import best_price, unconstrained_optimum
@@ -140,8 +140,12 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-class PriceOptimizer:
+class PriceOptimizer(EngineModel):
     """Quotes guarded prices from an elasticity table, product facts and a policy."""
+
+    kind = KIND
+    format_version = FORMAT_VERSION
+    fitted_attribute = "facts_"
 
     def __init__(self, policy: G.PricingPolicy | None = None) -> None:
         self.policy = policy
@@ -183,10 +187,6 @@ class PriceOptimizer:
         self.model_version_ = model_version
         return self
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "facts_"):
-            raise NotFittedError("PriceOptimizer is not fitted; call fit(elasticities, facts) first")
-
     def _product(self, product_id: str) -> _Product:
         facts, e = self.facts_.loc[product_id], self.elasticities_.loc[product_id]
         cost = float(facts[Columns.unit_cost])
@@ -206,7 +206,7 @@ class PriceOptimizer:
 
     def guardrails(self, product_id: str, current_price: float | None = None) -> list[G.Rule]:
         """The rules that bind this product's next price (for checks and explanations)."""
-        self._check_fitted()
+        self.check_is_fitted()
         item = self._product(str(product_id))
         current = item.current_price if current_price is None else float(current_price)
         return G.rules(self.policy_, current, item.unit_cost, item.list_price, item.min_price, item.max_price)
@@ -227,7 +227,7 @@ class PriceOptimizer:
         none on hand); ``segment`` is a behavioural segment or tier name with an offer (never a
         protected attribute). For a known product the price is always a finite number inside the
         feasible interval (see :mod:`engine.pricing.guardrails`)."""
-        self._check_fitted()
+        self.check_is_fitted()
         policy = self.policy_
         product_id = str(product_id)
         if current_price is not None and not (math.isfinite(current_price) and current_price >= G.ONE_CENT):
@@ -353,7 +353,7 @@ class PriceOptimizer:
     ) -> pd.DataFrame:
         """Quotes for every known product, one flat row each (for batch jobs, reports and CSV files):
         the elasticity interval as ``ci_low`` / ``ci_high``, the flags joined by ``;``."""
-        self._check_fitted()
+        self.check_is_fitted()
         rows = []
         for product_id in self.facts_.index:
             current = None if current_prices is None else current_prices.get(product_id)
@@ -367,12 +367,10 @@ class PriceOptimizer:
     # --- persistence -------------------------------------------------------------------------------
     def save(self, directory: str | Path, data_fingerprint: str | None = None, extra: dict | None = None) -> Path:
         """Write the model folder: manifest (policy, version), elasticities, facts, segment offers."""
-        self._check_fitted()
+        self.check_is_fitted()
         directory = Path(directory)
-        write_manifest(
+        self._write_manifest(
             directory,
-            KIND,
-            FORMAT_VERSION,
             params={"policy": self.policy_.model_dump(mode="json")},
             data_fingerprint=data_fingerprint,
             extra={"model_version": self.model_version_, **(extra or {})},
@@ -386,7 +384,7 @@ class PriceOptimizer:
     def load(cls, directory: str | Path, model_version: str | None = None) -> PriceOptimizer:
         """Load a saved folder; ``model_version`` (e.g. the registry version) overrides the saved one."""
         directory = Path(directory)
-        manifest = read_manifest(directory, KIND, FORMAT_VERSION)
+        manifest = cls._read_manifest(directory)
         optimizer = cls(G.PricingPolicy(**manifest["params"]["policy"]))
         return optimizer.fit(
             pd.read_parquet(directory / "elasticities.parquet"),

@@ -22,8 +22,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from engine.base import EngineModel
 from engine.data.columns import Columns
-from engine.errors import EngineError, NotFittedError
+from engine.errors import EngineError
 from engine.pricing import panel as P
 from engine.pricing.base import estimation_rows
 from engine.pricing.guardrails import PricingPolicy
@@ -89,8 +90,10 @@ def pooled_elasticity(panel: pd.DataFrame, units: np.ndarray | None = None, rela
     return poisson_elasticity(counts, np.log(panel[P.PRICE].to_numpy(float)), panel[Columns.item].to_numpy(), time, offset)
 
 
-class SegmentOffers:
+class SegmentOffers(EngineModel):
     """Discounts per segment, estimated from the transactions of each segment's members."""
+
+    fitted_attribute = "offers_"
 
     def __init__(self, policy: PricingPolicy | None = None, min_customers: int = 30, week_starts_on: str = "monday") -> None:
         self.policy = policy
@@ -170,6 +173,5 @@ class SegmentOffers:
     def table(self) -> pd.DataFrame:
         """One row per segment: elasticity, difference (to the shop's), se (of the difference),
         customers, discount, reason."""
-        if not hasattr(self, "offers_"):
-            raise NotFittedError("SegmentOffers is not fitted; call fit(...) first")
+        self.check_is_fitted()
         return self.offers_.copy()

@@ -18,7 +18,6 @@ A model made of parts (the blend) may also override ``_score_task`` (a task-spec
 
 from __future__ import annotations
 
-import inspect
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,12 +29,12 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from engine.base import EngineModel
 from engine.customers.segments import SegmentRules
 from engine.data.columns import Columns
 from engine.data.idmap import UNKNOWN, IdMap
 from engine.data.split import default_as_of
-from engine.errors import EngineError, ModelFormatError, NotFittedError
-from engine.io import read_manifest, write_manifest
+from engine.errors import EngineError, ModelFormatError
 from engine.recommend.fallback import NO_SEGMENT, PopularityTable, customer_segments
 from engine.recommend.interactions import (
     VALUES,
@@ -114,7 +113,7 @@ class TrainingData:
         return TrainingData(self.transactions, self.customers, items, counts, self.as_of, popularity, min_item_buyers)
 
 
-class RecommenderModel(ABC):
+class RecommenderModel(EngineModel, ABC):
     """Recommend items for customers and similar items for items, for two tasks: ``discovery``
     (items the customer already bought are filtered out) and ``repeat`` (everything may come back).
 
@@ -124,6 +123,7 @@ class RecommenderModel(ABC):
 
     kind: ClassVar[str]
     format_version: ClassVar[int] = 1
+    fitted_attribute: ClassVar[str] = "items_"
 
     def __init__(self, min_item_buyers: int = 1, value: Value = "purchases") -> None:
         self.min_item_buyers = min_item_buyers
@@ -131,19 +131,10 @@ class RecommenderModel(ABC):
 
     # --- parameters (scikit-learn style) -----------------------------------------------------------
 
-    def get_params(self) -> dict[str, Any]:
-        """The constructor parameters and their current values."""
-        names = [name for name in inspect.signature(type(self).__init__).parameters if name != "self"]
-        return {name: getattr(self, name) for name in names}
-
     def spec(self) -> dict[str, Any]:
         """``{"kind": ..., "params": ...}`` in plain JSON types: rebuild with
         :func:`engine.recommend.registry.make_recommender` (it is what the manifest stores)."""
         return {"kind": self.kind, "params": self._manifest_params()}
-
-    def __repr__(self) -> str:
-        params = ", ".join(f"{name}={value!r}" for name, value in self.get_params().items())
-        return f"{type(self).__name__}({params})"
 
     # --- fitting -------------------------------------------------------------------------------------
 
@@ -216,13 +207,9 @@ class RecommenderModel(ABC):
 
     # --- recommending --------------------------------------------------------------------------------
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "items_"):
-            raise NotFittedError(f"{type(self).__name__} is not fitted: call fit(transactions) first")
-
     @property
     def n_items(self) -> int:
-        self._check_fitted()
+        self.check_is_fitted()
         return len(self.items_)
 
     def recommend(
@@ -239,7 +226,7 @@ class RecommenderModel(ABC):
         customers the model does not know, used for their cold-start list. Customers without usable
         history get segment or global popularity, flagged by ``source``.
         """
-        self._check_fitted()
+        self.check_is_fitted()
         k = _check_k(k)
         _check_task(task)
         ids = [customer_ids] if isinstance(customer_ids, str) else [str(c) for c in customer_ids]
@@ -274,7 +261,7 @@ class RecommenderModel(ABC):
         """Recommendations for a customer seen after training, from the items they bought (repeat an
         item to count it more), without retraining. Unknown items are ignored; with no known item at
         all the answer is the cold-start list."""
-        self._check_fitted()
+        self.check_is_fitted()
         k = _check_k(k)
         _check_task(task)
         excluded = self._known_items(exclude)
@@ -293,7 +280,7 @@ class RecommenderModel(ABC):
     def similar_items(self, item_ids: str | Sequence[str], k: int = 10) -> list[Recommendations]:
         """The ``k`` items most similar to each item. An item the model does not know gets an empty
         answer with ``source="unknown_item"`` and the reason, never an exception."""
-        self._check_fitted()
+        self.check_is_fitted()
         k = _check_k(k)
         ids = [item_ids] if isinstance(item_ids, str) else [str(i) for i in item_ids]
         results = []
@@ -364,12 +351,10 @@ class RecommenderModel(ABC):
     def save(self, directory: str | Path, data_fingerprint: str | None = None, extra: dict[str, Any] | None = None) -> Path:
         """Write the fitted model to ``directory`` (manifest + npz arrays, no pickles); ``extra`` goes
         into the manifest beside its as-of date and sizes."""
-        self._check_fitted()
+        self.check_is_fitted()
         directory = Path(directory)
-        write_manifest(
+        self._write_manifest(
             directory,
-            self.kind,
-            self.format_version,
             self._manifest_params(),
             data_fingerprint,
             extra={"as_of": str(self.as_of_), "n_customers": len(self.customers_), "n_items": len(self.items_), **(extra or {})},
@@ -395,7 +380,7 @@ class RecommenderModel(ABC):
     @classmethod
     def load(cls, directory: str | Path) -> RecommenderModel:
         """Load a model saved by :meth:`save` (this class's kind; see :func:`load_recommender`)."""
-        manifest = read_manifest(directory, cls.kind, cls.format_version)
+        manifest = cls._read_manifest(directory)
         model = cls._from_manifest_params(manifest["params"])
         try:
             with np.load(Path(directory) / _BASE_FILE, allow_pickle=False) as base:

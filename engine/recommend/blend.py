@@ -91,7 +91,7 @@ class BlendRecommender(RecommenderModel):
         search tries half-lives, partners and weights cheaply."""
         blend = cls(collaborative, buy_again, _check_weight(weight), repeat_collaborative)
         for part in (buy_again, *blend._parts().values()):
-            part._check_fitted()
+            part.check_is_fitted()
             if part.customers_ != buy_again.customers_:
                 raise EngineError("from_fitted: the parts were fitted on different customers")
         buy_again._share_base(blend)

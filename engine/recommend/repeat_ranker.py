@@ -171,7 +171,7 @@ class RepeatRankerRecommender(BuyAgainRecommender):
 
     def feature_importance(self) -> dict[str, float]:
         """Total gain of each feature in the fitted ranker."""
-        self._check_fitted()
+        self.check_is_fitted()
         return dict(zip(FEATURES, self.booster_.feature_importance("gain").astype(float).tolist()))
 
     def _state(self) -> dict[str, np.ndarray]:

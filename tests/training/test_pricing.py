@@ -103,8 +103,8 @@ def test_gate_rescores_the_champion_on_grown_data(store, shop):
 
 def test_saved_estimator_refuses_what_this_engine_cannot_rebuild(store, shop):
     run = fit_pricing(shop, PricingConfig(**{**FAST, "estimators": ["naive"], "segment_offers": "none"}))
-    folder = run.optimizer.save(store / "model", extra={"estimator": "naive", "estimator_params": run.final.params()})
-    assert saved_estimator(folder).params() == run.final.params()
+    folder = run.optimizer.save(store / "model", extra={"estimator": "naive", "estimator_params": run.final.get_params()})
+    assert saved_estimator(folder).get_params() == run.final.get_params()
     run.optimizer.save(store / "unknown", extra={"estimator": "prophet", "estimator_params": {}})
     with pytest.raises(ModelFormatError, match="prophet"):
         saved_estimator(store / "unknown")

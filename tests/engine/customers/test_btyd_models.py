@@ -25,7 +25,7 @@ def summary(x, t_x, age, unit: str | None = "weeks") -> pd.DataFrame:
 
 
 def with_params(model: PurchaseCountModel, params) -> PurchaseCountModel:
-    model.params_ = dict(zip(model.param_names, map(float, params)))
+    model.params_ = dict(zip(model.fitted_names, map(float, params)))
     return model
 
 

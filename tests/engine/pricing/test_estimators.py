@@ -14,6 +14,7 @@ from engine.pricing.evaluate import score_estimator
 from engine.pricing.fixed_effects import FixedEffectsLogLog
 from engine.pricing.monotone_gbm import MonotoneGBM
 from engine.pricing.naive import NaiveLogLog
+from tests.engine.contract import EngineModelContract
 
 TABLE_COLUMNS = {"elasticity", "se", "ci_low", "ci_high", "raw_elasticity", "raw_se", "weeks", "pooling", "category"}
 
@@ -23,12 +24,18 @@ def _errors(estimator, shop) -> pd.Series:
     return table["elasticity"] - shop.truth.elasticity.loc[table.index]
 
 
-class EstimatorContract:
-    """What every estimator must do; subclasses provide ``make``."""
+class EstimatorContract(EngineModelContract):
+    """What every estimator must do (the engine's estimator contract included); subclasses provide ``make``."""
 
     @staticmethod
     def make():
         raise NotImplementedError
+
+    def make_model(self):
+        return self.make()
+
+    def use_unfitted(self, model):
+        return model.elasticity_table()
 
     @pytest.fixture(scope="class")
     @classmethod

@@ -19,13 +19,17 @@ from engine.recommend.base import (
 )
 from engine.recommend.evaluation import evaluate_model, relevant_items
 from engine.recommend.registry import load_recommender, make_recommender
+from tests.engine.contract import EngineModelContract
 
 
-class RecommenderContract:
-    """Shared tests; subclasses define ``make_model``."""
+class RecommenderContract(EngineModelContract):
+    """Shared tests (the engine's estimator contract included); subclasses define ``make_model``."""
 
     def make_model(self) -> RecommenderModel:
         raise NotImplementedError
+
+    def use_unfitted(self, model: RecommenderModel) -> object:
+        return model.recommend(["1"])
 
     @pytest.fixture
     def fitted(self, shop_lines: pd.DataFrame) -> RecommenderModel:
