@@ -73,3 +73,14 @@ def read_manifest(directory: str | Path, kind: str | tuple[str, ...], format_ver
             f"this engine reads format {format_version} (saved with {manifest.get('versions')})"
         )
     return manifest
+
+
+def manifest_kind(directory: str | Path) -> str:
+    """The ``kind`` a saved model folder declares (checked again, fully, by the model's ``load``)."""
+    path = Path(directory) / MANIFEST
+    if not path.is_file():
+        raise ModelFormatError(f"{directory} is not a saved engine model (no {MANIFEST})")
+    try:
+        return str(json.loads(path.read_text()).get("kind"))
+    except json.JSONDecodeError as error:
+        raise ModelFormatError(f"{path} is not valid JSON: {error}") from error

@@ -251,31 +251,10 @@ def promote_if_better(
             f"champion v{current.version} was scored on {current.tags.get(_PRIMARY_METRIC_TAG)!r}, "
             f"not {primary_metric!r}; promote by hand if intended",
         )
-    if rescore is not None:
-        try:
-            with tempfile.TemporaryDirectory(prefix=f"{model_name}-") as scratch:
-                best = float(rescore(download_champion(model_name, alias, scratch)))
-        except ModelFormatError as error:
-            return decide(True, f"champion v{current.version} cannot be loaded by this engine ({error}); replaced")
-        except EngineError as error:
-            return decide(
-                False,
-                f"refused: champion v{current.version} could not be re-scored on this run's data ({error}); "
-                "champion unchanged, promote by hand if intended",
-            )
-        basis = "re-scored on this run's evaluation data"
-    else:
-        run = mlflow.active_run()
-        fingerprint = client.get_run(run.info.run_id).data.tags.get("data.fingerprint") if run else None
-        if current.tags.get(_FINGERPRINT_TAG) != fingerprint:
-            return decide(
-                False,
-                f"refused: champion v{current.version} was measured on other data "
-                f"(fingerprint {current.tags.get(_FINGERPRINT_TAG)}, this run {fingerprint}) and cannot be "
-                "re-scored here; champion unchanged",
-            )
-        best = float(current.tags[_PRIMARY_VALUE_TAG])
-        basis = "as recorded on the same data"
+    try:
+        best, basis = _champion_score(client, model_name, alias, current, rescore)
+    except _NoComparison as refusal:
+        return decide(refusal.promoted, refusal.reason)
     gain = (value - best) if higher_is_better else (best - value)
     if gain > min_improvement:
         return decide(True, f"{primary_metric} {value:.4f} beats champion v{current.version} ({best:.4f}, {basis})", best)
@@ -285,6 +264,44 @@ def promote_if_better(
         f"{f' by more than {min_improvement}' if min_improvement else ''}; champion unchanged",
         best,
     )
+
+
+class _NoComparison(Exception):
+    """The champion cannot be compared with the candidate; the gate decides without a score."""
+
+    def __init__(self, promoted: bool, reason: str) -> None:
+        super().__init__(reason)
+        self.promoted, self.reason = promoted, reason
+
+
+def _champion_score(
+    client: MlflowClient, model_name: str, alias: str, current: Any, rescore: Callable[[Path], float] | None
+) -> tuple[float, str]:
+    """The champion's primary metric on the candidate's data and how it was obtained: re-scored with
+    ``rescore``, else as recorded when measured on data with the same fingerprint. Raises
+    :class:`_NoComparison` when neither is possible."""
+    if rescore is not None:
+        try:
+            with tempfile.TemporaryDirectory(prefix=f"{model_name}-") as scratch:
+                return float(rescore(download_champion(model_name, alias, scratch))), "re-scored on this run's evaluation data"
+        except ModelFormatError as error:
+            raise _NoComparison(True, f"champion v{current.version} cannot be loaded by this engine ({error}); replaced") from error
+        except EngineError as error:
+            raise _NoComparison(
+                False,
+                f"refused: champion v{current.version} could not be re-scored on this run's data ({error}); "
+                "champion unchanged, promote by hand if intended",
+            ) from error
+    run = mlflow.active_run()
+    fingerprint = client.get_run(run.info.run_id).data.tags.get("data.fingerprint") if run else None
+    if current.tags.get(_FINGERPRINT_TAG) != fingerprint:
+        raise _NoComparison(
+            False,
+            f"refused: champion v{current.version} was measured on other data "
+            f"(fingerprint {current.tags.get(_FINGERPRINT_TAG)}, this run {fingerprint}) and cannot be "
+            "re-scored here; champion unchanged",
+        )
+    return float(current.tags[_PRIMARY_VALUE_TAG]), "as recorded on the same data"
 
 
 def log_gate(decision: GateDecision) -> None:

@@ -12,7 +12,7 @@ from engine.customers.clv import ClvModel
 from engine.customers.gamma_gamma import GammaGamma
 from engine.customers.pareto_nbd import ParetoNBD
 from engine.errors import ModelFormatError
-from engine.recommend.base import manifest_kind
+from engine.io import manifest_kind
 
 __all__ = ["MODELS", "load_customer_model"]
 

@@ -135,7 +135,12 @@ def loyalty_tiers(
     qualifying = np.full(n, -np.inf)
     np.maximum.at(qualifying, codes, values)
     current = window_value(all_codes, today)
+    return _tier_frame(config, pd.Index(customers, name=c.customer), current, qualifying)
 
+
+def _tier_frame(config: TierConfig, customers: pd.Index, current: np.ndarray, qualifying: np.ndarray) -> pd.DataFrame:
+    """The tier columns of :func:`loyalty_tiers` from each customer's window value today and their best
+    over the grace period."""
     names = np.array([tier.name for tier in config.tiers], dtype=object)
     thresholds = np.array([tier.threshold for tier in config.tiers] + [np.nan])
     rank = config.rank_of(qualifying)
@@ -150,7 +155,7 @@ def loyalty_tiers(
             NEXT_TIER: np.where(rank < top, names[np.minimum(rank + 1, top)], None),
             TO_NEXT_TIER: np.where(rank < top, thresholds[np.minimum(rank + 1, top + 1)] - current, np.nan),
         },
-        index=pd.Index(customers, name=c.customer),
+        index=customers,
     )
     frame[TO_NEXT_TIER] = frame[TO_NEXT_TIER].clip(lower=0)
     return frame

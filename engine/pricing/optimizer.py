@@ -23,9 +23,9 @@ version. An unknown product gets a quote that keeps its price with reason ``unkn
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import Self
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,7 @@ from engine.errors import EngineError
 from engine.pricing import guardrails as G
 from engine.pricing import panel as P
 from engine.pricing.oracle import best_price, unconstrained_optimum
+from engine.pricing.quote import PriceQuote, binding_reason, check_quote_inputs, finite_or_none, weekly_margin
 from engine.pricing.shrinkage import CI_HIGH, CI_LOW, ELASTICITY, OWN_ESTIMATE, SE
 
 KIND = "pricing"
@@ -50,34 +51,6 @@ NO_LADDER_STEP = "no_ladder_step"  # flag: no ladder price between the current p
 COST_ASSUMED = "cost_assumed"  # optional facts column: the unit cost is an assumption, not data
 FACT_COLUMNS = (Columns.category, CURRENT_PRICE, Columns.unit_cost, LIST_PRICE, MIN_PRICE, MAX_PRICE, BASE_UNITS)
 ELASTICITY_COLUMNS = (ELASTICITY, SE, CI_LOW, CI_HIGH)
-
-
-@dataclass(frozen=True)
-class PriceQuote:
-    """The optimizer's answer for one product (and segment). Amounts are per week."""
-
-    product_id: str
-    price: float | None
-    current_price: float | None
-    reason: str
-    model_version: str
-    flags: tuple[str, ...] = ()
-    elasticity: float | None = None
-    elasticity_interval: tuple[float, float] | None = None
-    unit_cost: float | None = None
-    expected_units: float | None = None
-    expected_revenue: float | None = None
-    expected_margin: float | None = None
-    current_units: float | None = None
-    current_revenue: float | None = None
-    current_margin: float | None = None
-    segment: str | None = None
-    segment_price: float | None = None
-    segment_discount: float = 0.0
-    stock: float | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def product_facts(panel: pd.DataFrame, elasticity: pd.Series, recent_weeks: int = 4, cost_weeks: int = 8) -> pd.DataFrame:
@@ -135,9 +108,7 @@ class _Product:
         return self.base_units * math.exp(min(max(self.elasticity * math.log(price / self.current_price), -745.0), 700.0))
 
 
-def _finite(value: float) -> float | None:
-    """An expected amount, or None when it is too large to be a number."""
-    return value if math.isfinite(value) else None
+
 
 
 class PriceOptimizer(EngineModel):
@@ -230,10 +201,7 @@ class PriceOptimizer(EngineModel):
         self.check_is_fitted()
         policy = self.policy_
         product_id = str(product_id)
-        if current_price is not None and not (math.isfinite(current_price) and current_price >= G.ONE_CENT):
-            raise EngineError(f"current_price must be a finite price of at least {G.ONE_CENT}, got {current_price!r}")
-        if stock is not None and not math.isfinite(stock):
-            raise EngineError(f"stock must be a finite number, got {stock!r}")
+        check_quote_inputs(current_price, stock)
         if product_id not in self.facts_.index:
             return PriceQuote(product_id, current_price, current_price, G.UNKNOWN_PRODUCT, self.model_version_, segment=segment, stock=stock)
         item = self._product(product_id)
@@ -244,13 +212,7 @@ class PriceOptimizer(EngineModel):
         interval = G.feasible_interval(policy, current, item.unit_cost, item.list_price, item.min_price, item.max_price)
         aim = interval.clip(target)
         tolerance = G.price_tolerance(aim)
-        reason = driver
-        if interval.cost_above_ceiling:
-            reason = G.COST_ABOVE_PRICE
-        elif aim > target + tolerance:
-            reason = interval.low_rule or driver
-        elif aim < target - tolerance:
-            reason = interval.high_rule or driver
+        reason = binding_reason(interval, aim, target, tolerance, driver)
         flags = [driver] if reason != driver else []
         flags += [f"relaxed:{name}" for name in interval.relaxed]
         if bool(self.facts_.at[product_id, COST_ASSUMED]):
@@ -262,10 +224,6 @@ class PriceOptimizer(EngineModel):
             segment_price, discount, note = self._segment_price(segment, price, interval.low)
             flags.append(note)
         units = item.units(price)
-
-        def margin(at_price: float, at_units: float) -> float | None:
-            return None if item.unit_cost is None else _finite((at_price - item.unit_cost) * at_units)
-
         return PriceQuote(
             product_id=product_id,
             price=price,
@@ -276,12 +234,12 @@ class PriceOptimizer(EngineModel):
             elasticity=item.elasticity,
             elasticity_interval=(item.ci_low, item.ci_high),
             unit_cost=item.unit_cost,
-            expected_units=_finite(units),
-            expected_revenue=_finite(price * units),
-            expected_margin=margin(price, units),
-            current_units=_finite(units_now),
-            current_revenue=_finite(current * units_now),
-            current_margin=margin(current, units_now),
+            expected_units=finite_or_none(units),
+            expected_revenue=finite_or_none(price * units),
+            expected_margin=weekly_margin(item.unit_cost, price, units),
+            current_units=finite_or_none(units_now),
+            current_revenue=finite_or_none(current * units_now),
+            current_margin=weekly_margin(item.unit_cost, current, units_now),
             segment=segment,
             segment_price=segment_price,
             segment_discount=discount,

@@ -136,10 +136,61 @@ def build_panel(
     keep them).
     """
     c = Columns
-    if grain not in ("week", "day"):
-        raise EngineError(f"grain must be 'week' or 'day', got {grain!r}")
     if price_basis not in ("paid", "posted"):
         raise EngineError(f"price_basis must be 'paid' or 'posted', got {price_basis!r}")
+    sales = _sales_lines(transactions, week_starts_on, grain, partial)
+    week = week_start(sales[c.timestamp], week_starts_on) if grain == "week" else sales[c.timestamp].dt.normalize()
+    step = _ONE_WEEK if grain == "week" else _ONE_DAY
+    panel = _line_values(sales, week).groupby([c.item, WEEK], sort=True).sum(min_count=1).reset_index()
+    panel[PRICE] = panel[REVENUE] / panel[UNITS]
+    panel[REGULAR_PRICE] = panel.pop("shelf_value") / panel[UNITS]
+    if price_basis == "posted":
+        _use_posted_prices(panel, sales, week)
+    panel[DEPTH] = (1 - panel[PRICE] / panel[REGULAR_PRICE]).clip(lower=0)
+    panel[PROMO] = panel[DEPTH] >= promo_threshold
+    panel[COST] = panel.pop("cost_value") / panel[UNITS]
+    panel = panel.loc[panel[PRICE] > 0].reset_index(drop=True)
+    panel[TRAFFIC] = panel[WEEK].map(sales[c.order].groupby(week.to_numpy()).nunique()).astype(float)
+    panel[WEEK_INDEX] = ((panel[WEEK] - panel[WEEK].min()) / step).round().astype(int)
+    panel[WEEK_OF_YEAR] = panel[WEEK].dt.isocalendar().week.astype(int).to_numpy()
+    last_week = panel[[c.item, WEEK, UNITS]].assign(**{WEEK: panel[WEEK] + step})
+    panel = panel.merge(last_week.rename(columns={UNITS: LAST_WEEK_UNITS}), on=[c.item, WEEK], how="left")
+    panel[c.category] = _categories(panel[c.item], products)
+    panel = _join_promotions(panel, promotions, week_starts_on, grain)
+    return panel if stock is None else _join_stock(panel, stock, week_starts_on, grain)
+
+
+def _join_stock(panel: pd.DataFrame, stock: pd.DataFrame, week_starts_on: str, grain: Grain) -> pd.DataFrame:
+    """The panel with stock on hand and the stock-out flag of each product-period."""
+    panel = panel.merge(_periods("stock", stock, week_starts_on, grain, (STOCK,)), on=[Columns.item, WEEK], how="left")
+    # a week that opened with no more units than it sold, or had a day without stock, censors demand
+    days_out = panel.pop("days_out").gt(0) if "days_out" in panel else False
+    panel[STOCKOUT] = (panel[UNITS] >= panel[STOCK]) | days_out
+    return panel
+
+
+def _line_values(sales: pd.DataFrame, week: pd.Series) -> pd.DataFrame:
+    """Per sales line: product, period, units, revenue, shelf value and cost value (NaN without costs)."""
+    c = Columns
+    shelf_value = sales[c.quantity] * sales[c.unit_price]
+    return pd.DataFrame(
+        {
+            c.item: sales[c.item].to_numpy(),
+            WEEK: week.to_numpy(),
+            UNITS: sales[c.quantity].to_numpy(),
+            REVENUE: sales[c.revenue].to_numpy(),
+            "shelf_value": shelf_value.to_numpy(),
+            "cost_value": (sales[c.quantity] * sales[c.unit_cost]).to_numpy() if c.unit_cost in sales else np.nan,
+        }
+    )
+
+
+def _sales_lines(transactions: pd.DataFrame, week_starts_on: str, grain: Grain, partial: PartialWeeks) -> pd.DataFrame:
+    """The sales lines (positive quantities) a panel is built from; at week grain with ``partial="drop"``
+    without the weeks the data covers only in part."""
+    c = Columns
+    if grain not in ("week", "day"):
+        raise EngineError(f"grain must be 'week' or 'day', got {grain!r}")
     sales = transactions.loc[transactions[c.quantity] > 0]
     if sales.empty:
         raise EngineError("transactions hold no sales (positive quantities); cannot build a price panel")
@@ -150,48 +201,18 @@ def build_panel(
                 "every sale falls in a week the data covers only in part (less than one whole week); "
                 "cannot build a weekly price panel (build_panel(partial='keep') keeps such weeks)"
             )
-    week = week_start(sales[c.timestamp], week_starts_on) if grain == "week" else sales[c.timestamp].dt.normalize()
-    step = _ONE_WEEK if grain == "week" else _ONE_DAY
-    shelf_value = sales[c.quantity] * sales[c.unit_price]
-    frame = pd.DataFrame(
-        {
-            c.item: sales[c.item].to_numpy(),
-            WEEK: week.to_numpy(),
-            UNITS: sales[c.quantity].to_numpy(),
-            REVENUE: sales[c.revenue].to_numpy(),
-            "shelf_value": shelf_value.to_numpy(),
-            "cost_value": (sales[c.quantity] * sales[c.unit_cost]).to_numpy() if c.unit_cost in sales else np.nan,
-        }
-    )
-    panel = frame.groupby([c.item, WEEK], sort=True).sum(min_count=1).reset_index()
-    panel[PRICE] = panel[REVENUE] / panel[UNITS]
-    panel[REGULAR_PRICE] = panel.pop("shelf_value") / panel[UNITS]
-    if price_basis == "posted":
-        keys = [c.item, WEEK]
-        paid = posted_price(sales, week, sales[c.revenue] / sales[c.quantity]).set_index(keys)["line_price"]
-        shelf = posted_price(sales, week, sales[c.unit_price]).set_index(keys)["line_price"]
-        index = pd.MultiIndex.from_frame(panel[keys])
-        panel[PRICE] = paid.reindex(index).to_numpy()
-        panel[REGULAR_PRICE] = np.maximum(shelf.reindex(index).to_numpy(), panel[PRICE].to_numpy())
-    panel[DEPTH] = (1 - panel[PRICE] / panel[REGULAR_PRICE]).clip(lower=0)
-    panel[PROMO] = panel[DEPTH] >= promo_threshold
-    panel[COST] = panel.pop("cost_value") / panel[UNITS]
-    panel = panel.loc[panel[PRICE] > 0].reset_index(drop=True)
-    traffic = sales[c.order].groupby(week.to_numpy()).nunique()
-    panel[TRAFFIC] = panel[WEEK].map(traffic).astype(float)
-    first = panel[WEEK].min()
-    panel[WEEK_INDEX] = ((panel[WEEK] - first) / step).round().astype(int)
-    panel[WEEK_OF_YEAR] = panel[WEEK].dt.isocalendar().week.astype(int).to_numpy()
-    last_week = panel[[c.item, WEEK, UNITS]].assign(**{WEEK: panel[WEEK] + step})
-    panel = panel.merge(last_week.rename(columns={UNITS: LAST_WEEK_UNITS}), on=[c.item, WEEK], how="left")
-    panel[c.category] = _categories(panel[c.item], products)
-    panel = _join_promotions(panel, promotions, week_starts_on, grain)
-    if stock is not None:
-        panel = panel.merge(_periods("stock", stock, week_starts_on, grain, (STOCK,)), on=[c.item, WEEK], how="left")
-        # a week that opened with no more units than it sold, or had a day without stock, censors demand
-        days_out = panel.pop("days_out").gt(0) if "days_out" in panel else False
-        panel[STOCKOUT] = (panel[UNITS] >= panel[STOCK]) | days_out
-    return panel
+    return sales
+
+
+def _use_posted_prices(panel: pd.DataFrame, sales: pd.DataFrame, week: pd.Series) -> None:
+    """Set each product-week's price and regular price to its posted prices (:func:`posted_price`)."""
+    c = Columns
+    keys = [c.item, WEEK]
+    paid = posted_price(sales, week, sales[c.revenue] / sales[c.quantity]).set_index(keys)["line_price"]
+    shelf = posted_price(sales, week, sales[c.unit_price]).set_index(keys)["line_price"]
+    index = pd.MultiIndex.from_frame(panel[keys])
+    panel[PRICE] = paid.reindex(index).to_numpy()
+    panel[REGULAR_PRICE] = np.maximum(shelf.reindex(index).to_numpy(), panel[PRICE].to_numpy())
 
 
 def _categories(product_ids: pd.Series, products: pd.DataFrame | None) -> np.ndarray:

@@ -18,7 +18,6 @@ A model made of parts (the blend) may also override ``_score_task`` (a task-spec
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -43,8 +42,11 @@ from engine.recommend.interactions import (
     check_transactions,
     interaction_matrix,
     select_items,
+    sparse_arrays,
+    sparse_from_arrays,
 )
 from engine.recommend.ranking import top_k
+from engine.recommend.training_data import TrainingData
 
 Task = Literal["discovery", "repeat"]
 TASKS: tuple[str, ...] = ("discovery", "repeat")
@@ -80,37 +82,6 @@ class Recommendations:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class TrainingData:
-    """Everything a model is fitted from, built once by :meth:`RecommenderModel.fit`.
-
-    ``counts`` is customers x candidate items (see :func:`interaction_matrix`); ``transactions`` are
-    the fitted lines (all of them; models that use timestamps map them with the id maps).
-    """
-
-    transactions: pd.DataFrame
-    customers: IdMap
-    items: IdMap
-    counts: sparse.csr_matrix
-    as_of: pd.Timestamp
-    popularity: PopularityTable
-    min_item_buyers: int
-
-    def within(self, min_item_buyers: int, max_items: int | None) -> TrainingData:
-        """The same data on a smaller catalogue chosen by the same rule, without re-reading the
-        transactions (``min_item_buyers`` must be at least this catalogue's, so that no item is missing)."""
-        if min_item_buyers < self.min_item_buyers:
-            raise EngineError(
-                f"min_item_buyers={min_item_buyers} is below that of the catalogue it is taken from "
-                f"({self.min_item_buyers})"
-            )
-        buyers = pd.Series(self.popularity.item_buyers, index=self.items.external_ids)
-        items = select_items(buyers, min_item_buyers, max_items)
-        counts = sparse.csr_matrix(self.counts[:, self.items.to_internal(items.external_ids)])
-        popularity = PopularityTable.build(counts, self.popularity.segment_names, self.popularity.customer_segment)
-        return TrainingData(self.transactions, self.customers, items, counts, self.as_of, popularity, min_item_buyers)
 
 
 class RecommenderModel(EngineModel, ABC):
@@ -408,18 +379,6 @@ class RecommenderModel(EngineModel, ABC):
         )
 
 
-def sparse_arrays(name: str, matrix: sparse.csr_matrix) -> dict[str, np.ndarray]:
-    """The arrays of a CSR matrix under ``name_*`` keys, for an npz file."""
-    return {f"{name}_data": matrix.data, f"{name}_indices": matrix.indices, f"{name}_indptr": matrix.indptr}
-
-
-def sparse_from_arrays(arrays: Mapping[str, np.ndarray], name: str, shape: tuple[int, int]) -> sparse.csr_matrix:
-    """The CSR matrix saved by :func:`sparse_arrays`."""
-    return sparse.csr_matrix(
-        (arrays[f"{name}_data"], arrays[f"{name}_indices"], arrays[f"{name}_indptr"]), shape=shape
-    )
-
-
 def _check_k(k: int) -> int:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise EngineError(f"k must be a positive integer, got {k!r}")
@@ -429,14 +388,3 @@ def _check_k(k: int) -> int:
 def _check_task(task: str) -> None:
     if task not in TASKS:
         raise EngineError(f"task must be one of {TASKS}, got {task!r}")
-
-
-def manifest_kind(directory: str | Path) -> str:
-    """The ``kind`` a saved model folder declares (checked again, fully, by the model's ``load``)."""
-    path = Path(directory) / "manifest.json"
-    if not path.is_file():
-        raise ModelFormatError(f"{directory} is not a saved engine model (no manifest.json)")
-    try:
-        return str(json.loads(path.read_text()).get("kind"))
-    except json.JSONDecodeError as error:
-        raise ModelFormatError(f"{path} is not valid JSON: {error}") from error

@@ -13,6 +13,7 @@ Collaborative models then turn counts into confidence: ``linear`` (alpha x count
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
 import numpy as np
@@ -159,3 +160,15 @@ class Confidence:
 
     def fit_transform(self, counts: sparse.csr_matrix) -> sparse.csr_matrix:
         return self.fit(counts).transform(counts)
+
+
+def sparse_arrays(name: str, matrix: sparse.csr_matrix) -> dict[str, np.ndarray]:
+    """The arrays of a CSR matrix under ``name_*`` keys, for an npz file."""
+    return {f"{name}_data": matrix.data, f"{name}_indices": matrix.indices, f"{name}_indptr": matrix.indptr}
+
+
+def sparse_from_arrays(arrays: Mapping[str, np.ndarray], name: str, shape: tuple[int, int]) -> sparse.csr_matrix:
+    """The CSR matrix saved by :func:`sparse_arrays`."""
+    return sparse.csr_matrix(
+        (arrays[f"{name}_data"], arrays[f"{name}_indices"], arrays[f"{name}_indptr"]), shape=shape
+    )

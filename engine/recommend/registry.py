@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import EngineError, ModelFormatError
+from engine.io import manifest_kind
 from engine.recommend.als import ALSRecommender
-from engine.recommend.base import RecommenderModel, manifest_kind
+from engine.recommend.base import RecommenderModel
 from engine.recommend.blend import BlendRecommender
 from engine.recommend.bpr import BPRRecommender
 from engine.recommend.buy_again import BuyAgainRecommender

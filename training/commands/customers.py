@@ -127,12 +127,7 @@ def churn_list(
     chosen = select(scores, top, segment, tier, band, min_clv)
     if len(chosen) < top:
         console.print(f"[yellow]only {len(chosen):,} customers match the filters; writing {len(chosen):,} rows, not {top:,}[/yellow]")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    table = chosen.round(4).reset_index()
-    if out.suffix == ".csv":
-        table.to_csv(out, index=False)
-    else:
-        table.to_parquet(out, index=False)
+    _write_table(chosen.round(4).reset_index(), out)
     bands = scores["churn_band"].value_counts().to_dict()
     console.print(f"{len(scores):,} customers scored; bands {bands}; total value at risk {scores['value_at_risk'].sum():,.0f}")
     console.print(f"wrote {out} ({len(chosen):,} rows)")
@@ -176,6 +171,15 @@ def bench(
         console.print(f"{name} as of {fitted['as_of']}: {params}; log-likelihood {fitted['log_likelihood']:.1f}")
     console.print(f"scored {result['scoring']['customers']:,} customers in {result['scoring']['seconds']:.2f} s")
     console.print(f"wrote {out}")
+
+
+def _write_table(table: Any, out: Path) -> None:
+    """Write ``table`` as CSV or Parquet by ``out``'s suffix."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".csv":
+        table.to_csv(out, index=False)
+    else:
+        table.to_parquet(out, index=False)
 
 
 def _print_rows(title: str, rows: list[dict[str, Any]], key: str = "model") -> None:
