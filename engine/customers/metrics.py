@@ -12,6 +12,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 from scipy import stats
+from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.metrics import log_loss as sklearn_log_loss
 
 from engine.errors import EngineError
 
@@ -41,25 +43,17 @@ def _labels(y_true: np.ndarray | pd.Series, score: np.ndarray | pd.Series) -> tu
 
 
 def roc_auc(y_true: np.ndarray, score: np.ndarray) -> float:
-    """Area under the ROC curve: P(a random churner scores above a random stayer), ties counting half."""
+    """Area under the ROC curve: P(a random churner scores above a random stayer), ties counting half
+    (scikit-learn's ``roc_auc_score`` on labels checked here)."""
     y, s = _labels(y_true, score)
-    ranks = stats.rankdata(s)
-    positives = y.sum()
-    negatives = len(y) - positives
-    return float((ranks[y == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+    return float(roc_auc_score(y, s))
 
 
 def pr_auc(y_true: np.ndarray, score: np.ndarray) -> float:
     """Average precision: sum over score thresholds of (recall gained) x (precision there); customers
-    with equal scores enter together."""
+    with equal scores enter together (scikit-learn's ``average_precision_score``)."""
     y, s = _labels(y_true, score)
-    order = np.argsort(-s, kind="stable")
-    y, s = y[order], s[order]
-    last_of_tie = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
-    true_positives = np.cumsum(y)[last_of_tie]
-    precision = true_positives / (last_of_tie + 1)
-    recall_gain = np.diff(np.r_[0.0, true_positives]) / y.sum()
-    return float(np.sum(recall_gain * precision))
+    return float(average_precision_score(y, s))
 
 
 def log_loss(y_true: np.ndarray, probability: np.ndarray, eps: float = 1e-15) -> float:
@@ -67,8 +61,8 @@ def log_loss(y_true: np.ndarray, probability: np.ndarray, eps: float = 1e-15) ->
     y, p = _pair(y_true, probability, ("y_true", "probability"))
     if np.any((p < 0) | (p > 1)):
         raise EngineError("probability must lie in [0, 1]")
-    p = np.clip(p, eps, 1 - eps)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
+    # clipped here to eps (scikit-learn would clip to the float's own epsilon instead)
+    return float(sklearn_log_loss(y, np.clip(p, eps, 1 - eps), labels=[0, 1]))
 
 
 def top_decile_lift(y_true: np.ndarray, score: np.ndarray, fraction: float = 0.1) -> float:
