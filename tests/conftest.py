@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -14,10 +15,14 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def shared_data(relative: str) -> Path:
-    """Path of a file under ../shared/data, skipping the test when it is not there (a user's machine)."""
+    """Path of a file under ../shared/data. When it is not there the test is skipped on a user's machine
+    but fails in CI (``CI`` set, as ``.ci/run`` does): a real-data check must not pass by not running."""
     path = SHARED_DATA / relative
     if not path.exists():
-        pytest.skip(f"real data set not available: {path}")
+        message = f"real data set not available: {path}"
+        if os.environ.get("CI", "").strip() not in ("", "0", "false"):
+            pytest.fail(f"{message} (CI is set: real-data tests must run)")
+        pytest.skip(message)
     return path
 
 

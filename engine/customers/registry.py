@@ -27,4 +27,4 @@ def load_customer_model(path: str | Path) -> EngineModel:
     if kind not in MODELS:
         raise ModelFormatError(f"{path} holds a {kind!r} model, not a customer model; known: {sorted(MODELS)}")
     model_class = MODELS[kind]
-    return model_class.load(path)  # type: ignore[attr-defined, no-any-return]
+    return model_class.load(path)  # type: ignore[attr-defined]

@@ -24,9 +24,10 @@ import numpy as np
 from scipy import sparse
 
 from engine.errors import EngineError
-from engine.recommend.base import RecommenderModel, TrainingData
+from engine.recommend.base import RecommenderModel
 from engine.recommend.buy_again import BuyAgainRecommender
 from engine.recommend.interactions import Value
+from engine.recommend.training_data import TrainingData
 
 
 class BlendRecommender(RecommenderModel):

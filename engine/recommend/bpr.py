@@ -16,9 +16,9 @@ import numpy as np
 from implicit.cpu.bpr import BayesianPersonalizedRanking
 from scipy import sparse
 
-from engine.recommend.base import TrainingData
 from engine.recommend.collaborative import CollaborativeModel, cosine_to, single_blas_thread
 from engine.recommend.interactions import Value, Weighting
+from engine.recommend.training_data import TrainingData
 
 
 class BPRRecommender(CollaborativeModel):

@@ -14,8 +14,9 @@ import numpy as np
 from scipy import sparse
 
 from engine.errors import EngineError
-from engine.recommend.base import RecommenderModel, TrainingData, sparse_arrays, sparse_from_arrays
-from engine.recommend.interactions import Value, interaction_matrix
+from engine.recommend.base import RecommenderModel
+from engine.recommend.interactions import Value, interaction_matrix, sparse_arrays, sparse_from_arrays
+from engine.recommend.training_data import TrainingData
 
 
 class BuyAgainRecommender(RecommenderModel):

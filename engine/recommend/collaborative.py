@@ -16,8 +16,9 @@ import numpy as np
 from scipy import sparse
 from threadpoolctl import threadpool_limits
 
-from engine.recommend.base import RecommenderModel, TrainingData
+from engine.recommend.base import RecommenderModel
 from engine.recommend.interactions import Confidence, Value, Weighting
+from engine.recommend.training_data import TrainingData
 
 
 @contextmanager

@@ -14,9 +14,9 @@ import numpy as np
 from scipy import linalg, sparse
 
 from engine.errors import EngineError
-from engine.recommend.base import TrainingData
 from engine.recommend.collaborative import CollaborativeModel
 from engine.recommend.interactions import Value, Weighting
+from engine.recommend.training_data import TrainingData
 
 MAX_ITEMS = 20_000  # a 20k x 20k float32 matrix is 1.6 GB: beyond that, refuse
 

@@ -16,9 +16,9 @@ from implicit.nearest_neighbours import ItemItemRecommender
 from scipy import sparse
 
 from engine.errors import EngineError
-from engine.recommend.base import TrainingData, sparse_arrays, sparse_from_arrays
 from engine.recommend.collaborative import CollaborativeModel
-from engine.recommend.interactions import Value, Weighting
+from engine.recommend.interactions import Value, Weighting, sparse_arrays, sparse_from_arrays
+from engine.recommend.training_data import TrainingData
 
 Similarity = Literal["cosine", "dot"]
 

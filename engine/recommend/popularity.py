@@ -15,9 +15,10 @@ import numpy as np
 from scipy import sparse
 
 from engine.errors import EngineError
-from engine.recommend.base import RecommenderModel, TrainingData
+from engine.recommend.base import RecommenderModel
 from engine.recommend.fallback import MEASURES, NO_SEGMENT, Measure
 from engine.recommend.interactions import Value
+from engine.recommend.training_data import TrainingData
 
 
 class PopularityRecommender(RecommenderModel):

@@ -26,9 +26,10 @@ from engine.data.columns import Columns
 from engine.data.idmap import IdMap
 from engine.errors import EngineError
 from engine.gbm import lightgbm_params
-from engine.recommend.base import RecommenderModel, TrainingData, sparse_arrays, sparse_from_arrays
+from engine.recommend.base import RecommenderModel
 from engine.recommend.buy_again import BuyAgainRecommender
-from engine.recommend.interactions import Value
+from engine.recommend.interactions import Value, sparse_arrays, sparse_from_arrays
+from engine.recommend.training_data import TrainingData
 
 FEATURES = (
     "days_since_item",  # days since the customer last bought the item

@@ -16,6 +16,8 @@ from tests.serving.champions import API_KEY, small_shop, temporary_registry, tra
 from training.bundle import import_champions
 from training.bundle_store import store_bundle, stored_path
 
+pytestmark = pytest.mark.slow  # starts the service
+
 KEY = {"X-API-Key": API_KEY}
 
 

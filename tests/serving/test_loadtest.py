@@ -10,6 +10,8 @@ import pytest
 
 from serving.loadtest import Scenario, run_plan
 
+pytestmark = pytest.mark.slow  # starts a local HTTP server
+
 
 async def _serve_one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, seen: list[bytes]) -> None:
     while True:

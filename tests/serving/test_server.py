@@ -28,6 +28,8 @@ from tests.serving.live import KEY, Live, live_service
 from training.bundle import import_champions
 from training.bundle_store import store_bundle, stored_path
 
+pytestmark = pytest.mark.slow  # starts the service
+
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory) -> Live:

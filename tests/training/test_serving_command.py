@@ -16,6 +16,8 @@ import yaml
 from serving import routes
 from tests.serving.champions import small_shop, temporary_registry, train_recommender
 
+pytestmark = pytest.mark.slow  # runs crm serve ... in subprocesses and starts the service
+
 CRM = str(Path(sys.executable).with_name("crm"))
 
 

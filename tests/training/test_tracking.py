@@ -146,6 +146,7 @@ def _start_run_in_child(store) -> tuple:
     return child, child.stdout.readline().strip()
 
 
+@pytest.mark.slow  # starts a Python process
 def test_a_run_stopped_by_sigterm_ends_failed_and_says_why(store):
     import signal
 
@@ -161,6 +162,7 @@ def test_a_run_stopped_by_sigterm_ends_failed_and_says_why(store):
     assert run.info.status == "FAILED" and run.data.tags["failure"] == "stopped by SIGTERM"
 
 
+@pytest.mark.slow  # starts a Python process
 def test_a_run_whose_process_was_killed_is_failed_by_the_next_run(store, tiny_transactions):
     import signal
 
@@ -188,6 +190,7 @@ def test_stop_on_signals_raises_in_the_block_and_restores_the_handlers():
     assert signal.getsignal(signal.SIGTERM) is before
 
 
+@pytest.mark.slow  # starts a Python process
 def test_scratch_folders_are_removed_and_those_of_killed_processes_swept(tmp_path, monkeypatch):
     import socket
     import subprocess
