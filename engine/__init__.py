@@ -5,47 +5,17 @@ BentoML (those live in ``training/`` and ``serving/``). The names below are its 
 (``from engine import load_shop, ChurnClassifier``); each subpackage lists its own in ``__all__``.
 """
 
-from engine._exports import lazy_exports
+from engine._exports import exports_by_module, lazy_exports
 
 __version__ = "0.1.0"
 
-_EXPORTS = {
-    "EngineModel": "engine.base",
-    "EngineError": "engine.errors",
-    "DataValidationError": "engine.errors",
-    "NotFittedError": "engine.errors",
-    "ModelFormatError": "engine.errors",
-    "load_shop": "engine.data",
-    "ShopData": "engine.data",
-    "Columns": "engine.data",
-    "TimeSplit": "engine.data",
-    "default_as_of": "engine.data",
-    "rfm_scores": "engine.customers",
-    "SegmentRules": "engine.customers",
-    "assign_segments": "engine.customers",
-    "customer_view": "engine.customers",
-    "loyalty_tiers": "engine.customers",
-    "BGNBD": "engine.customers",
-    "ParetoNBD": "engine.customers",
-    "GammaGamma": "engine.customers",
-    "ChurnClassifier": "engine.customers",
-    "ClvModel": "engine.customers",
-    "RiskBands": "engine.customers",
-    "score_customers": "engine.customers",
-    "select_customers": "engine.customers",
-    "churn_list": "engine.customers",
-    "load_customer_model": "engine.customers",
-    "RecommenderModel": "engine.recommend",
-    "make_recommender": "engine.recommend",
-    "load_recommender": "engine.recommend",
-    "evaluate_model": "engine.recommend",
-    "evaluate": "engine.recommend",
-    "build_panel": "engine.pricing",
-    "shop_panel": "engine.pricing",
-    "make_estimator": "engine.pricing",
-    "PricingPolicy": "engine.pricing",
-    "PriceOptimizer": "engine.pricing",
-    "PriceQuote": "engine.pricing",
-}
+_EXPORTS = exports_by_module({
+    "engine.base": ["EngineModel"],
+    "engine.errors": ["EngineError", "DataValidationError", "NotFittedError", "ModelFormatError"],
+    "engine.data": ["load_shop", "ShopData", "Columns", "TimeSplit", "default_as_of"],
+    "engine.customers": ["rfm_scores", "SegmentRules", "assign_segments", "customer_view", "loyalty_tiers", "BGNBD", "ParetoNBD", "GammaGamma", "ChurnClassifier", "ClvModel", "RiskBands", "score_customers", "select_customers", "churn_list", "load_customer_model"],
+    "engine.recommend": ["RecommenderModel", "make_recommender", "load_recommender", "evaluate_model", "evaluate"],
+    "engine.pricing": ["build_panel", "shop_panel", "make_estimator", "PricingPolicy", "PriceOptimizer", "PriceQuote"],
+})
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

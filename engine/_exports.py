@@ -9,6 +9,11 @@ from collections.abc import Callable
 from typing import Any
 
 
+def exports_by_module(modules: dict[str, list[str]]) -> dict[str, str]:
+    """``{module: [names]}`` -> ``{name: module}``."""
+    return {name: module for module, names in modules.items() for name in names}
+
+
 def lazy_exports(package: str, exports: dict[str, str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """``__getattr__`` and ``__dir__`` for ``package`` whose public ``name`` lives in module ``exports[name]``."""
 
