@@ -61,6 +61,7 @@ def trained(store, orders_csv, tmp_path_factory):
     return out, train_churn(shop, ChurnConfig(), out / "churn"), train_clv(shop, ClvConfig(), out / "clv"), shop
 
 
+@pytest.mark.slow  # whole pipelines with MLflow (20-70 s each on a loaded machine)
 def test_train_churn_and_clv_register_gate_and_save(trained):
     tmp_path, churn, clv, _ = trained
     assert churn["registered_version"] == "1" and churn["gate"]["promoted"]
@@ -86,6 +87,7 @@ def test_train_churn_and_clv_register_gate_and_save(trained):
     assert run["tags.served_estimator"] == gate["served"] and run["tags.baseline_gate"] == gate["reason"]
 
 
+@pytest.mark.slow  # whole pipelines with MLflow (20-70 s each on a loaded machine)
 def test_retraining_on_the_same_data_does_not_replace_the_champion(trained):
     tmp_path, _, _, shop = trained
     champion = tracking.champion_version("crm-churn")
@@ -95,6 +97,7 @@ def test_retraining_on_the_same_data_does_not_replace_the_champion(trained):
     assert tracking.champion_version("crm-churn") == champion
 
 
+@pytest.mark.slow  # whole pipelines with MLflow (20-70 s each on a loaded machine)
 def test_churn_list_writes_exactly_n_rows_with_champions_or_fitted(store, trained, orders_csv, tmp_path):
     out = tmp_path / "list.csv"
     fitted = runner.invoke(
@@ -123,6 +126,7 @@ def test_churn_list_refuses_bad_options(orders_csv, tmp_path):
     assert bad_suffix.exit_code != 0 and ".csv or .parquet" in bad_suffix.output
 
 
+@pytest.mark.slow  # whole pipelines with MLflow (20-70 s each on a loaded machine)
 def test_bench_writes_the_contract(orders_csv):
     shop = load_shop(str(orders_csv))
     result = bench_customers(shop, ChurnConfig(), ClvConfig())
@@ -161,6 +165,7 @@ def test_config_typo_is_an_error_naming_the_key(tmp_path, orders_csv):
     assert result.exit_code == 2 and "horizon_dayz" in result.stderr
 
 
+@pytest.mark.slow  # whole pipelines with MLflow (20-70 s each on a loaded machine)
 def test_gate_replaces_a_champion_built_for_another_window(trained):
     tmp_path, _, _, shop = trained
     shorter = ChurnConfig.model_validate({"features": {"horizon_days": 60}})
@@ -172,6 +177,7 @@ def test_gate_replaces_a_champion_built_for_another_window(trained):
     assert back["gate"]["promoted"] and "60-day window" in back["gate"]["reason"]
 
 
+@pytest.mark.slow  # whole pipelines with MLflow (20-70 s each on a loaded machine)
 def test_the_served_churn_and_clv_models_stand_at_the_data_end(trained):
     tmp_path, churn, clv, shop = trained
     end = str(default_as_of(shop.transactions).date())
@@ -183,6 +189,7 @@ def test_the_served_churn_and_clv_models_stand_at_the_data_end(trained):
         assert manifest["train_as_of"][0] == str((pd.Timestamp(end) - pd.Timedelta(days=90)).date())
 
 
+@pytest.mark.slow  # whole pipelines with MLflow (20-70 s each on a loaded machine)
 def test_churn_list_as_of_scores_as_a_model_trained_with_windows_ending_there(store, trained, orders_csv, tmp_path):
     shop = trained[3]
     as_of = (shop.transactions["timestamp"].min() + pd.Timedelta(days=210)).normalize()
@@ -210,6 +217,7 @@ def test_churn_list_as_of_scores_as_a_model_trained_with_windows_ending_there(st
     assert roc_auc(outcome, listed["churn_probability"]) == pytest.approx(roc_auc(data.test[CHURNED], expected), abs=2e-3)
 
 
+@pytest.mark.slow  # whole pipelines with MLflow (20-70 s each on a loaded machine)
 def test_serve_import_refuses_customer_champions_fitted_after_its_as_of(trained):
     from training.bundle import Champion, customer_frame
     from training.commands.segments import SegmentsConfig
@@ -225,6 +233,7 @@ def test_serve_import_refuses_customer_champions_fitted_after_its_as_of(trained)
         customer_frame(shop, end - pd.Timedelta(days=60), SegmentsConfig(), champions)
 
 
+@pytest.mark.slow  # whole pipelines with MLflow (20-70 s each on a loaded machine)
 def test_the_gate_serves_the_best_baseline_when_lightgbm_does_not_beat_it(trained, orders_csv, store, tmp_path):
     _, _, _, shop = trained
     demanding = ChurnConfig(baseline_margin_se=1e6)  # no model beats a baseline by a million SEs

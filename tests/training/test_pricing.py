@@ -48,6 +48,7 @@ def store(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.mark.slow  # whole pipeline with MLflow
 def test_train_logs_registers_gates_and_saves(store, shop):
     config = PricingConfig(**FAST)
     summary = train_pricing(shop, config, store / "out")
@@ -79,6 +80,7 @@ def test_train_logs_registers_gates_and_saves(store, shop):
     assert not again["gate"]["promoted"] and tracking.champion_version(MODEL_NAME) == "1"
 
 
+@pytest.mark.slow  # whole pipeline with MLflow
 def test_gate_rescores_the_champion_on_grown_data(store, shop):
     """A champion trained on other data (another fingerprint) is refitted and scored on this run's weeks,
     so the gate compares both estimators on the same holdout, not against the champion's recorded value."""

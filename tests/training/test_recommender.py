@@ -51,6 +51,7 @@ def store(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.mark.slow  # whole pipeline with MLflow
 def test_train_logs_registers_and_the_gate_refuses_a_worse_model(shop, store):
     first = train(shop, _config(), store / "first")
     assert first.decision.promoted and first.decision.reason == "no champion yet"

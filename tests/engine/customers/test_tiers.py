@@ -59,6 +59,7 @@ def test_points_basis_adds_order_bonus():
     assert loyalty_tiers(tx, "2024-01-10", config).loc["a", "window_value"] == pytest.approx(2 * 45 + 2 * 10)
 
 
+@pytest.mark.slow  # day-by-day brute force, 30-40 s per case on a loaded machine
 @pytest.mark.parametrize("window,grace", [(30, 0), (30, 10), (90, 45), (7, 30)])
 def test_matches_brute_force_reference(random_transactions, window, grace):
     config = TierConfig(tiers=LADDER, window_days=window, grace_days=grace)
