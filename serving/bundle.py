@@ -9,6 +9,10 @@ carries it and runs without the MLflow registry)::
     pricing/            the pricing champion's engine model folder (if trained)
     customers.parquet   per customer: RFM, segment, tier, churn probability and band, expected CLV, reasons
     products.parquet    product -> category (for the category filter and the answers)
+    timeline.parquet    per customer and month: spend and orders (the console's purchase timeline)
+
+The manifest's ``evaluation`` holds each champion's test figures against its baselines (the console's
+models page).
 
 :func:`verify_bundle` checks every listed file against the manifest, so a bundle with a part missing
 (a deleted ``recommender/``) or damaged (one changed byte) is refused with a message naming the part,
@@ -36,6 +40,7 @@ from engine.data.columns import Columns
 from engine.errors import EngineError, ModelFormatError
 from engine.io import MANIFEST, read_manifest, write_manifest
 from serving.customer_table import CustomerTable
+from serving.timeline import PurchaseTimeline
 
 logger = logging.getLogger("crm.serving")
 
@@ -45,6 +50,7 @@ RECOMMENDER_DIR = "recommender"
 PRICING_DIR = "pricing"
 CUSTOMERS_FILE = "customers.parquet"
 PRODUCTS_FILE = "products.parquet"
+TIMELINE_FILE = "timeline.parquet"
 # the capability of each part of a bundle -> its registered MLflow model name
 MODEL_NAMES = {"recommender": "crm-recommender", "churn": "crm-churn", "clv": "crm-clv", "pricing": "crm-pricing"}
 _CHUNK = 1 << 20
@@ -89,6 +95,8 @@ class Bundle:
     recommender: Any | None = None
     pricing: Any | None = None
     catalogue: Catalogue | None = None
+    timeline: PurchaseTimeline | None = None
+    evaluation: dict[str, Any] = field(default_factory=dict)
     loaded_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     @property
@@ -118,6 +126,8 @@ def write_bundle(
     recommender_dir: str | Path | None = None,
     pricing_dir: str | Path | None = None,
     products: pd.DataFrame | None = None,
+    timeline: pd.DataFrame | None = None,
+    evaluation: dict[str, Any] | None = None,
 ) -> Path:
     """Write a bundle folder: copy the model folders in, write the tables and the manifest."""
     directory = Path(directory)
@@ -131,13 +141,16 @@ def write_bundle(
     customers.to_parquet(directory / CUSTOMERS_FILE)
     if products is not None:
         products[[Columns.item, Columns.category]].to_parquet(directory / PRODUCTS_FILE, index=False)
+    if timeline is not None:
+        timeline.to_parquet(directory / TIMELINE_FILE, index=False)
     write_manifest(
         directory,
         BUNDLE_KIND,
         BUNDLE_FORMAT,
         params={"as_of": str(as_of), "entry_tier": entry_tier, "data_source": data_source},
         data_fingerprint=data_fingerprint,
-        extra={"models": {part: versions.get(part) for part in MODEL_NAMES}, "files": _checksums(directory)},
+        extra={"models": {part: versions.get(part) for part in MODEL_NAMES}, "files": _checksums(directory),
+               "evaluation": evaluation or {}},
     )
     return directory
 
@@ -243,6 +256,8 @@ def load_bundle(directory: str | Path, tag: str) -> Bundle:
         recommender=recommender,
         pricing=pricing,
         catalogue=Catalogue.from_frame(pd.read_parquet(directory / PRODUCTS_FILE)) if PRODUCTS_FILE in parts else None,
+        timeline=PurchaseTimeline.read(str(directory / TIMELINE_FILE)) if TIMELINE_FILE in parts else None,
+        evaluation=manifest.get("evaluation") or {},
     )
 
 

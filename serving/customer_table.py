@@ -3,7 +3,8 @@
 The table is computed from the training data when a bundle is built (RFM scores, segment, loyalty tier,
 and, when the customer-value models are in the bundle, churn probability, risk band, expected CLV and
 the top reasons), so the service needs no data source at run time. Columns that a bundle lacks are
-answered as ``None``.
+answered as ``None``; other columns it has (the tier's ``next_tier`` and ``to_next_tier``, ...) are kept
+after them for the console.
 """
 
 from __future__ import annotations
@@ -40,11 +41,11 @@ class CustomerTable:
         missing = [column for column in (*RFM_COLUMNS, SEGMENT, TIER) if column not in frame.columns]
         if missing:
             raise EngineError(f"customer table lacks columns {missing}")
-        frame = frame.reindex(columns=list(COLUMNS))
+        frame = frame.reindex(columns=[*COLUMNS, *(column for column in frame.columns if column not in COLUMNS)])
         frame.index = frame.index.astype(str)
         frame[REASONS] = frame[REASONS].fillna("")
         positions = {customer: i for i, customer in enumerate(frame.index.tolist())}
-        columns = {column: frame[column].to_numpy() for column in COLUMNS}
+        columns = {column: frame[column].to_numpy() for column in frame.columns}
         return cls(frame, positions, columns)
 
     @classmethod
@@ -74,9 +75,11 @@ class CustomerTable:
         min_clv: float | None = None,
         sort_by: str = "value_at_risk",
         descending: bool = True,
+        search: str | None = None,
     ) -> pd.DataFrame:
-        """The customers matching every given filter (each list: any of), sorted by ``sort_by`` with
-        missing values last and ties by customer id, so pages are stable."""
+        """The customers matching every given filter (each list: any of; ``search``: the id contains
+        this text, ignoring case), sorted by ``sort_by`` with missing values last and ties by customer
+        id, so pages are stable. The API and the console both list customers through this one method."""
         frame = self.frame
         keep = np.ones(len(frame), dtype=bool)
         if segments:
@@ -87,6 +90,8 @@ class CustomerTable:
             keep &= frame["churn_band"].isin(bands).to_numpy()
         if min_clv is not None:
             keep &= (pd.to_numeric(frame["expected_clv"], errors="coerce") >= min_clv).to_numpy()
+        if search:
+            keep &= frame.index.str.contains(search, case=False, regex=False)
         selected = frame.loc[keep]
         key = pd.to_numeric(selected[sort_by], errors="coerce")
         order = np.lexsort((selected.index.to_numpy(), -key.to_numpy() if descending else key.to_numpy()))

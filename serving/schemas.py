@@ -207,6 +207,7 @@ class ChurnRiskFilters(Request):
     tiers: list[Name] | None = Field(None, max_length=MAX_FILTER_VALUES, description="any of these loyalty tiers")
     bands: list[Band] | None = Field(None, max_length=3, description="any of these churn-risk bands")
     min_clv: float | None = Field(None, ge=0, le=MAX_CLV, description=f"expected CLV at least this (0..{MAX_CLV:g})")
+    search: Id | None = Field(None, description="customers whose id contains this text (ignoring case)")
     sort_by: SortKey = "value_at_risk"
     descending: bool = True
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse, Response
 
 from engine.errors import EngineError
-from serving import answers, routes
+from serving import answers, console, routes
 from serving.auth import ApiKeyMiddleware, caller_refusal
 from serving.bundle import Bundle, BundleHolder, ReloadOutcome, load_bundle
 from serving.guard import RequestGuard, quiet_client_errors
@@ -66,7 +66,7 @@ ARGUMENTS = bentoml.use_arguments(ServiceArguments)
 SERVICE_CONFIG = {
     "workers": ARGUMENTS.workers,
     "traffic": {"timeout": 10},
-    "tracing": {"excluded_urls": ["/v1/"]},
+    "tracing": {"excluded_urls": ["/v1/", console.PREFIX]},
     "logging": {"access": {"enabled": False}},
 }
 
@@ -308,7 +308,8 @@ class CRMService:
         if not bundle.customers.has_value_scores:
             return None, None, _error(404, "no churn/CLV scores in the served bundle (train crm-churn and crm-clv)")
         selected = bundle.customers.query(
-            request.segments, request.tiers, request.bands, request.min_clv, request.sort_by, request.descending
+            request.segments, request.tiers, request.bands, request.min_clv, request.sort_by, request.descending,
+            request.search,
         )
         return bundle, selected, None
 
@@ -368,3 +369,6 @@ class CRMService:
 CRMService.add_asgi_middleware(RequestGuard)
 CRMService.add_asgi_middleware(OpenApiFix)
 CRMService.add_asgi_middleware(ApiKeyMiddleware)
+# the marketing console (its own login with the same key), and GET / leads to it
+CRMService.mount_asgi_app(console.create_app(), path=console.PREFIX)
+CRMService.add_asgi_middleware(console.RootRedirect)

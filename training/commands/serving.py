@@ -23,7 +23,7 @@ import shutil
 import sys
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -31,6 +31,7 @@ import pandas as pd
 import typer
 from pydantic import BaseModel
 
+from engine.customers.timeline import monthly_purchases
 from engine.customers.view import customer_view, default_as_of
 from engine.data.dataset import ShopData
 from engine.errors import ModelFormatError
@@ -71,6 +72,18 @@ class Champion:
     data_source: str | None
     data_fingerprint: str | None
     path: Path
+    evaluation: dict[str, Any] = field(default_factory=dict)
+
+
+def champion_evaluation(version_tags: dict[str, str], path: Path) -> dict[str, Any]:
+    """What the console's models page shows of a champion: the primary metric it was registered with,
+    the baseline gate and the dates its saved manifest records."""
+    manifest = json.loads((path / MANIFEST).read_text())
+    found = {key: manifest[key] for key in ("baseline_gate", "as_of", "evaluated_as_of", "estimator") if key in manifest}
+    if "primary_metric" in version_tags:
+        found["metric"] = version_tags["primary_metric"]
+        found["value"] = float(version_tags.get("primary_metric_value", "nan"))
+    return found
 
 
 def find_champions(destination: Path) -> dict[str, Champion]:
@@ -86,9 +99,11 @@ def find_champions(destination: Path) -> dict[str, Champion]:
             version = tracking.champion_version(name)
             if version is None:
                 continue
-            tags = client.get_run(client.get_model_version(name, version).run_id).data.tags
+            registered = client.get_model_version(name, version)
+            tags = client.get_run(registered.run_id).data.tags
             path = tracking.download_champion(name, destination=destination / part)
-            found[part] = Champion(part, version, tags.get("data.source"), tags.get("data.fingerprint"), path)
+            found[part] = Champion(part, version, tags.get("data.source"), tags.get("data.fingerprint"), path,
+                                   champion_evaluation(registered.tags, path))
     finally:
         if previous is None:
             os.environ.pop(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name)
@@ -164,6 +179,8 @@ def build_bundle(
         recommender_dir=champions["recommender"].path if "recommender" in champions else None,
         pricing_dir=champions["pricing"].path if "pricing" in champions else None,
         products=shop.products,
+        timeline=monthly_purchases(shop.transactions, as_of),
+        evaluation={part: champion.evaluation for part, champion in champions.items()},
     )
     load_bundle(directory, tag="(checking)")
     return directory
