@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal, format_percent
 
@@ -41,7 +42,8 @@ class Formats:
     def share(self, value: float | None, digits: int = 1) -> str:
         if _missing(value):
             return MISSING
-        return format_percent(value, format=f"#,##0{'.' + '0' * digits if digits else ''}%", locale=self.locale)
+        pattern = Locale.parse(self.locale).percent_formats[None].pattern  # the locale's, with our digits
+        return format_percent(value, format=pattern.replace("0", "0" + ("." + "0" * digits if digits else ""), 1), locale=self.locale)
 
     def day(self, value: date | datetime | None) -> str:
         if _missing(value):

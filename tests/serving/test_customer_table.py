@@ -100,3 +100,16 @@ def test_csv_neutralises_formula_text_and_keeps_numbers_numeric() -> None:
     assert list(parsed["customer_id"]) == ["'=a", "b", "c", "d", "e"]
     assert parsed["monetary"].tolist() == [-5.0, 120.0, 15.0, 610.0, 80.0]
     assert parsed["frequency"].dtype.kind == "i" and parsed["churn_probability"].dtype.kind in "fO"
+
+
+def test_search_finds_ids_containing_the_text_ignoring_case_and_regex_characters() -> None:
+    frame = _frame().rename(index={"a": "Shop-A1", "b": "shop-b2", "c": "x.y"})
+    table = CustomerTable.from_frame(frame)
+    assert list(table.query(search="SHOP", sort_by="monetary").index) == ["Shop-A1", "shop-b2"]
+    assert list(table.query(search=".")) == list(table.query(search=".").columns) and list(table.query(search=".").index) == ["x.y"]
+    assert table.query(search="nobody").empty
+
+
+def test_columns_beyond_the_known_ones_are_kept_for_lookups() -> None:
+    table = CustomerTable.from_frame(_frame().assign(next_tier="Gold", to_next_tier=12.5))
+    assert table.lookup("b")["next_tier"] == "Gold" and table.lookup("b")["to_next_tier"] == 12.5
