@@ -222,6 +222,14 @@ def model_cards(bundle: Bundle) -> list[dict[str, Any]]:
             "gate": gate if isinstance(gate, dict) else None,
             "notes": [str(note) for note in gate] if isinstance(gate, list) else [],
             "gate_recorded": "baseline_gate" in evaluation,
-            "as_of": evaluation.get("as_of"), "evaluated_as_of": evaluation.get("evaluated_as_of"),
+            "as_of": _day(evaluation.get("as_of")), "evaluated_as_of": _day(evaluation.get("evaluated_as_of")),
         })
     return cards
+
+
+def _day(value: Any) -> pd.Timestamp | None:
+    """A recorded date (text) as a timestamp, or None when absent or unreadable."""
+    try:
+        return pd.Timestamp(value) if value else None
+    except ValueError:
+        return None
