@@ -42,9 +42,10 @@ SECURITY_HEADERS = {
     "x-frame-options": "DENY",
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
-    "cache-control": "no-store",
     "cross-origin-opener-policy": "same-origin",
 }
+PAGE_CACHING = "no-store"  # pages and exports hold personal data
+ASSET_CACHING = "public, max-age=3600"  # the stylesheet and the icon
 Bundles = Callable[[], Bundle | None]
 
 
@@ -62,10 +63,13 @@ class SecurityHeaders:
         self.app = app
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        caching = ASSET_CACHING if "/static/" in scope.get("path", "") else PAGE_CACHING
+
         async def with_headers(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 present = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items() if k.encode() not in present]
+                wanted = {**SECURITY_HEADERS, "cache-control": caching}
+                extra = [(k.encode(), v.encode()) for k, v in wanted.items() if k.encode() not in present]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
@@ -261,9 +265,11 @@ async def churn(request: Request) -> Response:
         return _not_ready(request)
     try:
         filters = _filters(request, ChurnRiskRequest)
+        limit = _filters(request, ChurnRiskExportRequest).limit  # "top N": the list and its export stop there
     except ValidationError as error:
         return _bad_filters(request, error)
-    selected = views.churn_list(bundle, filters)
+    matching = views.churn_list(bundle, filters)
+    selected = matching.iloc[:limit]
     start = (filters.page - 1) * filters.page_size
     rows = bundle.customers.rows(selected.iloc[start : start + filters.page_size])
     for row, reasons in zip(rows, selected["reasons"].iloc[start : start + filters.page_size]):
@@ -271,11 +277,12 @@ async def churn(request: Request) -> Response:
     segments, tiers = views.names(bundle, SEGMENT), views.names(bundle, TIER)
     query = [(k, v) for k, v in request.query_params.multi_items() if k != "page"]
     return _console(request).page(
-        request, "churn.html", filters=filters, rows=rows, total=len(selected), start=start,
+        request, "churn.html", filters=filters, rows=rows, total=len(selected), matching=len(matching), start=start,
+        limit=request.query_params.get("limit", "").strip(),
         pages=max(1, -(-len(selected) // filters.page_size)), segments=segments, tiers=tiers,
         unknown_segments=views.unknown_names(filters.segments, segments),
         unknown_tiers=views.unknown_names(filters.tiers, tiers),
-        query=urlencode(query), export_pairs=[(k, v) for k, v in query if k != "limit"],
+        query=urlencode(query),
         scored=bundle.customers.has_value_scores, as_of=answers.as_of(bundle), max_rows=MAX_CSV_ROWS,
     )
 

@@ -1,4 +1,4 @@
-"""A small served bundle built in memory (no MLflow, no BentoML store) and a console app on it.
+"""A small served bundle written without MLflow, and a console app on it.
 
 Customers come from the synthetic shop with its real RFM segments and tiers; churn and CLV scores are
 made up deterministically (the console only shows them). Two extra customers have hostile ids: one with
@@ -6,6 +6,8 @@ a ``<script>`` tag, one that a spreadsheet would run as a formula.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,12 +18,10 @@ from starlette.testclient import TestClient
 
 from engine.customers.timeline import monthly_purchases
 from engine.customers.view import customer_view, default_as_of
-from serving.bundle import Bundle, Catalogue
+from serving.bundle import Bundle, load_bundle, write_bundle
 from serving.console import PREFIX, create_app
 from serving.console.settings import ConsoleSettings
-from serving.customer_table import CustomerTable
-from serving.timeline import PurchaseTimeline
-from tests.serving.champions import small_shop
+from tests.serving.champions import fit_pricing, small_shop
 
 KEY = "console-test-key-0123"
 SCRIPT_ID = "<script>alert(1)</script>"
@@ -43,27 +43,34 @@ def customer_frame(transactions: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFr
     return view
 
 
-def small_bundle() -> Bundle:
-    """The bundle the console tests read: a synthetic shop, its real segments and tiers, made-up scores."""
+EVALUATION = {
+    "churn": {"metric": "test_auc", "value": 0.71, "baseline_gate": {
+        "served": "lightgbm", "model_metric": 0.71, "best_baseline": "recency", "baseline_metric": 0.66,
+        "gap_in_se": 3.2, "reason": "beats"}},
+    "recommender": {"metric": "ndcg@10", "value": 0.2, "baseline_gate": []},
+}
+
+
+def write_small_bundle(directory: Path) -> Path:
+    """A served bundle folder: a synthetic shop, its real segments and tiers, made-up scores, a small
+    ALS recommender, a price optimizer, the purchase timeline and an evaluation."""
     from engine.recommend.als import ALSRecommender
 
     shop = small_shop()
     as_of = default_as_of(shop.transactions)
     recommender = ALSRecommender(factors=8, iterations=5, num_threads=1).fit(shop.transactions)
-    return Bundle(
-        tag="crm-bundle:test", as_of=as_of, versions={"recommender": "3", "churn": "2", "clv": "1", "pricing": None},
-        customers=CustomerTable.from_frame(customer_frame(shop.transactions, as_of)), entry_tier="Bronze",
-        recommender=recommender, catalogue=Catalogue.from_frame(shop.products),
-        timeline=PurchaseTimeline.from_frame(monthly_purchases(shop.transactions, as_of)),
-        evaluation={"churn": {"metric": "test_auc", "value": 0.71, "baseline_gate": {
-            "served": "lightgbm", "model_metric": 0.71, "best_baseline": "recency", "baseline_metric": 0.66,
-            "gap_in_se": 3.2, "reason": "beats"}}, "recommender": {"metric": "ndcg@10", "value": 0.2, "baseline_gate": []}},
+    return write_bundle(
+        directory / "bundle", customers=customer_frame(shop.transactions, as_of), as_of=as_of, entry_tier="Bronze",
+        versions={"recommender": "3", "churn": "2", "clv": "1", "pricing": "4"}, data_source=shop.source,
+        data_fingerprint=shop.fingerprint(), recommender_dir=recommender.save(directory / "recommender"),
+        pricing_dir=fit_pricing(shop, directory / "pricing"), products=shop.products,
+        timeline=monthly_purchases(shop.transactions, as_of), evaluation=EVALUATION,
     )
 
 
 @pytest.fixture(scope="session")
-def bundle() -> Bundle:
-    return small_bundle()
+def bundle(tmp_path_factory) -> Bundle:
+    return load_bundle(write_small_bundle(tmp_path_factory.mktemp("console-bundle")), "crm-bundle:test")
 
 
 def console_client(bundle: Bundle | None, **settings) -> TestClient:

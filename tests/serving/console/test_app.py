@@ -77,6 +77,7 @@ def test_security_headers_on_every_answer(signed_in, page: str) -> None:
     answer = signed_in.get(PREFIX + page)
     for name, value in SECURITY_HEADERS.items():
         assert answer.headers[name] == value, name
+    assert answer.headers["cache-control"] == ("public, max-age=3600" if "static" in page else "no-store")
     assert "unsafe-inline" not in answer.headers["content-security-policy"]
 
 
@@ -175,7 +176,7 @@ def test_the_overview_segments_and_models_pages(signed_in, bundle) -> None:
     assert "What they buy" in compare and "segment.csv?name=Champions" in compare
     models = signed_in.get(PREFIX + "/models").text
     assert "lightgbm 0.7100 vs recency 0.6600" in models and "beats its baselines" in models
-    assert "not in the bundle" in models and "No retrain schedule" in models
+    assert "no baseline figures recorded" in models and "No retrain schedule" in models
 
 
 def test_the_models_page_dates_the_next_retrain_and_links_mlflow(bundle) -> None:
