@@ -57,18 +57,21 @@ def _served_bundle() -> Bundle | None:
 
 
 class SecurityHeaders:
-    """Adds :data:`SECURITY_HEADERS` to every answer of the console (pages, files, errors)."""
+    """Adds :data:`SECURITY_HEADERS` to every answer of the console (pages, files, errors), and a
+    ``Server-Timing`` header with the console's own time for the request (``crm bench console``)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         caching = ASSET_CACHING if "/static/" in scope.get("path", "") else PAGE_CACHING
+        started = time.perf_counter()
 
         async def with_headers(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 present = {name.lower() for name, _ in message.get("headers", [])}
-                wanted = {**SECURITY_HEADERS, "cache-control": caching}
+                elapsed = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
+                wanted = {**SECURITY_HEADERS, "cache-control": caching, "server-timing": elapsed}
                 extra = [(k.encode(), v.encode()) for k, v in wanted.items() if k.encode() not in present]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)

@@ -41,7 +41,7 @@ def bar_chart(title: str, labels: Sequence[str], values: Sequence[float], shown:
 def column_chart(title: str, labels: Sequence[str], values: Sequence[float], shown: Callable[[float], str]) -> Markup:
     """Vertical columns over time (a purchase timeline): label under every column, value as a tooltip."""
     top = max([v for v in values if v == v and v > 0] or [1.0])
-    step = 34
+    step = 46
     width, height = step * len(labels) + 10, COLUMN_HEIGHT + 34
     parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
              f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>']

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from babel import Locale
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_skeleton
 from babel.numbers import format_currency, format_decimal, format_percent
 
 MISSING = "–"
@@ -54,10 +54,15 @@ class Formats:
         """A month's short name (with a two-digit year when ``year``), for chart labels."""
         return format_date(value, format="MMM yy" if year else "MMM", locale=self.locale)
 
+    def month_long(self, value: date | datetime) -> str:
+        """A month with its year in the locale's words (Jan 2023, janv. 2023), for tables."""
+        return format_skeleton("yMMM", value, locale=self.locale)
+
     def moment(self, value: datetime | None) -> str:
         if _missing(value):
             return MISSING
         return format_datetime(value, format="medium", locale=self.locale)
 
     def filters(self) -> dict[str, Any]:
-        return {"money": self.money, "number": self.number, "share": self.share, "day": self.day, "moment": self.moment}
+        return {"money": self.money, "number": self.number, "share": self.share, "day": self.day, "month": self.month_long,
+                "moment": self.moment}

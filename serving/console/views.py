@@ -144,7 +144,7 @@ def customer_detail(bundle: Bundle, customer_id: str) -> dict[str, Any] | None:
     row = bundle.customers.lookup(customer_id)
     if row is None:
         return None
-    timeline = bundle.timeline.of(customer_id) if bundle.timeline is not None else None
+    timeline = customer_months(bundle, customer_id)
     after_sales = {key[len(AFTER_SALES_PREFIX):].strip("_") or key: value for key, value in row.items()
                    if key.startswith(AFTER_SALES_PREFIX) and value not in (None, "")}
     return {
@@ -155,6 +155,18 @@ def customer_detail(bundle: Bundle, customer_id: str) -> dict[str, Any] | None:
         "after_sales": after_sales,
         "offer": segment_offer(bundle, row),
     }
+
+
+def customer_months(bundle: Bundle, customer_id: str) -> pd.DataFrame | None:
+    """The customer's spend and orders in every month of the bundle's timeline, months without a
+    purchase as zeros (so gaps show); None when the bundle has no timeline."""
+    if bundle.timeline is None:
+        return None
+    months = bundle.timeline.months()
+    own = bundle.timeline.of(customer_id).set_index(MONTH)
+    if own.empty:
+        return own.reset_index()
+    return own.reindex(months, fill_value=0).rename_axis(MONTH).reset_index()
 
 
 def segment_offer(bundle: Bundle, row: dict[str, Any]) -> dict[str, Any] | None:

@@ -185,3 +185,10 @@ def test_the_models_page_dates_the_next_retrain_and_links_mlflow(bundle) -> None
     next_date = (bundle.as_of + pd.Timedelta(days=7)).strftime("%b %-d, %Y")
     assert f"Next retrain: <strong>{next_date}</strong>" in page
     assert 'href="http://mlflow.internal:5000/#/models/crm-churn/versions/2"' in page
+
+
+def test_top_n_keeps_the_first_customers_in_the_list_and_in_its_export_link(signed_in, bundle) -> None:
+    page = signed_in.get(PREFIX + "/churn?band=high&limit=3").text
+    shown = re.findall(r'href="/console/customer\?id=([^"]+)"', page)
+    assert shown == list(bundle.customers.query(bands=["high"]).index[:3])
+    assert "the top 3 kept" in page and 'href="/console/churn.csv?band=high&amp;limit=3"' in page
