@@ -41,6 +41,14 @@ def versions(bundle: Bundle) -> ModelVersions:
     return ModelVersions(bundle=bundle.tag, **bundle.versions)
 
 
+def export_headers(bundle: Bundle, filename: str) -> dict[str, str]:
+    """Headers of a CSV export: the bundle and model versions it came from, and its file name."""
+    headers = {f"X-Model-{part.title()}": str(version) for part, version in bundle.versions.items()}
+    headers["X-Model-Bundle"] = bundle.tag
+    headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return headers
+
+
 def scored_items(bundle: Bundle, item_ids: tuple[str, ...], scores: tuple[float, ...]) -> list[ScoredItem]:
     return [
         ScoredItem(item_id=item, score=score, category=bundle.category_of(item))

@@ -333,10 +333,7 @@ class CRMService:
         if refusal:
             return refusal
         body = bundle.customers.to_csv(selected.iloc[: request.limit])
-        headers = {f"X-Model-{part.title()}": str(version) for part, version in bundle.versions.items()}
-        headers["X-Model-Bundle"] = bundle.tag
-        headers["Content-Disposition"] = 'attachment; filename="churn-risk.csv"'
-        return Response(body, media_type="text/csv", headers=headers)
+        return Response(body, media_type="text/csv", headers=answers.export_headers(bundle, "churn-risk.csv"))
 
     @bentoml.api(route=routes.RELOAD)
     async def reload(self) -> StatusResponse:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
@@ -30,6 +31,9 @@ _ENV = {
     "personal_answers_need_key": "CRM_PERSONAL_ANSWERS_NEED_KEY",
     "max_body_bytes": "CRM_MAX_BODY_BYTES",
 }
+
+
+Settings = TypeVar("Settings", bound=BaseModel)
 
 
 class SettingsError(EngineError):
@@ -61,10 +65,16 @@ class ServingSettings(BaseModel):
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServingSettings:
         """Settings from ``environ`` (default: the process environment); empty variables count as unset."""
-        environ = os.environ if environ is None else environ
-        values = {field: environ[name] for field, name in _ENV.items() if environ.get(name, "").strip()}
-        try:
-            return cls(**values)
-        except ValidationError as error:
-            problems = "; ".join(f"{_ENV[str(e['loc'][0])]}: {e['msg']}" for e in error.errors())
-            raise SettingsError(f"invalid service configuration: {problems}") from error
+        return from_environment(cls, _ENV, environ, "service")
+
+
+def from_environment(model: type[Settings], names: Mapping[str, str], environ: Mapping[str, str] | None, what: str) -> Settings:
+    """``model`` built from the environment variables ``names`` maps its fields to (empty ones count as
+    unset); a bad value raises :class:`SettingsError` naming the variable."""
+    environ = os.environ if environ is None else environ
+    values = {field: environ[name] for field, name in names.items() if environ.get(name, "").strip()}
+    try:
+        return model(**values)
+    except ValidationError as error:
+        problems = "; ".join(f"{names[str(e['loc'][0])]}: {e['msg']}" for e in error.errors())
+        raise SettingsError(f"invalid {what} configuration: {problems}") from error

@@ -9,7 +9,8 @@ own stylesheet, so the content security policy allows nothing but ``'self'``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from functools import wraps
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -156,13 +157,18 @@ def _console(request: Request) -> Console:
     return console_of(request.app)
 
 
-def _bundle(request: Request) -> Bundle | None:
-    return _console(request).bundles()
+def with_bundle(page: Callable[[Request, Bundle], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    """A page that reads the served bundle (taken once per request); 503 saying what to run without one."""
 
+    @wraps(page)
+    async def answer(request: Request) -> Response:
+        bundle = _console(request).bundles()
+        if bundle is None:
+            return _console(request).problem(request, 503, "No model bundle loaded",
+                                             "The service has no bundle yet: run `crm serve import`.")
+        return await page(request, bundle)
 
-def _not_ready(request: Request) -> HTMLResponse:
-    return _console(request).problem(request, 503, "No model bundle loaded",
-                                     "The service has no bundle yet: run `crm serve import`.")
+    return answer
 
 
 # --- login -------------------------------------------------------------------------------------------
@@ -210,10 +216,8 @@ async def logout(request: Request) -> Response:
 # --- pages -------------------------------------------------------------------------------------------
 
 
-async def overview(request: Request) -> Response:
-    bundle = _bundle(request)
-    if bundle is None:
-        return _not_ready(request)
+@with_bundle
+async def overview(request: Request, bundle: Bundle) -> Response:
     formats = _console(request).formats
     groups = {}
     for by, title in ((SEGMENT, "segment"), (TIER, "loyalty tier")):
@@ -262,10 +266,8 @@ def _bad_filters(request: Request, error: ValidationError) -> HTMLResponse:
                                      back=request.scope.get("root_path", "") + "/churn")
 
 
-async def churn(request: Request) -> Response:
-    bundle = _bundle(request)
-    if bundle is None:
-        return _not_ready(request)
+@with_bundle
+async def churn(request: Request, bundle: Bundle) -> Response:
     try:
         filters = _filters(request, ChurnRiskRequest)
         limit = _filters(request, ChurnRiskExportRequest).limit  # "top N": the list and its export stop there
@@ -291,15 +293,11 @@ async def churn(request: Request) -> Response:
 
 
 def _csv(body: str, filename: str, bundle: Bundle) -> Response:
-    headers = {f"X-Model-{part.title()}": str(version) for part, version in bundle.versions.items()}
-    headers.update({"X-Model-Bundle": bundle.tag, "Content-Disposition": f'attachment; filename="{filename}"'})
-    return Response(body, media_type="text/csv", headers=headers)
+    return Response(body, media_type="text/csv", headers=answers.export_headers(bundle, filename))
 
 
-async def churn_csv(request: Request) -> Response:
-    bundle = _bundle(request)
-    if bundle is None:
-        return _not_ready(request)
+@with_bundle
+async def churn_csv(request: Request, bundle: Bundle) -> Response:
     try:
         filters = _filters(request, ChurnRiskExportRequest)
     except ValidationError as error:
@@ -307,10 +305,8 @@ async def churn_csv(request: Request) -> Response:
     return _csv(bundle.customers.to_csv(views.churn_list(bundle, filters).iloc[: filters.limit]), "churn-risk.csv", bundle)
 
 
-async def customer(request: Request) -> Response:
-    bundle = _bundle(request)
-    if bundle is None:
-        return _not_ready(request)
+@with_bundle
+async def customer(request: Request, bundle: Bundle) -> Response:
     customer_id = request.query_params.get("id", "").strip()
     detail = views.customer_detail(bundle, customer_id) if customer_id else None
     if detail is None:
@@ -327,10 +323,8 @@ async def customer(request: Request) -> Response:
                                   timeline_chart=timeline_chart, priced=bundle.pricing is not None, **detail)
 
 
-async def segments(request: Request) -> Response:
-    bundle = _bundle(request)
-    if bundle is None:
-        return _not_ready(request)
+@with_bundle
+async def segments(request: Request, bundle: Bundle) -> Response:
     known = views.names(bundle, SEGMENT)
     chosen = [name for name in (request.query_params.getlist("name") or [])[:2] if name]
     unknown = views.unknown_names(chosen, known)
@@ -340,10 +334,8 @@ async def segments(request: Request) -> Response:
                                   chosen=chosen, summary=views.group_summary(bundle, SEGMENT), as_of=answers.as_of(bundle))
 
 
-async def segment_csv(request: Request) -> Response:
-    bundle = _bundle(request)
-    if bundle is None:
-        return _not_ready(request)
+@with_bundle
+async def segment_csv(request: Request, bundle: Bundle) -> Response:
     name = request.query_params.get("name", "")
     known = views.names(bundle, SEGMENT)
     if name not in known:
@@ -354,10 +346,8 @@ async def segment_csv(request: Request) -> Response:
     return _csv(bundle.customers.to_csv(selected), f"segment-{''.join(c if c.isalnum() else '-' for c in name)}.csv", bundle)
 
 
-async def models(request: Request) -> Response:
-    bundle = _bundle(request)
-    if bundle is None:
-        return _not_ready(request)
+@with_bundle
+async def models(request: Request, bundle: Bundle) -> Response:
     settings = _console(request).settings
     retrain = None
     if settings.retrain_days:

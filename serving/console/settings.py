@@ -13,14 +13,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 
 from babel import Locale, UnknownLocaleError
 from babel.numbers import get_currency_name
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from serving.settings import SettingsError
+from serving.settings import from_environment
 
 _ENV = {
     "api_key": "CRM_API_KEY",
@@ -71,10 +70,4 @@ class ConsoleSettings(BaseModel):
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ConsoleSettings:
         """Settings from ``environ`` (default: the process environment); empty variables count as unset."""
-        environ = os.environ if environ is None else environ
-        values = {field: environ[name] for field, name in _ENV.items() if environ.get(name, "").strip()}
-        try:
-            return cls(**values)
-        except ValidationError as error:
-            problems = "; ".join(f"{_ENV[str(e['loc'][0])]}: {e['msg']}" for e in error.errors())
-            raise SettingsError(f"invalid console configuration: {problems}") from error
+        return from_environment(cls, _ENV, environ, "console")

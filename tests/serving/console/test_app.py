@@ -144,6 +144,8 @@ def test_a_misspelt_segment_is_offered_the_real_names(signed_in) -> None:
     assert 'href="/console/churn?segment=Champions"' in page.text and "0 customers match" in page.text
     segments = signed_in.get(PREFIX + "/segments?name=loyal")
     assert segments.status_code == 404 and 'href="/console/segments?name=Loyal"' in segments.text
+    tier = signed_in.get(PREFIX + "/churn?tier=Gld").text
+    assert "There is no tier “Gld”" in tier and 'href="/console/churn?tier=Gold"' in tier
     export = signed_in.get(PREFIX + "/segment.csv?name=Hibernatin")
     assert export.status_code == 404 and "Did you mean Hibernating?" in export.text
 
