@@ -8,6 +8,7 @@ own stylesheet, so the content security policy allows nothing but ``'self'``.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from functools import wraps
@@ -19,6 +20,7 @@ from urllib.parse import urlencode
 from jinja2 import Environment, PackageLoader
 from pydantic import ValidationError
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -157,8 +159,10 @@ def _console(request: Request) -> Console:
     return console_of(request.app)
 
 
-def with_bundle(page: Callable[[Request, Bundle], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
-    """A page that reads the served bundle (taken once per request); 503 saying what to run without one."""
+def with_bundle(page: Callable[[Request, Bundle], Response]) -> Callable[[Request], Awaitable[Response]]:
+    """A page that reads the served bundle (taken once per request; 503 saying what to run without
+    one). The page runs in a worker thread, like the API's list endpoints, so its pandas work never
+    holds the event loop that answers the storefront."""
 
     @wraps(page)
     async def answer(request: Request) -> Response:
@@ -166,7 +170,7 @@ def with_bundle(page: Callable[[Request, Bundle], Awaitable[Response]]) -> Calla
         if bundle is None:
             return _console(request).problem(request, 503, "No model bundle loaded",
                                              "The service has no bundle yet: run `crm serve import`.")
-        return await page(request, bundle)
+        return await run_in_threadpool(page, request, bundle)
 
     return answer
 
@@ -192,7 +196,7 @@ async def login(request: Request) -> Response:
         return console.login_form(request, 403, "The form expired or did not come from this console; please sign in again.")
     key = str(form.get("api_key") or "")
     if not console.signer.key_matches(console.settings.api_key.get_secret_value(), key):
-        time.sleep(0.2)  # slows guessing a little; the key itself should be long
+        await asyncio.sleep(0.2)  # slows guessing a little (the key itself should be long)
         return console.login_form(request, 401, "That is not the API key.")
     wanted = str(form.get("next") or "")
     target = wanted if wanted.startswith(base + "/") and not wanted.startswith("//") else base + "/"
@@ -217,7 +221,7 @@ async def logout(request: Request) -> Response:
 
 
 @with_bundle
-async def overview(request: Request, bundle: Bundle) -> Response:
+def overview(request: Request, bundle: Bundle) -> Response:
     formats = _console(request).formats
     groups = {}
     for by, title in ((SEGMENT, "segment"), (TIER, "loyalty tier")):
@@ -267,7 +271,7 @@ def _bad_filters(request: Request, error: ValidationError) -> HTMLResponse:
 
 
 @with_bundle
-async def churn(request: Request, bundle: Bundle) -> Response:
+def churn(request: Request, bundle: Bundle) -> Response:
     try:
         filters = _filters(request, ChurnRiskRequest)
         limit = _filters(request, ChurnRiskExportRequest).limit  # "top N": the list and its export stop there
@@ -297,7 +301,7 @@ def _csv(body: str, filename: str, bundle: Bundle) -> Response:
 
 
 @with_bundle
-async def churn_csv(request: Request, bundle: Bundle) -> Response:
+def churn_csv(request: Request, bundle: Bundle) -> Response:
     try:
         filters = _filters(request, ChurnRiskExportRequest)
     except ValidationError as error:
@@ -306,7 +310,7 @@ async def churn_csv(request: Request, bundle: Bundle) -> Response:
 
 
 @with_bundle
-async def customer(request: Request, bundle: Bundle) -> Response:
+def customer(request: Request, bundle: Bundle) -> Response:
     customer_id = request.query_params.get("id", "").strip()
     detail = views.customer_detail(bundle, customer_id) if customer_id else None
     if detail is None:
@@ -324,7 +328,7 @@ async def customer(request: Request, bundle: Bundle) -> Response:
 
 
 @with_bundle
-async def segments(request: Request, bundle: Bundle) -> Response:
+def segments(request: Request, bundle: Bundle) -> Response:
     known = views.names(bundle, SEGMENT)
     chosen = [name for name in (request.query_params.getlist("name") or [])[:2] if name]
     unknown = views.unknown_names(chosen, known)
@@ -335,7 +339,7 @@ async def segments(request: Request, bundle: Bundle) -> Response:
 
 
 @with_bundle
-async def segment_csv(request: Request, bundle: Bundle) -> Response:
+def segment_csv(request: Request, bundle: Bundle) -> Response:
     name = request.query_params.get("name", "")
     known = views.names(bundle, SEGMENT)
     if name not in known:
@@ -347,7 +351,7 @@ async def segment_csv(request: Request, bundle: Bundle) -> Response:
 
 
 @with_bundle
-async def models(request: Request, bundle: Bundle) -> Response:
+def models(request: Request, bundle: Bundle) -> Response:
     settings = _console(request).settings
     retrain = None
     if settings.retrain_days:
