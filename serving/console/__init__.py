@@ -5,6 +5,7 @@ the same bundle as the API, the same API key behind a login form); :class:`RootR
 there. Settings: :mod:`serving.console.settings`.
 """
 
-from serving.console.app import PREFIX, RootRedirect, create_app
+from serving.console.app import create_app
+from serving.console.middleware import PREFIX, RootRedirect
 
 __all__ = ["PREFIX", "RootRedirect", "create_app"]

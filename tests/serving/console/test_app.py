@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from serving.console import PREFIX
-from serving.console.app import SECURITY_HEADERS
+from serving.console.middleware import SECURITY_HEADERS
 from serving.console.session import SESSION_COOKIE
 from serving.schemas import ChurnRiskExportRequest
 from tests.serving.console.conftest import FORMULA_ID, KEY, SCRIPT_ID, console_client, sign_in
