@@ -1,8 +1,8 @@
 """``crm console screenshots`` and ``crm bench console``: the marketing console on the real service.
 
 Both start the service (``bentoml serve``) on a free loopback port with the stored bundle, a one-time
-random API key and the session cookie's ``Secure`` flag off (plain http on loopback only), sign in
-like a marketer, then visit every page: to save a PNG of each (Playwright driving the system's
+random API key and the session cookie's ``Secure`` flag off (the HTTP client that signs in sends a
+``Secure`` cookie only over https; the service listens on loopback only), sign in like a marketer, then visit every page: to save a PNG of each (Playwright driving the system's
 Chromium, never a downloaded one), or to time each page 100 times.
 """
 

@@ -355,7 +355,7 @@ def serve(
         return
     _announce_bundle()
     command = server.server_command(host, port, workers)
-    console.print(f"serving on http://{host}:{port} (OpenAPI at /docs.json, metrics at /metrics); Ctrl-C stops")
+    console.print(f"serving on http://{host}:{port} (marketing console at /console, OpenAPI at /docs.json, metrics at /metrics); Ctrl-C stops")
     os.execvpe(command[0], command, server.server_environment(port=port))
 
 
