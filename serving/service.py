@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse, Response
 
 from engine.errors import EngineError
-from serving import answers, routes
+from engine.feedback.store import EventStore
+from serving import answers, events, routes
 from serving.auth import ApiKeyMiddleware, caller_refusal
 from serving.bundle import Bundle, BundleHolder, ReloadOutcome, load_bundle
 from serving.guard import RequestGuard, quiet_client_errors
@@ -90,6 +91,7 @@ class CRMService:
         quiet_client_errors()
         self.settings = ServingSettings.from_env()
         self.holder = BundleHolder(self._load)
+        self.event_store = EventStore(self.settings.events_url or events.default_events_url())
         self._follower: asyncio.Task | None = None
         self.refresh()
 
@@ -336,6 +338,11 @@ class CRMService:
         headers["X-Model-Bundle"] = bundle.tag
         headers["Content-Disposition"] = 'attachment; filename="churn-risk.csv"'
         return Response(body, media_type="text/csv", headers=headers)
+
+    @bentoml.api(route=routes.EVENTS)
+    def ingest_events(self, request: events.EventBatch, /) -> events.EventsAccepted:
+        """Store a batch of feedback events (all or none; idempotent on event_id), committed before the answer."""
+        return events.ingest(self.event_store, request)
 
     @bentoml.api(route=routes.RELOAD)
     async def reload(self) -> StatusResponse:
