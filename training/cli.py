@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from typer.core import TyperGroup
 
 from engine.errors import EngineError
-from training.commands import customers, data, pricing, segments, serving
+from training.commands import customers, data, events, pricing, segments, serving
 from training.commands import recommender
 
 USER_ERROR_EXIT = 2
@@ -95,6 +95,7 @@ app.command("churn-list")(customers.churn_list)
 bench_app.command("customers")(customers.bench)
 train_app.command("recommender")(recommender.train)
 bench_app.command("recommender")(recommender.bench)
+app.add_typer(events.app, name="events")
 
 
 def main() -> None:

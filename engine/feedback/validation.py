@@ -109,8 +109,8 @@ def _problems(error: ValidationError) -> list[tuple[str, str, Any]]:
     found = []
     for problem in error.errors(include_url=False):
         field = str(problem["loc"][0]) if problem["loc"] else "row"
-        value = problem.get("input")
-        found.append((field, "missing value" if value is None else problem["msg"], value))
+        missing = problem["type"] == "missing"
+        found.append((field, "missing value" if missing else problem["msg"], None if missing else problem.get("input")))
     return found
 
 
@@ -135,7 +135,8 @@ def validate_events(
     unreadable = set(issues["row"] - 1)
     parts, rows = [issues], []
     records = typed.astype(object).where(typed.notna(), None).to_dict("records")
-    for position, record in enumerate(records):
+    for position, cells in enumerate(records):
+        record = {name: value for name, value in cells.items() if value is not None}  # a blank cell is absent
         if position in unreadable:  # already reported; a missing timestamp is not a second problem
             record[E.timestamp] = EARLIEST
         try:
