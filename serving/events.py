@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse
 
 from engine.errors import EngineError
 from engine.feedback.store import EventStore
-from engine.feedback.validation import MAX_BATCH_EVENTS, Event, events_frame
+from engine.feedback.validation import MAX_BATCH_EVENTS, Event
 from serving.answers import without_paths
 from serving.metrics import shared_home
 
@@ -59,7 +59,7 @@ class EventsAccepted(BaseModel):
 def ingest(store: EventStore, batch: EventBatch) -> EventsAccepted | JSONResponse:
     """Append a validated batch in one committed transaction; a store failure is a 503 with the reason."""
     try:
-        inserted, duplicates = store.append(events_frame(batch.events))
+        inserted, duplicates = store.append_rows([event.row() for event in batch.events])
     except (SQLAlchemyError, EngineError, OSError) as error:
         logger.error("event store %s failed: %s", store.url, error)
         reason = without_paths(str(error).splitlines()[0])[:300]

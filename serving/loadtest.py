@@ -4,7 +4,8 @@
 route, request bodies, concurrency levels, a time limit and a request limit), and writes latency
 percentiles, throughput, error counts and status codes per scenario and concurrency level. A scenario
 may mix routes (``paths``, one per body) and expect a status other than 2xx for some bodies
-(``expected``, one per body: a deliberate client mistake answered 400 is then not an error).
+(``expected``, one per body: a deliberate client mistake answered 400 is then not an error), and pace
+its connections (``pace``: seconds between request starts) to stream at a fixed rate instead.
 
 Each of ``concurrency`` connections sends a request, waits for the whole answer, and sends the next
 (a closed loop, like a pool of storefront threads), cycling through the bodies. Every connection first
@@ -46,6 +47,7 @@ class Scenario:
     warmup: int = 20
     paths: list[str] | None = None  # one per body (default: ``path`` for all)
     expected: list[int] | None = None  # status expected for each body (default: any 2xx)
+    pace: float = 0.0  # seconds from one request's start to the next on a connection (0: back to back)
 
     def __post_init__(self) -> None:
         if not self.bodies:
@@ -149,6 +151,8 @@ async def _connection(port: int, requests: list[bytes], offset: int, scenario: S
             expected = scenario.expected[turn % len(requests)] if scenario.expected else None
             tally.unexpected += not (status == expected if expected else 200 <= status < 300)
             turn += 1
+            if scenario.pace:  # a paced stream (e.g. event batches at a fixed rate) rather than a closed loop
+                await asyncio.sleep(max(0.0, began + scenario.pace - time.perf_counter()))
     finally:
         writer.close()
 

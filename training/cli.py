@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from typer.core import TyperGroup
 
 from engine.errors import EngineError
-from training.commands import customers, data, events, pricing, segments, serving
+from training.commands import customers, data, events, events_bench, pricing, segments, serving
 from training.commands import recommender
 
 USER_ERROR_EXIT = 2
@@ -96,6 +96,7 @@ bench_app.command("customers")(customers.bench)
 train_app.command("recommender")(recommender.train)
 bench_app.command("recommender")(recommender.bench)
 app.add_typer(events.app, name="events")
+bench_app.command("events")(events_bench.bench)
 
 
 def main() -> None:

@@ -128,7 +128,12 @@ class EventStore:
         """Store validated events (columns of :class:`EventColumns`; missing ids ``""``, missing
         price/quantity NaN) in one transaction; return (inserted, duplicates), where a duplicate is an
         event whose id is already stored or repeats earlier in ``events``."""
-        rows = _rows(events)
+        return self.append_rows(_rows(events))
+
+    def append_rows(self, rows: list[dict[str, Any]]) -> tuple[int, int]:
+        """:meth:`append` for rows already in the table's form (what ``Event.row()`` gives: every
+        column, ids ``""`` when missing, numbers None when missing, naive UTC times); the service's path,
+        which skips building a frame."""
         if not rows:
             return 0, 0
         with self.engine.begin() as connection:

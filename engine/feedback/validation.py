@@ -98,12 +98,6 @@ class Event(BaseModel):
         return values
 
 
-def events_frame(events: list[Event]) -> pd.DataFrame:
-    """Validated events as an events table (the columns of :class:`EventColumns`, in order)."""
-    frame = pd.DataFrame([event.row() for event in events], columns=list(E.ALL))
-    return frame.astype({name: "float64" for name in NUMBER_COLUMNS})
-
-
 def _problems(error: ValidationError) -> list[tuple[str, str, Any]]:
     """(field, message, value) of each problem of one row's validation error."""
     found = []

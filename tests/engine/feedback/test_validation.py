@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from engine.errors import DataValidationError
 from engine.feedback.events import EventColumns as E
-from engine.feedback.validation import MAX_ID_LENGTH, Event, events_frame, read_events, validate_events
+from engine.feedback.validation import MAX_ID_LENGTH, Event, read_events, validate_events
 
 GOOD = {"event_id": "e1", "event_type": "rec_clicked", "timestamp": "2026-11-01T10:00:00+02:00", "customer_id": "c1"}
 
@@ -55,11 +55,6 @@ def test_a_timestamp_in_the_future_is_refused_beyond_a_few_minutes_of_clock_skew
 
 def test_every_bad_field_of_an_event_is_listed_at_once() -> None:
     assert set(problems({**GOOD, "event_type": "x", "price": -1, "customer_id": ""})) == {"event_type", "price", "customer_id"}
-
-
-def test_events_frame_has_the_store_columns() -> None:
-    frame = events_frame([Event.model_validate(GOOD)])
-    assert list(frame.columns) == list(E.ALL) and frame[E.price].isna().all() and frame[E.price].dtype == "float64"
 
 
 def file_rows() -> pd.DataFrame:
