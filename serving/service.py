@@ -19,7 +19,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse, Response
 
 from engine.errors import EngineError
-from engine.feedback.store import EventStore
 from serving import answers, events, experiments, routes
 from serving.auth import ApiKeyMiddleware, caller_refusal
 from serving.bundle import Bundle, BundleHolder, ReloadOutcome, load_bundle
@@ -92,7 +91,7 @@ class CRMService:
         quiet_client_errors()
         self.settings = ServingSettings.from_env()
         self.holder = BundleHolder(self._load)
-        self.event_store = EventStore(self.settings.events_url or events.default_events_url())
+        self.ingester = events.Ingester(self.settings.events_url or events.default_events_url())
         self._follower: asyncio.Task | None = None
         self.refresh()
 
@@ -142,6 +141,14 @@ class CRMService:
     async def _stop_following(self) -> None:
         if self._follower is not None:
             self._follower.cancel()
+
+    @bentoml.on_startup
+    async def _start_ingester(self) -> None:
+        await self.ingester.start()
+
+    @bentoml.on_shutdown
+    async def _stop_ingester(self) -> None:
+        self.ingester.stop()
 
     def __is_ready__(self) -> bool:
         return self.holder.current is not None
@@ -343,9 +350,10 @@ class CRMService:
         return Response(body, media_type="text/csv", headers=headers)
 
     @bentoml.api(route=routes.EVENTS)
-    def ingest_events(self, request: events.EventBatch, /) -> events.EventsAccepted:
+    async def ingest_events(self, request: events.EventBatchBody, /) -> events.EventsAccepted:
         """Store a batch of feedback events (all or none; idempotent on event_id), committed before the answer."""
-        return events.ingest(self.event_store, request)
+        status, body = await self.ingester(request.events)
+        return events.EventsAccepted(**body) if status == 200 else JSONResponse(body, status_code=status)
 
     @bentoml.api(route=routes.RELOAD)
     async def reload(self) -> StatusResponse:

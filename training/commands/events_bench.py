@@ -6,7 +6,8 @@ processes).
    by 4 connections; events/s = events acknowledged / seconds. Afterwards the store must hold exactly
    the acknowledged events (none lost, none twice).
 2. **Recommendations under an event stream**: ``--rounds`` rounds, each measuring recommendation
-   latency at concurrency ``--concurrency`` first alone, then while a second process streams event
+   latency (``--concurrency`` clients sending ``--recommend-rate`` requests/s in all, paced like a
+   storefront's traffic; 0: back to back) first alone, then while a second process streams event
    batches at ``--stream-rate`` events/s (paced, as a shop's feedback arrives). The ratio of the p99s
    is computed per round and from the medians, so both figures come from the same run and machine state.
 
@@ -73,7 +74,7 @@ def event_bodies(prefix: str, batches: int, batch_size: int, customers: list[str
 def _events_scenario(name: str, bodies: list[str], concurrency: list[int], seconds: float, pace: float = 0.0) -> dict[str, Any]:
     warmup = 1
     return {"name": name, "path": routes.EVENTS, "bodies": bodies, "concurrency": concurrency, "seconds": seconds,
-            "max_requests": len(bodies) - warmup * max(concurrency), "warmup": warmup, "pace": pace}
+            "max_requests": len(bodies) - warmup * max(concurrency), "warmup": warmup, "pace": pace, "distinct": True}
 
 
 def _ingestion(port: int, headers: dict[str, str], scratch: Path, seconds: float, batch_size: int,
@@ -133,6 +134,7 @@ def bench(
     rounds: Annotated[int, typer.Option("--rounds", min=1, max=10, help="Alternations of recommendations without / with the event stream.")] = 3,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=64, help="Concurrent recommendation clients.")] = 8,
     stream_rate: Annotated[float, typer.Option("--stream-rate", min=1.0, help="Events per second of the stream beside the recommendations.")] = float(TARGET_EVENTS_PER_SECOND),
+    recommend_rate: Annotated[float, typer.Option("--recommend-rate", min=0.0, help="Recommendation requests per second over all clients (paced, a storefront's traffic); 0: back to back (saturates the worker).")] = 200.0,
     workers: Annotated[int, typer.Option("--workers", min=1, max=8, help="Worker processes of the service.")] = 1,
 ) -> None:
     """Events in: ingestion events/s in batches, and the p99 of recommendations with and without an
@@ -150,7 +152,8 @@ def bench(
         bodies = request_bodies(bundle, batch_size=10)["recommend"]
         customers = [body["customer_id"] for body in bodies]
         recommend = {"name": "recommend", "path": routes.RECOMMEND, "bodies": [json.dumps(b) for b in bodies],
-                     "concurrency": [concurrency], "seconds": seconds, "max_requests": 10**6}
+                     "concurrency": [concurrency], "seconds": seconds, "max_requests": 10**6,
+                     "pace": concurrency / recommend_rate if recommend_rate else 0.0}
         events_url = f"sqlite:///{scratch / 'events.sqlite'}"
         load_before = os.getloadavg()
         with server.running(bentoml_home=home, log=scratch / "server.log", workers=workers, settings={
@@ -167,7 +170,8 @@ def bench(
     payload = _payload(ingestion, measured, ingested + streamed, stored)
     payload["setup"] = {
         "bundle": tag, "data": source.data, "batch_size": batch_size, "seconds": seconds, "rounds": rounds,
-        "recommend_concurrency": concurrency, "stream_rate": stream_rate, "workers": workers,
+        "recommend_concurrency": concurrency, "recommend_rate": recommend_rate or "closed loop",
+        "stream_rate": stream_rate, "workers": workers,
         "store": "sqlite (WAL, synchronous=FULL)", "cpus": os.cpu_count(),
         "load_average_before": [round(x, 2) for x in load_before], "python": platform.python_version(),
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
