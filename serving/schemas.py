@@ -86,14 +86,23 @@ class Recommendation(Answer):
     items: list[ScoredItem]
     source: str = Field(description="model | cold_start_segment | cold_start_global")
     cold_start: bool = Field(description="true: no usable history, the list is (segment) popularity")
+    variant: str | None = Field(None, description="experiment arm that answered (champion | challenger); null outside an experiment")
+    model_version: str | None = Field(None, description="registry version of the recommender that answered")
 
 
-class RecommendResponse(Recommendation):
+class Traced(Answer):
+    """What a feedback event copies from the answer it responds to (POST /v1/events)."""
+
+    request_id: str = Field(description="unique id of this answer")
+    bundle_version: str = Field(description="the served bundle (as versions.bundle)")
+
+
+class RecommendResponse(Recommendation, Traced):
     task: Task
     versions: ModelVersions
 
 
-class BatchRecommendResponse(Answer):
+class BatchRecommendResponse(Traced):
     task: Task
     results: list[Recommendation]
     versions: ModelVersions
@@ -240,6 +249,13 @@ class ReloadAttempt(Answer):
     error: str | None = None
 
 
+class ExperimentStatus(Answer):
+    name: str
+    challenger_share: float
+    champion_version: str | None
+    challenger_version: str
+
+
 class StatusResponse(Answer):
     ready: bool
     bundle: str | None
@@ -248,3 +264,4 @@ class StatusResponse(Answer):
     capabilities: list[str] = Field(description="what the served bundle can answer")
     last_reload: ReloadAttempt | None
     versions: ModelVersions | None
+    experiment: ExperimentStatus | None = Field(None, description="the online experiment served, if any")

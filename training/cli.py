@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from typer.core import TyperGroup
 
 from engine.errors import EngineError
-from training.commands import console, customers, data, pricing, segments, serving
+from training.commands import console, customers, data, events, events_bench, pricing, segments, serving
 from training.commands import recommender
 
 USER_ERROR_EXIT = 2
@@ -97,6 +97,8 @@ train_app.command("recommender")(recommender.train)
 bench_app.command("recommender")(recommender.bench)
 app.add_typer(console.app, name="console")
 bench_app.command("console")(console.bench)
+app.add_typer(events.app, name="events")
+bench_app.command("events")(events_bench.bench)
 
 
 def main() -> None:
