@@ -31,6 +31,7 @@ import pandas as pd
 import typer
 from pydantic import BaseModel
 
+from engine.customers.aftersales import AfterSales
 from engine.customers.view import customer_view, default_as_of
 from engine.data.dataset import ShopData
 from engine.errors import ModelFormatError
@@ -140,7 +141,8 @@ def customer_frame(
             default_as_of(shop.transactions), "train the champions with windows ending by that date, or import as of a later date",
         )
     churn, clv = ChurnClassifier.load(champions["churn"].path), ClvModel.load(champions["clv"].path)
-    scores = score_customers(shop.transactions, churn, clv, as_of, shop.products, bands, segment_rules=config.segments)
+    scores = score_customers(shop.transactions, churn, clv, as_of, shop.products, bands, segment_rules=config.segments,
+                             aftersales=AfterSales.of(shop))
     return view.join(scores[[CHURN_PROBABILITY, RISK_BAND, EXPECTED_CLV, VALUE_AT_RISK, TOP_REASONS]], how="left")
 
 
