@@ -34,8 +34,9 @@ How a shop is made (weeks ``t``, products ``j``, categories ``c``, customers ``i
 5. A small share of lines is returned later (negative quantity).
 6. After-sales (:mod:`engine.data.aftersales` tables): a visit is followed by a support contact with
    probability ``contact_rate`` (opened 0-3 days later, a random channel; a complaint with probability
-   ``complaint_share``, else another topic). A contact is resolved after ``Exp(resolve_days)`` days,
-   except a share ``unresolved_share`` of the complaints, which stay open. **The known effect**: while a
+   ``complaint_share``, else another topic). A contact is resolved after ``Exp(resolve_days)`` days (a
+   complaint after ``Exp(complaint_resolve_days)``), except a share ``unresolved_share`` of the
+   complaints, which stay open. **The known effect**: while a
    customer has a complaint open, their dropout hazard is multiplied by ``complaint_hazard`` (1 = no
    effect; the lifetime draw is the same, so the twin shops with the effect on and off share every
    draw and differ only in who leaves earlier). A resolved contact is rated 1-5 (lower the longer it
@@ -125,10 +126,11 @@ class SyntheticShopConfig(BaseModel):
     # after-sales (step 6 of the module docstring)
     contact_rate: float = Field(0.08, ge=0, le=1, description="probability that a visit is followed by a support contact")
     complaint_share: float = Field(0.35, ge=0, le=1, description="share of the contacts that are complaints")
-    resolve_days: float = Field(6.0, gt=0, description="mean days to resolve a contact")
-    unresolved_share: float = Field(0.3, ge=0, le=1, description="share of the complaints never resolved")
+    resolve_days: float = Field(6.0, gt=0, description="mean days to resolve a contact that is not a complaint")
+    complaint_resolve_days: float = Field(21.0, gt=0, description="mean days to resolve a complaint")
+    unresolved_share: float = Field(0.1, ge=0, le=1, description="share of the complaints never resolved")
     complaint_hazard: float = Field(
-        6.0, ge=1, description="dropout hazard multiplier while a complaint is open (1 = after-sales has no effect on churn)"
+        10.0, ge=1, description="dropout hazard multiplier while a complaint is open (1 = after-sales has no effect on churn)"
     )
     rating_rate: float = Field(0.6, ge=0, le=1, description="probability that a resolved contact is rated 1-5")
     survey_rate: float = Field(0.05, ge=0, le=1, description="probability that a visit is followed by an NPS or CSAT answer")
@@ -233,7 +235,7 @@ def _aftersales(
     n = len(visits)
     draws = {name: rng.uniform(size=n) for name in ("contact", "complaint", "unresolved", "rating", "survey", "kind")}
     delay, survey_delay = rng.uniform(0, 3 / 7, n), rng.uniform(0, 1, n)
-    resolve = rng.exponential(config.resolve_days / 7, n)
+    resolve = rng.exponential(1 / 7, n)  # in units of the mean, which depends on the topic
     channel, topic = rng.integers(0, len(CHANNELS), n), rng.integers(0, len(OTHER_TOPICS), n)
     rating_noise, survey_noise = rng.normal(0, 0.7, n), rng.normal(0, 1, n)
     owner, visit_week = visits["customer"].to_numpy(), visits["week_time"].to_numpy()
@@ -245,7 +247,11 @@ def _aftersales(
             "opened": visit_week + delay,
             "channel": np.array(CHANNELS, dtype=object)[channel],
             "topic": np.where(complaint, COMPLAINT, np.array(OTHER_TOPICS, dtype=object)[topic]),
-            "resolved": np.where(complaint & (draws["unresolved"] < config.unresolved_share), np.inf, visit_week + delay + resolve),
+            "resolved": np.where(
+                complaint & (draws["unresolved"] < config.unresolved_share),
+                np.inf,
+                visit_week + delay + resolve * np.where(complaint, config.complaint_resolve_days, config.resolve_days),
+            ),
             "rated": draws["rating"] < config.rating_rate,
             "rating_noise": rating_noise,
         }
