@@ -43,6 +43,9 @@ SURVEY_LABELS = {
 CONTACT_FEATURES = tuple(CONTACT_LABELS)
 SURVEY_FEATURES = tuple(SURVEY_LABELS)
 AFTERSALES_FEATURES = (*CONTACT_FEATURES, *SURVEY_FEATURES)
+# what a customer profile shows of them (the change is phrased in the reasons instead)
+PROFILE_COLUMNS = tuple(name for name in AFTERSALES_FEATURES if name != "satisfaction_change")
+DEFAULT_COMPLAINT_TOPICS = ("complaint",)
 _DAY = pd.Timedelta(days=1)
 
 
@@ -75,6 +78,20 @@ def aftersales_features(
     if aftersales.surveys is not None:
         frame = frame.join(_survey_features(aftersales.surveys, as_of).reindex(customers))
     return frame.astype(float)
+
+
+def aftersales_profile(
+    aftersales: AfterSales | None,
+    as_of: pd.Timestamp,
+    customers: pd.Index,
+    complaint_topics: tuple[str, ...] = DEFAULT_COMPLAINT_TOPICS,
+) -> pd.DataFrame:
+    """The :data:`PROFILE_COLUMNS` of ``customers`` as of ``as_of`` that the shop's tables give (no
+    columns at all for a shop without after-sales data), for customer and segment profiles."""
+    if aftersales is None:
+        return pd.DataFrame(index=customers)
+    features = aftersales_features(aftersales, as_of, customers, complaint_topics)
+    return features[[name for name in PROFILE_COLUMNS if name in features]]
 
 
 def _contact_features(contacts: pd.DataFrame, as_of: pd.Timestamp, complaint_topics: tuple[str, ...]) -> pd.DataFrame:

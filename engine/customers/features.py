@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.customers.aftersales import AFTERSALES_FEATURES, AfterSales, aftersales_features
+from engine.customers.aftersales import AFTERSALES_FEATURES, DEFAULT_COMPLAINT_TOPICS, AfterSales, aftersales_features
 from engine.customers.bgnbd import BGNBD
 from engine.customers.btyd_base import LikelihoodModel, PurchaseCountModel
 from engine.customers.btyd_data import FREQUENCY, MONETARY, TimeUnit, btyd_summary, in_units, purchase_days
@@ -88,7 +88,7 @@ class FeatureSpec(BaseModel):
     time_unit: TimeUnit = Field("weeks", description="time unit of the probabilistic models")
     tiers: TierConfig = Field(default_factory=TierConfig, description="loyalty ladder used for the tier feature")
     complaint_topics: tuple[str, ...] = Field(
-        ("complaint",), min_length=1, description="support-contact topics (any case) that count as complaints"
+        DEFAULT_COMPLAINT_TOPICS, min_length=1, description="support-contact topics (any case) that count as complaints"
     )
 
 
