@@ -100,3 +100,16 @@ def test_csv_neutralises_formula_text_and_keeps_numbers_numeric() -> None:
     assert list(parsed["customer_id"]) == ["'=a", "b", "c", "d", "e"]
     assert parsed["monetary"].tolist() == [-5.0, 120.0, 15.0, 610.0, 80.0]
     assert parsed["frequency"].dtype.kind == "i" and parsed["churn_probability"].dtype.kind in "fO"
+
+
+def test_aftersales_columns_are_looked_up_when_the_bundle_has_them() -> None:
+    from serving.answers import _aftersales
+
+    frame = _frame().assign(open_complaints=[1.0, 0.0, 0.0, 0.0, np.nan], complaint_days_open=[9.0, 0.0, 0.0, 0.0, np.nan],
+                            support_contacts=[2.0, 1.0, 0.0, 0.0, np.nan], satisfaction_last=[2.0, np.nan, np.nan, np.nan, np.nan])
+    row = CustomerTable.from_frame(frame).lookup("a")
+    profile = _aftersales(row)
+    assert profile is not None and profile.open_complaints == 1 and isinstance(profile.open_complaints, int)
+    assert profile.complaint_days_open == 9.0 and profile.satisfaction_last == 2.0 and profile.nps_last is None
+    # a bundle without after-sales data (older, or a shop without it) answers null
+    assert _aftersales(CustomerTable.from_frame(_frame()).lookup("a")) is None

@@ -28,7 +28,7 @@ def bench(
     complaint_hazard: Annotated[
         float, typer.Option("--complaint-hazard", help="Dropout hazard multiplier of an open complaint in the effect-on shops (> 1).")
     ] = 10.0,
-    customers: Annotated[int, typer.Option("--customers", help="Customers per synthetic shop.")] = 2000,
+    customers: Annotated[int, typer.Option("--customers", help="Customers per synthetic shop.")] = 3000,
     churn_config: Annotated[Path | None, typer.Option("--churn-config", help="YAML like configs/churn.yaml")] = None,
 ) -> None:
     """Fit churn with and without the after-sales features (support contacts, surveys) on synthetic

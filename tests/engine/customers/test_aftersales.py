@@ -13,10 +13,9 @@ from engine.customers.churn_gbm import ChurnClassifier
 from engine.customers.features import FEATURES, FeatureSpec, customer_features
 from engine.customers.reasons import phrase_reasons
 from engine.customers.segments import segment_profile
-from engine.customers.windows import WindowPlan, labelled_snapshots
+from engine.customers.windows import labelled_snapshots
 from engine.data.aftersales import validate_support_contacts, validate_surveys
 from engine.errors import EngineError
-from tests.engine.customers.conftest import HORIZON
 
 AS_OF = pd.Timestamp("2024-03-01")
 
@@ -106,13 +105,11 @@ def test_segment_profile_summarises_aftersales(aftersales):
                                                                                  pd.Series(["x", "x", "y"], index=view.index))
 
 
-def test_no_aftersales_data_changes_nothing(small_shop):
+def test_no_aftersales_data_changes_nothing(small_shop, small_snapshots):
     """Rows built without after-sales data have exactly the old features, and a churn model fitted on
     them predicts exactly what a model fitted on the after-sales rows stripped of those columns does."""
-    spec = FeatureSpec(horizon_days=HORIZON)
-    plan = WindowPlan.for_data(small_shop.transactions, HORIZON, train_windows=2, step_days=28)
-    bare = labelled_snapshots(small_shop.transactions, plan, spec, small_shop.products, 0.25, seed=0)
-    full = labelled_snapshots(small_shop.transactions, plan, spec, small_shop.products, 0.25, seed=0,
+    bare, spec = small_snapshots, small_snapshots.test_snapshot.spec
+    full = labelled_snapshots(small_shop.transactions, bare.plan, spec, small_shop.products, 0.25, seed=0,
                               aftersales=AfterSales.of(small_shop))
     assert list(bare.test_snapshot.features.columns) == list(FEATURES)
     assert list(full.test_snapshot.features.columns) == [*FEATURES, *AFTERSALES_FEATURES]
