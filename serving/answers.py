@@ -9,9 +9,10 @@ from typing import Any
 
 from engine.pricing.guardrails import UNKNOWN_PRODUCT
 from serving.bundle import Bundle
-from serving.customer_table import REASON_SEPARATOR, RFM_COLUMNS
+from serving.customer_table import AFTERSALES_COLUMNS, REASON_SEPARATOR, RFM_COLUMNS
 from serving.experiments import Arm
 from serving.schemas import (
+    AfterSalesProfile,
     CustomerRow,
     ExperimentStatus,
     ModelVersions,
@@ -99,9 +100,19 @@ def profile(bundle: Bundle, customer_id: str) -> ProfileResponse:
         as_of=as_of(bundle),
         rfm=Rfm(**{column: row[column] for column in RFM_COLUMNS}),
         reasons=[reason for reason in reasons.split(REASON_SEPARATOR) if reason],
+        aftersales=_aftersales(row),
         versions=versions(bundle),
         **{field: row[field] for field in CustomerRow.model_fields if field != "customer_id"},
     )
+
+
+def _aftersales(row: dict[str, Any]) -> AfterSalesProfile | None:
+    """The after-sales part of a profile; None when the bundle has none of its columns."""
+    values = {column: row.get(column) for column in AFTERSALES_COLUMNS}
+    if all(value is None for value in values.values()):
+        return None
+    counts = {"support_contacts", "open_complaints"}
+    return AfterSalesProfile(**{k: (int(v) if k in counts and v is not None else v) for k, v in values.items()})
 
 
 def offer_segment(bundle: Bundle, request: PriceRequest) -> str | None:

@@ -201,11 +201,24 @@ class CustomerRow(Answer):
     value_at_risk: float | None = Field(None, description="churn probability x expected CLV")
 
 
+class AfterSalesProfile(Answer):
+    """What the customer said after the sale, as of the bundle's date (None: not in the shop's data)."""
+
+    support_contacts: int | None = None
+    open_complaints: int | None = None
+    complaint_days_open: float | None = Field(None, description="days the oldest open complaint has been open")
+    mean_days_to_resolve: float | None = None
+    satisfaction_last: float | None = Field(None, description="last satisfaction rating of a resolved contact, 1-5")
+    nps_last: float | None = Field(None, description="last NPS answer, 0-10")
+    csat_last: float | None = Field(None, description="last CSAT answer, 1-5")
+
+
 class ProfileResponse(CustomerRow):
     known: bool = Field(description="false: no purchase before as_of; a cold-start profile (entry tier)")
     as_of: AwareDatetime
     rfm: Rfm | None
     reasons: list[str] = Field(default_factory=list, description="top drivers of the churn score")
+    aftersales: AfterSalesProfile | None = Field(None, description="null when the bundle has no after-sales data")
     versions: ModelVersions
 
 

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from typer.core import TyperGroup
 
 from engine.errors import EngineError
-from training.commands import console, customers, data, events, events_bench, pricing, segments, serving
+from training.commands import aftersales, console, customers, data, events, events_bench, pricing, segments, serving
 from training.commands import recommender
 
 USER_ERROR_EXIT = 2
@@ -93,6 +93,7 @@ train_app.command("churn")(customers.train_churn)
 train_app.command("clv")(customers.train_clv)
 app.command("churn-list")(customers.churn_list)
 bench_app.command("customers")(customers.bench)
+bench_app.command("aftersales")(aftersales.bench)
 train_app.command("recommender")(recommender.train)
 bench_app.command("recommender")(recommender.bench)
 app.add_typer(console.app, name="console")

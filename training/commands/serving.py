@@ -32,6 +32,7 @@ import typer
 from pydantic import BaseModel
 
 from engine.customers.timeline import monthly_purchases
+from engine.customers.aftersales import AfterSales, aftersales_profile
 from engine.customers.view import customer_view, default_as_of
 from engine.data.dataset import ShopData
 from engine.errors import EngineError, ModelFormatError
@@ -131,10 +132,12 @@ def customer_frame(
     champions: dict[str, Champion],
     bands: RiskBands | None = None,
 ) -> pd.DataFrame:
-    """Per customer as of ``as_of``: RFM, segment and tier (always); churn probability, risk band,
+    """Per customer as of ``as_of``: RFM, segment and tier (always), the after-sales profile columns
+    (when the shop has support contacts or surveys; complaints are the default topics); churn probability, risk band,
     expected CLV, value at risk and the top reasons when both customer-value champions exist (refused
     when they were fitted on lines from ``as_of`` on: the profiles would look ahead)."""
     view = customer_view(shop.transactions, as_of, config.segments, config.tiers)
+    view = view.join(aftersales_profile(AfterSales.of(shop), as_of, view.index))
     if "churn" not in champions or "clv" not in champions:
         return view
     from engine.customers.churn_gbm import ChurnClassifier
@@ -156,7 +159,8 @@ def customer_frame(
             default_as_of(shop.transactions), "train the champions with windows ending by that date, or import as of a later date",
         )
     churn, clv = ChurnClassifier.load(champions["churn"].path), ClvModel.load(champions["clv"].path)
-    scores = score_customers(shop.transactions, churn, clv, as_of, shop.products, bands, segment_rules=config.segments)
+    scores = score_customers(shop.transactions, churn, clv, as_of, shop.products, bands, segment_rules=config.segments,
+                             aftersales=AfterSales.of(shop))
     return view.join(scores[[CHURN_PROBABILITY, RISK_BAND, EXPECTED_CLV, VALUE_AT_RISK, TOP_REASONS]], how="left")
 
 
