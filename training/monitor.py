@@ -25,8 +25,11 @@ experiment. ``crm monitor`` exits with :data:`BREACH_EXIT` when anything breache
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -312,10 +315,11 @@ def monitor_pricing(shop: ShopData, champion: Champion, now: pd.Timestamp, confi
     section.breaches += drift_breaches(champion.name, section.drift, config.drift)
     forecast = realised.forecast_units(period[BASE_UNITS], period[CURRENT_PRICE], period[ELASTICITY], period[P.PRICE])
     response = realised.price_response(period[P.UNITS].to_numpy(), forecast)
-    section.details.update({"weeks": int(weeks), "realised": response, "recorded_wmape": champion.metric_value})
+    section.details.update({"weeks": int(weeks), "realised": response,
+                            "recorded": {"metric": champion.metric, "value": champion.metric_value}})
     if response["product_weeks"] >= settings.min_product_weeks:
         section.breaches += above(champion.name, "performance", "realised_wmape", response["wmape"], settings.max_wmape)
-        if champion.metric_value is not None:
+        if champion.metric_value is not None and champion.metric == "forecast_wmape":
             section.breaches += above(champion.name, "performance", "realised_wmape_vs_recorded", response["wmape"],
                                       champion.metric_value * (1 + settings.max_wmape_increase))
     return section
@@ -346,10 +350,13 @@ def load_events(location: str) -> pd.DataFrame:
 def run_monitor(shop: ShopData, config: MonitorConfig, events: pd.DataFrame | None = None,
                 models: tuple[str, ...] = MODELS) -> tuple[dict[str, Any], list[Section]]:
     """Monitor every champion of the configured registry on ``shop``; returns the report and its sections."""
+    from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
+
     started = time.perf_counter()
     now = default_as_of(shop.transactions)
     cache, sections = SnapshotCache(shop), []
-    with tempfile.TemporaryDirectory(prefix="crm-monitor-") as scratch:
+    quiet = {MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name: "false"}  # one line per step, not a bar per file
+    with tempfile.TemporaryDirectory(prefix="crm-monitor-") as scratch, _environment(quiet):
         for name in models:
             champion = find_champion(name, Path(scratch))
             if champion is None:
@@ -371,6 +378,21 @@ def run_monitor(shop: ShopData, config: MonitorConfig, events: pd.DataFrame | No
         "seconds": round(time.perf_counter() - started, 2),
     }
     return report, sections
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the block, then restore them."""
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def markdown(report: dict[str, Any]) -> str:
