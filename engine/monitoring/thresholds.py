@@ -24,6 +24,9 @@ class DriftThresholds(BaseModel):
     feature_psi_warn: float = Field(0.1, gt=0, description="above this a feature is listed as moving (no breach)")
     prediction_psi: float = Field(0.25, gt=0, description="a model's prediction PSI above this is a breach")
     min_rows: int = Field(100, ge=1, description="fewer rows on either side: PSI reported, not judged")
+    ignore_features: list[str] = Field(
+        default_factory=list, description="features whose PSI is reported but never a breach (e.g. tenure_days in a closed panel, which only grows)"
+    )
 
 
 class ChurnThresholds(BaseModel):
@@ -105,5 +108,6 @@ def below(model: str, kind: str, name: str, value: float | None, threshold: floa
 def drift_breaches(model: str, table: Any, thresholds: DriftThresholds, kind: str = "feature_drift") -> list[Breach]:
     """Breaches of a :func:`engine.monitoring.drift.drift_table` (judged only with ``min_rows`` on both sides)."""
     limit = thresholds.feature_psi if kind == "feature_drift" else thresholds.prediction_psi
-    judged = table.loc[(table["reference_rows"] >= thresholds.min_rows) & (table["current_rows"] >= thresholds.min_rows)]
+    enough = (table["reference_rows"] >= thresholds.min_rows) & (table["current_rows"] >= thresholds.min_rows)
+    judged = table.loc[enough & ~table["feature"].isin(thresholds.ignore_features)]
     return [breach for row in judged.itertuples() for breach in above(model, kind, row.feature, row.psi, limit)]

@@ -7,13 +7,10 @@ from typing import Annotated
 
 import typer
 
+from training.commands.customers import TrackingOption
 from training.commands.data import DataArgs, takes_data
 from training.config import load_config
 from training.console import console, step
-
-TrackingOption = Annotated[
-    str | None, typer.Option("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db)")
-]
 
 
 @takes_data()

@@ -27,6 +27,9 @@ def test_drift_breaches_judge_only_enough_rows() -> None:
     assert [(b.model, b.name, b.value) for b in breaches] == [("crm-clv", "b", 0.3)]
     predicted = drift_breaches("crm-clv", table, DriftThresholds(min_rows=1, prediction_psi=0.5), "prediction_drift")
     assert [(b.kind, b.name) for b in predicted] == [("prediction_drift", "a")]
+    assert drift_breaches("crm-clv", table, DriftThresholds(min_rows=1, ignore_features=["a"])) == [
+        Breach("crm-clv", "feature_drift", "b", 0.3, 0.25, "above")
+    ]
 
 
 def test_the_config_refuses_a_misspelt_key() -> None:
