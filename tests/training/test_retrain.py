@@ -30,6 +30,10 @@ class Recorder:
         R.run_crm(words)
 
 
+def _must_not_load() -> None:
+    raise AssertionError("the data's bytes are unchanged: the retrain must not read it again")
+
+
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory) -> dict[str, object]:
     work = tmp_path_factory.mktemp("retrain")
@@ -41,7 +45,7 @@ def workspace(tmp_path_factory) -> dict[str, object]:
         patch.delenv("CRM_BUNDLE", raising=False)
         options = R.RetrainOptions(DataArgs(str(data)), work / "out", tracking_uri=uri)
         first = Recorder(work / "out")
-        outcome = R.retrain(options, DataArgs(str(data)).load(), runner=first)
+        outcome = R.retrain(options, DataArgs(str(data)).load, runner=first)
         yield {"work": work, "data": data, "uri": uri, "options": options, "first": first, "outcome": outcome, "shop": shop}
 
 
@@ -60,7 +64,7 @@ def test_every_step_runs_once_in_dependency_order(workspace) -> None:
 
 def test_unchanged_data_and_config_run_nothing(workspace) -> None:
     again = Recorder(workspace["options"].out)
-    outcome = R.retrain(workspace["options"], DataArgs(str(workspace["data"])).load(), runner=again)
+    outcome = R.retrain(workspace["options"], _must_not_load, runner=again)
     assert again.steps == []
     assert {result["status"] for result in outcome.values()} == {R.SKIPPED}
 
@@ -77,6 +81,9 @@ def test_changed_data_changes_every_step_key(workspace, tmp_path) -> None:
     for step in R.STEPS:
         keys[step.name] = R.step_key(step, R.command_line(step, moved), fingerprint, keys)
     assert all(keys[name] != keys_before[name] for name in R.STEP_NAMES)
+    assert R.source_digest(DataArgs(str(shorter))) != R.source_digest(DataArgs(str(workspace["data"])))
+    assert R.source_digest(DataArgs(str(workspace["data"]), column_map="a=b")) != R.source_digest(DataArgs(str(workspace["data"])))
+    assert R.source_digest(DataArgs("synthetic:3")) is None  # generated: always loaded and fingerprinted
 
 
 def test_resume_after_a_failure_reruns_only_what_failed(workspace) -> None:
@@ -86,7 +93,7 @@ def test_resume_after_a_failure_reruns_only_what_failed(workspace) -> None:
     shutil.rmtree(churn_folder)
     churn_folder.write_text("a file where the churn pipeline writes its folder")  # the pipeline cannot save: a real failure
     forced = R.RetrainOptions(options.data, options.out, tracking_uri=options.tracking_uri, steps=("churn", "churn-list"), force=True)
-    failed = R.retrain(forced, DataArgs(str(workspace["data"])).load(), runner=Recorder(options.out))
+    failed = R.retrain(forced, DataArgs(str(workspace["data"])).load, runner=Recorder(options.out))
     assert failed["churn"]["status"] == R.FAILED and "churn" in failed["churn"]["error"]
     assert failed["churn-list"] == {"status": R.BLOCKED, "blocked_by": ["churn"]}
     state = json.loads(state_path.read_text())["steps"]

@@ -74,7 +74,7 @@ def retrain(
         console.print(f"{len(found)} breach(es) in {if_breach}, e.g. {found[0]}: retraining")
     chosen = tuple(name.strip() for name in steps.split(",") if name.strip()) if steps else STEP_NAMES
     options = RetrainOptions(source, out, config_dir, tracking_uri, chosen, force)
-    outcome = run(options, source.load(), report=console.print)
+    outcome = run(options, source.load, report=console.print)
     troubled = [name for name, result in outcome.items() if result["status"] in (FAILED, BLOCKED)]
     if troubled:
         console.print(f"[red]not finished:[/red] {', '.join(troubled)}; see {out / 'retrain_state.json'} and run again to resume")
