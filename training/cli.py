@@ -19,7 +19,7 @@ from typer.core import TyperGroup
 
 from engine.errors import EngineError
 from training.commands import aftersales, console, customers, data, events, events_bench, pricing, segments, serving
-from training.commands import recommender
+from training.commands import monitoring, recommender
 
 USER_ERROR_EXIT = 2
 BUG_EXIT = 1
@@ -100,6 +100,8 @@ app.add_typer(console.app, name="console")
 bench_app.command("console")(console.bench)
 app.add_typer(events.app, name="events")
 bench_app.command("events")(events_bench.bench)
+app.command("monitor")(monitoring.monitor)
+app.command("retrain")(monitoring.retrain)
 
 
 def main() -> None:
