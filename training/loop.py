@@ -343,6 +343,11 @@ def run_loop(transactions: pd.DataFrame, config: LoopConfig, progress: Progress 
             "false_alarm_weeks": [row["week"] for row in control if row["breaches"]],
             "weeks": control,
         }
+        if payload["restored_ratio"] is not None:  # the retrained model against the unshifted replay, same weeks
+            first, last = payload["post_retrain_weeks"]
+            same = [row["hit_rate"] for row in control if first <= row["week"] <= last]
+            payload["control"]["hit_rate_same_weeks"] = float(np.mean(same))
+            payload["restored_vs_control"] = payload["post_retrain_hit_rate"] / float(np.mean(same))
     payload["config"] = config.model_dump()
     payload["seconds"] = round(time.perf_counter() - started, 1)
     payload["ab_events"] = ab.events

@@ -143,12 +143,14 @@ def customer_outcomes(events: pd.DataFrame) -> pd.DataFrame:
     shown = events.loc[events[e.event_type].eq(SHOWN), keys].drop_duplicates()
     bought = events.loc[events[e.event_type].eq(BOUGHT), keys + [e.value]]
     bought = bought.groupby(keys, sort=False, dropna=False)[e.value].sum().rename("revenue").reset_index()
-    lines = shown.merge(bought.assign(bought=1), on=keys, how="left").fillna({"revenue": 0.0, "bought": 0})
-    requests = lines.groupby(keys[:3], sort=False).agg(shown=("bought", "size"), bought=("bought", "sum"), revenue=("revenue", "sum"))
+    lines = shown.merge(bought, on=keys, how="left")
+    lines["bought"] = lines["revenue"].notna()
+    lines["revenue"] = lines["revenue"].fillna(0.0)
+    lines["shown"] = 1
+    requests = lines.groupby(keys[:3], sort=False)[["shown", "bought", "revenue"]].sum()
     requests["hits"] = requests["bought"] > 0
-    table = requests.groupby(level=[0, 1]).agg(
-        requests=("shown", "size"), shown=("shown", "sum"), hits=("hits", "sum"), bought=("bought", "sum"), revenue=("revenue", "sum")
-    )
+    requests["requests"] = 1
+    table = requests.groupby(level=[0, 1])[["requests", "shown", "hits", "bought", "revenue"]].sum()
     return table.astype({"requests": int, "shown": int, "hits": int, "bought": int, "revenue": float})
 
 

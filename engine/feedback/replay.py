@@ -82,13 +82,11 @@ def recommendation_events(
     shown[e.variant] = shown[e.customer_id].map(variants).fillna("")
     shown[e.model_version] = shown[e.variant].map(model_versions).fillna("")
     shown[e.timestamp] = shown_at
-    bought = (
-        purchases.assign(**{c.customer: purchases[c.customer].astype(str), c.item: purchases[c.item].astype(str)})
-        .groupby([c.customer, c.item], sort=False)
-        .agg(**{e.quantity: (c.quantity, "sum"), e.value: (c.revenue, "sum"), "first": (c.timestamp, "min")})
-        .reset_index()
-        .rename(columns={c.customer: e.customer_id, c.item: e.item_id})
-    )
+    keys = [purchases[c.customer].astype(str).rename(e.customer_id), purchases[c.item].astype(str).rename(e.item_id)]
+    lines = purchases.groupby(keys, sort=False)
+    bought = lines[[c.quantity, c.revenue]].sum().rename(columns={c.quantity: e.quantity, c.revenue: e.value})
+    bought["first"] = lines[c.timestamp].min()
+    bought = bought.reset_index()
     bought = bought.loc[bought[e.quantity] > 0].merge(shown, on=[e.customer_id, e.item_id], suffixes=("", "_shown"))
     bought[e.timestamp] = bought.pop("first")
     bought[e.price] = bought[e.value] / bought[e.quantity]
