@@ -42,6 +42,9 @@ from engine.recommend.registry import make_recommender
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "loop.yaml"
 Progress = Callable[[str], None]
+# the offline metric that orders what the online primary metric measures (bought / shown is precision;
+# revenue has no offline counterpart in the engine's metrics, hit rate stands in)
+_OFFLINE_METRIC = {"hit_rate": "hit_rate", "conversion": "precision", "revenue_per_customer": "hit_rate"}
 
 
 class ModelSpec(BaseModel):
@@ -101,8 +104,8 @@ class Weeks:
     delisted_from: int | None = None
 
     @classmethod
-    def of(cls, transactions: pd.DataFrame, start: pd.Timestamp | None = None) -> Weeks:
-        start = week_start(transactions) if start is None else start
+    def of(cls, transactions: pd.DataFrame) -> Weeks:
+        start = week_start(transactions)
         return cls(transactions, start, week_of(transactions, start), complete_weeks(transactions, start))
 
     def before(self, week: int) -> pd.DataFrame:
@@ -168,13 +171,11 @@ def offline_ordering(weeks: Weeks, config: LoopConfig) -> dict[str, Any]:
     history = weeks.before(cut)
     holdout = weeks.transactions.loc[(weeks.number >= cut) & (weeks.number < config.train_weeks)]
     relevant = relevant_items(holdout, history, task=config.task)
-    metric = f"{config.decision.primary_metric}@{config.k}"
+    metric = f"{_OFFLINE_METRIC[config.decision.primary_metric]}@{config.k}"
     scores = {}
     for arm, spec in ((CHAMPION, config.champion), (CHALLENGER, config.challenger)):
         metrics = evaluate_model(_fit(spec, weeks, cut), relevant, k=config.k, task=config.task)
         scores[arm] = {"model": spec.kind, **metrics}
-    if metric not in scores[CHAMPION]:
-        metric = f"hit_rate@{config.k}"  # revenue has no offline counterpart: order by hit rate
     better = CHALLENGER if scores[CHALLENGER][metric] > scores[CHAMPION][metric] else CHAMPION
     return {"fitted_before_week": cut, "holdout_weeks": [cut, config.train_weeks - 1], "metric": metric,
             "scores": scores, "better": better}
@@ -359,7 +360,7 @@ def plot_loop(payload: dict[str, Any]) -> Any:
     marked, and the replay without the shift (control)."""
     import matplotlib.pyplot as plt
 
-    figure, axis = plt.subplots(figsize=(10, 4))
+    figure, axis = plt.subplots(figsize=(12, 4.5))
     for arm, style in ((CHAMPION, "s--"), (CHALLENGER, "o--")):
         rows = [row for row in payload["ab"]["weekly"] if row["variant"] == arm]
         axis.plot([r["week"] for r in rows], [r["hit_rate"] for r in rows], style, label=f"A/B {arm}: {rows[0]['model']}")
@@ -376,6 +377,6 @@ def plot_loop(payload: dict[str, Any]) -> Any:
         axis.axvline(row["week"] + 0.5, color="green", linestyle=":", label="retrain" if number == 0 else None)
     axis.set_xlabel("week")
     axis.set_ylabel(f"realised hit rate@{payload['config']['k']}")
-    axis.legend(fontsize="small", loc="lower left")
+    axis.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     figure.tight_layout()
     return figure

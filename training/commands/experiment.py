@@ -4,12 +4,15 @@ registry alias moves that act on it (see :mod:`training.experiments`)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from training.console import console
+
+if TYPE_CHECKING:
+    from engine.feedback.experiments import ExperimentReport
 
 app = typer.Typer(help="Online experiments: per-variant metrics, decision, promote or roll back.", no_args_is_help=True)
 
@@ -24,7 +27,7 @@ TrackingOption = Annotated[
 _MODEL = "crm-recommender"
 
 
-def _print(report) -> None:  # noqa: ANN001 - an ExperimentReport
+def _print(report: ExperimentReport) -> None:
     table = Table(title=f"customers: {report.customers}; {report.required_customers_per_arm} per arm needed")
     for column in ("metric", "champion", "challenger", "difference", "CI low", "CI high"):
         table.add_column(column, justify="left" if column == "metric" else "right")
