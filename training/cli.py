@@ -19,7 +19,7 @@ from typer.core import TyperGroup
 
 from engine.errors import EngineError
 from training.commands import aftersales, console, customers, data, events, events_bench, pricing, segments, serving
-from training.commands import monitoring, recommender
+from training.commands import experiment, loop, monitoring, recommender
 
 USER_ERROR_EXIT = 2
 BUG_EXIT = 1
@@ -102,6 +102,8 @@ app.add_typer(events.app, name="events")
 bench_app.command("events")(events_bench.bench)
 app.command("monitor")(monitoring.monitor)
 app.command("retrain")(monitoring.retrain)
+bench_app.command("loop")(loop.bench)
+app.add_typer(experiment.app, name="experiment")
 
 
 def main() -> None:
