@@ -100,13 +100,13 @@ def profile(bundle: Bundle, customer_id: str) -> ProfileResponse:
         as_of=as_of(bundle),
         rfm=Rfm(**{column: row[column] for column in RFM_COLUMNS}),
         reasons=[reason for reason in reasons.split(REASON_SEPARATOR) if reason],
-        aftersales=_aftersales(row),
+        aftersales=aftersales(row),
         versions=versions(bundle),
         **{field: row[field] for field in CustomerRow.model_fields if field != "customer_id"},
     )
 
 
-def _aftersales(row: dict[str, Any]) -> AfterSalesProfile | None:
+def aftersales(row: dict[str, Any]) -> AfterSalesProfile | None:
     """The after-sales part of a profile; None when the bundle has none of its columns."""
     values = {column: row.get(column) for column in AFTERSALES_COLUMNS}
     if all(value is None for value in values.values()):
