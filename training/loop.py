@@ -35,7 +35,8 @@ from engine.feedback.assignment import CHALLENGER, CHAMPION, assign_variant
 from engine.feedback.events import EventColumns
 from engine.feedback.experiments import DecisionRule, analyse, customer_outcomes
 from engine.feedback.replay import complete_weeks, plant_new_range, recommendation_events, week_of, week_start
-from engine.feedback.shift_detection import ItemBins, ShiftRule, breaches, item_bins, psi
+from engine.feedback.shift_detection import ItemBins, ShiftRule, breaches, item_bins
+from engine.monitoring.drift import psi_from_shares
 from engine.recommend.base import RecommenderModel
 from engine.recommend.evaluation import evaluate_model, relevant_items
 from engine.recommend.registry import make_recommender
@@ -271,7 +272,7 @@ def monitored_serving(
                 pooled = pd.concat(served.items)
                 served.bins = item_bins(pooled, served.known, rule.bins)
                 served.reference = served.bins.shares(pooled)
-            row["psi"] = psi(served.reference, served.bins.shares(purchased))
+            row["psi"] = psi_from_shares(served.reference, served.bins.shares(purchased))
             row["breaches"] = breaches(rule, row["hit_rate"], float(np.mean(served.hit_rates)), row["psi"])
             scheduled = config.retrain_every_weeks is not None and week + 1 - served.deployed >= config.retrain_every_weeks
             row["scheduled_retrain"] = scheduled and not row["breaches"]

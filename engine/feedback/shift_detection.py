@@ -19,7 +19,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.errors import EngineError
 
-_FLOOR = 1e-4  # share given to an empty bin, so that PSI stays finite
 
 
 class ShiftRule(BaseModel):
@@ -61,15 +60,6 @@ def item_bins(reference_items: pd.Series, model_items: Collection[str], bins: in
     """Bins from the reference weeks' purchased items and the items the served model knows."""
     top = reference_items.astype(str).value_counts().index[:bins]
     return ItemBins(pd.Index(top), frozenset(str(item) for item in model_items))
-
-
-def psi(reference: np.ndarray, current: np.ndarray) -> float:
-    """Population stability index ``sum((current - reference) x ln(current / reference))`` of two
-    distributions over the same bins (empty bins get a share of 1e-4)."""
-    if reference.shape != current.shape:
-        raise EngineError(f"PSI needs the same bins, got {reference.shape} and {current.shape}")
-    reference, current = np.maximum(reference, _FLOOR), np.maximum(current, _FLOOR)
-    return float(np.sum((current - reference) * np.log(current / reference)))
 
 
 def breaches(rule: ShiftRule, hit_rate: float, reference_hit_rate: float, item_psi: float) -> list[str]:

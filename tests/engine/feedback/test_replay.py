@@ -8,7 +8,8 @@ from engine.errors import EngineError
 from engine.feedback.events import EventColumns as E
 from engine.feedback.experiments import customer_outcomes
 from engine.feedback.replay import complete_weeks, plant_new_range, recommendation_events, week_of, week_start
-from engine.feedback.shift_detection import ShiftRule, breaches, item_bins, psi
+from engine.feedback.shift_detection import ShiftRule, breaches, item_bins
+from engine.monitoring.drift import psi_from_shares as psi
 from engine.recommend.base import Recommendations
 from engine.recommend.evaluation import relevant_items
 from engine.recommend.metrics import evaluate
