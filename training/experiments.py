@@ -20,10 +20,10 @@ import yaml
 from engine.errors import EngineError
 from engine.feedback.assignment import CHALLENGER
 from engine.feedback.experiments import DecisionRule, ExperimentReport, analyse
+from engine.feedback.store import load_events
 from training import tracking
 
 DEFAULT_RULE = Path(__file__).resolve().parent.parent / "configs" / "experiment.yaml"
-_READERS = {".parquet": pd.read_parquet, ".csv": pd.read_csv, ".jsonl": lambda p: pd.read_json(p, lines=True)}
 
 
 def load_rule(path: str | Path | None = None) -> DecisionRule:
@@ -32,20 +32,6 @@ def load_rule(path: str | Path | None = None) -> DecisionRule:
     if not path.is_file():
         raise EngineError(f"experiment config {path} does not exist")
     return DecisionRule.model_validate(yaml.safe_load(path.read_text()) or {})
-
-
-def read_events(path: str | Path) -> pd.DataFrame:
-    """An events file (``.parquet``, ``.csv`` or ``.jsonl`` with the columns of EventColumns)."""
-    path = Path(path)
-    if path.suffix not in _READERS:
-        raise EngineError(f"{path}: events must be a {sorted(_READERS)} file")
-    if not path.is_file():
-        raise EngineError(f"events file {path} does not exist")
-    events = _READERS[path.suffix](path)
-    for column in ("customer_id", "item_id", "request_id", "variant"):
-        if column in events.columns:
-            events[column] = events[column].fillna("").astype(str)
-    return events
 
 
 @dataclass(frozen=True)
@@ -114,4 +100,4 @@ def rollback(model_name: str, report: ExperimentReport, force: bool = False, rea
 
 def report_from_file(events: str | Path, rule: str | Path | None = None) -> ExperimentReport:
     """Read an events file and analyse it with the rule of ``rule`` (a YAML path)."""
-    return analyse(read_events(events), load_rule(rule))
+    return analyse(load_events(events), load_rule(rule))

@@ -45,6 +45,7 @@ from engine.data.columns import Columns
 from engine.data.dataset import ShopData
 from engine.errors import EngineError
 from engine.feedback.events import EventColumns
+from engine.feedback.store import load_events as load_store_events
 from engine.io import MANIFEST
 from engine.monitoring import realised
 from engine.monitoring.drift import drift_table, psi_categorical, psi_numeric
@@ -329,19 +330,9 @@ def monitor_pricing(shop: ShopData, champion: Champion, now: pd.Timestamp, confi
 
 
 def load_events(location: str) -> pd.DataFrame:
-    """Feedback events from a CSV/Parquet file with the :class:`EventColumns`, or from an event store
-    URL (``engine.feedback.store.EventStore``), validated (:func:`engine.monitoring.realised.check_events`)."""
-    path = Path(location)
-    if path.suffix in (".csv", ".gz", ".parquet"):
-        if not path.is_file():
-            raise EngineError(f"--events: file not found: {location}")
-        frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype=str, keep_default_na=False)
-    else:
-        try:
-            from engine.feedback.store import EventStore  # type: ignore[import-not-found]
-        except ImportError as error:
-            raise EngineError(f"--events {location!r}: not a .csv/.parquet file, and this engine has no event store") from error
-        frame = EventStore(location).read()
+    """Feedback events from a file or an event store URL (:func:`engine.feedback.store.load_events`),
+    checked for what monitoring needs (:func:`engine.monitoring.realised.check_events`)."""
+    frame = load_store_events(location)
     for name in (EventColumns.price, EventColumns.quantity, EventColumns.value):
         frame[name] = pd.to_numeric(frame[name].replace("", np.nan), errors="coerce")
     return realised.check_events(frame)

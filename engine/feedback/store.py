@@ -212,3 +212,16 @@ def _rows(events: pd.DataFrame) -> list[dict[str, Any]]:
         frame[name] = frame[name].map(lambda value: "" if value is None else str(value))
     frame[E.value] = frame[E.value].map(lambda value: 0.0 if value is None else float(value))
     return frame.to_dict("records")
+
+
+def load_events(location: str | Path) -> pd.DataFrame:
+    """Feedback events from a store URL (``sqlite:///...``, ``postgresql://...``) or from a file (CSV,
+    csv.gz, parquet), the file read and validated as ``crm events load`` reads it (bad rows refused by name)."""
+    from engine.feedback.validation import read_events
+
+    if "://" in str(location):
+        return EventStore(str(location)).read()
+    if not Path(location).is_file():
+        raise EngineError(f"events file not found: {location}")
+    events, _ = read_events(location)
+    return events

@@ -30,7 +30,10 @@ def _events(challenger_rate: float, customers: int = 400, seed: int = 0) -> pd.D
             rows.append({**base, E.event_type: "rec_shown", E.value: 0.0})
             if rng.random() < rate:
                 rows.append({**base, E.event_type: "rec_bought", E.value: 4.0})
-    return pd.DataFrame(rows)
+    events = pd.DataFrame(rows)
+    events.insert(0, E.event_id, [f"e{n}" for n in range(len(events))])
+    events[E.timestamp] = "2026-11-02T10:00:00+00:00"
+    return events
 
 
 @pytest.fixture(scope="module")
@@ -116,4 +119,4 @@ def test_bad_events_file_is_a_clear_error(tmp_path):
     path = tmp_path / "events.txt"
     path.write_text("x")
     result = CliRunner().invoke(app, ["experiment", "report", "--events", str(path)])
-    assert result.exit_code == 2 and "events must be a" in result.output
+    assert result.exit_code == 2 and "events.txt: the file has a header line but no data rows" in result.output
