@@ -118,5 +118,5 @@ def _events_file(folder: Path, drop: str | None = None) -> Path:
 
 
 def test_a_bad_events_file_is_refused_by_name(workspace, tmp_path) -> None:
-    result, report = _monitor(workspace, workspace["data"], tmp_path / "bad", "--events", str(_events_file(tmp_path, "variant")))
-    assert result.exit_code == 2 and "missing column(s) ['variant']" in result.output and report is None
+    result, report = _monitor(workspace, workspace["data"], tmp_path / "bad", "--events", str(_events_file(tmp_path, "event_id")))
+    assert result.exit_code == 2 and "missing required column(s) ['event_id']" in result.output and report is None
