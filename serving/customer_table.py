@@ -2,7 +2,8 @@
 
 The table is computed from the training data when a bundle is built (RFM scores, segment, loyalty tier,
 and, when the customer-value models are in the bundle, churn probability, risk band, expected CLV and
-the top reasons), so the service needs no data source at run time. Columns that a bundle lacks are
+the top reasons; when the shop has support contacts or surveys, the after-sales profile of
+:mod:`engine.customers.aftersales`), so the service needs no data source at run time. Columns that a bundle lacks are
 answered as ``None``; other columns it has (the tier's ``next_tier`` and ``to_next_tier``, ...) are kept
 after them for the console.
 """
@@ -22,7 +23,9 @@ VALUE_COLUMNS = ("churn_probability", "churn_band", "expected_clv", "value_at_ri
 REASONS = "reasons"
 SEGMENT, TIER = "segment", "tier"
 ROW_COLUMNS = (SEGMENT, TIER, *VALUE_COLUMNS)
-COLUMNS = (*RFM_COLUMNS, *ROW_COLUMNS, REASONS)
+AFTERSALES_COLUMNS = ("support_contacts", "open_complaints", "complaint_days_open", "mean_days_to_resolve",
+                      "satisfaction_last", "nps_last", "csat_last")
+COLUMNS = (*RFM_COLUMNS, *ROW_COLUMNS, REASONS, *AFTERSALES_COLUMNS)
 REASON_SEPARATOR = "; "
 # a text cell starting with one of these is a formula to a spreadsheet (OWASP: CSV injection)
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -8,6 +8,7 @@
 | ``CRM_RELOAD_SECONDS`` | ``30`` | how often a worker looks for a newer bundle under ``latest``; ``0``: never |
 | ``CRM_PERSONAL_ANSWERS_NEED_KEY`` | ``true`` | a price with a ``customer_id`` and ``task=repeat`` recommendations need the key even on an open storefront |
 | ``CRM_MAX_BODY_BYTES`` | ``1048576`` | larger request bodies are refused with 413 (the largest valid request, a full price batch, is ~0.3 MiB) |
+| ``CRM_EVENTS_URL`` | ``sqlite:///<BentoML home>/events.sqlite`` | SQLAlchemy URL of the feedback event store (:mod:`serving.events`) |
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ _ENV = {
     "reload_seconds": "CRM_RELOAD_SECONDS",
     "personal_answers_need_key": "CRM_PERSONAL_ANSWERS_NEED_KEY",
     "max_body_bytes": "CRM_MAX_BODY_BYTES",
+    "events_url": "CRM_EVENTS_URL",
 }
 
 
@@ -56,6 +58,8 @@ class ServingSettings(BaseModel):
         "open storefront, because customer ids are easy to guess",
     )
     max_body_bytes: int = Field(2**20, ge=2**10, le=2**26, description="largest request body accepted (bytes)")
+    events_url: str | None = Field(None, description="SQLAlchemy URL of the event store; None: a SQLite file "
+                                   "next to the model store (serving.events.default_events_url)")
 
     @property
     def follows_latest(self) -> bool:

@@ -373,6 +373,25 @@ def champion_version(model_name: str, alias: str = CHAMPION) -> str | None:
         return None
 
 
+def move_alias(model_name: str, alias: str, version: str, tags: dict[str, str] | None = None) -> None:
+    """Point ``alias`` at ``version`` (the registry is the only place serving reads it from) and record
+    ``tags`` on that version (who moved it and why)."""
+    client = MlflowClient()
+    client.set_registered_model_alias(model_name, alias, version)
+    for key, value in (tags or {}).items():
+        client.set_model_version_tag(model_name, version, key, value)
+
+
+def remove_alias(model_name: str, alias: str, tags: dict[str, str] | None = None) -> None:
+    """Delete ``alias`` (nothing is served under it afterwards), recording ``tags`` on the version
+    that held it."""
+    client = MlflowClient()
+    version = client.get_model_version_by_alias(model_name, alias).version
+    for key, value in (tags or {}).items():
+        client.set_model_version_tag(model_name, version, key, value)
+    client.delete_registered_model_alias(model_name, alias)
+
+
 def write_json(path: str | Path, payload: dict[str, Any]) -> Path:
     """Write a benchmark or report payload as indented JSON, creating parent folders."""
     path = Path(path)

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from engine.customers.aftersales import AfterSales
 from engine.customers.churn_gbm import ChurnClassifier
 from engine.customers.clv import ClvModel
 from engine.customers.features import customer_features
@@ -55,16 +56,18 @@ def score_customers(
     bands: RiskBands | None = None,
     reasons: int = 3,
     segment_rules: SegmentRules | None = None,
+    aftersales: AfterSales | None = None,
 ) -> pd.DataFrame:
     """Score every customer with a purchase before ``as_of`` (default: the day after the last line).
 
     Segment and tier come from the features the churn model scored (RFM scores; the tier of the
-    loyalty ladder in the churn model's feature spec), so they match what the model saw.
+    loyalty ladder in the churn model's feature spec), so they match what the model saw. Models fitted
+    with after-sales features need the shop's ``aftersales`` tables to score.
     """
     as_of = pd.Timestamp(as_of) if as_of is not None else default_as_of(transactions)
     bands = bands or RiskBands()
-    snapshot = customer_features(transactions, as_of, churn.spec_, products)
-    clv_snapshot = snapshot if clv.spec_ == churn.spec_ else customer_features(transactions, as_of, clv.spec_, products)
+    snapshot = customer_features(transactions, as_of, churn.spec_, products, aftersales)
+    clv_snapshot = snapshot if clv.spec_ == churn.spec_ else customer_features(transactions, as_of, clv.spec_, products, aftersales)
     features = snapshot.features
     probability = churn.predict_proba(features)
     value = pd.Series(clv.lifetime_value(clv_snapshot), index=clv_snapshot.features.index).reindex(features.index)

@@ -21,7 +21,6 @@ from serving.bundle import MODEL_NAMES, Bundle
 from serving.customer_table import REASON_SEPARATOR, SEGMENT, TIER
 from serving.schemas import ChurnRiskFilters, PriceRequest
 
-AFTER_SALES_PREFIX = "after_sales"
 RECOMMENDATIONS = 5
 TOP_CATEGORIES = 8
 PROFILE_OFFERS = 5
@@ -145,8 +144,8 @@ def customer_detail(bundle: Bundle, customer_id: str) -> dict[str, Any] | None:
     if row is None:
         return None
     timeline = customer_months(bundle, customer_id)
-    after_sales = {key[len(AFTER_SALES_PREFIX):].strip("_") or key: value for key, value in row.items()
-                   if key.startswith(AFTER_SALES_PREFIX) and value not in (None, "")}
+    profile = answers.aftersales(row)
+    after_sales = {} if profile is None else {key: value for key, value in profile.model_dump().items() if value is not None}
     return {
         "row": row,
         "reasons": reasons_of(row),

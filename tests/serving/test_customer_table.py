@@ -113,3 +113,16 @@ def test_search_finds_ids_containing_the_text_ignoring_case_and_regex_characters
 def test_columns_beyond_the_known_ones_are_kept_for_lookups() -> None:
     table = CustomerTable.from_frame(_frame().assign(next_tier="Gold", to_next_tier=12.5))
     assert table.lookup("b")["next_tier"] == "Gold" and table.lookup("b")["to_next_tier"] == 12.5
+
+
+def testaftersales_columns_are_looked_up_when_the_bundle_has_them() -> None:
+    from serving.answers import aftersales
+
+    frame = _frame().assign(open_complaints=[1.0, 0.0, 0.0, 0.0, np.nan], complaint_days_open=[9.0, 0.0, 0.0, 0.0, np.nan],
+                            support_contacts=[2.0, 1.0, 0.0, 0.0, np.nan], satisfaction_last=[2.0, np.nan, np.nan, np.nan, np.nan])
+    row = CustomerTable.from_frame(frame).lookup("a")
+    profile = aftersales(row)
+    assert profile is not None and profile.open_complaints == 1 and isinstance(profile.open_complaints, int)
+    assert profile.complaint_days_open == 9.0 and profile.satisfaction_last == 2.0 and profile.nps_last is None
+    # a bundle without after-sales data (older, or a shop without it) answers null
+    assert aftersales(CustomerTable.from_frame(_frame()).lookup("a")) is None

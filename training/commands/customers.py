@@ -95,6 +95,7 @@ def churn_list(
     otherwise, or with --refit, fits both models on the lines before the as-of date (no MLflow run)."""
     import pandas as pd
 
+    from engine.customers.aftersales import AfterSales
     from engine.customers.scoring import churn_list as select, score_customers
     from engine.customers.view import default_as_of
     from training import tracking
@@ -118,7 +119,8 @@ def churn_list(
         origin = f"MLflow champions crm-churn v{tracking.champion_version('crm-churn')}, crm-clv v{tracking.champion_version('crm-clv')}"
     churn, clv = models
     with step(f"scoring every customer ({origin})"):
-        scores = score_customers(shop.transactions, churn, clv, moment, shop.products, churn_settings.risk_bands)
+        scores = score_customers(shop.transactions, churn, clv, moment, shop.products, churn_settings.risk_bands,
+                                 aftersales=AfterSales.of(shop))
     chosen = select(scores, top, segment, tier, band, min_clv)
     if len(chosen) < top:
         console.print(f"[yellow]only {len(chosen):,} customers match the filters; writing {len(chosen):,} rows, not {top:,}[/yellow]")

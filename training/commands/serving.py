@@ -32,12 +32,14 @@ import typer
 from pydantic import BaseModel
 
 from engine.customers.timeline import monthly_purchases
+from engine.customers.aftersales import AfterSales, aftersales_profile
 from engine.customers.view import customer_view, default_as_of
 from engine.data.dataset import ShopData
-from engine.errors import ModelFormatError
+from engine.errors import EngineError, ModelFormatError
 from engine.io import MANIFEST
 from serving import routes, server
 from serving.bundle import MODEL_NAMES, load_bundle, verify_bundle, write_bundle
+from serving.experiments import Experiment
 from serving.settings import BUNDLE_NAME
 from training import tracking
 from training.commands.data import DataArgs, takes_data
@@ -130,10 +132,12 @@ def customer_frame(
     champions: dict[str, Champion],
     bands: RiskBands | None = None,
 ) -> pd.DataFrame:
-    """Per customer as of ``as_of``: RFM, segment and tier (always); churn probability, risk band,
+    """Per customer as of ``as_of``: RFM, segment and tier (always), the after-sales profile columns
+    (when the shop has support contacts or surveys; complaints are the default topics); churn probability, risk band,
     expected CLV, value at risk and the top reasons when both customer-value champions exist (refused
     when they were fitted on lines from ``as_of`` on: the profiles would look ahead)."""
     view = customer_view(shop.transactions, as_of, config.segments, config.tiers)
+    view = view.join(aftersales_profile(AfterSales.of(shop), as_of, view.index))
     if "churn" not in champions or "clv" not in champions:
         return view
     from engine.customers.churn_gbm import ChurnClassifier
@@ -155,8 +159,23 @@ def customer_frame(
             default_as_of(shop.transactions), "train the champions with windows ending by that date, or import as of a later date",
         )
     churn, clv = ChurnClassifier.load(champions["churn"].path), ClvModel.load(champions["clv"].path)
-    scores = score_customers(shop.transactions, churn, clv, as_of, shop.products, bands, segment_rules=config.segments)
+    scores = score_customers(shop.transactions, churn, clv, as_of, shop.products, bands, segment_rules=config.segments,
+                             aftersales=AfterSales.of(shop))
     return view.join(scores[[CHURN_PROBABILITY, RISK_BAND, EXPECTED_CLV, VALUE_AT_RISK, TOP_REASONS]], how="left")
+
+
+def download_challenger(experiment: Experiment, destination: Path) -> Path:
+    """Download the recommender version an experiment names as its challenger."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    name = MODEL_NAMES["recommender"]
+    try:
+        return Path(mlflow.artifacts.download_artifacts(f"models:/{name}/{experiment.challenger_version}",
+                                                         dst_path=str(destination)))
+    except MlflowException as error:
+        raise EngineError(f"--challenger-model-version: {name} has no version {experiment.challenger_version!r} "
+                          f"in the registry ({str(error).splitlines()[0][:200]})") from None
 
 
 def build_bundle(
@@ -166,8 +185,10 @@ def build_bundle(
     config: SegmentsConfig,
     directory: Path,
     bands: RiskBands | None = None,
+    challenger: tuple[Experiment, Path] | None = None,
 ) -> Path:
-    """Write the bundle folder for ``champions`` and ``shop`` into ``directory`` and check it loads."""
+    """Write the bundle folder for ``champions`` and ``shop`` (and an experiment's challenger
+    recommender) into ``directory`` and check it loads."""
     write_bundle(
         directory,
         customers=customer_frame(shop, as_of, config, champions, bands),
@@ -181,6 +202,8 @@ def build_bundle(
         products=shop.products,
         timeline=monthly_purchases(shop.transactions, as_of),
         evaluation={part: champion.evaluation for part, champion in champions.items()},
+        challenger_dir=challenger[1] if challenger else None,
+        experiment=challenger[0] if challenger else None,
     )
     load_bundle(directory, tag="(checking)")
     return directory
@@ -270,17 +293,24 @@ def import_champions(
     bentoml_home: Path | None = None,
     bands: RiskBands | None = None,
     keep: int = 3,
+    experiment: Experiment | None = None,
 ) -> tuple[str, dict[str, Champion]]:
     """Champions of the active tracking store -> a new bundle in the model store; returns its tag.
 
     Customers are profiled from ``shop``, else from ``data`` (a source, or the command line's data
     options), else from the data the champions were trained on. When the newest stored bundle already
     holds these champion versions, data, date and settings, it is reused (nothing is rebuilt); after
-    storing a new one, only the ``keep`` newest are kept."""
+    storing a new one, only the ``keep`` newest are kept. With an ``experiment``, the recommender
+    version it names is served beside the champion as the challenger (:mod:`serving.experiments`)."""
     config = config or SegmentsConfig()
     with tracking.scratch_folder("crm-import") as scratch_path:
         with step("downloading the champions from the MLflow registry"):
             champions = find_champions(scratch_path / "champions")
+            challenger = None
+            if experiment is not None:
+                if "recommender" not in champions:
+                    raise EngineError(f"--experiment: there is no {MODEL_NAMES['recommender']} champion to compare the challenger with")
+                challenger = (experiment, download_challenger(experiment, scratch_path / "challenger"))
         if shop is None:
             source = data if isinstance(data, DataArgs) else DataArgs(data)
             shop = replace(source, data=source.data or recorded_source(champions)).load()
@@ -297,6 +327,7 @@ def import_champions(
             "data_fingerprint": shop.fingerprint(),
             "settings": settings_fingerprint(config, bands),
             **{MODEL_NAMES[part]: champion.version for part, champion in champions.items()},
+            **({"experiment": experiment.model_dump_json()} if experiment else {}),
         }
         newest = next(iter(stored_bundles(bentoml_home)), None)
         if newest is not None and newest.info.metadata == metadata:
@@ -306,7 +337,7 @@ def import_champions(
                 return str(newest.tag), champions
             console.print(f"[yellow]not reused:[/yellow] {problem}; building a new one")
         with step(f"building the bundle (customers as of {moment.date()}) and checking that it loads"):
-            folder = build_bundle(shop, champions, moment, config, scratch_path / "bundle", bands)
+            folder = build_bundle(shop, champions, moment, config, scratch_path / "bundle", bands, challenger)
         tag = store_bundle(folder, metadata, bentoml_home)
     removed = prune_bundles(keep, bentoml_home)
     if removed:
@@ -323,6 +354,9 @@ def import_command(
     as_of: Annotated[str | None, typer.Option("--as-of", help="Profile customers as of this date (default: after the last line).")] = None,
     churn_config: Annotated[Path | None, typer.Option("--churn-config", help="YAML like configs/churn.yaml (its risk bands).")] = None,
     keep: Annotated[int, typer.Option("--keep", min=1, help="Keep this many newest bundles in the store; delete older ones.")] = 3,
+    experiment: Annotated[str | None, typer.Option("--experiment", help="Serve an online experiment of this name: the challenger recommender beside the champion.")] = None,
+    challenger_model_version: Annotated[str | None, typer.Option("--challenger-model-version", help="Registry version of crm-recommender to serve as the challenger (with --experiment).")] = None,
+    challenger_share: Annotated[float, typer.Option("--challenger-share", min=0.0, max=1.0, help="Share of customers the challenger answers (sticky by customer hash).")] = 0.5,
 ) -> None:
     """Copy the MLflow champions into the BentoML model store as one bundle (what the service serves)."""
     from training.customers import ChurnConfig
@@ -330,10 +364,17 @@ def import_command(
     tracking.configure(tracking_uri)
     settings = load_config(config, SegmentsConfig)
     bands = load_config(churn_config, ChurnConfig).risk_bands
-    tag, champions = import_champions(None, source, as_of, settings, bands=bands, keep=keep)
+    if (experiment is None) != (challenger_model_version is None):
+        raise typer.BadParameter("give --experiment and --challenger-model-version together", param_hint="--experiment")
+    plan = Experiment(name=experiment, challenger_share=challenger_share,
+                      challenger_version=challenger_model_version) if experiment else None
+    tag, champions = import_champions(None, source, as_of, settings, bands=bands, keep=keep, experiment=plan)
     found = ", ".join(f"{MODEL_NAMES[p]} v{c.version}" for p, c in champions.items()) or "no champions (profiles only)"
     missing = [MODEL_NAMES[p] for p in MODEL_NAMES if p not in champions]
     console.print(f"bundle [bold]{tag}[/bold] in the BentoML store with {found}")
+    if plan:
+        console.print(f"experiment {plan.name!r}: {MODEL_NAMES['recommender']} v{plan.challenger_version} answers "
+                      f"{plan.challenger_share:.0%} of customers (sticky by customer id), the champion the rest")
     if missing:
         console.print(f"not in the bundle (no champion yet): {', '.join(missing)}")
     console.print("serve it with: crm serve   (a running service picks it up within CRM_RELOAD_SECONDS)")
@@ -585,11 +626,12 @@ def server_memory_mb(pid: int) -> float:
     return round(sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]) / 2**20, 1)
 
 
-def run_load(plan: dict[str, Any], scratch: Path) -> dict[str, Any]:
-    """Run the load generator in its own process on ``plan`` and return its results."""
+def run_load(plan: dict[str, Any], scratch: Path, name: str = "load") -> dict[str, Any]:
+    """Run the load generator in its own process on ``plan`` and return its results (``name`` keeps
+    the files of load generators that run at the same time apart)."""
     import subprocess
 
-    plan_file, out_file = scratch / "plan.json", scratch / "load.json"
+    plan_file, out_file = scratch / f"{name}-plan.json", scratch / f"{name}.json"
     plan_file.write_text(json.dumps(plan))
     subprocess.run([sys.executable, "-m", "serving.loadtest", str(plan_file), str(out_file)], check=True,
                    env={**os.environ, **server.SINGLE_THREADED}, timeout=60 + sum(
