@@ -209,15 +209,30 @@ def top_categories(bundle: Bundle, customers: pd.Index) -> list[tuple[str, float
     model = bundle.recommender
     if model is None or bundle.catalogue is None or len(customers) == 0:
         return []
-    users = np.array([model.customers_.index_of(c) for c in customers], dtype=np.int64)
+    users = model.customers_.to_internal(customers)
     users = users[users >= 0]
     if users.size == 0:
         return []
     bought = np.asarray(model.history_[users].sum(axis=0)).ravel()
-    categories = pd.Series(bought, index=[bundle.category_of(i) or "(no category)" for i in model.items_.external_ids])
-    totals = categories.groupby(level=0).sum().sort_values(ascending=False)
+    totals = pd.Series(bought).groupby(item_categories(bundle)).sum().sort_values(ascending=False)
     totals = totals / (totals.sum() or 1.0)
     return [(str(name), float(share)) for name, share in totals.head(TOP_CATEGORIES).items() if share > 0]
+
+
+_CATEGORIES: dict[tuple[str, Any], np.ndarray] = {}  # per loaded bundle (at most the last two)
+
+
+def item_categories(bundle: Bundle) -> np.ndarray:
+    """The category of each of the recommender's items, in its item order (computed once per bundle:
+    mapping ~20,000 items costs ~0.1 s, too much for every page load)."""
+    key = (bundle.tag, bundle.loaded_at)
+    if key not in _CATEGORIES:
+        ids = pd.Series(bundle.recommender.items_.external_ids)
+        found = ids.map(bundle.catalogue.category_of).fillna("(no category)").to_numpy()
+        for old in list(_CATEGORIES)[:-1]:
+            _CATEGORIES.pop(old, None)
+        _CATEGORIES[key] = found
+    return _CATEGORIES[key]
 
 
 def model_cards(bundle: Bundle) -> list[dict[str, Any]]:
