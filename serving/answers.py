@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import datetime, timezone
 from typing import Any
 
 from engine.pricing.guardrails import UNKNOWN_PRODUCT
 from serving.bundle import Bundle
-from serving.customer_table import REASON_SEPARATOR, RFM_COLUMNS
+from serving.customer_table import AFTERSALES_COLUMNS, REASON_SEPARATOR, RFM_COLUMNS
+from serving.experiments import Arm
 from serving.schemas import (
+    AfterSalesProfile,
     CustomerRow,
+    ExperimentStatus,
     ModelVersions,
     PriceAnswer,
     PriceRequest,
@@ -40,6 +44,14 @@ def versions(bundle: Bundle) -> ModelVersions:
     return ModelVersions(bundle=bundle.tag, **bundle.versions)
 
 
+def export_headers(bundle: Bundle, filename: str) -> dict[str, str]:
+    """Headers of a CSV export: the bundle and model versions it came from, and its file name."""
+    headers = {f"X-Model-{part.title()}": str(version) for part, version in bundle.versions.items()}
+    headers["X-Model-Bundle"] = bundle.tag
+    headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return headers
+
+
 def scored_items(bundle: Bundle, item_ids: tuple[str, ...], scores: tuple[float, ...]) -> list[ScoredItem]:
     return [
         ScoredItem(item_id=item, score=score, category=bundle.category_of(item))
@@ -47,13 +59,27 @@ def scored_items(bundle: Bundle, item_ids: tuple[str, ...], scores: tuple[float,
     ]
 
 
-def recommendation(bundle: Bundle, result: Any) -> Recommendation:
-    """A recommender's ``Recommendations`` for one customer as an answer."""
+def experiment(bundle: Bundle) -> ExperimentStatus | None:
+    """The bundle's online experiment for the status answer (None without one)."""
+    if bundle.experiment is None:
+        return None
+    return ExperimentStatus(**bundle.experiment.model_dump(), champion_version=bundle.versions.get("recommender"))
+
+
+def traced(bundle: Bundle) -> dict[str, str]:
+    """A new ``request_id`` and the bundle version, for an answer that feedback events will name."""
+    return {"request_id": uuid.uuid4().hex, "bundle_version": bundle.tag}
+
+
+def recommendation(bundle: Bundle, result: Any, arm: Arm) -> Recommendation:
+    """A recommender's ``Recommendations`` for one customer as an answer, naming the arm that gave it."""
     return Recommendation(
         customer_id=result.subject,
         items=scored_items(bundle, result.item_ids, result.scores),
         source=result.source,
         cold_start=result.cold_start,
+        variant=arm.variant,
+        model_version=arm.model_version,
     )
 
 
@@ -73,9 +99,19 @@ def profile(bundle: Bundle, customer_id: str) -> ProfileResponse:
         as_of=as_of(bundle),
         rfm=Rfm(**{column: row[column] for column in RFM_COLUMNS}),
         reasons=[reason for reason in reasons.split(REASON_SEPARATOR) if reason],
+        aftersales=aftersales(row),
         versions=versions(bundle),
         **{field: row[field] for field in CustomerRow.model_fields if field != "customer_id"},
     )
+
+
+def aftersales(row: dict[str, Any]) -> AfterSalesProfile | None:
+    """The after-sales part of a profile; None when the bundle has none of its columns."""
+    values = {column: row.get(column) for column in AFTERSALES_COLUMNS}
+    if all(value is None for value in values.values()):
+        return None
+    counts = {"support_contacts", "open_complaints"}
+    return AfterSalesProfile(**{k: (int(v) if k in counts and v is not None else v) for k, v in values.items()})
 
 
 def offer_segment(bundle: Bundle, request: PriceRequest) -> str | None:

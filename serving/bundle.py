@@ -6,9 +6,15 @@ carries it and runs without the MLflow registry)::
     manifest.json       kind, format, as_of, data source and fingerprint, the registry version of each model,
                         and every other file of the bundle with its size and SHA-256
     recommender/        the recommender champion's engine model folder (if trained)
+    challenger/         a challenger recommender served beside it in an experiment (optional; the manifest's
+                        ``experiment`` names it, see :mod:`serving.experiments`)
     pricing/            the pricing champion's engine model folder (if trained)
     customers.parquet   per customer: RFM, segment, tier, churn probability and band, expected CLV, reasons
     products.parquet    product -> category (for the category filter and the answers)
+    timeline.parquet    per customer and month: spend and orders (the console's purchase timeline)
+
+The manifest's ``evaluation`` holds each champion's test figures against its baselines (the console's
+models page).
 
 :func:`verify_bundle` checks every listed file against the manifest, so a bundle with a part missing
 (a deleted ``recommender/``) or damaged (one changed byte) is refused with a message naming the part,
@@ -36,15 +42,19 @@ from engine.data.columns import Columns
 from engine.errors import EngineError, ModelFormatError
 from engine.io import MANIFEST, read_manifest, write_manifest
 from serving.customer_table import CustomerTable
+from serving.timeline import PurchaseTimeline
+from serving.experiments import Experiment
 
 logger = logging.getLogger("crm.serving")
 
 BUNDLE_KIND = "crm-serving-bundle"
 BUNDLE_FORMAT = 2  # 2: the manifest lists every file with its size and SHA-256
 RECOMMENDER_DIR = "recommender"
+CHALLENGER_DIR = "challenger"
 PRICING_DIR = "pricing"
 CUSTOMERS_FILE = "customers.parquet"
 PRODUCTS_FILE = "products.parquet"
+TIMELINE_FILE = "timeline.parquet"
 # the capability of each part of a bundle -> its registered MLflow model name
 MODEL_NAMES = {"recommender": "crm-recommender", "churn": "crm-churn", "clv": "crm-clv", "pricing": "crm-pricing"}
 _CHUNK = 1 << 20
@@ -89,6 +99,10 @@ class Bundle:
     recommender: Any | None = None
     pricing: Any | None = None
     catalogue: Catalogue | None = None
+    timeline: PurchaseTimeline | None = None
+    evaluation: dict[str, Any] = field(default_factory=dict)
+    challenger: Any | None = None
+    experiment: Experiment | None = None
     loaded_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     @property
@@ -118,26 +132,37 @@ def write_bundle(
     recommender_dir: str | Path | None = None,
     pricing_dir: str | Path | None = None,
     products: pd.DataFrame | None = None,
+    timeline: pd.DataFrame | None = None,
+    evaluation: dict[str, Any] | None = None,
+    challenger_dir: str | Path | None = None,
+    experiment: Experiment | None = None,
 ) -> Path:
-    """Write a bundle folder: copy the model folders in, write the tables and the manifest."""
+    """Write a bundle folder: copy the model folders in, write the tables and the manifest. A
+    challenger recommender goes with an ``experiment`` and a champion recommender (all three or none)."""
     directory = Path(directory)
     unknown = set(versions) - set(MODEL_NAMES)
     if unknown:
         raise ModelFormatError(f"versions has unknown parts {sorted(unknown)}; expected {sorted(MODEL_NAMES)}")
-    for source, name in ((recommender_dir, RECOMMENDER_DIR), (pricing_dir, PRICING_DIR)):
+    if (challenger_dir is None) != (experiment is None) or (experiment is not None and recommender_dir is None):
+        raise ModelFormatError("a challenger recommender needs an experiment and a champion recommender, and an experiment needs both")
+    for source, name in ((recommender_dir, RECOMMENDER_DIR), (pricing_dir, PRICING_DIR), (challenger_dir, CHALLENGER_DIR)):
         if source is not None:
             shutil.copytree(source, directory / name, dirs_exist_ok=True)
     directory.mkdir(parents=True, exist_ok=True)
     customers.to_parquet(directory / CUSTOMERS_FILE)
     if products is not None:
         products[[Columns.item, Columns.category]].to_parquet(directory / PRODUCTS_FILE, index=False)
+    if timeline is not None:
+        timeline.to_parquet(directory / TIMELINE_FILE, index=False)
     write_manifest(
         directory,
         BUNDLE_KIND,
         BUNDLE_FORMAT,
         params={"as_of": str(as_of), "entry_tier": entry_tier, "data_source": data_source},
         data_fingerprint=data_fingerprint,
-        extra={"models": {part: versions.get(part) for part in MODEL_NAMES}, "files": _checksums(directory)},
+        extra={"models": {part: versions.get(part) for part in MODEL_NAMES}, "files": _checksums(directory),
+               "evaluation": evaluation or {},
+               **({"experiment": experiment.model_dump()} if experiment else {})},
     )
     return directory
 
@@ -225,11 +250,13 @@ def load_bundle(directory: str | Path, tag: str) -> Bundle:
     params = manifest["params"]
     versions = {part: manifest["models"].get(part) for part in MODEL_NAMES}
     parts = {_part(relative) for relative in manifest["files"]}
-    recommender = pricing = None
+    recommender = pricing = challenger = experiment = None
     if RECOMMENDER_DIR in parts:
         from engine.recommend.registry import load_recommender
 
         recommender = load_recommender(directory / RECOMMENDER_DIR)
+    if manifest.get("experiment") is not None or CHALLENGER_DIR in parts:
+        experiment, challenger = _experiment(manifest, parts, directory, tag)
     if PRICING_DIR in parts:
         from engine.pricing.optimizer import PriceOptimizer
 
@@ -243,7 +270,27 @@ def load_bundle(directory: str | Path, tag: str) -> Bundle:
         recommender=recommender,
         pricing=pricing,
         catalogue=Catalogue.from_frame(pd.read_parquet(directory / PRODUCTS_FILE)) if PRODUCTS_FILE in parts else None,
+        timeline=PurchaseTimeline.read(str(directory / TIMELINE_FILE)) if TIMELINE_FILE in parts else None,
+        evaluation=manifest.get("evaluation") or {},
+        challenger=challenger,
+        experiment=experiment,
     )
+
+
+def _experiment(manifest: dict[str, Any], parts: set[str], directory: Path, tag: str) -> tuple[Experiment, Any]:
+    """The bundle's experiment and its challenger recommender, or BundleIntegrityError naming what is off."""
+    from pydantic import ValidationError
+
+    from engine.recommend.registry import load_recommender
+
+    if not {CHALLENGER_DIR, RECOMMENDER_DIR} <= parts or manifest.get("experiment") is None:
+        raise BundleIntegrityError(f"bundle {tag}: an experiment needs its {CHALLENGER_DIR}/ and {RECOMMENDER_DIR}/ "
+                                   f"parts and the manifest's experiment entry; one of them is missing")
+    try:
+        experiment = Experiment.model_validate(manifest["experiment"])
+    except ValidationError as error:
+        raise BundleIntegrityError(f"bundle {tag}: its experiment entry is not valid ({error})") from None
+    return experiment, load_recommender(directory / CHALLENGER_DIR)
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,10 @@
 
 The table is computed from the training data when a bundle is built (RFM scores, segment, loyalty tier,
 and, when the customer-value models are in the bundle, churn probability, risk band, expected CLV and
-the top reasons), so the service needs no data source at run time. Columns that a bundle lacks are
-answered as ``None``.
+the top reasons; when the shop has support contacts or surveys, the after-sales profile of
+:mod:`engine.customers.aftersales`), so the service needs no data source at run time. Columns that a bundle lacks are
+answered as ``None``; other columns it has (the tier's ``next_tier`` and ``to_next_tier``, ...) are kept
+after them for the console.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ VALUE_COLUMNS = ("churn_probability", "churn_band", "expected_clv", "value_at_ri
 REASONS = "reasons"
 SEGMENT, TIER = "segment", "tier"
 ROW_COLUMNS = (SEGMENT, TIER, *VALUE_COLUMNS)
-COLUMNS = (*RFM_COLUMNS, *ROW_COLUMNS, REASONS)
+AFTERSALES_COLUMNS = ("support_contacts", "open_complaints", "complaint_days_open", "mean_days_to_resolve",
+                      "satisfaction_last", "nps_last", "csat_last")
+COLUMNS = (*RFM_COLUMNS, *ROW_COLUMNS, REASONS, *AFTERSALES_COLUMNS)
 REASON_SEPARATOR = "; "
 # a text cell starting with one of these is a formula to a spreadsheet (OWASP: CSV injection)
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -41,11 +45,11 @@ class CustomerTable:
         missing = [column for column in (*RFM_COLUMNS, SEGMENT, TIER) if column not in frame.columns]
         if missing:
             raise EngineError(f"customer table lacks columns {missing}")
-        frame = frame.reindex(columns=list(COLUMNS))
+        frame = frame.reindex(columns=[*COLUMNS, *(column for column in frame.columns if column not in COLUMNS)])
         frame.index = frame.index.astype(str)
         frame[REASONS] = frame[REASONS].fillna("")
         positions = {customer: i for i, customer in enumerate(frame.index.tolist())}
-        columns = {column: frame[column].to_numpy() for column in COLUMNS}
+        columns = {column: frame[column].to_numpy() for column in frame.columns}
         return cls(frame, positions, columns)
 
     @classmethod
@@ -75,10 +79,12 @@ class CustomerTable:
         min_clv: float | None = None,
         sort_by: str = "value_at_risk",
         descending: bool = True,
+        search: str | None = None,
     ) -> pd.DataFrame:
-        """The customers matching every given filter (each list: any of), sorted by ``sort_by`` with
-        missing values last and ties by customer id, so pages are stable."""
-        return select_customers(self.frame, segments, tiers, bands, min_clv, sort_by, descending)
+        """The customers matching every given filter (each list: any of; ``search``: the id contains
+        this text, ignoring case), sorted by ``sort_by`` with missing values last and ties by customer
+        id, so pages are stable. The API and the console both list customers through this one method."""
+        return select_customers(self.frame, segments, tiers, bands, min_clv, sort_by, descending, search)
 
     def rows(self, frame: pd.DataFrame) -> list[dict[str, Any]]:
         """Records (customer_id + the row columns) of a slice of :meth:`query`'s result."""

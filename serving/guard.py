@@ -116,8 +116,10 @@ def _error_text(body: bytes) -> str:
     """The ``error`` (and the first problem's location) of a JSON error body, on one short line."""
     try:
         parsed = json.loads(body)
-    except ValueError:
-        return body[:LOGGED_ERROR_CHARS].decode("utf-8", "replace")
+    except ValueError:  # a page (the console's): its title, else its start, on one line
+        text = body.decode("utf-8", "replace")
+        title = text.split("<title>", 1)[1].split("</title>", 1)[0] if "<title>" in text and "</title>" in text else text
+        return " ".join(title.split())[:LOGGED_ERROR_CHARS]
     if isinstance(parsed, list) and parsed:  # BentoML answers some errors as a one-element list
         parsed = parsed[0]
     if not isinstance(parsed, dict):

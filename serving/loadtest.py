@@ -4,7 +4,9 @@
 route, request bodies, concurrency levels, a time limit and a request limit), and writes latency
 percentiles, throughput, error counts and status codes per scenario and concurrency level. A scenario
 may mix routes (``paths``, one per body) and expect a status other than 2xx for some bodies
-(``expected``, one per body: a deliberate client mistake answered 400 is then not an error).
+(``expected``, one per body: a deliberate client mistake answered 400 is then not an error), and pace
+its connections (``pace``: seconds between request starts) to stream at a fixed rate instead, and send
+each body at most once over all connections (``distinct``: e.g. event batches whose ids must not repeat).
 
 Each of ``concurrency`` connections sends a request, waits for the whole answer, and sends the next
 (a closed loop, like a pool of storefront threads), cycling through the bodies. Every connection first
@@ -46,6 +48,8 @@ class Scenario:
     warmup: int = 20
     paths: list[str] | None = None  # one per body (default: ``path`` for all)
     expected: list[int] | None = None  # status expected for each body (default: any 2xx)
+    pace: float = 0.0  # seconds from one request's start to the next on a connection (0: back to back)
+    distinct: bool = False  # every body is sent at most once over all connections (e.g. event batches)
 
     def __post_init__(self) -> None:
         if not self.bodies:
@@ -115,16 +119,17 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 
 
 async def _connection(port: int, requests: list[bytes], offset: int, scenario: Scenario, gate: Gate,
-                      tally: Tally, budget: list[int]) -> None:
+                      tally: Tally, budget: list[int], cursor: list[int]) -> None:
     reader, writer = await asyncio.open_connection(LOOPBACK, port)
     try:
-        turn = offset
+        turn = cursor[0] if scenario.distinct else offset
+        cursor[0] += scenario.distinct
         for _ in range(scenario.warmup):
             writer.write(requests[turn % len(requests)])
             await _read_response(reader)
-            turn += 1
+            turn, cursor[0] = (cursor[0], cursor[0] + 1) if scenario.distinct else (turn + 1, cursor[0])
         await gate.arrive()
-        while budget[0] > 0 and time.perf_counter() < tally.stop_at:
+        while budget[0] > 0 and time.perf_counter() < tally.stop_at and cursor[0] <= len(requests):
             budget[0] -= 1
             began = time.perf_counter()
             writer.write(requests[turn % len(requests)])
@@ -148,7 +153,9 @@ async def _connection(port: int, requests: list[bytes], offset: int, scenario: S
             tally.statuses[status] += 1
             expected = scenario.expected[turn % len(requests)] if scenario.expected else None
             tally.unexpected += not (status == expected if expected else 200 <= status < 300)
-            turn += 1
+            turn, cursor[0] = (cursor[0], cursor[0] + 1) if scenario.distinct else (turn + 1, cursor[0])
+            if scenario.pace:  # a paced stream (e.g. event batches at a fixed rate) rather than a closed loop
+                await asyncio.sleep(max(0.0, began + scenario.pace - time.perf_counter()))
     finally:
         writer.close()
 
@@ -171,10 +178,10 @@ class Gate:
 
 
 async def _run(port: int, requests: list[bytes], concurrency: int, scenario: Scenario) -> dict[str, Any]:
-    tally, budget = Tally(), [scenario.max_requests]
+    tally, budget, cursor = Tally(), [scenario.max_requests], [0]
     gate = Gate(concurrency, tally, scenario.seconds)
     await asyncio.gather(*(
-        _connection(port, requests, i * 7, scenario, gate, tally, budget) for i in range(concurrency)
+        _connection(port, requests, i * 7, scenario, gate, tally, budget, cursor) for i in range(concurrency)
     ))
     return _summary(tally, time.perf_counter() - gate.opened_at)
 

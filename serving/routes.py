@@ -15,7 +15,9 @@ PROFILE = "/v1/marketing/profile"
 CHURN_RISK = "/v1/marketing/churn-risk"
 CHURN_RISK_CSV = "/v1/marketing/churn-risk.csv"
 RELOAD = "/v1/admin/reload"
-KEY_REQUIRED_PREFIXES = ("/v1/marketing/", "/v1/admin/")
+# feedback events feed monitoring and the experiments' decisions: writes, so behind the key too
+EVENTS = "/v1/events"
+KEY_REQUIRED_PREFIXES = ("/v1/marketing/", "/v1/admin/", EVENTS)
 
 # open: what the service serves and whether the last reload worked (no personal data)
 STATUS = "/v1/status"

@@ -86,14 +86,23 @@ class Recommendation(Answer):
     items: list[ScoredItem]
     source: str = Field(description="model | cold_start_segment | cold_start_global")
     cold_start: bool = Field(description="true: no usable history, the list is (segment) popularity")
+    variant: str | None = Field(None, description="experiment arm that answered (champion | challenger); null outside an experiment")
+    model_version: str | None = Field(None, description="registry version of the recommender that answered")
 
 
-class RecommendResponse(Recommendation):
+class Traced(Answer):
+    """What a feedback event copies from the answer it responds to (POST /v1/events)."""
+
+    request_id: str = Field(description="unique id of this answer")
+    bundle_version: str = Field(description="the served bundle (as versions.bundle)")
+
+
+class RecommendResponse(Recommendation, Traced):
     task: Task
     versions: ModelVersions
 
 
-class BatchRecommendResponse(Answer):
+class BatchRecommendResponse(Traced):
     task: Task
     results: list[Recommendation]
     versions: ModelVersions
@@ -193,11 +202,24 @@ class CustomerRow(Answer):
     value_at_risk: float | None = Field(None, description="churn probability x expected CLV")
 
 
+class AfterSalesProfile(Answer):
+    """What the customer said after the sale, as of the bundle's date (None: not in the shop's data)."""
+
+    support_contacts: int | None = None
+    open_complaints: int | None = None
+    complaint_days_open: float | None = Field(None, description="days the oldest open complaint has been open")
+    mean_days_to_resolve: float | None = None
+    satisfaction_last: float | None = Field(None, description="last satisfaction rating of a resolved contact, 1-5")
+    nps_last: float | None = Field(None, description="last NPS answer, 0-10")
+    csat_last: float | None = Field(None, description="last CSAT answer, 1-5")
+
+
 class ProfileResponse(CustomerRow):
     known: bool = Field(description="false: no purchase before as_of; a cold-start profile (entry tier)")
     as_of: AwareDatetime
     rfm: Rfm | None
     reasons: list[str] = Field(default_factory=list, description="top drivers of the churn score")
+    aftersales: AfterSalesProfile | None = Field(None, description="null when the bundle has no after-sales data")
     versions: ModelVersions
 
 
@@ -208,6 +230,7 @@ class ChurnRiskFilters(Request):
     tiers: list[Name] | None = Field(None, max_length=MAX_FILTER_VALUES, description="any of these loyalty tiers")
     bands: list[Band] | None = Field(None, max_length=3, description="any of these churn-risk bands")
     min_clv: float | None = Field(None, ge=0, le=MAX_CLV, description=f"expected CLV at least this (0..{MAX_CLV:g})")
+    search: Id | None = Field(None, description="customers whose id contains this text (ignoring case)")
     sort_by: SortKey = "value_at_risk"
     descending: bool = True
 
@@ -240,6 +263,13 @@ class ReloadAttempt(Answer):
     error: str | None = None
 
 
+class ExperimentStatus(Answer):
+    name: str
+    challenger_share: float
+    champion_version: str | None
+    challenger_version: str
+
+
 class StatusResponse(Answer):
     ready: bool
     bundle: str | None
@@ -248,3 +278,4 @@ class StatusResponse(Answer):
     capabilities: list[str] = Field(description="what the served bundle can answer")
     last_reload: ReloadAttempt | None
     versions: ModelVersions | None
+    experiment: ExperimentStatus | None = Field(None, description="the online experiment served, if any")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+from typing import Any
 
 import bentoml
 import pandas as pd
@@ -18,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse, Response
 
 from engine.errors import EngineError
-from serving import answers, routes
+from serving import answers, console, events, experiments, routes
 from serving.auth import ApiKeyMiddleware, caller_refusal
 from serving.bundle import Bundle, BundleHolder, ReloadOutcome, load_bundle
 from serving.guard import RequestGuard, quiet_client_errors
@@ -66,7 +67,7 @@ ARGUMENTS = bentoml.use_arguments(ServiceArguments)
 SERVICE_CONFIG = {
     "workers": ARGUMENTS.workers,
     "traffic": {"timeout": 10},
-    "tracing": {"excluded_urls": ["/v1/"]},
+    "tracing": {"excluded_urls": ["/v1/", console.PREFIX]},
     "logging": {"access": {"enabled": False}},
 }
 
@@ -90,6 +91,7 @@ class CRMService:
         quiet_client_errors()
         self.settings = current_settings()
         self.holder = BundleHolder(self._load)
+        self.ingester = events.Ingester(self.settings.events_url or events.default_events_url())
         self._follower: asyncio.Task | None = None
         self.refresh()
 
@@ -140,6 +142,14 @@ class CRMService:
         if self._follower is not None:
             self._follower.cancel()
 
+    @bentoml.on_startup
+    async def _start_ingester(self) -> None:
+        await self.ingester.start()
+
+    @bentoml.on_shutdown
+    async def _stop_ingester(self) -> None:
+        self.ingester.stop()
+
     def __is_ready__(self) -> bool:
         return self.holder.current is not None
 
@@ -168,14 +178,14 @@ class CRMService:
         return bundle, None
 
     @staticmethod
-    def _exclusions(bundle: Bundle, options: RecommendOptions) -> list[str] | None:
-        """The request's exclude list plus, with a category filter, every item outside the category
-        (None when nothing is excluded, which spares the engine an id lookup)."""
+    def _exclusions(bundle: Bundle, model: Any, options: RecommendOptions) -> list[str] | None:
+        """The request's exclude list plus, with a category filter, every item of ``model`` outside the
+        category (None when nothing is excluded, which spares the engine an id lookup)."""
         excluded = list(options.exclude)
         if options.category is not None:
             if bundle.catalogue is None:
                 raise EngineError("category: the served bundle has no product categories to filter on")
-            excluded += bundle.catalogue.outside(options.category, bundle.recommender.items_.external_ids).tolist()
+            excluded += bundle.catalogue.outside(options.category, model.items_.external_ids).tolist()
         return excluded or None
 
     def _segments(self, bundle: Bundle, customer_ids: list[str]) -> dict[str, str]:
@@ -193,17 +203,18 @@ class CRMService:
         refusal = refusal or self._repeat_refusal(request)
         if refusal:
             return refusal
+        arm = experiments.arm_of(bundle, request.customer_id)
         try:
-            (result,) = bundle.recommender.recommend(
+            (result,) = arm.model.recommend(
                 [request.customer_id], k=request.k, task=request.task,
-                exclude=self._exclusions(bundle, request), segments=self._segments(bundle, [request.customer_id]),
+                exclude=self._exclusions(bundle, arm.model, request), segments=self._segments(bundle, [request.customer_id]),
             )
         except EngineError as error:
             return _error(400, str(error))
-        answer = answers.recommendation(bundle, result)
+        answer = answers.recommendation(bundle, result, arm)
         if answer.cold_start:
             counters().cold_starts.labels(endpoint="recommend").inc()
-        return RecommendResponse(**dict(answer), task=request.task, versions=answers.versions(bundle))
+        return RecommendResponse(**dict(answer), **answers.traced(bundle), task=request.task, versions=answers.versions(bundle))
 
     # batch and list endpoints run in BentoML's worker thread, so a long batch does not hold the event
     # loop that answers the single storefront calls
@@ -216,16 +227,17 @@ class CRMService:
         if refusal:
             return refusal
         try:
-            results = bundle.recommender.recommend(
-                request.customer_ids, k=request.k, task=request.task,
-                exclude=self._exclusions(bundle, request), segments=self._segments(bundle, request.customer_ids),
-            )
+            results = experiments.recommend_by_arm(bundle, request.customer_ids, lambda model, customers: model.recommend(
+                customers, k=request.k, task=request.task,
+                exclude=self._exclusions(bundle, model, request), segments=self._segments(bundle, customers),
+            ))
         except EngineError as error:
             return _error(400, str(error))
-        answered = [answers.recommendation(bundle, r) for r in results]
+        answered = [answers.recommendation(bundle, result, arm) for result, arm in results]
         if cold := sum(answer.cold_start for answer in answered):
             counters().cold_starts.labels(endpoint="recommend_batch").inc(cold)
-        return BatchRecommendResponse(task=request.task, results=answered, versions=answers.versions(bundle))
+        return BatchRecommendResponse(**answers.traced(bundle), task=request.task, results=answered,
+                                      versions=answers.versions(bundle))
 
     @bentoml.api(route=routes.SIMILAR_ITEMS)
     async def similar_items(self, request: SimilarItemsRequest, /) -> SimilarItemsResponse:
@@ -308,7 +320,8 @@ class CRMService:
         if not bundle.customers.has_value_scores:
             return None, None, _error(404, "no churn/CLV scores in the served bundle (train crm-churn and crm-clv)")
         selected = bundle.customers.query(
-            request.segments, request.tiers, request.bands, request.min_clv, request.sort_by, request.descending
+            request.segments, request.tiers, request.bands, request.min_clv, request.sort_by, request.descending,
+            request.search,
         )
         return bundle, selected, None
 
@@ -332,10 +345,13 @@ class CRMService:
         if refusal:
             return refusal
         body = bundle.customers.to_csv(selected.iloc[: request.limit])
-        headers = {f"X-Model-{part.title()}": str(version) for part, version in bundle.versions.items()}
-        headers["X-Model-Bundle"] = bundle.tag
-        headers["Content-Disposition"] = 'attachment; filename="churn-risk.csv"'
-        return Response(body, media_type="text/csv", headers=headers)
+        return Response(body, media_type="text/csv", headers=answers.export_headers(bundle, "churn-risk.csv"))
+
+    @bentoml.api(route=routes.EVENTS)
+    async def ingest_events(self, request: events.EventBatchBody, /) -> events.EventsAccepted:
+        """Store a batch of feedback events (all or none; idempotent on event_id), committed before the answer."""
+        status, body = await self.ingester(request.events)
+        return events.EventsAccepted(**body) if status == 200 else JSONResponse(body, status_code=status)
 
     @bentoml.api(route=routes.RELOAD)
     async def reload(self) -> StatusResponse:
@@ -356,6 +372,7 @@ class CRMService:
             last_reload=ReloadAttempt(**{**vars(attempt), "error": attempt.error and answers.without_paths(attempt.error)})
             if attempt else None,
             versions=answers.versions(bundle) if bundle else None,
+            experiment=answers.experiment(bundle) if bundle else None,
         )
 
     @bentoml.api(route=routes.STATUS)
@@ -368,3 +385,6 @@ class CRMService:
 CRMService.add_asgi_middleware(RequestGuard)
 CRMService.add_asgi_middleware(OpenApiFix)
 CRMService.add_asgi_middleware(ApiKeyMiddleware)
+# the marketing console (its own login with the same key), and GET / leads to it
+CRMService.mount_asgi_app(console.create_app(), path=console.PREFIX)
+CRMService.add_asgi_middleware(console.RootRedirect)

@@ -8,15 +8,17 @@
 | ``CRM_RELOAD_SECONDS`` | ``30`` | how often a worker looks for a newer bundle under ``latest``; ``0``: never |
 | ``CRM_PERSONAL_ANSWERS_NEED_KEY`` | ``true`` | a price with a ``customer_id`` and ``task=repeat`` recommendations need the key even on an open storefront |
 | ``CRM_MAX_BODY_BYTES`` | ``1048576`` | larger request bodies are refused with 413 (the largest valid request, a full price batch, is ~0.3 MiB) |
+| ``CRM_EVENTS_URL`` | ``sqlite:///<BentoML home>/events.sqlite`` | SQLAlchemy URL of the feedback event store (:mod:`serving.events`) |
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engine.errors import EngineError
@@ -24,6 +26,9 @@ from engine.errors import EngineError
 BUNDLE_NAME = "crm-bundle"
 API_KEY_HEADER = "x-api-key"
 ENV_PREFIX = "CRM_"
+
+
+Settings = TypeVar("Settings", bound=BaseModel)
 
 
 class SettingsError(EngineError):
@@ -47,6 +52,8 @@ class ServingSettings(BaseSettings):
         "open storefront, because customer ids are easy to guess",
     )
     max_body_bytes: int = Field(2**20, ge=2**10, le=2**26, description="largest request body accepted (bytes)")
+    events_url: str | None = Field(None, description="SQLAlchemy URL of the event store; None: a SQLite file "
+                                   "next to the model store (serving.events.default_events_url)")
 
     @field_validator("api_key", mode="before")
     @classmethod
@@ -83,3 +90,14 @@ def current() -> ServingSettings:
     ``crm serve`` commands all ask here)."""
     return ServingSettings.from_env()
 
+
+def from_environment(model: type[Settings], names: Mapping[str, str], environ: Mapping[str, str] | None, what: str) -> Settings:
+    """``model`` built from the environment variables ``names`` maps its fields to (empty ones count as
+    unset); a bad value raises :class:`SettingsError` naming the variable."""
+    environ = os.environ if environ is None else environ
+    values = {field: environ[name] for field, name in names.items() if environ.get(name, "").strip()}
+    try:
+        return model(**values)
+    except ValidationError as error:
+        problems = "; ".join(f"{names[str(e['loc'][0])]}: {e['msg']}" for e in error.errors())
+        raise SettingsError(f"invalid {what} configuration: {problems}") from error

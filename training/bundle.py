@@ -13,18 +13,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import typer
 from pydantic import BaseModel
 
+from engine.customers.aftersales import AfterSales, aftersales_profile
+from engine.customers.timeline import monthly_purchases
 from engine.customers.view import customer_view, default_as_of
 from engine.data.dataset import ShopData
+from engine.errors import EngineError
 from engine.io import MANIFEST
 from serving.bundle import MODEL_NAMES, load_bundle, write_bundle
+from serving.experiments import Experiment
 from training import tracking
 from training.bundle_store import damage, prune_bundles, store_bundle, stored_bundles
 from training.commands.data import DataArgs
@@ -45,6 +49,18 @@ class Champion:
     data_source: str | None
     data_fingerprint: str | None
     path: Path
+    evaluation: dict[str, Any] = field(default_factory=dict)
+
+
+def champion_evaluation(version_tags: dict[str, str], path: Path) -> dict[str, Any]:
+    """What the console's models page shows of a champion: the primary metric it was registered with,
+    the baseline gate and the dates its saved manifest records."""
+    manifest = json.loads((path / MANIFEST).read_text())
+    found = {key: manifest[key] for key in ("baseline_gate", "as_of", "evaluated_as_of", "estimator") if key in manifest}
+    if "primary_metric" in version_tags:
+        found["metric"] = version_tags["primary_metric"]
+        found["value"] = float(version_tags.get("primary_metric_value", "nan"))
+    return found
 
 
 def find_champions(destination: Path) -> dict[str, Champion]:
@@ -57,7 +73,8 @@ def find_champions(destination: Path) -> dict[str, Champion]:
                 continue
             tags = tracking.version_run_tags(name, version)
             path = tracking.download_champion(name, destination=destination / part)
-            found[part] = Champion(part, version, tags.get("data.source"), tags.get("data.fingerprint"), path)
+            found[part] = Champion(part, version, tags.get("data.source"), tags.get("data.fingerprint"), path,
+                                   champion_evaluation(tracking.version_tags(name, version), path))
     return found
 
 
@@ -79,10 +96,12 @@ def customer_frame(
     champions: dict[str, Champion],
     bands: RiskBands | None = None,
 ) -> pd.DataFrame:
-    """Per customer as of ``as_of``: RFM, segment and tier (always); churn probability, risk band,
+    """Per customer as of ``as_of``: RFM, segment and tier (always), the after-sales profile columns
+    (when the shop has support contacts or surveys; complaints are the default topics); churn probability, risk band,
     expected CLV, value at risk and the top reasons when both customer-value champions exist (refused
     when they were fitted on lines from ``as_of`` on: the profiles would look ahead)."""
     view = customer_view(shop.transactions, as_of, config.segments, config.tiers)
+    view = view.join(aftersales_profile(AfterSales.of(shop), as_of, view.index))
     if "churn" not in champions or "clv" not in champions:
         return view
     from engine.customers.churn_gbm import ChurnClassifier
@@ -103,8 +122,17 @@ def customer_frame(
             default_as_of(shop.transactions), "train the champions with windows ending by that date, or import as of a later date",
         )
     churn, clv = ChurnClassifier.load(champions["churn"].path), ClvModel.load(champions["clv"].path)
-    scores = score_customers(shop.transactions, churn, clv, as_of, shop.products, bands, segment_rules=config.segments)
+    scores = score_customers(shop.transactions, churn, clv, as_of, shop.products, bands, segment_rules=config.segments,
+                             aftersales=AfterSales.of(shop))
     return view.join(scores[[CHURN_PROBABILITY, RISK_BAND, EXPECTED_CLV, VALUE_AT_RISK, TOP_REASONS]], how="left")
+
+
+def download_challenger(experiment: Experiment, destination: Path) -> Path:
+    """Download the recommender version an experiment names as its challenger."""
+    try:
+        return tracking.download_version(MODEL_NAMES["recommender"], experiment.challenger_version, destination)
+    except EngineError as error:
+        raise EngineError(f"--challenger-model-version: {error}") from None
 
 
 def build_bundle(
@@ -114,8 +142,10 @@ def build_bundle(
     config: SegmentsConfig,
     directory: Path,
     bands: RiskBands | None = None,
+    challenger: tuple[Experiment, Path] | None = None,
 ) -> Path:
-    """Write the bundle folder for ``champions`` and ``shop`` into ``directory`` and check it loads."""
+    """Write the bundle folder for ``champions`` and ``shop`` (and an experiment's challenger
+    recommender) into ``directory`` and check it loads."""
     write_bundle(
         directory,
         customers=customer_frame(shop, as_of, config, champions, bands),
@@ -127,6 +157,10 @@ def build_bundle(
         recommender_dir=champions["recommender"].path if "recommender" in champions else None,
         pricing_dir=champions["pricing"].path if "pricing" in champions else None,
         products=shop.products,
+        timeline=monthly_purchases(shop.transactions, as_of),
+        evaluation={part: champion.evaluation for part, champion in champions.items()},
+        challenger_dir=challenger[1] if challenger else None,
+        experiment=challenger[0] if challenger else None,
     )
     load_bundle(directory, tag="(checking)")
     return directory
@@ -159,17 +193,24 @@ def import_champions(
     bentoml_home: Path | None = None,
     bands: RiskBands | None = None,
     keep: int = 3,
+    experiment: Experiment | None = None,
 ) -> tuple[str, dict[str, Champion]]:
     """Champions of the active tracking store -> a new bundle in the model store; returns its tag.
 
     Customers are profiled from ``shop``, else from ``data`` (a source, or the command line's data
     options), else from the data the champions were trained on. When the newest stored bundle already
     holds these champion versions, data, date and settings, it is reused (nothing is rebuilt); after
-    storing a new one, only the ``keep`` newest are kept."""
+    storing a new one, only the ``keep`` newest are kept. With an ``experiment``, the recommender
+    version it names is served beside the champion as the challenger (:mod:`serving.experiments`)."""
     config, bands = bundle_settings(config, bands)
     with tracking.scratch_folder("crm-import") as scratch_path:
         with step("downloading the champions from the MLflow registry"):
             champions = find_champions(scratch_path / "champions")
+            challenger = None
+            if experiment is not None:
+                if "recommender" not in champions:
+                    raise EngineError(f"--experiment: there is no {MODEL_NAMES['recommender']} champion to compare the challenger with")
+                challenger = (experiment, download_challenger(experiment, scratch_path / "challenger"))
         if shop is None:
             source = data if isinstance(data, DataArgs) else DataArgs(data)
             shop = replace(source, data=source.data or recorded_source(champions)).load()
@@ -186,6 +227,7 @@ def import_champions(
             "data_fingerprint": shop.fingerprint(),
             "settings": settings_fingerprint(config, bands),
             **{MODEL_NAMES[part]: champion.version for part, champion in champions.items()},
+            **({"experiment": experiment.model_dump_json()} if experiment else {}),
         }
         newest = next(iter(stored_bundles(bentoml_home)), None)
         if newest is not None and newest.info.metadata == metadata:
@@ -195,7 +237,7 @@ def import_champions(
                 return str(newest.tag), champions
             console.print(f"[yellow]not reused:[/yellow] {problem}; building a new one")
         with step(f"building the bundle (customers as of {moment.date()}) and checking that it loads"):
-            folder = build_bundle(shop, champions, moment, config, scratch_path / "bundle", bands)
+            folder = build_bundle(shop, champions, moment, config, scratch_path / "bundle", bands, challenger)
         tag = store_bundle(folder, metadata, bentoml_home)
     removed = prune_bundles(keep, bentoml_home)
     if removed:

@@ -18,7 +18,8 @@ from pydantic import ValidationError
 from typer.core import TyperGroup
 
 from engine.errors import EngineError
-from training.commands import customers, data, pricing, recommender, segments, serving
+from training.commands import aftersales, console, customers, data, events, events_bench, pricing, segments, serving
+from training.commands import experiment, loop, monitoring, recommender
 from training.console import record_error
 
 USER_ERROR_EXIT = 2
@@ -98,8 +99,17 @@ train_app.command("churn")(customers.train_churn)
 train_app.command("clv")(customers.train_clv)
 app.command("churn-list")(customers.churn_list)
 bench_app.command("customers")(customers.bench)
+bench_app.command("aftersales")(aftersales.bench)
 train_app.command("recommender")(recommender.train)
 bench_app.command("recommender")(recommender.bench)
+app.add_typer(console.app, name="console")
+bench_app.command("console")(console.bench)
+app.add_typer(events.app, name="events")
+bench_app.command("events")(events_bench.bench)
+app.command("monitor")(monitoring.monitor)
+app.command("retrain")(monitoring.retrain)
+bench_app.command("loop")(loop.bench)
+app.add_typer(experiment.app, name="experiment")
 
 
 def main() -> None:

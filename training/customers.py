@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.customers.aftersales import AfterSales
 from engine.customers.calibration import CalibrationMethod
 from engine.customers.churn_gbm import BaseChoice, ChurnClassifier, ChurnEstimator
 from engine.customers.clv import ClvEstimator, ClvModel
@@ -171,7 +172,8 @@ def prepare(shop: ShopData, features: FeatureSpec, windows: WindowSettings, seed
     plan = WindowPlan.for_data(
         shop.transactions, features.horizon_days, windows.as_of, windows.train_windows, windows.step_days
     )
-    return labelled_snapshots(shop.transactions, plan, features, shop.products, windows.validation_fraction, seed)
+    return labelled_snapshots(shop.transactions, plan, features, shop.products, windows.validation_fraction, seed,
+                              AfterSales.of(shop))
 
 
 @dataclass(frozen=True)
@@ -192,7 +194,7 @@ def prepare_to_serve(
     moment = pd.Timestamp(as_of) if as_of is not None else default_as_of(shop.transactions)
     plan = WindowPlan.ending_at(shop.transactions, features.horizon_days, moment, windows.train_windows, windows.step_days)
     train, validation = training_rows(
-        shop.transactions, plan, features, shop.products, windows.validation_fraction, seed
+        shop.transactions, plan, features, shop.products, windows.validation_fraction, seed, AfterSales.of(shop)
     )
     return TrainingRows(plan, train, validation)
 
@@ -611,7 +613,8 @@ def bench_customers(shop: ShopData, churn_config: ChurnConfig, clv_config: ClvCo
     data, churn, clv = first
     y, lightgbm, served = (np.concatenate(parts) for parts in zip(*pooled))
     started = time.perf_counter()
-    scores = score_customers(shop.transactions, churn, clv, products=shop.products, bands=churn_config.risk_bands)
+    scores = score_customers(shop.transactions, churn, clv, products=shop.products, bands=churn_config.risk_bands,
+                             aftersales=AfterSales.of(shop))
     scoring_seconds = time.perf_counter() - started
     return {
         "dataset": shop.source,

@@ -140,11 +140,12 @@ def server_memory_mb(pid: int) -> float:
     return round(sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]) / 2**20, 1)
 
 
-def run_load(plan: dict[str, Any], scratch: Path) -> dict[str, Any]:
-    """Run the load generator in its own process on ``plan`` and return its results."""
+def run_load(plan: dict[str, Any], scratch: Path, name: str = "load") -> dict[str, Any]:
+    """Run the load generator in its own process on ``plan`` and return its results (``name`` keeps
+    the files of load generators that run at the same time apart)."""
     import subprocess
 
-    plan_file, out_file = scratch / "plan.json", scratch / "load.json"
+    plan_file, out_file = scratch / f"{name}-plan.json", scratch / f"{name}.json"
     plan_file.write_text(json.dumps(plan))
     subprocess.run([sys.executable, "-m", "serving.loadtest", str(plan_file), str(out_file)], check=True,
                    env={**os.environ, **server.SINGLE_THREADED}, timeout=60 + sum(

@@ -324,6 +324,25 @@ def champion_version(model_name: str, alias: str = CHAMPION) -> str | None:
         return None
 
 
+def move_alias(model_name: str, alias: str, version: str, tags: dict[str, str] | None = None) -> None:
+    """Point ``alias`` at ``version`` (the registry is the only place serving reads it from) and record
+    ``tags`` on that version (who moved it and why)."""
+    client = MlflowClient()
+    client.set_registered_model_alias(model_name, alias, version)
+    for key, value in (tags or {}).items():
+        client.set_model_version_tag(model_name, version, key, value)
+
+
+def remove_alias(model_name: str, alias: str, tags: dict[str, str] | None = None) -> None:
+    """Delete ``alias`` (nothing is served under it afterwards), recording ``tags`` on the version
+    that held it."""
+    client = MlflowClient()
+    version = client.get_model_version_by_alias(model_name, alias).version
+    for key, value in (tags or {}).items():
+        client.set_model_version_tag(model_name, version, key, value)
+    client.delete_registered_model_alias(model_name, alias)
+
+
 def write_json(path: str | Path, payload: dict[str, Any]) -> Path:
     """Write a benchmark or report payload as indented JSON, creating parent folders."""
     path = Path(path)
@@ -353,6 +372,32 @@ def version_run_tags(model_name: str, version: str) -> dict[str, str]:
     """The tags of the run that produced a registered model version (data source, fingerprint, ...)."""
     client = MlflowClient()
     return dict(client.get_run(client.get_model_version(model_name, version).run_id).data.tags)
+
+
+def version_tags(model_name: str, version: str) -> dict[str, str]:
+    """The tags of a registered model version itself (primary metric, decisions recorded on it)."""
+    return dict(MlflowClient().get_model_version(model_name, version).tags)
+
+
+def download_version(model_name: str, version: str, destination: str | Path) -> Path:
+    """Download the files of one registered version; an unknown version is an EngineError naming it."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return Path(mlflow.artifacts.download_artifacts(f"models:/{model_name}/{version}", dst_path=str(destination)))
+    except MlflowException as error:
+        raise EngineError(f"{model_name} has no version {version!r} in the registry "
+                          f"({str(error).splitlines()[0][:200]})") from None
+
+
+def version_run_json(model_name: str, version: str, artifact: str, destination: str | Path) -> dict[str, Any] | None:
+    """A JSON artifact of the run that produced a registered version (None when the run has none)."""
+    run_id = MlflowClient().get_model_version(model_name, version).run_id
+    try:
+        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact, dst_path=str(destination))
+    except MlflowException:
+        return None
+    return dict(json.loads(Path(path).read_text()))
 
 
 def set_tags(tags: dict[str, Any]) -> None:

@@ -34,7 +34,7 @@ from scipy.special import expit, logit
 
 from engine.base import EngineModel
 from engine.customers.calibration import CalibrationMethod, ProbabilityCalibrator
-from engine.customers.features import FEATURES, P_NO_PURCHASE, PURCHASE_MODELS, FeatureSpec, feature_matrix
+from engine.customers.features import P_NO_PURCHASE, PURCHASE_MODELS, FeatureSpec, feature_matrix, model_features
 from engine.customers.metrics import log_loss
 from engine.customers.reasons import phrase_reasons
 from engine.errors import EngineError
@@ -131,7 +131,7 @@ class ChurnClassifier(EngineModel, LightGBMSettings):
         self, train: pd.DataFrame, y: Any, validation: pd.DataFrame, y_validation: Any
     ) -> ChurnClassifier:
         self._validate()
-        names = list(FEATURES)
+        names = model_features(train)
         x_train, x_valid = feature_matrix(train, names), feature_matrix(validation, names)
         y_train, y_valid = _labels(y, "y"), _labels(y_validation, "y_validation")
         self.feature_names_ = names

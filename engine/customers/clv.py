@@ -31,12 +31,12 @@ from engine.customers.btyd_base import PurchaseCountModel
 from engine.customers.btyd_data import DAYS_PER_MONTH, in_units
 from engine.customers.features import (
     EXPECTED_SPEND,
-    FEATURES,
     PURCHASE_MODELS,
     WINDOW_SPEND,
     FeatureSpec,
     Snapshot,
     feature_matrix,
+    model_features,
 )
 from engine.customers.metrics import normalized_gini
 from engine.errors import EngineError
@@ -122,7 +122,7 @@ class ClvModel(EngineModel, LightGBMSettings):
         given as ``estimator`` (how the gate serves a probabilistic baseline)."""
         if self.estimator not in ("auto", "lightgbm", *PURCHASE_MODELS):
             raise EngineError(f"estimator must be 'auto', 'lightgbm' or one of {list(PURCHASE_MODELS)}, got {self.estimator!r}")
-        names = list(FEATURES)
+        names = model_features(train)
         target = np.clip(np.asarray(spend, dtype=float), 0, None)
         valid_target = np.clip(np.asarray(validation_spend, dtype=float), 0, None)
         if target.sum() <= 0 or valid_target.sum() <= 0:

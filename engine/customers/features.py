@@ -4,7 +4,9 @@ Everything in a snapshot is computed from the lines strictly before ``as_of`` (t
 models are fitted on that history too), so a snapshot can be labelled with the window after it
 without leakage. Features: RFM and its scores, tenure, inter-purchase gaps, recent trend, returns,
 discount share, basket breadth, loyalty tier, and the BG/NBD, Pareto/NBD and Gamma-Gamma outputs for
-the window (P(no purchase), expected purchases, P(alive), expected spend).
+the window (P(no purchase), expected purchases, P(alive), expected spend). A shop with support contacts
+or surveys gets the after-sales features of :mod:`aftersales` too (only then: without that data the
+feature table, and every model fitted on it, is what it was).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.customers.aftersales import AFTERSALES_FEATURES, DEFAULT_COMPLAINT_TOPICS, AfterSales, aftersales_features
 from engine.customers.bgnbd import BGNBD
 from engine.customers.btyd_base import LikelihoodModel, PurchaseCountModel
 from engine.customers.btyd_data import FREQUENCY, MONETARY, TimeUnit, btyd_summary, in_units, purchase_days
@@ -84,6 +87,9 @@ class FeatureSpec(BaseModel):
     horizon_days: int = Field(90, gt=0, description="the window after as_of that outcomes and the probabilistic outputs cover")
     time_unit: TimeUnit = Field("weeks", description="time unit of the probabilistic models")
     tiers: TierConfig = Field(default_factory=TierConfig, description="loyalty ladder used for the tier feature")
+    complaint_topics: tuple[str, ...] = Field(
+        DEFAULT_COMPLAINT_TOPICS, min_length=1, description="support-contact topics (any case) that count as complaints"
+    )
 
 
 @dataclass
@@ -103,9 +109,11 @@ def customer_features(
     as_of: str | pd.Timestamp,
     spec: FeatureSpec | None = None,
     products: pd.DataFrame | None = None,
+    aftersales: AfterSales | None = None,
 ) -> Snapshot:
     """Build the features of every customer with a purchase before ``as_of`` (index customer_id,
-    columns :data:`FEATURES`; ``distinct_categories`` is NaN without a products table)."""
+    columns :data:`FEATURES`, then the after-sales features of the tables ``aftersales`` holds;
+    ``distinct_categories`` is NaN without a products table)."""
     spec = spec or FeatureSpec()
     as_of = pd.Timestamp(as_of)
     c = Columns
@@ -123,8 +131,10 @@ def customer_features(
     frame = frame.join(loyalty_tiers(past, as_of, spec.tiers)[[TIER_RANK, WINDOW_VALUE]])
     summary = btyd_summary(past, as_of, spec.time_unit)
     models, outputs = _probabilistic(summary, in_units(spec.horizon_days, spec.time_unit))
-    frame = frame.join(outputs)
-    return Snapshot(as_of, spec, frame[list(FEATURES)].astype(float), summary, models)
+    frame = frame.join(outputs)[list(FEATURES)]
+    if aftersales is not None:
+        frame = frame.join(aftersales_features(aftersales, as_of, frame.index, spec.complaint_topics))
+    return Snapshot(as_of, spec, frame.astype(float), summary, models)
 
 
 def _gaps(daily: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -216,11 +226,18 @@ def _probabilistic(summary: pd.DataFrame, horizon: float) -> tuple[dict[str, Lik
     return models, outputs
 
 
+def model_features(features: pd.DataFrame) -> list[str]:
+    """The features a model fits on: :data:`FEATURES`, then the after-sales ones ``features`` has."""
+    return [*FEATURES, *(name for name in AFTERSALES_FEATURES if name in features)]
+
+
 def feature_matrix(features: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     """The named feature columns as floats, in that order; missing columns are an error naming them."""
     missing = [name for name in names if name not in features]
     if missing:
-        raise EngineError(f"features are missing column(s) {missing}; build them with customer_features()")
+        hint = (" (after-sales features: the model was fitted on a shop with support contacts or surveys; "
+                "score it with that data)") if set(missing) & set(AFTERSALES_FEATURES) else ""
+        raise EngineError(f"features are missing column(s) {missing}; build them with customer_features(){hint}")
     return features[names].astype(float)
 
 

@@ -3,9 +3,11 @@
 The model's contributions (LightGBM's exact ``pred_contrib`` per feature, plus the probabilistic base
 model's share) are summed over groups of features that say the same thing about a customer: how long
 they have paused against their own usual gap, how often they buy against the shop, how their spend
-moves, returns, discounts, basket breadth. Each group is then phrased as a fact of the customer's own
+moves, returns, discounts, basket breadth, and (for a shop with after-sales data) open complaints and
+satisfaction. Each group is then phrased as a fact of the customer's own
 history or against the shop's median customer ("no purchase for 45 days, 3.0x their usual gap of 15
-days", "spend down 60% vs the previous 90 days") and named with its direction ("raises risk: ...",
+days", "spend down 60% vs the previous 90 days", "complaint open for 9 days", "satisfaction fell from 5 to
+2") and named with its direction ("raises risk: ...",
 "lowers risk: ...").
 
 A group is dropped when its effect is under ``min_effect`` log-odds (trivial), or when its direction
@@ -21,6 +23,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from engine.customers.aftersales import CONTACT_FEATURES, SURVEY_FEATURES, earlier_satisfaction
 from engine.customers.features import EXPECTED_PURCHASES, P_ALIVE, P_NO_PURCHASE, PURCHASE_MODELS, WINDOW_SPEND
 
 BASE_COLUMN = "base_model"
@@ -44,6 +47,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "returns": ("return_line_share", "return_value_share"),
     "discounts": ("discount_share",),
     "breadth": ("distinct_products", "distinct_categories", "lines_per_order", "units_per_order"),
+    "complaints": CONTACT_FEATURES[:4],
+    "satisfaction": (*CONTACT_FEATURES[4:], *SURVEY_FEATURES),
 }
 
 
@@ -111,9 +116,54 @@ def _breadth(f: pd.DataFrame) -> Fact:
     return sign, text
 
 
+def _column(f: pd.DataFrame, name: str) -> np.ndarray:
+    """A feature column as floats, NaN when the shop lacks the table it comes from."""
+    return f[name].to_numpy(dtype=float) if name in f else np.full(len(f), np.nan)
+
+
+def _rating(value: float) -> str:
+    return f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+def _complaints(f: pd.DataFrame) -> Fact:
+    opened, days = _column(f, "open_complaints"), _column(f, "complaint_days_open")
+    contacts, resolve = _column(f, "support_contacts"), _column(f, "mean_days_to_resolve")
+    resolved_well = (opened == 0) & (contacts > 0) & np.isfinite(resolve)
+    sign = np.where(opened > 0, 1, np.where(resolved_well, -1, 0))
+    text = np.array([
+        (f"complaint open for {d:.0f} days" if o == 1 else f"{o:.0f} complaints open, the oldest for {d:.0f} days") if s > 0
+        else f"no complaint open; support contacts resolved in {r:.0f} days on average" if s < 0 else ""
+        for o, d, r, s in zip(opened, days, resolve, sign)
+    ], dtype=object)
+    return sign, text
+
+
+def _satisfaction(f: pd.DataFrame) -> Fact:
+    last, change = _column(f, "satisfaction_last"), _column(f, "satisfaction_change")
+    nps, csat = _column(f, "nps_last"), _column(f, "csat_last")
+    earlier = earlier_satisfaction(f) if "satisfaction_last" in f else np.full(len(f), np.nan)
+    cases = [  # (condition, direction, text), the first that holds is the fact
+        (change <= -1, 1, lambda i: f"satisfaction fell from {_rating(earlier[i])} to {_rating(last[i])}"),
+        (change >= 1, -1, lambda i: f"satisfaction rose from {_rating(earlier[i])} to {_rating(last[i])}"),
+        (nps <= 6, 1, lambda i: f"last NPS answer {nps[i]:.0f} of 10 (a detractor)"),
+        (csat <= 2, 1, lambda i: f"last CSAT answer {csat[i]:.0f} of 5"),
+        (last <= 2, 1, lambda i: f"last satisfaction rating {last[i]:.0f} of 5"),
+        (nps >= 9, -1, lambda i: f"last NPS answer {nps[i]:.0f} of 10 (a promoter)"),
+        (csat >= 4, -1, lambda i: f"last CSAT answer {csat[i]:.0f} of 5"),
+        (last >= 4, -1, lambda i: f"last satisfaction rating {last[i]:.0f} of 5"),
+    ]
+    case = np.select([holds for holds, _, _ in cases], np.arange(len(cases)), -1)
+    directions = np.array([direction for _, direction, _ in cases])
+    sign = np.where(case >= 0, directions[case], 0)
+    text = np.full(len(f), "", dtype=object)
+    for row in np.flatnonzero(case >= 0):
+        text[row] = cases[case[row]][2](row)
+    return sign, text
+
+
 FACTS: dict[str, Callable[[pd.DataFrame], Fact]] = {
     "pause": _pause, "frequency": _frequency, "spend": _spend, "returns": _returns, "discounts": _discounts,
-    "breadth": _breadth,
+    "breadth": _breadth, "complaints": _complaints, "satisfaction": _satisfaction,
 }
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from engine.customers.aftersales import AfterSales
 from engine.customers.churn_gbm import ChurnClassifier
 from engine.customers.clv import ClvModel
 from engine.customers.features import customer_features
@@ -57,16 +58,18 @@ def score_customers(
     bands: RiskBands | None = None,
     reasons: int = 3,
     segment_rules: SegmentRules | None = None,
+    aftersales: AfterSales | None = None,
 ) -> pd.DataFrame:
     """Score every customer with a purchase before ``as_of`` (default: the day after the last line).
 
     Segment and tier come from the features the churn model scored (RFM scores; the tier of the
-    loyalty ladder in the churn model's feature spec), so they match what the model saw.
+    loyalty ladder in the churn model's feature spec), so they match what the model saw. Models fitted
+    with after-sales features need the shop's ``aftersales`` tables to score.
     """
     as_of = pd.Timestamp(as_of) if as_of is not None else default_as_of(transactions)
     bands = bands or RiskBands()
-    snapshot = customer_features(transactions, as_of, churn.spec_, products)
-    clv_snapshot = snapshot if clv.spec_ == churn.spec_ else customer_features(transactions, as_of, clv.spec_, products)
+    snapshot = customer_features(transactions, as_of, churn.spec_, products, aftersales)
+    clv_snapshot = snapshot if clv.spec_ == churn.spec_ else customer_features(transactions, as_of, clv.spec_, products, aftersales)
     features = snapshot.features
     probability = churn.predict_proba(features)
     value = pd.Series(clv.lifetime_value(clv_snapshot), index=clv_snapshot.features.index).reindex(features.index)
@@ -98,9 +101,10 @@ def select_customers(
     min_clv: float | None = None,
     sort_by: str = VALUE_AT_RISK,
     descending: bool = True,
+    search: str | None = None,
 ) -> pd.DataFrame:
     """The customers (rows of ``scores``, indexed by customer id) matching every filter given (each
-    list: any of), sorted by ``sort_by`` with missing values last and ties by customer id, so lists
+    list: any of; ``search``: the id contains this text, ignoring case), sorted by ``sort_by`` with missing values last and ties by customer id, so lists
     and pages are stable. ``crm churn-list`` and the service's churn-risk routes both use it."""
     keep = np.ones(len(scores), dtype=bool)
     for column, wanted in (("segment", segments), ("tier", tiers), (RISK_BAND, bands)):
@@ -108,6 +112,8 @@ def select_customers(
             keep &= scores[column].isin(list(wanted)).to_numpy()
     if min_clv is not None:
         keep &= (pd.to_numeric(scores[EXPECTED_CLV], errors="coerce") >= min_clv).to_numpy()
+    if search:
+        keep &= scores.index.astype(str).str.contains(search, case=False, regex=False)
     selected = scores.loc[keep]
     key = pd.to_numeric(selected[sort_by], errors="coerce").to_numpy(dtype=np.float64)
     order = np.lexsort((selected.index.to_numpy(), -key if descending else key))

@@ -93,9 +93,21 @@ def assign_segments(scores: pd.DataFrame, rules: SegmentRules | None = None) -> 
     return pd.Series(names[index], index=scores.index, name=SEGMENT)
 
 
+# after-sales columns of a customer view (engine.customers.aftersales) and their per-segment summary
+AFTERSALES_SUMMARY = {
+    "share_open_complaint": ("open_complaints", lambda values: (values > 0).mean()),
+    "avg_days_to_resolve": ("mean_days_to_resolve", "mean"),
+    "avg_satisfaction": ("satisfaction_last", "mean"),
+    "avg_nps": ("nps_last", "mean"),
+    "avg_csat": ("csat_last", "mean"),
+}
+
+
 def segment_profile(scores: pd.DataFrame, segments: pd.Series) -> pd.DataFrame:
     """One row per segment, like a shop's "segment insight" page: size, share of customers and of
-    revenue, average recency, frequency, spend and order value. Largest revenue first."""
+    revenue, average recency, frequency, spend and order value; with after-sales columns in ``scores``,
+    also the share with a complaint open and the average days to resolve, satisfaction, NPS and CSAT
+    (of the customers who have one). Largest revenue first."""
     frame = scores.assign(**{SEGMENT: segments})
     grouped = frame.groupby(SEGMENT)
     profile = pd.DataFrame(
@@ -114,5 +126,9 @@ def segment_profile(scores: pd.DataFrame, segments: pd.Series) -> pd.DataFrame:
     profile.index.name = SEGMENT
     columns = ["customers", "share_customers", "revenue", "share_revenue", "avg_recency_days",
                "avg_frequency", "avg_monetary", "avg_order_value"]
+    for name, (column, how) in AFTERSALES_SUMMARY.items():
+        if column in frame:
+            profile[name] = grouped[column].agg(how)
+            columns.append(name)
     return profile[columns].sort_values("revenue", ascending=False)
 

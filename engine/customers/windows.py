@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from engine.customers.aftersales import AfterSales
 from engine.customers.features import FeatureSpec, Snapshot, customer_features, window_outcomes
 from engine.data.columns import Columns
 from engine.data.split import TimeSplit
@@ -114,10 +115,14 @@ def held_out_customers(customers: pd.Index, fraction: float, seed: int) -> pd.In
 
 
 def labelled(
-    transactions: pd.DataFrame, as_of: pd.Timestamp, spec: FeatureSpec, products: pd.DataFrame | None
+    transactions: pd.DataFrame,
+    as_of: pd.Timestamp,
+    spec: FeatureSpec,
+    products: pd.DataFrame | None,
+    aftersales: AfterSales | None = None,
 ) -> tuple[pd.DataFrame, Snapshot]:
     """Features as of ``as_of`` joined with the outcomes of the window that follows."""
-    snapshot = customer_features(transactions, as_of, spec, products)
+    snapshot = customer_features(transactions, as_of, spec, products, aftersales)
     outcomes = window_outcomes(transactions, as_of, spec.horizon_days, snapshot.features.index)
     return snapshot.features.join(outcomes).assign(**{AS_OF: as_of}), snapshot
 
@@ -129,12 +134,14 @@ def training_rows(
     products: pd.DataFrame | None = None,
     validation_fraction: float = 0.25,
     seed: int = 0,
+    aftersales: AfterSales | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The training rows of every snapshot of ``plan`` (held-out customers removed) and the validation
-    rows (the held-out customers at the latest snapshot); ``spec``'s horizon must be the plan's."""
+    rows (the held-out customers at the latest snapshot); ``spec``'s horizon must be the plan's.
+    ``aftersales`` (the shop's support contacts and surveys) adds the after-sales features."""
     if spec.horizon_days != plan.horizon_days:
         raise EngineError(f"feature horizon {spec.horizon_days} days differs from the plan's {plan.horizon_days}")
-    frames = [labelled(transactions, moment, spec, products)[0] for moment in plan.train_as_of]
+    frames = [labelled(transactions, moment, spec, products, aftersales)[0] for moment in plan.train_as_of]
     held_out = held_out_customers(frames[0].index, validation_fraction, seed)
     validation = frames[0].loc[frames[0].index.isin(held_out)]
     train = pd.concat([frame.loc[~frame.index.isin(held_out)] for frame in frames])
@@ -148,8 +155,9 @@ def labelled_snapshots(
     products: pd.DataFrame | None = None,
     validation_fraction: float = 0.25,
     seed: int = 0,
+    aftersales: AfterSales | None = None,
 ) -> LabelledSnapshots:
     """Build every snapshot of ``plan`` with ``spec``, the test window's included."""
-    train, validation = training_rows(transactions, plan, spec, products, validation_fraction, seed)
-    test, test_snapshot = labelled(transactions, plan.test_as_of, spec, products)
+    train, validation = training_rows(transactions, plan, spec, products, validation_fraction, seed, aftersales)
+    test, test_snapshot = labelled(transactions, plan.test_as_of, spec, products, aftersales)
     return LabelledSnapshots(plan, train, validation, test, test_snapshot)

@@ -19,7 +19,9 @@ class ShopData:
     ``transactions`` always follows the contract of :func:`engine.data.schema.validate_transactions`;
     ``products`` and ``customers`` are optional. ``promotions`` (display and mailer flags per product and
     ``week_start`` or ``date``) and ``stock`` (stock_on_hand per product and ``week_start`` or ``date``)
-    come from sources that have them or from the shop's own files (:mod:`engine.data.shop_tables`). ``truth`` carries the generating parameters of a synthetic shop (``None`` for real data).
+    come from sources that have them or from the shop's own files (:mod:`engine.data.shop_tables`);
+    ``support_contacts`` and ``surveys`` (what customers said after the sale) likewise
+    (:mod:`engine.data.aftersales`). ``truth`` carries the generating parameters of a synthetic shop (``None`` for real data).
     """
 
     transactions: pd.DataFrame
@@ -28,6 +30,8 @@ class ShopData:
     customers: pd.DataFrame | None = None
     promotions: pd.DataFrame | None = None
     stock: pd.DataFrame | None = None
+    support_contacts: pd.DataFrame | None = None
+    surveys: pd.DataFrame | None = None
     reports: list[ValidationReport] = field(default_factory=list)
     truth: Any = None
 

@@ -10,8 +10,8 @@ A source is named by a short spec string:
   column map from the user's names to the canonical ones.
 - ``PATH.yaml``: a :class:`DataSourceConfig` naming one of the above with its column map, timestamp
   format, encoding, value limits and the shop's other files (products with ``unit_cost``, promotion
-  calendar, stock levels; see :mod:`engine.data.shop_tables`), so that a shop's mapping is written
-  down once.
+  calendar, stock levels; see :mod:`engine.data.shop_tables`; support contacts and surveys, see
+  :mod:`engine.data.aftersales`), so that a shop's mapping is written down once.
 
 Every file a user gives is read by :mod:`engine.data.reader` (empty, undecodable or malformed files
 are refused with the file, line and option named).
@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from engine.data.aftersales import validate_support_contacts, validate_surveys
 from engine.data.columns import Columns
 from engine.data.dataset import ShopData
 from engine.data.reader import read_table, read_yaml, require_content
@@ -77,6 +78,10 @@ class DataSourceConfig(BaseModel):
     products: str | TableFile | None = None
     promotions: str | TableFile | None = Field(None, description="product_id, date or week_start, display, mailer")
     stock: str | TableFile | None = Field(None, description="product_id, date or week_start, stock_on_hand")
+    support_contacts: str | TableFile | None = Field(
+        None, description="customer_id, opened_at, channel, topic, resolved_at (blank = open), satisfaction 1-5"
+    )
+    surveys: str | TableFile | None = Field(None, description="customer_id, timestamp, kind (NPS or CSAT), score")
     on_bad_rows: Literal["raise", "quarantine"] | None = None
     encoding: str | None = Field(None, description="text encoding of the files (default UTF-8)")
     limits: ValueLimits = Field(default_factory=ValueLimits)
@@ -114,6 +119,8 @@ def _from_config(
         products=table(config.products),
         promotions=table(config.promotions),
         stock=table(config.stock),
+        support_contacts=table(config.support_contacts),
+        surveys=table(config.surveys),
         include_promotions=include_promotions,
         encoding=encoding or config.encoding,
         limits=config.limits,
@@ -131,6 +138,8 @@ def load_shop(
     products: ShopTable = None,
     promotions: ShopTable = None,
     stock: ShopTable = None,
+    support_contacts: ShopTable = None,
+    surveys: ShopTable = None,
     include_promotions: bool = False,
     encoding: str | None = None,
     limits: ValueLimits | None = None,
@@ -140,16 +149,18 @@ def load_shop(
     ``column_map`` maps the user's column names to canonical ones (``{"cust": "customer_id"}``);
     ``on_bad_rows`` defaults to ``"raise"`` for user files and ``"quarantine"`` for the built-in
     public data sets. ``products`` (product_id, category[, unit_cost]), ``promotions`` and ``stock``
-    (:mod:`engine.data.shop_tables`) are the user's other tables, each a file, a :class:`TableFile` (file
-    and column map) or a DataFrame with the canonical names; they go with a user's own transactions file.
+    (:mod:`engine.data.shop_tables`), ``support_contacts`` and ``surveys`` (:mod:`engine.data.aftersales`)
+    are the user's other tables, each a file, a :class:`TableFile` (file and column map) or a DataFrame
+    with the canonical names; they go with a user's own transactions file.
     ``encoding`` is the text encoding of user files (default UTF-8); ``limits`` the plausible ranges of
     values.
     """
     if source.endswith(_CONFIG_SUFFIXES):
         return _from_config(_existing(source, source), on_bad_rows, include_promotions, timestamp_format, encoding)
-    if not source.endswith(_FILE_SUFFIXES) and any(table is not None for table in (products, promotions, stock)):
+    others = (products, promotions, stock, support_contacts, surveys)
+    if not source.endswith(_FILE_SUFFIXES) and any(table is not None for table in others):
         raise EngineError(
-            f"products, promotions and stock files go with your own transactions file (FILE.csv, FILE.parquet), "
+            f"products, promotions, stock, support contacts and surveys files go with your own transactions file (FILE.csv, FILE.parquet), "
             f"not with the source {source!r}"
         )
     kind, _, argument = source.partition(":")
@@ -168,7 +179,12 @@ def load_shop(
     if path.name.endswith(_FILE_SUFFIXES):
         raw = _rename(read_table(_existing(source, source), encoding), column_map or {}, source)
         shop = _validated(str(path.expanduser().resolve()), raw, on_bad_rows or "raise", timestamp_format, limits)
-        tables = {"products": (products, validate_products), "promotions": (promotions, validate_promotions), "stock": (stock, validate_stock)}
+        def dated(validate):  # the after-sales tables read dates as the transactions do
+            return lambda raw, bad_rows: validate(raw, bad_rows, timestamp_format, limits)
+
+        tables = {"products": (products, validate_products), "promotions": (promotions, validate_promotions),
+                  "stock": (stock, validate_stock), "support_contacts": (support_contacts, dated(validate_support_contacts)),
+                  "surveys": (surveys, dated(validate_surveys))}
         for name, (given, validate) in tables.items():
             if given is not None:
                 frame, report = validate(_shop_table(given, encoding), on_bad_rows or "raise")

@@ -32,6 +32,16 @@ How a shop is made (weeks ``t``, products ``j``, categories ``c``, customers ``i
    ``exp(affinity x <customer factors, product factors>)``, giving order lines. A visit that receives
    no unit leaves no record (``truth.empty_visit_share`` says how often; rare at the default basket).
 5. A small share of lines is returned later (negative quantity).
+6. After-sales (:mod:`engine.data.aftersales` tables): a visit is followed by a support contact with
+   probability ``contact_rate`` (opened 0-3 days later, a random channel; a complaint with probability
+   ``complaint_share``, else another topic). A contact is resolved after ``Exp(resolve_days)`` days (a
+   complaint after ``Exp(complaint_resolve_days)``), except a share ``unresolved_share`` of the
+   complaints, which stay open. **The known effect**: while a
+   customer has a complaint open, their dropout hazard is multiplied by ``complaint_hazard`` (1 = no
+   effect; the lifetime draw is the same, so the twin shops with the effect on and off share every
+   draw and differ only in who leaves earlier). A resolved contact is rated 1-5 (lower the longer it
+   took, lower for a complaint) with probability ``rating_rate``; a visit is followed by an NPS or CSAT
+   answer with probability ``survey_rate``, lower while a complaint is open.
 
 Exogenous randomness comes from independent child streams of one seed sequence, so the twin shops
 ``confounded=True/False`` share every draw (costs, shocks, promotion uniforms, customers) and differ
@@ -47,6 +57,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 from scipy import stats
 
+from engine.data.aftersales import validate_support_contacts, validate_surveys
 from engine.data.columns import Columns
 from engine.data.dataset import ShopData
 from engine.data.schema import validate_customers, validate_products, validate_transactions
@@ -55,7 +66,7 @@ WEEK = pd.Timedelta(days=7)
 # streams of the seed sequence, one per source of randomness (order fixed: never reorder)
 _STREAMS = (
     "customers", "visits", "factors", "products", "costs", "shocks", "promotions", "demand", "baskets", "returns",
-    "cross", "deals",
+    "cross", "deals", "aftersales",
 )
 
 
@@ -112,6 +123,17 @@ class SyntheticShopConfig(BaseModel):
     stock_cover_weeks: tuple[float, float] = (1.3, 2.5)
     replenish_weeks: int = Field(2, ge=1)
     return_rate: float = Field(0.01, ge=0, le=0.5)
+    # after-sales (step 6 of the module docstring)
+    contact_rate: float = Field(0.08, ge=0, le=1, description="probability that a visit is followed by a support contact")
+    complaint_share: float = Field(0.35, ge=0, le=1, description="share of the contacts that are complaints")
+    resolve_days: float = Field(6.0, gt=0, description="mean days to resolve a contact that is not a complaint")
+    complaint_resolve_days: float = Field(21.0, gt=0, description="mean days to resolve a complaint")
+    unresolved_share: float = Field(0.1, ge=0, le=1, description="share of the complaints never resolved")
+    complaint_hazard: float = Field(
+        10.0, ge=1, description="dropout hazard multiplier while a complaint is open (1 = after-sales has no effect on churn)"
+    )
+    rating_rate: float = Field(0.6, ge=0, le=1, description="probability that a resolved contact is rated 1-5")
+    survey_rate: float = Field(0.05, ge=0, le=1, description="probability that a visit is followed by an NPS or CSAT answer")
 
 
 @dataclass
@@ -176,6 +198,129 @@ def _visits(customers: pd.DataFrame, rng: np.random.Generator, end_week: float) 
     time = customers["joined_week"].to_numpy()[owner] + rng.uniform(0, 1, owner.size) * active.to_numpy()[owner]
     order = np.argsort(time, kind="stable")
     return pd.DataFrame({"customer": owner[order], "week_time": time[order]})
+
+
+CHANNELS = ("phone", "e-mail", "chat", "faq form")
+OTHER_TOPICS = ("delivery", "product question", "invoice", "return request")
+COMPLAINT = "complaint"
+
+
+def _lifetime_with_complaints(joined: float, lifetime: float, open_spans: np.ndarray, factor: float) -> float:
+    """The dropout time when the hazard is ``factor`` times higher inside ``open_spans`` (rows of
+    start, stop in weeks, sorted by start): the same unit-exponential draw ``lifetime x dropout_rate``
+    is spent ``factor`` times faster while a complaint is open (overlapping complaints count once)."""
+    budget, now = lifetime, joined
+    for start, stop in open_spans:
+        if stop <= now:
+            continue
+        if start > now:
+            if start - now >= budget:
+                return now + budget
+            budget -= start - now
+            now = start
+        if factor * (stop - now) >= budget:
+            return now + budget / factor
+        budget -= factor * (stop - now)
+        now = stop
+    return now + budget
+
+
+def _aftersales(
+    config: SyntheticShopConfig, customers: pd.DataFrame, visits: pd.DataFrame, rng: np.random.Generator, end_week: float
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Support contacts and survey answers after visits, and the dropouts their open complaints bring
+    forward (step 6 of the module docstring). Every draw is made per visit whatever the switches, so
+    ``complaint_hazard`` changes who leaves when and nothing else. Returns the customers with their
+    new dropout, the visits before it, and the contacts and answers (times in weeks)."""
+    n = len(visits)
+    draws = {name: rng.uniform(size=n) for name in ("contact", "complaint", "unresolved", "rating", "survey", "kind")}
+    delay, survey_delay = rng.uniform(0, 3 / 7, n), rng.uniform(0, 1, n)
+    resolve = rng.exponential(1 / 7, n)  # in units of the mean, which depends on the topic
+    channel, topic = rng.integers(0, len(CHANNELS), n), rng.integers(0, len(OTHER_TOPICS), n)
+    rating_noise, survey_noise = rng.normal(0, 0.7, n), rng.normal(0, 1, n)
+    owner, visit_week = visits["customer"].to_numpy(), visits["week_time"].to_numpy()
+
+    complaint = draws["complaint"] < config.complaint_share
+    contacts = pd.DataFrame(
+        {
+            "customer": owner,
+            "opened": visit_week + delay,
+            "channel": np.array(CHANNELS, dtype=object)[channel],
+            "topic": np.where(complaint, COMPLAINT, np.array(OTHER_TOPICS, dtype=object)[topic]),
+            "resolved": np.where(
+                complaint & (draws["unresolved"] < config.unresolved_share),
+                np.inf,
+                visit_week + delay + resolve * np.where(complaint, config.complaint_resolve_days, config.resolve_days),
+            ),
+            "rated": draws["rating"] < config.rating_rate,
+            "rating_noise": rating_noise,
+        }
+    ).loc[draws["contact"] < config.contact_rate]
+    customers = customers.copy()
+    dropout = customers["dropout_week"].to_numpy().copy()
+    if config.complaint_hazard > 1:
+        complaints = contacts.loc[contacts["topic"] == COMPLAINT].sort_values("opened", kind="stable")
+        joined = customers["joined_week"].to_numpy()
+        for customer, spans in complaints.groupby("customer", sort=True)[["opened", "resolved"]]:
+            dropout[customer] = _lifetime_with_complaints(
+                joined[customer], dropout[customer] - joined[customer], spans.to_numpy(), config.complaint_hazard
+            )
+    customers["dropout_week"] = dropout
+    customers["alive"] = dropout > end_week
+    gone = np.minimum(dropout, end_week)
+    contacts = contacts.loc[contacts["opened"] < gone[contacts["customer"].to_numpy()]]
+    kept = visit_week < dropout[owner]
+
+    answered = (draws["survey"] < config.survey_rate) & kept
+    answers = pd.DataFrame(
+        {"customer": owner[answered], "time": visit_week[answered] + survey_delay[answered],
+         "nps": draws["kind"][answered] < 0.5, "noise": survey_noise[answered]}
+    )
+    answers = answers.loc[answers["time"] < gone[answers["customer"].to_numpy()]].reset_index(drop=True)
+    open_complaints = contacts.loc[contacts["topic"] == COMPLAINT, ["customer", "opened", "resolved"]]
+    spans = answers.reset_index().merge(open_complaints, on="customer")
+    unhappy = spans.loc[(spans["opened"] <= spans["time"]) & (spans["time"] < spans["resolved"]), "index"].unique()
+    answers["open_complaint"] = answers.index.isin(unhappy)
+    return customers, visits.loc[kept].reset_index(drop=True), contacts.reset_index(drop=True), answers
+
+
+def _aftersales_tables(
+    contacts: pd.DataFrame, answers: pd.DataFrame, start: pd.Timestamp, end_week: float, ids: np.ndarray
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The contacts and answers as the shop would export them: dates, open contacts without a
+    resolution date (also those resolved after the data's end), ratings only on resolved contacts."""
+
+    def as_time(weeks: np.ndarray) -> pd.Series:
+        finite = np.where(np.isfinite(weeks), weeks, 0.0)
+        return pd.Series(start + pd.to_timedelta(np.floor(finite * 7 * 24 * 60), unit="min")).where(np.isfinite(weeks))
+
+    resolved_week = np.where(contacts["resolved"] < end_week, contacts["resolved"], np.inf)
+    took = resolved_week - contacts["opened"].to_numpy()
+    complaint = (contacts["topic"] == COMPLAINT).to_numpy()
+    rating = np.clip(np.round(4.6 - 0.8 * took - 1.0 * complaint + contacts["rating_noise"].to_numpy()), 1, 5)
+    support = pd.DataFrame(
+        {
+            Columns.customer: ids[contacts["customer"].to_numpy()],
+            "opened_at": as_time(contacts["opened"].to_numpy()),
+            "channel": contacts["channel"].to_numpy(),
+            "topic": contacts["topic"].to_numpy(),
+            "resolved_at": as_time(resolved_week),
+            "satisfaction": np.where(np.isfinite(took) & contacts["rated"].to_numpy(), rating, np.nan),
+        }
+    ).sort_values("opened_at", kind="stable")
+    unhappy = answers["open_complaint"].to_numpy()
+    noise = answers["noise"].to_numpy()
+    nps = np.clip(np.round(8.3 + 1.5 * noise - 4.0 * unhappy), 0, 10)
+    csat = np.clip(np.round(4.2 + 0.7 * noise - 1.8 * unhappy), 1, 5)
+    surveys = pd.DataFrame(
+        {
+            Columns.customer: ids[answers["customer"].to_numpy()],
+            Columns.timestamp: as_time(answers["time"].to_numpy()),
+            "kind": np.where(answers["nps"], "NPS", "CSAT"),
+            "score": np.where(answers["nps"], nps, csat),
+        }
+    ).sort_values(Columns.timestamp, kind="stable")
+    return support.reset_index(drop=True), surveys.reset_index(drop=True)
 
 
 def _products(config: SyntheticShopConfig, rng: np.random.Generator) -> pd.DataFrame:
@@ -333,7 +478,8 @@ def _allocate(
 
 
 def generate_shop(config: SyntheticShopConfig) -> ShopData:
-    """Generate a whole shop (transactions, products, customers, promotions, stock) with its truth.
+    """Generate a whole shop (transactions, products, customers, promotions, stock, support contacts,
+    surveys) with its truth.
 
     Deterministic for a given config. The transactions pass :func:`validate_transactions` untouched;
     ``shop.stock`` is the observable stock on hand at the start of each product-week.
@@ -346,6 +492,7 @@ def generate_shop(config: SyntheticShopConfig) -> ShopData:
 
     customers = _customers(config, rng["customers"], float(w))
     visits = _visits(customers, rng["visits"], float(w))
+    customers, visits, contacts, answers = _aftersales(config, customers, visits, rng["aftersales"], float(w))
     customer_factors = rng["factors"].normal(0, 1 / np.sqrt(config.n_factors), (config.n_customers, config.n_factors))
     products = _products(config, rng["products"])
     centroids = rng["factors"].normal(0, 1 / np.sqrt(config.n_factors), (config.n_categories, config.n_factors))
@@ -427,6 +574,9 @@ def generate_shop(config: SyntheticShopConfig) -> ShopData:
         }
     )
     customer_table, customer_report = validate_customers(customer_table)
+    support, surveys = _aftersales_tables(contacts, answers, start, float(w), customer_ids)
+    support, support_report = validate_support_contacts(support)
+    surveys, survey_report = validate_surveys(surveys)
 
     def frame(values: np.ndarray) -> np.ndarray:
         return values.reshape(-1)
@@ -479,7 +629,9 @@ def generate_shop(config: SyntheticShopConfig) -> ShopData:
         customers=customer_table,
         promotions=promotions,
         stock=stock_table,
-        reports=[report, product_report, customer_report],
+        support_contacts=support,
+        surveys=surveys,
+        reports=[report, product_report, customer_report, support_report, survey_report],
         truth=truth,
     )
 

@@ -69,8 +69,8 @@ def train_recommender(shop: ShopData, folder: Path, metric: float = 0.5) -> str:
     return register_champion("recommender", folder, shop, metric)
 
 
-def train_pricing(shop: ShopData, folder: Path, metric: float = 0.5) -> str:
-    """A price optimizer on fixed-effects elasticities, saved and registered; returns its version."""
+def fit_pricing(shop: ShopData, folder: Path) -> Path:
+    """A price optimizer on fixed-effects elasticities, saved in ``folder``."""
     from engine.pricing.fixed_effects import FixedEffectsLogLog
     from engine.pricing.optimizer import PriceOptimizer, product_facts
     from engine.pricing.panel import shop_panel
@@ -78,8 +78,12 @@ def train_pricing(shop: ShopData, folder: Path, metric: float = 0.5) -> str:
     panel = shop_panel(shop)
     elasticities = FixedEffectsLogLog().fit(panel).elasticity_table()
     optimizer = PriceOptimizer().fit(elasticities, product_facts(panel, elasticities["elasticity"]))
-    optimizer.save(folder, data_fingerprint=shop.fingerprint())
-    return register_champion("pricing", folder, shop, metric)
+    return optimizer.save(folder, data_fingerprint=shop.fingerprint())
+
+
+def train_pricing(shop: ShopData, folder: Path, metric: float = 0.5) -> str:
+    """:func:`fit_pricing`, registered; returns its version."""
+    return register_champion("pricing", fit_pricing(shop, folder), shop, metric)
 
 
 def train_customer_value(shop: ShopData, folder: Path, metric: float = 0.5) -> tuple[str, str]:

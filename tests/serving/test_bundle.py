@@ -173,3 +173,15 @@ def test_a_reader_never_sees_a_half_built_bundle() -> None:
     release.set()
     worker.join(5)
     assert holder.current.tag == "v2"
+
+
+def test_a_bundle_carries_its_purchase_timeline_and_the_champions_evaluation(tmp_path) -> None:
+    timeline = pd.DataFrame({"customer_id": ["b", "a", "a"], "month": pd.to_datetime(["2024-05-01", "2024-05-01", "2024-04-01"]),
+                             "spend": [3.0, 2.0, 1.0], "orders": [1, 1, 1]})
+    evaluation = {"churn": {"metric": "test_auc", "value": 0.7}}
+    bundle = load_bundle(_write(tmp_path / "b", timeline=timeline, evaluation=evaluation), tag="t")
+    assert bundle.timeline.of("a")["spend"].tolist() == [1.0, 2.0], "months in order"
+    assert bundle.timeline.of("nobody").empty
+    assert bundle.evaluation == evaluation
+    older = load_bundle(_write(tmp_path / "c"), tag="t")
+    assert older.timeline is None and older.evaluation == {}

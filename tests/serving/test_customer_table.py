@@ -100,3 +100,29 @@ def test_csv_neutralises_formula_text_and_keeps_numbers_numeric() -> None:
     assert list(parsed["customer_id"]) == ["'=a", "b", "c", "d", "e"]
     assert parsed["monetary"].tolist() == [-5.0, 120.0, 15.0, 610.0, 80.0]
     assert parsed["frequency"].dtype.kind == "i" and parsed["churn_probability"].dtype.kind in "fO"
+
+
+def test_search_finds_ids_containing_the_text_ignoring_case_and_regex_characters() -> None:
+    frame = _frame().rename(index={"a": "Shop-A1", "b": "shop-b2", "c": "x.y"})
+    table = CustomerTable.from_frame(frame)
+    assert list(table.query(search="SHOP", sort_by="monetary").index) == ["Shop-A1", "shop-b2"]
+    assert list(table.query(search=".")) == list(table.query(search=".").columns) and list(table.query(search=".").index) == ["x.y"]
+    assert table.query(search="nobody").empty
+
+
+def test_columns_beyond_the_known_ones_are_kept_for_lookups() -> None:
+    table = CustomerTable.from_frame(_frame().assign(next_tier="Gold", to_next_tier=12.5))
+    assert table.lookup("b")["next_tier"] == "Gold" and table.lookup("b")["to_next_tier"] == 12.5
+
+
+def testaftersales_columns_are_looked_up_when_the_bundle_has_them() -> None:
+    from serving.answers import aftersales
+
+    frame = _frame().assign(open_complaints=[1.0, 0.0, 0.0, 0.0, np.nan], complaint_days_open=[9.0, 0.0, 0.0, 0.0, np.nan],
+                            support_contacts=[2.0, 1.0, 0.0, 0.0, np.nan], satisfaction_last=[2.0, np.nan, np.nan, np.nan, np.nan])
+    row = CustomerTable.from_frame(frame).lookup("a")
+    profile = aftersales(row)
+    assert profile is not None and profile.open_complaints == 1 and isinstance(profile.open_complaints, int)
+    assert profile.complaint_days_open == 9.0 and profile.satisfaction_last == 2.0 and profile.nps_last is None
+    # a bundle without after-sales data (older, or a shop without it) answers null
+    assert aftersales(CustomerTable.from_frame(_frame()).lookup("a")) is None

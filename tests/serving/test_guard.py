@@ -99,6 +99,14 @@ def test_a_client_error_is_logged_once_in_one_line_at_info(caplog: pytest.LogCap
     assert record.getMessage() == "client error 400 POST /v1/recommendations: 1 validation error for X: k: too big really"
 
 
+def test_a_page_refused_with_a_client_error_is_logged_by_its_title(caplog: pytest.LogCaptureFixture) -> None:
+    page = b"<!doctype html>\n<html><head><title>Sign in \xc2\xb7 CRM\n engine</title></head><body>form</body></html>"
+    with caplog.at_level(logging.INFO, logger="crm.serving"):
+        _call({}, [b""], 401, page, method="GET")
+    (record,) = [r for r in caplog.records if r.name == "crm.serving"]
+    assert record.getMessage() == "client error 401 GET /v1/recommendations: Sign in \u00b7 CRM engine"
+
+
 class _Model(BaseModel):
     k: int
 

@@ -96,6 +96,7 @@ def churn_list(
     otherwise, or with --refit, fits both models on the lines before the as-of date (no MLflow run)."""
     import pandas as pd
 
+    from engine.customers.aftersales import AfterSales
     from engine.customers.scoring import churn_list as select
     from engine.customers.scoring import score_customers
     from engine.customers.view import default_as_of
@@ -123,7 +124,7 @@ def churn_list(
     churn, clv = models
     with step(f"scoring every customer ({origin})"):
         scores = score_customers(shop.transactions, churn, clv, moment, shop.products, churn_settings.risk_bands,
-                                 segment_rules=rules)
+                                 segment_rules=rules, aftersales=AfterSales.of(shop))
     chosen = select(scores, top, segment, tier, band, min_clv)
     if len(chosen) < top:
         console.print(f"[yellow]only {len(chosen):,} customers match the filters; writing {len(chosen):,} rows, not {top:,}[/yellow]")

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from engine.data.dataset import ShopData
+from engine.data.schema import ValidationReport
 from engine.data.sources import load_shop, parse_column_map
 from training.console import console, step
 
@@ -79,14 +80,19 @@ class DataArgs:
             if report.rows_quarantined:
                 console.print(report.summary())
         if self.quarantine:
-            quarantined = [r.quarantined.assign(table=r.table) for r in shop.reports if r.rows_quarantined]
-            if quarantined:
-                import pandas as pd
-
-                self.quarantine.parent.mkdir(parents=True, exist_ok=True)
-                pd.concat(quarantined, ignore_index=True).to_csv(self.quarantine, index=False)
-                console.print(f"quarantined rows written to {self.quarantine}")
+            write_quarantine(shop.reports, self.quarantine)
         return shop
+
+
+def write_quarantine(reports: list[ValidationReport], path: Path) -> None:
+    """Write the rows the reports set aside (with their table, row number and problems) to one CSV."""
+    quarantined = [r.quarantined.assign(table=r.table) for r in reports if r.rows_quarantined]
+    if quarantined:
+        import pandas as pd
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pd.concat(quarantined, ignore_index=True).to_csv(path, index=False)
+        console.print(f"quarantined rows written to {path}")
 
 
 def takes_data(default: str = "completejourney", help_text: str = DATA_HELP) -> Callable[[Callable], Callable]:

@@ -12,6 +12,7 @@ import typer
 from pydantic import BaseModel, ConfigDict, Field
 from rich.table import Table
 
+from engine.customers.aftersales import AfterSales, aftersales_profile
 from engine.customers.segments import DEFAULT_SEGMENT_RULES, SegmentRules, segment_profile
 from engine.customers.tiers import TierConfig
 from engine.customers.view import customer_view, default_as_of
@@ -43,6 +44,7 @@ def segments(
     moment = pd.Timestamp(as_of or settings.as_of or default_as_of(shop.transactions))
     with step(f"scoring {shop.transactions['customer_id'].nunique():,} customers as of {moment.date()}"):
         view = customer_view(shop.transactions, moment, settings.segments, settings.tiers)
+        view = view.join(aftersales_profile(AfterSales.of(shop), moment, view.index))
         profile = segment_profile(view, view["segment"])
         tiers = view.groupby("tier").agg(customers=("tier", "size"), avg_window_value=("window_value", "mean"))
         tiers = tiers.reindex([t.name for t in settings.tiers.tiers]).fillna(0)

@@ -18,6 +18,7 @@ import typer
 
 from serving import routes, server
 from serving.bundle import MODEL_NAMES, load_bundle
+from serving.experiments import Experiment
 from serving.settings import BUNDLE_NAME, current
 from training import serving_bench, tracking
 from training.bundle import import_champions
@@ -48,6 +49,9 @@ def import_command(
     as_of: Annotated[str | None, typer.Option("--as-of", help="Profile customers as of this date (default: after the last line).")] = None,
     churn_config: Annotated[Path | None, typer.Option("--churn-config", help="YAML like configs/churn.yaml (its risk bands).")] = None,
     keep: Annotated[int, typer.Option("--keep", min=1, help="Keep this many newest bundles in the store; delete older ones.")] = 3,
+    experiment: Annotated[str | None, typer.Option("--experiment", help="Serve an online experiment of this name: the challenger recommender beside the champion.")] = None,
+    challenger_model_version: Annotated[str | None, typer.Option("--challenger-model-version", help="Registry version of crm-recommender to serve as the challenger (with --experiment).")] = None,
+    challenger_share: Annotated[float, typer.Option("--challenger-share", min=0.0, max=1.0, help="Share of customers the challenger answers (sticky by customer hash).")] = 0.5,
 ) -> None:
     """Copy the MLflow champions into the BentoML model store as one bundle (what the service serves)."""
     from training.customers import ChurnConfig
@@ -55,10 +59,17 @@ def import_command(
     tracking.configure(tracking_uri)
     settings = load_config(config, SegmentsConfig) if config else None  # unset: resolved by bundle_settings
     bands = load_config(churn_config, ChurnConfig).risk_bands if churn_config else None
-    tag, champions = import_champions(None, source, as_of, settings, bands=bands, keep=keep)
+    if (experiment is None) != (challenger_model_version is None):
+        raise typer.BadParameter("give --experiment and --challenger-model-version together", param_hint="--experiment")
+    plan = Experiment(name=experiment, challenger_share=challenger_share,
+                      challenger_version=challenger_model_version) if experiment else None
+    tag, champions = import_champions(None, source, as_of, settings, bands=bands, keep=keep, experiment=plan)
     found = ", ".join(f"{MODEL_NAMES[p]} v{c.version}" for p, c in champions.items()) or "no champions (profiles only)"
     missing = [MODEL_NAMES[p] for p in MODEL_NAMES if p not in champions]
     console.print(f"bundle [bold]{tag}[/bold] in the BentoML store with {found}")
+    if plan:
+        console.print(f"experiment {plan.name!r}: {MODEL_NAMES['recommender']} v{plan.challenger_version} answers "
+                      f"{plan.challenger_share:.0%} of customers (sticky by customer id), the champion the rest")
     if missing:
         console.print(f"not in the bundle (no champion yet): {', '.join(missing)}")
     console.print("serve it with: crm serve   (a running service picks it up within CRM_RELOAD_SECONDS)")
@@ -80,7 +91,7 @@ def serve(
         return
     _announce_bundle()
     command = server.server_command(host, port, workers)
-    console.print(f"serving on http://{host}:{port} (OpenAPI at /docs.json, metrics at /metrics); Ctrl-C stops")
+    console.print(f"serving on http://{host}:{port} (marketing console at /console, OpenAPI at /docs.json, metrics at /metrics); Ctrl-C stops")
     os.execvpe(command[0], command, server.server_environment(port=port))
 
 

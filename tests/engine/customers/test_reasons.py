@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from engine.customers.aftersales import AFTERSALES_FEATURES
 from engine.customers.features import FEATURES
 from engine.customers.reasons import GROUPS, phrase_reasons
 
@@ -24,7 +25,7 @@ def _customers() -> pd.DataFrame:
 
 def test_every_feature_belongs_to_one_group():
     members = [name for names in GROUPS.values() for name in names]
-    assert sorted(members) == sorted([*FEATURES, "base_model"])
+    assert sorted(members) == sorted([*FEATURES, *AFTERSALES_FEATURES, "base_model"])
 
 
 def test_reasons_in_a_marketers_words():

@@ -141,3 +141,34 @@ def test_load_shop_spec_and_price_ladder():
 def test_config_rejects_unknown_fields():
     with pytest.raises(ValueError, match="n_produts"):
         SyntheticShopConfig(seed=1, n_produts=3)
+
+
+def test_open_complaints_spend_the_lifetime_faster():
+    from engine.data.synthetic import _lifetime_with_complaints
+
+    spans = np.array([[2.0, 4.0], [3.0, 5.0], [9.0, np.inf]])
+    # no effect: the lifetime as drawn
+    assert _lifetime_with_complaints(1.0, 10.0, spans, 1.0) == 11.0
+    # x3 while open: 1 week to the first complaint, [2, 5) open spends 9 of the 11 weeks, 1 left after week 5
+    assert _lifetime_with_complaints(1.0, 11.0, spans, 3.0) == 6.0
+    # a lifetime that ends inside an open span: 1 + 1 week, then 2 weeks spent 4x faster take half a week
+    assert _lifetime_with_complaints(1.0, 3.0, spans, 4.0) == 2.5
+
+
+def test_aftersales_tables_and_the_complaint_effect():
+    small = {"n_customers": 300, "n_products": 12, "n_categories": 2, "n_weeks": 40}
+    on = generate_shop(SyntheticShopConfig(seed=5, complaint_hazard=10.0, **small))
+    off = generate_shop(SyntheticShopConfig(seed=5, complaint_hazard=1.0, **small))
+    for shop in (on, off):
+        assert {report.table: report.rows_quarantined for report in shop.reports}["support_contacts"] == 0
+        contacts = shop.support_contacts
+        assert set(contacts["topic"]) >= {"complaint", "delivery"} and contacts["resolved_at"].isna().any()
+        assert (contacts["resolved_at"].dropna() >= contacts.loc[contacts["resolved_at"].notna(), "opened_at"]).all()
+        assert set(shop.surveys["kind"]) == {"NPS", "CSAT"}
+    # the effect only brings dropouts forward, and only for customers who complained
+    dropout = pd.DataFrame({"on": on.truth.customers["dropout"], "off": off.truth.customers["dropout"]})
+    earlier = dropout["on"].fillna(on.truth.end) < dropout["off"].fillna(off.truth.end)
+    assert earlier.any() and not (dropout["on"].fillna(on.truth.end) > dropout["off"].fillna(off.truth.end)).any()
+    complained = set(off.support_contacts.loc[off.support_contacts["topic"] == "complaint", "customer_id"])
+    assert set(dropout.index[earlier]) <= complained
+    assert len(on.transactions) < len(off.transactions)

@@ -7,8 +7,10 @@ import pytest
 from engine.data.synthetic import SyntheticShopConfig, generate_shop
 from engine.pricing.panel import holdout_split, shop_panel
 
-# 40 products in 4 categories over 80 weeks, with enough units per product-week for log-log models
-SMALL_SHOP = dict(n_customers=800, n_products=40, n_categories=4, n_weeks=80, acquisition_weeks=8, basket_units=25)
+# 40 products in 4 categories over 80 weeks, with enough units per product-week for log-log models;
+# complaints do not drive customers away here (complaint_hazard=1: the traffic these tests were set on)
+SMALL_SHOP = dict(n_customers=800, n_products=40, n_categories=4, n_weeks=80, acquisition_weeks=8, basket_units=25,
+                  complaint_hazard=1.0)
 
 
 def _shop(confounded: bool, seed: int = 3):

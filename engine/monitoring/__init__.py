@@ -1,0 +1,1 @@
+"""Monitoring: drift (PSI), realised performance once outcomes arrive, thresholds and named breaches."""
