@@ -42,8 +42,8 @@ from engine.data.columns import Columns
 from engine.errors import EngineError, ModelFormatError
 from engine.io import MANIFEST, read_manifest, write_manifest
 from serving.customer_table import CustomerTable
-from serving.timeline import PurchaseTimeline
 from serving.experiments import Experiment
+from serving.timeline import PurchaseTimeline
 
 logger = logging.getLogger("crm.serving")
 

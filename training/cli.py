@@ -18,8 +18,21 @@ from pydantic import ValidationError
 from typer.core import TyperGroup
 
 from engine.errors import EngineError
-from training.commands import aftersales, console, customers, data, events, events_bench, pricing, segments, serving
-from training.commands import experiment, loop, monitoring, recommender
+from training.commands import (
+    aftersales,
+    console,
+    customers,
+    data,
+    events,
+    events_bench,
+    experiment,
+    loop,
+    monitoring,
+    pricing,
+    recommender,
+    segments,
+    serving,
+)
 from training.console import record_error
 
 USER_ERROR_EXIT = 2

@@ -25,11 +25,8 @@ experiment. ``crm monitor`` exits with :data:`BREACH_EXIT` when anything breache
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any

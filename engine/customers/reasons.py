@@ -19,6 +19,7 @@ said to raise the risk, spend going up said to raise it); a fact too small to ar
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -121,7 +122,7 @@ def _column(f: pd.DataFrame, name: str) -> np.ndarray:
     return f[name].to_numpy(dtype=float) if name in f else np.full(len(f), np.nan)
 
 
-def _rating(value: float) -> str:
+def _rating(value: Any) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 

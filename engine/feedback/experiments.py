@@ -66,7 +66,7 @@ class DecisionRule(BaseModel):
     alpha: float = Field(0.05, gt=0, lt=0.5)
     power: float = Field(0.8, gt=0.5, lt=1)
     minimum_detectable_effect: float = Field(0.05, gt=0)
-    guardrails: dict[Metric, float] = Field(default_factory=lambda: {"revenue_per_customer": 0.10})
+    guardrails: dict[Metric, float] = Field(default_factory=lambda: {"revenue_per_customer": 0.10})  # type: ignore[arg-type]
     challenger_share: float | None = Field(None, gt=0, lt=1)
     srm_alpha: float = Field(0.001, gt=0, lt=1)
 
@@ -230,7 +230,7 @@ def analyse(events: pd.DataFrame, rule: DecisionRule | None = None) -> Experimen
     small = [arm for arm, count in counts.items() if count < 2]
     if small:
         raise EngineError(f"arm(s) {small} have fewer than 2 customers with rec_shown events: {counts}")
-    names = [rule.primary_metric] + [name for name in rule.guardrails if name != rule.primary_metric]
+    names: list[str] = [str(rule.primary_metric), *(str(name) for name in rule.guardrails if name != rule.primary_metric)]
     names += [name for name in METRICS if name not in names]
     compared = {name: compare(outcomes, name, rule.alpha) for name in names}
     comparisons = {name: result[0] for name, result in compared.items()}

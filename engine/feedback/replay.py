@@ -12,6 +12,7 @@ new ids the served model has never seen (a new product range).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -76,7 +77,7 @@ def recommendation_events(
     variants = variants or {}
     model_versions = model_versions or {}
     customer = np.repeat([r.subject for r in recommendations], [len(r.item_ids) for r in recommendations])
-    item = np.concatenate([np.asarray(r.item_ids, dtype=object) for r in recommendations]) if recommendations else []
+    item: Any = np.concatenate([np.asarray(r.item_ids, dtype=object) for r in recommendations]) if recommendations else []
     shown = pd.DataFrame({e.customer_id: customer.astype(str), e.item_id: np.asarray(item, dtype=str)})
     shown[e.request_id] = request_prefix + shown[e.customer_id]
     shown[e.variant] = shown[e.customer_id].map(variants).fillna("")

@@ -20,7 +20,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from engine.errors import EngineError
 
 
-
 class ShiftRule(BaseModel):
     """Thresholds of the weekly check (validated; a misspelt key is an error).
 

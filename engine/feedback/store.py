@@ -154,7 +154,7 @@ class EventStore:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             stored |= set(connection.execute(select(events_table.c.event_id).where(events_table.c.event_id.in_(chunk))).scalars())
-        fresh = {}
+        fresh: dict[str, dict[str, Any]] = {}
         for row in rows:
             if row[E.event_id] not in stored:
                 fresh.setdefault(row[E.event_id], row)

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from engine.data.columns import Columns as C
 from engine.data.schema import validate_transactions
 from engine.errors import EngineError
-from training.cli import app
 from engine.feedback.shift_detection import ShiftRule
+from training.cli import app
 from training.loop import LoopConfig, ModelSpec, ShiftConfig, check_timeline, run_loop
 
 WEEKS = 26

@@ -30,10 +30,10 @@ import typer
 
 from serving import routes, server
 from training import tracking
-from training.commands.data import DataArgs, takes_data
 from training.bundle_store import store_bundle, stored_path
-from training.serving_bench import request_bodies, run_load
+from training.commands.data import DataArgs, takes_data
 from training.console import console, step
+from training.serving_bench import request_bodies, run_load
 
 TARGET_EVENTS_PER_SECOND = 2_000
 TARGET_P99_RATIO = 1.1
@@ -107,7 +107,7 @@ def _latency_rounds(port: int, headers: dict[str, str], scratch: Path, recommend
         stream_plan = {"port": port, "headers": headers,
                        "scenarios": [_events_scenario("events", bodies, [1], stream_seconds, pace)]}
         streamed: dict[str, Any] = {}
-        streamer = threading.Thread(target=lambda: streamed.update(run_load(stream_plan, scratch, "stream")))
+        streamer = threading.Thread(target=lambda out=streamed, plan=stream_plan: out.update(run_load(plan, scratch, "stream")))
         with step(f"round {turn + 1}/{rounds}: recommendations while {stream_rate:g} events/s stream in"):
             streamer.start()
             time.sleep(2.0)  # the stream is flowing before the measurement starts

@@ -63,7 +63,7 @@ def retrain(
     again repeats only the failed and unfinished steps.
 
     Exit code 0: every step done or unchanged; 4: a step failed or was blocked (run again to resume)."""
-    from training.retrain import FAILED, BLOCKED, FAILED_EXIT, STEP_NAMES, RetrainOptions, breached
+    from training.retrain import BLOCKED, FAILED, FAILED_EXIT, STEP_NAMES, RetrainOptions, breached
     from training.retrain import retrain as run
 
     if if_breach is not None:
