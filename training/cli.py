@@ -19,7 +19,7 @@ from typer.core import TyperGroup
 
 from engine.errors import EngineError
 from training.commands import customers, data, pricing, segments, serving
-from training.commands import recommender
+from training.commands import recommender, scale
 
 USER_ERROR_EXIT = 2
 BUG_EXIT = 1
@@ -95,6 +95,7 @@ app.command("churn-list")(customers.churn_list)
 bench_app.command("customers")(customers.bench)
 train_app.command("recommender")(recommender.train)
 bench_app.command("recommender")(recommender.bench)
+bench_app.command("scale")(scale.bench)
 
 
 def main() -> None:
