@@ -2,9 +2,8 @@
 
 The shop (Complete Journey by default) is replicated ``k`` times (:mod:`training.replicate`) for each
 size, and every stage -- a ``crm`` command line -- runs as its own process on each replicated shop. A
-stage's wall time and peak resident memory are those of its process tree (``os.wait4``: the largest
-resident set of the process and of the children it waited for), so each stage is measured from a cold
-start, as a user runs it. The growth exponent of a stage is the least-squares slope of log wall time on
+stage's wall time and peak resident memory are those of its process tree (:func:`run_timed`), so each
+stage is measured from a cold start, as a user runs it. The growth exponent of a stage is the least-squares slope of log wall time on
 log size over the sizes from 1x to 4x: 1.0 is linear, 2.0 quadratic.
 
 Memory guard: while a stage runs, the machine's available memory is polled; below ``min_available_gb``
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 
 from engine.errors import EngineError
 from training.replicate import ReplicatedShop
@@ -110,27 +110,52 @@ def crm_command() -> list[str]:
     return [found]
 
 
-def run_timed(argv: list[str], log: Path, min_available_gb: float = 0.0, env: dict[str, str] | None = None) -> Run:
-    """Run a command in its own process group, output to ``log``; wall time and peak RSS of its tree.
+def _high_water_mb(pid: int) -> float:
+    """Peak resident MB of one process since it started its program (``VmHWM``; 0 where unreadable)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 2**10
+    except OSError:
+        pass
+    return 0.0
 
-    Stopped (whole group killed) if available memory drops under ``min_available_gb``."""
+
+def _tree_mb(process: psutil.Process) -> float:
+    """Resident MB of a process and all its descendants now (0 for those already gone)."""
+    total = 0.0
+    for member in [process, *process.children(recursive=True)]:
+        try:
+            total += member.memory_info().rss / 2**20
+        except psutil.Error:
+            pass
+    return total
+
+
+def run_timed(argv: list[str], log: Path, min_available_gb: float = 0.0, env: dict[str, str] | None = None) -> Run:
+    """Run a command in its own process group, output to ``log``; its wall time and peak memory.
+
+    Peak memory is the larger of the command's own high-water resident set (``VmHWM``, exact) and the
+    largest sum of resident sets of its process tree seen at a poll (children included). Not the
+    ``wait4`` maxrss: a forked child inherits its parent's high-water mark. The whole group is killed
+    if the machine's available memory drops under ``min_available_gb``."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    stopped = None
+    stopped, peak_mb = None, 0.0
     with log.open("w") as output:
         started = time.perf_counter()
         process = subprocess.Popen(argv, stdout=output, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-        while True:
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-            if pid:
-                break
+        watched = psutil.Process(process.pid)
+        while process.poll() is None:
+            try:
+                peak_mb = max(peak_mb, _tree_mb(watched), _high_water_mb(process.pid))
+            except psutil.Error:  # ended between poll and look
+                pass
             if stopped is None and available_gb() < min_available_gb:
                 stopped = f"available memory under {min_available_gb:g} GB"
                 os.killpg(process.pid, signal.SIGKILL)
             time.sleep(POLL_SECONDS)
         wall = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4; tell Popen so
-    # ru_maxrss: kilobytes on Linux, bytes on macOS
-    peak_mb = usage.ru_maxrss / (2**20 if sys.platform == "darwin" else 2**10)
     return Run(wall_s=wall, peak_mb=peak_mb, returncode=process.returncode, stopped=stopped)
 
 

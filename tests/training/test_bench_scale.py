@@ -34,7 +34,7 @@ def test_a_failed_or_stopped_size_is_null_and_named():
 
 
 def test_run_timed_reports_exit_code_and_the_memory_guard_stops_a_stage(tmp_path):
-    done = run_timed([sys.executable, "-c", "print('hi')"], tmp_path / "ok.log")
+    done = run_timed([sys.executable, "-c", "import time; print('hi'); time.sleep(0.6)"], tmp_path / "ok.log")
     assert done.ok and done.peak_mb > 0 and (tmp_path / "ok.log").read_text().strip() == "hi"
     failed = run_timed([sys.executable, "-c", "raise SystemExit(3)"], tmp_path / "bad.log")
     assert failed.returncode == 3 and not failed.ok
