@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from engine.errors import EngineError
 from training.commands.data import DataArgs, takes_data
@@ -56,5 +57,5 @@ def bench(
     for name, entry in payload["stages"].items():
         console.print(f"{name}: wall {entry['wall_s']} s, peak {entry['peak_mb']} MB, exponent {entry['exponent']}")
     for note in payload["notes"]:
-        console.print(f"[yellow]{note}[/yellow]")
+        console.print(escape(note), style="yellow")
     console.print(f"written: {out} and {picture}")
