@@ -212,14 +212,15 @@ def run_bench(
     work: Path,
     min_available_gb: float = 0.0,
     progress: Callable[[str], None] = print,
+    save: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Run every stage on each size's replicated shop (smallest first) and return the bench payload."""
+    """Run every stage on each size's replicated shop (in the order of ``shops``) and return the bench
+    payload; ``save`` gets the payload so far after every stage (a long run keeps what it measured)."""
     runs: dict[tuple[str, int], Run] = {}
-    sizes = sorted(shops)
-    for size in sizes:
+    for size, shop in shops.items():
         folder = work / f"x{size}"
         env = {**os.environ, "BENTOML_HOME": str(folder / "bentoml")}
-        values = {"data": str(shops[size].data), "pricing_data": str(shops[size].pricing_data),
+        values = {"data": str(shop.data), "pricing_data": str(shop.pricing_data),
                   "tracking": f"sqlite:///{folder / 'mlflow.db'}"}
         for number, stage in enumerate(stages):
             slug = stage.name.replace(" ", "_")
@@ -228,6 +229,13 @@ def run_bench(
             runs[(stage.name, size)] = run
             progress(f"{size}x {stage.name}: {run.wall_s:.1f} s, {run.peak_mb:.0f} MB"
                      + ("" if run.ok else f" -- FAILED ({_failure(run)}; log in {folder / 'logs'})"))
+            if save is not None:
+                save(_payload(stages, shops, runs))
+    return _payload(stages, shops, runs)
+
+
+def _payload(stages: Sequence[Stage], shops: dict[int, ReplicatedShop], runs: dict[tuple[str, int], Run]) -> dict[str, Any]:
+    sizes = sorted(shops)
     spark, note = spark_section()
     return {
         "stages": stage_table(stages, sizes, runs),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Annotated
 
@@ -12,24 +14,31 @@ from rich.markup import escape
 from engine.errors import EngineError
 from training.commands.data import DataArgs, takes_data
 from training.console import console, step
+from training.replicate import ReplicatedShop, write_replicated_shop
 
 
 def parse_sizes(text: str) -> list[int]:
-    """``"1,2,4"`` -> ``[1, 2, 4]``: distinct whole multiples >= 1, sorted."""
+    """``"1,2,4"`` -> ``[1, 2, 4]``: distinct whole multiples >= 1, in the order given (the order they run)."""
     try:
-        sizes = sorted({int(part) for part in text.split(",") if part.strip()})
+        sizes = list(dict.fromkeys(int(part) for part in text.split(",") if part.strip()))
     except ValueError:
         raise EngineError(f"--sizes {text!r}: give whole numbers separated by commas, e.g. 1,2,4,10") from None
-    if not sizes or sizes[0] < 1:
+    if not sizes or min(sizes) < 1:
         raise EngineError(f"--sizes {text!r}: every size is a whole multiple >= 1")
     return sizes
+
+
+def replicated_shops(source: DataArgs, multiples: list[int], folder: Path) -> dict[int, ReplicatedShop]:
+    """Load the shop once and write it replicated at each multiple under ``folder/x{k}/data``."""
+    base = source.load(include_promotions=True)
+    return {k: write_replicated_shop(base, k, folder / f"x{k}" / "data") for k in multiples}
 
 
 @takes_data()
 def bench(
     source: DataArgs,
     out: Annotated[Path, typer.Option("--out", help="JSON file to write (the plot goes beside it, .png).")] = Path("bench/scale.json"),
-    sizes: Annotated[str, typer.Option("--sizes", help="Multiples of the shop to build and time, e.g. 1,2,4,10.")] = "1,2,4",
+    sizes: Annotated[str, typer.Option("--sizes", help="Multiples of the shop to build and time, run in this order, e.g. 1,2,4,10.")] = "1,2,4",
     stage: Annotated[list[str] | None, typer.Option("--stage", help="Run only this stage (repeatable); default: all.")] = None,
     work: Annotated[Path | None, typer.Option("--work", help="Folder for the replicated data, logs and models (default: a new temporary folder).")] = None,
     min_available_gb: Annotated[float, typer.Option("--min-available-gb", help="Stop a stage when the machine's available memory drops below this.")] = 4.0,
@@ -38,7 +47,6 @@ def bench(
     stage as a fresh `crm` process on each size, and write wall seconds, peak resident MB and the growth
     exponent (slope of log time on log size, 1x to 4x) per stage, with a plot."""
     from training.bench_scale import LOCAL_STAGES, plot, run_bench, write
-    from training.replicate import write_replicated_shop
 
     multiples = parse_sizes(sizes)
     known = {s.name: s for s in LOCAL_STAGES}
@@ -47,12 +55,11 @@ def bench(
         raise EngineError(f"--stage {unknown}: unknown; the stages are {list(known)}")
     stages = [s for s in LOCAL_STAGES if not stage or s.name in stage]
     folder = work or Path(tempfile.mkdtemp(prefix="crm-scale-"))
-    base = source.load(include_promotions=True)
-    with step(f"writing the shop replicated {', '.join(f'{k}x' for k in multiples)} to {folder}"):
-        shops = {k: write_replicated_shop(base, k, folder / f"x{k}" / "data") for k in multiples}
-    del base  # the stages run in their own processes; keep this one small
-    payload = run_bench(stages, shops, folder, min_available_gb, progress=console.print)
-    write(payload, out)
+    with step(f"loading {source.data} and writing it replicated {', '.join(f'{k}x' for k in multiples)} to {folder}"):
+        # in a child process: its memory is the OS's again before the stages run and are measured
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            shops = pool.submit(replicated_shops, source, multiples, folder).result()
+    payload = run_bench(stages, shops, folder, min_available_gb, progress=console.print, save=lambda p: write(p, out))
     picture = plot(payload, out.with_suffix(".png"))
     for name, entry in payload["stages"].items():
         console.print(f"{name}: wall {entry['wall_s']} s, peak {entry['peak_mb']} MB, exponent {entry['exponent']}")
