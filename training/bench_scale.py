@@ -178,6 +178,31 @@ def stage_table(stages: Sequence[Stage], sizes: Sequence[int], runs: dict[tuple[
     return table
 
 
+def merge(previous: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """``current`` with the measurements of ``previous`` it did not repeat (stages and sizes run before,
+    e.g. a 10x run stage by stage); exponents recomputed over all sizes."""
+    stages: dict[str, Any] = {}
+    for name in dict.fromkeys([*previous.get("stages", {}), *current["stages"]]):
+        points: dict[int, tuple[float | None, float | None]] = {}
+        failed: dict[str, str] = {}
+        for payload in (previous, current):  # the current run wins for a size both measured
+            entry = payload.get("stages", {}).get(name)
+            if entry is None:
+                continue
+            for size, wall, peak in zip(entry["sizes"], entry["wall_s"], entry["peak_mb"]):
+                points[size] = (wall, peak)
+                failed.pop(str(size), None)
+            failed.update(entry.get("failed", {}))
+        sizes = sorted(points)
+        walls = [points[size][0] for size in sizes]
+        stages[name] = {"sizes": sizes, "wall_s": walls, "peak_mb": [points[size][1] for size in sizes],
+                        "exponent": _rounded(growth_exponent(sizes, walls))}
+        if failed:
+            stages[name]["failed"] = failed
+    lines = {**previous.get("lines", {}), **current["lines"]}
+    return {**current, "stages": stages, "lines": dict(sorted(lines.items(), key=lambda item: int(item[0])))}
+
+
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 

@@ -68,6 +68,16 @@ def write_replicated_transactions(transactions: pd.DataFrame, copies: int, path:
     return written
 
 
+def written_shop(copies: int, folder: Path) -> ReplicatedShop | None:
+    """The replicated shop already written in ``folder`` by :func:`write_replicated_shop`, or ``None``."""
+    data, pricing_data = folder / "data.yaml", folder / "data_pricing.yaml"
+    transactions = folder / "transactions.parquet"
+    if not (data.is_file() and transactions.is_file()):
+        return None
+    lines = pq.ParquetFile(transactions).metadata.num_rows
+    return ReplicatedShop(copies, data, pricing_data if pricing_data.is_file() else data, lines)
+
+
 def write_replicated_shop(shop: ShopData, copies: int, folder: Path) -> ReplicatedShop:
     """Write the shop ``copies`` times over (transactions; products and promotions once, being the same
     catalogue) with the data configs that point at the files."""

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from training.bench_scale import Run, Stage, growth_exponent, run_bench, run_timed, stage_table
+from training.bench_scale import Run, Stage, growth_exponent, merge, run_bench, run_timed, stage_table
 from training.replicate import ReplicatedShop
 
 
@@ -54,3 +54,16 @@ def test_bench_json_has_the_issue_shape(tmp_path, monkeypatch):
     assert set(entry) == {"sizes", "wall_s", "peak_mb", "exponent"}
     assert entry["sizes"] == [1, 2] and all(w > 0 for w in entry["wall_s"]) and all(m > 0 for m in entry["peak_mb"])
     assert isinstance(payload["spark"], dict) and payload["lines"] == {"1": 1, "2": 2}
+
+
+def test_an_update_keeps_what_it_did_not_repeat_and_recomputes_the_exponent():
+    def payload(sizes, walls, lines):
+        entry = {"sizes": sizes, "wall_s": walls, "peak_mb": [1.0] * len(sizes), "exponent": None}
+        return {"stages": {"s": entry}, "spark": {}, "lines": lines, "machine": {}, "notes": []}
+
+    earlier = payload([1, 2], [1.0, 99.0], {"1": 10, "2": 20})
+    merged = merge(earlier, payload([2, 4], [2.0, 4.0], {"2": 20, "4": 40}))
+    entry = merged["stages"]["s"]
+    assert entry["sizes"] == [1, 2, 4] and entry["wall_s"] == [1.0, 2.0, 4.0]  # the new 2x replaces the old
+    assert entry["exponent"] == pytest.approx(1.0)
+    assert list(merged["lines"]) == ["1", "2", "4"]

@@ -9,7 +9,7 @@ from engine.data.columns import Columns
 from engine.data.dataset import ShopData
 from engine.data.sources import load_shop
 from engine.errors import EngineError
-from training.replicate import replicate_copy, write_replicated_shop, write_replicated_transactions
+from training.replicate import replicate_copy, write_replicated_shop, write_replicated_transactions, written_shop
 
 
 def test_copies_have_distinct_customers_and_orders_and_the_same_lines(tiny_transactions, tmp_path):
@@ -48,3 +48,9 @@ def test_the_written_data_config_loads_as_a_shop_k_times_larger(tiny_transaction
     assert loaded.transactions[Columns.customer].nunique() == 2 * tiny_transactions[Columns.customer].nunique()
     assert loaded.transactions[Columns.revenue].sum() == pytest.approx(2 * tiny_transactions[Columns.revenue].sum())
     assert len(loaded.products) == len(products)
+
+
+def test_a_shop_written_before_is_found_again(tiny_transactions, tmp_path):
+    assert written_shop(2, tmp_path) is None
+    written = write_replicated_shop(ShopData(transactions=tiny_transactions, source="tiny"), 2, tmp_path)
+    assert written_shop(2, tmp_path) == written
