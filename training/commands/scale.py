@@ -43,7 +43,7 @@ def replicated_shops(source: DataArgs, multiples: list[int], folder: Path) -> di
 @takes_data()
 def bench(
     source: DataArgs,
-    out: Annotated[Path, typer.Option("--out", help="JSON file to write (the plot goes beside it, .png).")] = Path("bench/scale.json"),
+    out: Annotated[Path, typer.Option("--out", help="JSON file to write (the plot goes beside it, .png).")] = Path("out/bench/scale.json"),
     sizes: Annotated[str, typer.Option("--sizes", help="Multiples of the shop to build and time, run in this order, e.g. 1,2,4,10.")] = "1,2,4",
     stage: Annotated[list[str] | None, typer.Option("--stage", help="Run only this stage (repeatable); default: all.")] = None,
     work: Annotated[Path | None, typer.Option("--work", help="Folder for the replicated data, logs and models (default: a new temporary folder).")] = None,
