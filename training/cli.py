@@ -30,6 +30,7 @@ from training.commands import (
     monitoring,
     pricing,
     recommender,
+    scale,
     segments,
     serving,
 )
@@ -123,6 +124,7 @@ app.command("monitor")(monitoring.monitor)
 app.command("retrain")(monitoring.retrain)
 bench_app.command("loop")(loop.bench)
 app.add_typer(experiment.app, name="experiment")
+bench_app.command("scale")(scale.bench)
 
 
 def main() -> None:

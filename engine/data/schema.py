@@ -119,9 +119,23 @@ def _blank_to_na(values: pd.Series) -> pd.Series:
 
 
 def _coerce_id(values: pd.Series) -> pd.Series:
+    """Ids as text (object dtype), blanks missing. Each distinct value is converted once and the rows
+    share its one string object: a column holds far fewer distinct ids than lines, and a string per
+    line was most of the time of loading a shop and, for integer ids, most of its memory."""
+    codes, uniques = pd.factorize(values)  # a missing value gets code -1
     if pd.api.types.is_integer_dtype(values) and not values.hasnans:
-        return values.astype(str).astype(object)
-    values = _blank_to_na(values)
+        text = np.asarray(uniques.astype(str), dtype=object)
+        return pd.Series(text[codes], index=values.index, dtype=object, name=values.name)
+    distinct = pd.Series(uniques)
+    if isinstance(distinct.dtype, pd.CategoricalDtype):
+        distinct = distinct.astype(object)
+    text = _distinct_id_text(_blank_to_na(distinct)).to_numpy(dtype=object)
+    missing = getattr(values.dtype, "na_value", np.nan)  # as the column's own missing value (pd.NA for Int64)
+    coerced = np.where(codes >= 0, text[np.maximum(codes, 0)] if len(text) else missing, missing)
+    return pd.Series(coerced, index=values.index, dtype=object, name=values.name)
+
+
+def _distinct_id_text(values: pd.Series) -> pd.Series:
     if pd.api.types.is_float_dtype(values):
         # ids read as float because of a missing value: 123.0 -> "123"
         as_int = values.dropna()

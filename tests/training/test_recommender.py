@@ -17,6 +17,7 @@ from training import tracking
 from training.recommender import (
     MODEL_NAME,
     RecommenderConfig,
+    TimeProtocol,
     add_latency,
     cuts_payload,
     gate_on_baselines,
@@ -165,3 +166,12 @@ def test_config_errors_name_the_key(tmp_path):
     with pytest.raises(EngineError, match="holdout_days"):
         load_config(path)
     assert load_config().candidates  # the shipped config is valid
+
+
+def test_the_catalogue_threshold_is_a_count_or_a_share_of_customers_whichever_is_larger():
+    time_protocol = TimeProtocol(min_item_buyers=10, min_item_buyer_share=0.004)
+    # Complete Journey's 2,469 households: the count; replicated k times: k times the count, so an item
+    # bought by b households enters at every size exactly when b >= 10
+    assert [time_protocol.catalogue_threshold(2469 * k) for k in (1, 2, 4, 10)] == [10, 20, 40, 99]
+    assert time_protocol.catalogue_threshold(2500) == 10  # 0.004 x 2500 is 10, not 10.000000000000002
+    assert TimeProtocol(min_item_buyers=10, min_item_buyer_share=0.0).catalogue_threshold(10**6) == 10

@@ -78,6 +78,19 @@ def test_time_zones_are_converted_to_utc_and_ids_become_text():
     assert clean["customer_id"].tolist() == ["101", "102"]
 
 
+def test_an_id_seen_on_many_lines_is_one_string_and_nullable_integers_read_as_integers():
+    raw = pd.DataFrame(
+        {"customer_id": pd.array([101, 101, 102], dtype="Int64"), "product_id": [7, 7, 8], "order_id": ["o1", "o1", "o2"],
+         "timestamp": ["2024-01-02"] * 3, "quantity": [1, 2, 1], "unit_price": [1.0, 2.0, 3.0]}
+    )
+    raw.loc[1, "product_id"] = 9
+    clean, _ = validate_transactions(raw)
+    assert clean["customer_id"].tolist() == ["101", "101", "102"]  # not "101.0" (nullable Int64)
+    # one string object per distinct id, shared by its lines: the memory of a column grows with its ids
+    assert clean["customer_id"].iloc[0] is clean["customer_id"].iloc[1]
+    assert clean["order_id"].iloc[0] is clean["order_id"].iloc[1]
+
+
 def test_products_and_customers_contracts():
     products, report = validate_products(
         pd.DataFrame({"product_id": ["a", "a", "b"], "category": ["x", "y", None]}), on_bad_rows="quarantine"
