@@ -66,6 +66,8 @@ def spark_session(settings: SparkSettings | None = None) -> SparkSession:
         builder.appName("crm-engine")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        # pandas writes nanosecond timestamps, which Spark reads only as integers (read_transactions converts)
+        .config("spark.sql.legacy.parquet.nanosAsLong", "true")
         .config("spark.checkpoint.dir", checkpoints)
         .getOrCreate()
     )

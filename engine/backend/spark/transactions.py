@@ -70,6 +70,8 @@ def read_transactions(spark: SparkSession, source: str) -> DataFrame:
     missing = [name for name in c.TRANSACTION_REQUIRED if name not in frame.columns]
     if missing:
         raise DataValidationError(f"{source}: missing required column(s) {missing}; has {frame.columns}")
+    if dict(frame.dtypes)[c.timestamp] == "bigint":  # nanoseconds since the epoch (a pandas-written file)
+        frame = frame.withColumn(c.timestamp, F.timestamp_micros(F.floor(F.col(c.timestamp) / 1000)))
     bad = (
         F.col(c.customer).isNull() | F.col(c.item).isNull() | F.col(c.order).isNull() | F.col(c.timestamp).isNull()
         | F.col(c.quantity).isNull() | (F.col(c.quantity) == 0)
