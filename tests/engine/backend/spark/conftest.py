@@ -24,3 +24,7 @@ def backend(spark):
     from engine.backend.spark.backend import SparkBackend
 
     return SparkBackend(spark)
+
+
+# the customer-value fixtures (a small synthetic shop, its snapshots, fitted churn and CLV models)
+from tests.engine.customers.conftest import churn_model, clv_model, small_shop, small_snapshots  # noqa: E402,F401
