@@ -16,7 +16,6 @@ from contextvars import ContextVar
 from engine.backend.base import Backend
 from engine.backend.local import LocalBackend
 
-ENGINES = ("local", "spark")
 _ACTIVE: ContextVar[Backend] = ContextVar("crm_backend", default=LocalBackend())
 
 

@@ -9,16 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import Enum
 from typing import Annotated, Any
 
 import typer
 
-from engine.backend import ENGINES, use_backend
+from engine.backend import use_backend
 from training.commands.data import with_options
 from training.console import console
 
+class Engine(str, Enum):
+    """The engines a command can run on (typer lists and checks them)."""
+
+    local = "local"
+    spark = "spark"
+
+
 EngineOption = Annotated[
-    str,
+    Engine,
     typer.Option(
         "--engine", envvar="CRM_ENGINE",
         help="Where aggregation, ALS and per-product fits run: local (this process) or spark (extra crm-engine\\[spark]).",
@@ -34,12 +42,10 @@ RemoteOption = Annotated[
 
 
 @contextmanager
-def engine_backend(engine: str, master: str = "local[2]", remote: str | None = None) -> Iterator[None]:
+def engine_backend(engine: Engine, master: str = "local[2]", remote: str | None = None) -> Iterator[None]:
     """Run the block on the chosen engine: nothing to set up for ``local``; a Spark session (stopped
     after the block) for ``spark``."""
-    if engine not in ENGINES:
-        raise typer.BadParameter(f"{engine!r} is not one of {', '.join(ENGINES)}", param_hint="--engine")
-    if engine == "local":
+    if engine == Engine.local:
         yield
         return
     from engine.backend.spark.backend import SparkBackend
@@ -56,7 +62,7 @@ def engine_backend(engine: str, master: str = "local[2]", remote: str | None = N
 
 def takes_engine(command: Callable) -> Callable:
     """Give a command ``--engine``, ``--spark-master`` and ``--spark-remote`` and run it on that engine."""
-    shared = {"engine": (EngineOption, "local"), "spark_master": (MasterOption, "local[2]"), "spark_remote": (RemoteOption, None)}
+    shared = {"engine": (EngineOption, Engine.local), "spark_master": (MasterOption, "local[2]"), "spark_remote": (RemoteOption, None)}
 
     def run(command: Callable, options: dict[str, Any]) -> Any:
         chosen = options.pop("shared")

@@ -9,11 +9,11 @@ and recommendations depend on one customer each, so they are what fans out.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
 from engine.customers.scoring import CHURN_PROBABILITY, EXPECTED_CLV, RISK_BAND, VALUE_AT_RISK, RiskBands
@@ -22,6 +22,7 @@ from engine.data.columns import Columns
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+CUSTOMERS_PER_PARTITION = 50_000
 TOP_ITEMS = "top_items"
 TOP_SOURCE = "top_source"
 SCHEMA = (
@@ -73,12 +74,11 @@ def score_to_parquet(
 ) -> int:
     """Score ``customers`` (index customer_id; the churn model's features and ``expected_clv``) with
     ``mapInPandas`` and write them to the Parquet folder ``out``; returns the number of rows written."""
-    from engine.backend.spark.session import size_partitions
-
     table = customers.rename_axis(Columns.customer).reset_index()
     table[Columns.customer] = table[Columns.customer].astype(str)
-    partitions = size_partitions(spark, len(table) * 100)  # scoring a customer costs ~ a hundred lines' aggregation
-    frame = spark.createDataFrame(table).repartition(partitions)
+    # each partition's Python worker imports the engine and loads the models once: a few seconds, so
+    # a partition is given enough customers to be worth it
+    frame = spark.createDataFrame(table).repartition(max(1, math.ceil(len(table) / CUSTOMERS_PER_PARTITION)))
     scorer = partition_scorer(Path(churn_dir).resolve(), None if recommender_dir is None else Path(recommender_dir).resolve(), k, bands or RiskBands())
     frame.mapInPandas(scorer, SCHEMA).write.mode("overwrite").parquet(str(out))
-    return int(np.int64(spark.read.parquet(str(out)).count()))
+    return int(spark.read.parquet(str(out)).count())
