@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from engine.backend import LocalBackend, use_backend
-from engine.backend.spark.aggregates import customer_days, purchase_aggregates
+from engine.backend.spark.aggregates import purchase_aggregates
 from engine.backend.spark.transactions import read_transactions
 from engine.customers.features import FeatureSpec, customer_features
 from engine.customers.tiers import TierConfig
@@ -53,8 +53,6 @@ def test_parquet_source_gives_the_same_aggregates(spark, random_transactions, tm
     lines = read_transactions(spark, str(path))
     expected = LocalBackend().purchase_aggregates(random_transactions, AS_OF)
     pd.testing.assert_frame_equal(purchase_aggregates(lines, AS_OF, like=random_transactions), expected, check_exact=True)
-    days = customer_days(lines, None, like=random_transactions)
-    pd.testing.assert_frame_equal(days, LocalBackend().customer_days(random_transactions, None), check_exact=True)
 
 
 def test_parquet_source_with_a_zero_quantity_is_refused_by_count(spark, random_transactions, tmp_path):
