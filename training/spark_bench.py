@@ -89,15 +89,20 @@ def spark_section(
     stages: Sequence[str] = tuple(STAGES),
     spark_master: str = "local[2]",
     workdir: Path | None = None,
+    local_wall_s: Mapping[str, Sequence[float]] | None = None,
 ) -> dict[str, Any]:
     """The ``"spark"`` entry of ``crm bench scale``: Spark's stage timings plus, per stage and size,
-    ``ratio_to_local`` (Spark wall time / local wall time, both measured here in the same run)."""
-    timings = time_engines(data, stages, ("local", "spark"), spark_master, workdir)
-    spark, local = timings["spark"], timings["local"]
+    ``ratio_to_local`` (Spark wall time / local wall time). The local times are measured here, in the
+    same run, unless the caller measured them and passes ``local_wall_s`` ({stage: [seconds per size,
+    in ascending size order]})."""
+    engines = ("spark",) if local_wall_s is not None else ("local", "spark")
+    timings = time_engines(data, stages, engines, spark_master, workdir)
+    spark = timings["spark"]
+    local = local_wall_s if local_wall_s is not None else {stage: timings["local"]["stages"][stage]["wall_s"] for stage in stages}
     spark["ratio_to_local"] = {
-        stage: [round(s / l, 2) for s, l in zip(spark["stages"][stage]["wall_s"], local["stages"][stage]["wall_s"])]
-        for stage in stages
+        stage: [round(s / l, 2) for s, l in zip(spark["stages"][stage]["wall_s"], local[stage])] for stage in stages
     }
-    spark["local"] = local
+    if local_wall_s is None:
+        spark["local"] = timings["local"]
     spark["master"] = spark_master
     return spark
