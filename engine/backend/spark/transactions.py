@@ -35,8 +35,13 @@ class SparkFrames:
         if held is not None and held[0]() is transactions:
             return held[1]
         frame = to_spark(self.spark, transactions)
-        self._copies[key] = (weakref.ref(transactions, lambda _: self._copies.pop(key, None)), frame)
+        self._copies[key] = (weakref.ref(transactions, lambda _: self._drop(key)), frame)
         return frame
+
+    def _drop(self, key: int) -> None:
+        held = self._copies.pop(key, None)
+        if held is not None:
+            held[1].unpersist()
 
 
 def to_spark(spark: SparkSession, transactions: pd.DataFrame) -> DataFrame:
