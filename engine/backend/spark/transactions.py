@@ -4,6 +4,7 @@ transactions contract, so a bad row is named rather than aggregated)."""
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 from typing import TYPE_CHECKING
 
@@ -41,7 +42,9 @@ class SparkFrames:
     def _drop(self, key: int) -> None:
         held = self._copies.pop(key, None)
         if held is not None:
-            held[1].unpersist()
+            # the table may go after the session stopped (at exit): nothing is left to free then
+            with contextlib.suppress(Exception):
+                held[1].unpersist()
 
 
 def to_spark(spark: SparkSession, transactions: pd.DataFrame) -> DataFrame:
