@@ -60,7 +60,7 @@ class _FailsWithAMessage(TyperGroup):
         except click.ClickException as error:
             record_error(error.exit_code, "usage", error.format_message())
             raise
-        except (click.exceptions.Exit, click.Abort, typer.Exit, typer.Abort):
+        except (click.exceptions.Exit, click.Abort, typer.Exit, typer.Abort, typer.TyperException):
             raise
         except Exception as error:  # noqa: BLE001 - every failure ends as a message, see module doc
             if ctx.meta.get("debug"):

@@ -52,12 +52,28 @@ def in_units(days: float, time_unit: str) -> float:
 def purchase_days(transactions: pd.DataFrame, as_of: str | pd.Timestamp | None = None) -> pd.DataFrame:
     """One row per (customer, calendar day with a purchase) before ``as_of``: columns customer_id,
     day, value (the day's net revenue)."""
+    from engine.backend import active_backend
+
+    daily = active_backend().customer_days(transactions, None if as_of is None else pd.Timestamp(as_of))
+    return daily.loc[daily["bought"], [Columns.customer, "day", "value"]].reset_index(drop=True)
+
+
+def customer_day_totals(
+    transactions: pd.DataFrame, as_of: pd.Timestamp | None = None, with_orders: bool = False
+) -> pd.DataFrame:
+    """The reduction of lines to customer-days, in pandas (the local backend's verb): one row per
+    (customer, calendar day with a line) before ``as_of``, sorted, with value (the day's net revenue),
+    bought (a line with positive quantity that day) and, with ``with_orders``, orders (distinct orders
+    with a purchase that day)."""
     c = Columns
-    lines = transactions if as_of is None else transactions.loc[transactions[c.timestamp] < pd.Timestamp(as_of)]
-    day = lines[c.timestamp].dt.normalize()
-    grouped = lines.assign(day=day, bought=lines[c.quantity] > 0).groupby([c.customer, "day"], sort=True)
-    daily = grouped.agg(value=(c.revenue, "sum"), bought=("bought", "any")).reset_index()
-    return daily.loc[daily["bought"], [c.customer, "day", "value"]].reset_index(drop=True)
+    lines = transactions if as_of is None else transactions.loc[transactions[c.timestamp] < as_of]
+    bought = lines[c.quantity] > 0
+    extra = {"purchase_order": lines[c.order].where(bought)} if with_orders else {}
+    grouped = lines.assign(day=lines[c.timestamp].dt.normalize(), bought=bought, **extra).groupby([c.customer, "day"], sort=True)
+    totals = {"value": (c.revenue, "sum"), "bought": ("bought", "any")}
+    if with_orders:
+        totals["orders"] = ("purchase_order", "nunique")
+    return grouped.agg(**totals).reset_index()
 
 
 def btyd_summary(

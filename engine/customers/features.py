@@ -118,18 +118,18 @@ def customer_features(
     as_of = pd.Timestamp(as_of)
     c = Columns
     past = transactions.loc[transactions[c.timestamp] < as_of]
-    rfm = rfm_scores(past, as_of)
+    rfm = rfm_scores(transactions, as_of)
     frame = rfm[["recency_days", "frequency", "monetary", "r_score", "f_score", "m_score"]].copy()
     frame["tenure_days"] = (as_of - rfm["first_purchase"]) / pd.Timedelta(days=1)
-    frame = frame.join(_gaps(purchase_days(past), as_of))
+    frame = frame.join(_gaps(purchase_days(transactions, as_of), as_of))
     frame["recency_over_gap"] = frame["recency_days"] / frame["mean_gap_days"]
     frame["gap_cv"] = frame["std_gap_days"] / frame["mean_gap_days"]
     frame = frame.join(_lines(past, as_of, products))
     recent, prior = frame["spend_90"].clip(lower=0), frame["spend_prior_90"].clip(lower=0)
     frame["spend_trend"] = recent / (recent + prior).where(recent + prior > 0)
     frame["order_value"] = frame["monetary"] / frame["frequency"]
-    frame = frame.join(loyalty_tiers(past, as_of, spec.tiers)[[TIER_RANK, WINDOW_VALUE]])
-    summary = btyd_summary(past, as_of, spec.time_unit)
+    frame = frame.join(loyalty_tiers(transactions, as_of, spec.tiers)[[TIER_RANK, WINDOW_VALUE]])
+    summary = btyd_summary(transactions, as_of, spec.time_unit)
     models, outputs = _probabilistic(summary, in_units(spec.horizon_days, spec.time_unit))
     frame = frame.join(outputs)[list(FEATURES)]
     if aftersales is not None:

@@ -40,12 +40,28 @@ def rfm_scores(transactions: pd.DataFrame, as_of: str | pd.Timestamp) -> pd.Data
 
     Customers with no purchase before ``as_of`` (none, or only returns) are not scored.
     """
+    from engine.backend import active_backend
+
     c = Columns
     as_of = pd.Timestamp(as_of)
+    frame = active_backend().purchase_aggregates(transactions, as_of)
+    if frame.empty:
+        raise EngineError(f"no purchases before as_of={as_of.date()}: nothing to score")
+    frame[RECENCY] = (as_of - frame[LAST_PURCHASE]) / pd.Timedelta(days=1)
+    frame[R_SCORE] = rank_scores(-frame[RECENCY])
+    frame[F_SCORE] = rank_scores(frame[FREQUENCY])
+    frame[M_SCORE] = rank_scores(frame[MONETARY])
+    frame.index.name = c.customer
+    return frame[[RECENCY, FREQUENCY, MONETARY, R_SCORE, F_SCORE, M_SCORE, FIRST_PURCHASE, LAST_PURCHASE]]
+
+
+def purchase_aggregates(transactions: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The reduction RFM rests on, in pandas (the local backend's verb): per customer with a purchase
+    before ``as_of`` (index sorted), first_purchase, last_purchase, frequency (distinct orders with a
+    purchase) and monetary (net revenue of all their lines, returns included)."""
+    c = Columns
     past = transactions.loc[transactions[c.timestamp] < as_of]
     purchases = past.loc[past[c.quantity] > 0]
-    if purchases.empty:
-        raise EngineError(f"no purchases before as_of={as_of.date()}: nothing to score")
     by_customer = purchases.groupby(c.customer, sort=True)
     frame = pd.DataFrame(
         {
@@ -54,10 +70,6 @@ def rfm_scores(transactions: pd.DataFrame, as_of: str | pd.Timestamp) -> pd.Data
             FREQUENCY: by_customer[c.order].nunique(),
         }
     )
-    frame[RECENCY] = (as_of - frame[LAST_PURCHASE]) / pd.Timedelta(days=1)
     frame[MONETARY] = past.groupby(c.customer)[c.revenue].sum().reindex(frame.index)
-    frame[R_SCORE] = rank_scores(-frame[RECENCY])
-    frame[F_SCORE] = rank_scores(frame[FREQUENCY])
-    frame[M_SCORE] = rank_scores(frame[MONETARY])
     frame.index.name = c.customer
-    return frame[[RECENCY, FREQUENCY, MONETARY, R_SCORE, F_SCORE, M_SCORE, FIRST_PURCHASE, LAST_PURCHASE]]
+    return frame

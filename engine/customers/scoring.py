@@ -68,11 +68,8 @@ def score_customers(
     """
     as_of = pd.Timestamp(as_of) if as_of is not None else default_as_of(transactions)
     bands = bands or RiskBands()
-    snapshot = customer_features(transactions, as_of, churn.spec_, products, aftersales)
-    clv_snapshot = snapshot if clv.spec_ == churn.spec_ else customer_features(transactions, as_of, clv.spec_, products, aftersales)
-    features = snapshot.features
+    features, value = features_and_clv(transactions, churn, clv, as_of, products, aftersales)
     probability = churn.predict_proba(features)
-    value = pd.Series(clv.lifetime_value(clv_snapshot), index=clv_snapshot.features.index).reindex(features.index)
     scores_1_to_5 = features[[R_SCORE, F_SCORE, M_SCORE]].astype("int64")
     tier_names = np.array([tier.name for tier in churn.spec_.tiers.tiers], dtype=object)
     scores = pd.DataFrame(
@@ -118,6 +115,23 @@ def select_customers(
     key = pd.to_numeric(selected[sort_by], errors="coerce").to_numpy(dtype=np.float64)
     order = np.lexsort((selected.index.to_numpy(), -key if descending else key))
     return selected.iloc[order]
+
+
+def features_and_clv(
+    transactions: pd.DataFrame,
+    churn: ChurnClassifier,
+    clv: ClvModel,
+    as_of: pd.Timestamp,
+    products: pd.DataFrame | None = None,
+    aftersales: AfterSales | None = None,
+) -> tuple[pd.DataFrame, pd.Series]:
+    """The churn model's features of every customer with a purchase before ``as_of`` and their expected
+    CLV (aligned on the features' index). The CLV is a whole-population computation (its LightGBM
+    spend is scaled to the probabilistic total); the churn score of a row depends on that row alone."""
+    snapshot = customer_features(transactions, as_of, churn.spec_, products, aftersales)
+    clv_snapshot = snapshot if clv.spec_ == churn.spec_ else customer_features(transactions, as_of, clv.spec_, products, aftersales)
+    value = pd.Series(clv.lifetime_value(clv_snapshot), index=clv_snapshot.features.index)
+    return snapshot.features, value.reindex(snapshot.features.index)
 
 
 def churn_list(

@@ -65,22 +65,18 @@ class TierConfig(BaseModel):
         return np.clip(np.searchsorted(thresholds, values, side="right") - 1, 0, None)
 
 
-def _daily_values(transactions: pd.DataFrame, config: TierConfig) -> pd.DataFrame:
+def _daily_values(transactions: pd.DataFrame, config: TierConfig, as_of: pd.Timestamp) -> pd.DataFrame:
+    from engine.backend import active_backend
+
     c = Columns
-    day = transactions[c.timestamp].dt.normalize()
-    value = transactions[c.revenue]
+    bonus = config.basis == "points" and bool(config.points_per_order)
+    daily = active_backend().customer_days(transactions, as_of, with_orders=bonus)
+    value = daily["value"]
     if config.basis == "points":
         value = value * config.points_per_currency
-    daily = pd.DataFrame({c.customer: transactions[c.customer], "day": day, "value": value})
-    daily = daily.groupby([c.customer, "day"], sort=True)["value"].sum().reset_index()
-    if config.basis == "points" and config.points_per_order:
-        purchases = transactions.loc[transactions[c.quantity] > 0]
-        orders = purchases.groupby([c.customer, purchases[c.timestamp].dt.normalize().rename("day")])[c.order].nunique()
-        bonus = orders.rename("bonus").reset_index()
-        daily = daily.merge(bonus, on=[c.customer, "day"], how="left")
-        daily["value"] += daily["bonus"].fillna(0) * config.points_per_order
-        daily = daily.drop(columns="bonus")
-    return daily
+    if bonus:
+        value = value + daily["orders"] * config.points_per_order
+    return pd.DataFrame({c.customer: daily[c.customer], "day": daily["day"], "value": value})
 
 
 def loyalty_tiers(
@@ -95,8 +91,7 @@ def loyalty_tiers(
     c = Columns
     config = config or TierConfig()
     as_of = pd.Timestamp(as_of).normalize()
-    past = transactions.loc[transactions[c.timestamp] < as_of]
-    daily = _daily_values(past, config)
+    daily = _daily_values(transactions, config, as_of)
     customers, customer_code = np.unique(daily[c.customer].to_numpy(dtype=str), return_inverse=True)
     # integer days before as_of: a line on day d counts in the window evaluated at day s iff s-W <= d < s
     origin = as_of - pd.Timedelta(days=config.window_days + config.grace_days + 1)

@@ -53,6 +53,16 @@ def check_panel(panel: pd.DataFrame, extra: tuple[str, ...] = ()) -> None:
 
 
 def per_product_slopes(frame: pd.DataFrame, y: str, x: str, instrument: str | None = None) -> pd.DataFrame:
+    """Per product, the slope of ``y`` on ``x`` with its standard error (:func:`product_slopes`), on the
+    active backend (:mod:`engine.backend`: in this process, or fanned out per category on Spark)."""
+    from engine.backend import active_backend
+
+    return active_backend().product_slopes(frame, y, x, instrument)
+
+
+def product_slopes(
+    frame: pd.DataFrame, y: str, x: str, instrument: str | None = None, lags: int | None = None
+) -> pd.DataFrame:
     """Per product, the slope of ``y`` on ``x`` (both already centred or residualised) with a
     heteroskedasticity-robust standard error (HC3: each residual inflated by its leverage, so that a
     product whose slope rests on a few extreme weeks does not look precise), also robust to serial
@@ -65,7 +75,10 @@ def per_product_slopes(frame: pd.DataFrame, y: str, x: str, instrument: str | No
     an instrument of modest strength, an estimate drawn towards the confounded least-squares slope also
     has the smallest residuals, so its own-slope standard error looks small and the pooling would favour
     exactly the most biased estimates (on the synthetic shop this pulled category means 0.03 towards
-    the confounded side)."""
+    the confounded side).
+
+    The products of one category never affect another's results: a fan-out may call this per category
+    (per product without a category column or instrument) with the Newey-West ``lags`` of the whole panel."""
     z = instrument or x
     parts = frame.assign(_zy=frame[z] * frame[y], _zx=frame[z] * frame[x], _zz=frame[z] ** 2)
     sums = parts.groupby(Columns.item, sort=True).agg(
@@ -81,7 +94,7 @@ def per_product_slopes(frame: pd.DataFrame, y: str, x: str, instrument: str | No
     leverage = (frame[z] ** 2 / frame[Columns.item].map(sums["zz"])).clip(upper=0.99)
     scores = frame[z] * residual / (1 - leverage)
     weeks = frame[P.WEEK] if P.WEEK in frame else None
-    se = np.sqrt(score_variance(scores, frame[Columns.item], weeks)) / sums["zx"].abs()
+    se = np.sqrt(score_variance(scores, frame[Columns.item], weeks, lags)) / sums["zx"].abs()
     usable = (sums["weeks"] >= 3) & np.isfinite(slope) & np.isfinite(se) & (se > 0)
     return pd.DataFrame(
         {
@@ -98,6 +111,11 @@ def newey_west_lags(weeks: int) -> int:
     return int(np.floor(4 * (weeks / 100) ** (2 / 9)))
 
 
+def panel_lags(weeks: pd.Series) -> int:
+    """The Newey-West lags for a panel spanning these weeks (first to last, gaps included)."""
+    return newey_west_lags(int(round((weeks.max() - weeks.min()) / pd.Timedelta(days=7))) + 1)
+
+
 def score_variance(scores: pd.Series, items: pd.Series, weeks: pd.Series | None, lags: int | None = None) -> pd.Series:
     """Per product, the variance of the sum of its scores (index: sorted product ids).
 
@@ -112,7 +130,7 @@ def score_variance(scores: pd.Series, items: pd.Series, weeks: pd.Series | None,
     position = ((weeks - weeks.min()) / pd.Timedelta(days=7)).round().astype(int).to_numpy()
     grid = np.zeros((len(variance), position.max() + 1))
     np.add.at(grid, (variance.index.get_indexer(items.to_numpy()), position), scores.to_numpy())
-    lags = newey_west_lags(grid.shape[1]) if lags is None else lags
+    lags = panel_lags(weeks) if lags is None else lags
     for lag in range(1, min(lags, grid.shape[1] - 1) + 1):
         variance += 2 * (1 - lag / (lags + 1)) * np.sum(grid[:, lag:] * grid[:, :-lag], axis=1)
     return variance

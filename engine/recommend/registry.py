@@ -40,7 +40,9 @@ def make_recommender(kind: str, params: dict[str, Any] | None = None) -> Recomme
     """A new (unfitted) model of ``kind``; an unknown kind or parameter is an error naming it."""
     if kind not in MODELS:
         raise EngineError(f"unknown recommender kind {kind!r}; known: {sorted(MODELS)}")
-    model_class = MODELS[kind]
+    from engine.backend import active_backend
+
+    model_class = active_backend().model_class(kind, MODELS[kind])
     params = dict(params or {})
     accepted = [name for name in inspect.signature(model_class.__init__).parameters if name != "self"]
     unknown = sorted(set(params) - set(accepted))

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from engine.errors import EngineError
 from training.commands.data import DataArgs, takes_data
+from training.commands.engine_options import takes_engine
 from training.config import load_config
 from training.console import console, step
 
@@ -21,6 +22,7 @@ TrackingOption = Annotated[
 
 
 @takes_data()
+@takes_engine
 def train_churn(
     source: DataArgs,
     out: Annotated[Path, typer.Option("--out", help="Folder for the model, tables and summary.json")] = Path("out/churn"),
@@ -48,6 +50,7 @@ def train_churn(
 
 
 @takes_data()
+@takes_engine
 def train_clv(
     source: DataArgs,
     out: Annotated[Path, typer.Option("--out", help="Folder for the model and summary.json")] = Path("out/clv"),

@@ -110,24 +110,39 @@ def takes_data(default: str = "completejourney", help_text: str = DATA_HELP) -> 
     }
 
     def decorate(command: Callable) -> Callable:
-        own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "source"]
-        added = [
-            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=value, annotation=annotation)
-            for name, (annotation, value) in shared.items()
-        ]
+        def run(command: Callable, options: dict[str, Any]) -> Any:
+            return command(source=DataArgs(**options.pop("shared")), **options)
 
-        @functools.wraps(command)
-        def run(**options: Any) -> Any:
-            source = DataArgs(**{name: options.pop(name) for name in shared})
-            return command(source=source, **options)
-
-        parameters = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + added
-        run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
-        run.__annotations__ = {p.name: p.annotation for p in parameters}
-        del run.__wrapped__  # typer must see the new signature, not the command's
-        return run
+        return with_options(command, shared, run, hidden=("source",))
 
     return decorate
+
+
+def with_options(
+    command: Callable,
+    shared: dict[str, tuple[Any, Any]],
+    run: Callable[[Callable, dict[str, Any]], Any],
+    hidden: tuple[str, ...] = (),
+) -> Callable:
+    """``command`` with the typer options ``shared`` ({name: (annotation, default)}) added to its
+    own (less the ``hidden`` parameters ``run`` fills in); ``run(command, options)`` calls it, the
+    shared options' values gathered under ``options["shared"]``."""
+    own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name not in hidden]
+    added = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=value, annotation=annotation)
+        for name, (annotation, value) in shared.items()
+    ]
+
+    @functools.wraps(command)
+    def wrapped(**options: Any) -> Any:
+        options["shared"] = {name: options.pop(name) for name in shared}
+        return run(command, options)
+
+    parameters = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + added
+    wrapped.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    wrapped.__annotations__ = {p.name: p.annotation for p in parameters}
+    del wrapped.__wrapped__  # typer must see the new signature, not the command's
+    return wrapped
 
 
 @app.command()

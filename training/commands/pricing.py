@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from training.commands.data import DataArgs, takes_data
+from training.commands.engine_options import takes_engine
 from training.config import load_config
 from training.console import console, step
 
@@ -20,6 +21,7 @@ TrackingOption = Annotated[
 
 
 @takes_data()
+@takes_engine
 def train(
     source: DataArgs,
     out: Annotated[Path, typer.Option("--out", help="Folder for the model, tables and summary.json")] = Path("out/pricing"),

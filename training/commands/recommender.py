@@ -13,6 +13,7 @@ from rich.table import Table
 from threadpoolctl import threadpool_limits
 
 from training.commands.data import DataArgs, takes_data
+from training.commands.engine_options import takes_engine
 from training.console import console, step
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ def _results_table(experiment: Experiment, title: str) -> Table:
 
 
 @takes_data()
+@takes_engine
 def train(
     source: DataArgs,
     config: ConfigOption = None,

@@ -17,6 +17,7 @@ from engine.customers.segments import DEFAULT_SEGMENT_RULES, SegmentRules, segme
 from engine.customers.tiers import TierConfig
 from engine.customers.view import customer_view, default_as_of
 from training.commands.data import DataArgs, takes_data
+from training.commands.engine_options import takes_engine
 from training.config import load_config
 from training.console import console, step
 
@@ -32,6 +33,7 @@ class SegmentsConfig(BaseModel):
 
 
 @takes_data()
+@takes_engine
 def segments(
     source: DataArgs,
     out: Annotated[Path, typer.Option("--out", help="Folder for customers.csv, segment_profile.csv, ...")] = Path("out/segments"),
