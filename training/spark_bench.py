@@ -100,7 +100,7 @@ def spark_section(
     spark = timings["spark"]
     local = local_wall_s if local_wall_s is not None else {stage: timings["local"]["stages"][stage]["wall_s"] for stage in stages}
     spark["ratio_to_local"] = {
-        stage: [round(s / l, 2) for s, l in zip(spark["stages"][stage]["wall_s"], local[stage])] for stage in stages
+        stage: [round(spark_s / local_s, 2) for spark_s, local_s in zip(spark["stages"][stage]["wall_s"], local[stage])] for stage in stages
     }
     if local_wall_s is None:
         spark["local"] = timings["local"]

@@ -18,7 +18,8 @@ from engine.backend import use_backend
 from training.commands.data import with_options
 from training.console import console
 
-class Engine(str, Enum):
+
+class Engine(str, Enum):  # noqa: UP042 - typer lists the choices of a str Enum
     """The engines a command can run on (typer lists and checks them)."""
 
     local = "local"

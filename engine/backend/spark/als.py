@@ -29,7 +29,7 @@ import pandas as pd
 from scipy import sparse
 
 from engine.recommend.als import ALSRecommender
-from engine.recommend.base import TrainingData
+from engine.recommend.training_data import TrainingData
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

@@ -37,7 +37,7 @@ def spark_product_slopes(
     for name in {c.item, group}:
         table[name] = table[name].astype(str)
     schema = f"`{c.item}` string, `{RAW_ELASTICITY}` double, `{RAW_SE}` double, `{WEEKS}` long"
-    result = spark.createDataFrame(table).groupBy(group).applyInPandas(per_group, schema).toPandas()
+    result: pd.DataFrame = spark.createDataFrame(table).groupBy(group).applyInPandas(per_group, schema).toPandas()
     result[c.item] = result[c.item].astype(ids) if not pd.api.types.is_object_dtype(ids) else result[c.item]
     result = result.sort_values(c.item, ignore_index=True)
     result[WEEKS] = result[WEEKS].astype(np.int64)

@@ -27,7 +27,7 @@ class SparkFrames:
 
     def __init__(self, spark: SparkSession) -> None:
         self.spark = spark
-        self._copies: dict[int, tuple[weakref.ref, DataFrame]] = {}
+        self._copies: dict[int, tuple[weakref.ref[pd.DataFrame], DataFrame]] = {}
 
     def of(self, transactions: pd.DataFrame) -> DataFrame:
         """The Spark DataFrame of ``transactions``' needed columns (ids as text)."""
@@ -49,9 +49,8 @@ class SparkFrames:
 
 def to_spark(spark: SparkSession, transactions: pd.DataFrame) -> DataFrame:
     """Transactions' needed columns as a cached Spark DataFrame (ids as text, timestamps in UTC)."""
-    from engine.backend.spark.session import size_partitions
-
     from engine.backend.spark.aggregates import ROW
+    from engine.backend.spark.session import size_partitions
 
     columns = [name for name in NEEDED if name in transactions]
     table = transactions[columns].copy()

@@ -10,9 +10,9 @@ from engine.backend import use_backend
 from engine.backend.spark.fanout import spark_product_slopes
 from engine.data.columns import Columns
 from engine.data.synthetic import SyntheticShopConfig, generate_shop
-from engine.pricing.panel import shop_panel
 from engine.pricing.base import product_slopes
 from engine.pricing.fixed_effects import FixedEffectsLogLog
+from engine.pricing.panel import shop_panel
 
 pytestmark = pytest.mark.spark
 
