@@ -200,7 +200,8 @@ def merge(previous: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
         if failed:
             stages[name]["failed"] = failed
     lines = {**previous.get("lines", {}), **current["lines"]}
-    return {**current, "stages": stages, "lines": dict(sorted(lines.items(), key=lambda item: int(item[0])))}
+    return {**current, "stages": stages, "spark": current.get("spark") or previous.get("spark", {}),
+            "lines": dict(sorted(lines.items(), key=lambda item: int(item[0])))}
 
 
 def _rounded(value: float | None) -> float | None:
@@ -212,12 +213,12 @@ def _failure(run: Run) -> str:
 
 
 def spark_section() -> tuple[dict[str, Any], str | None]:
-    """The ``spark`` part of the JSON (empty until a Spark backend exists) and a note saying why."""
+    """The ``spark`` part of the JSON before the Spark stages ran (empty) and a note saying why."""
     try:
         import pyspark  # noqa: F401
     except ImportError:
         return {}, "spark: not measured (pyspark is not installed: pip install crm-engine[spark])"
-    return {}, "spark: not measured (this bench has no Spark stages yet)"
+    return {}, "spark: not measured (run with --spark)"
 
 
 def machine() -> dict[str, Any]:

@@ -49,6 +49,7 @@ def bench(
     work: Annotated[Path | None, typer.Option("--work", help="Folder for the replicated data, logs and models (default: a new temporary folder).")] = None,
     min_available_gb: Annotated[float, typer.Option("--min-available-gb", help="Stop a stage when the machine's available memory drops below this.")] = 4.0,
     update: Annotated[bool, typer.Option("--update", help="Keep the measurements already in --out that this run does not repeat (e.g. 10x stage by stage).")] = False,
+    spark: Annotated[bool, typer.Option("--spark", help="Also time segments and train churn/pricing/recommender with --engine spark (local[2]) and with the local engine in the same run (needs crm-engine[spark]).")] = False,
 ) -> None:
     """Replicate the shop's customers k times for each size (same catalogue, prices and dates), run every
     stage as a fresh `crm` process on each size, and write wall seconds, peak resident MB and the growth
@@ -72,6 +73,12 @@ def bench(
         console.print(f"--update: nothing measured yet in {out}")
     payload = run_bench(stages, shops, folder, min_available_gb, progress=console.print,
                         save=lambda p: write(merge(previous, p), out))
+    if spark:
+        from training.spark_bench import spark_section
+
+        with step("the Spark stages (and the same stages locally, for the ratio)"):
+            payload["spark"] = spark_section({size: str(shop.data) for size, shop in shops.items()})
+        payload["notes"] = [n for n in payload["notes"] if not n.startswith("spark:")]
     payload = merge(previous, payload)
     picture = plot(payload, out.with_suffix(".png"))
     for name, entry in payload["stages"].items():
