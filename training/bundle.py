@@ -40,6 +40,11 @@ if TYPE_CHECKING:
     from engine.customers.scoring import RiskBands
 
 
+BUNDLE_CONTENTS = 2
+"""What a bundle built by this code holds (2: + purchase timeline, evaluation figures, after-sales profile,
+experiment): a stored bundle of an older recipe is rebuilt, not reused."""
+
+
 @dataclass(frozen=True)
 class Champion:
     """The registry version holding the ``champion`` alias of one capability, and its downloaded folder."""
@@ -222,6 +227,7 @@ def import_champions(
                 )
         moment = pd.Timestamp(as_of or config.as_of or default_as_of(shop.transactions))
         metadata = {
+            "contents": BUNDLE_CONTENTS,
             "as_of": str(moment),
             "data_source": shop.source,
             "data_fingerprint": shop.fingerprint(),

@@ -36,10 +36,15 @@ class ShopData:
     truth: Any = None
 
     def fingerprint(self) -> str:
-        """A content hash of the canonical transactions: same rows in the same order, same hash."""
+        """A content hash of the canonical transactions (same rows in the same order, same hash) and,
+        when the shop has them, of its support contacts and surveys (they feed churn and CLV features, so
+        a change there is a change of the models' data)."""
         columns = [name for name in (*Columns.TRANSACTION_REQUIRED, Columns.discount) if name in self.transactions]
-        hashed = pd.util.hash_pandas_object(self.transactions[columns], index=False)
-        return hashlib.sha256(hashed.to_numpy().tobytes()).hexdigest()[:16]
+        digest = hashlib.sha256(pd.util.hash_pandas_object(self.transactions[columns], index=False).to_numpy().tobytes())
+        for table in (self.support_contacts, self.surveys):
+            if table is not None:
+                digest.update(pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes())
+        return digest.hexdigest()[:16]
 
     def summary(self) -> dict[str, Any]:
         """Sizes, time range and validation counts, for logs and the CLI; valid JSON (no NaN or
