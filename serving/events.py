@@ -130,7 +130,8 @@ class Ingester:
             return await asyncio.get_running_loop().run_in_executor(self._executor(), ingest, self.url, events)
         except BrokenProcessPool:  # the ingesting process died: the batch may not be stored; start a new one
             self._pool = None
-            return 503, _unavailable("the ingesting process stopped")
+            return 503, {"error": "the ingesting process stopped while storing this batch, which may or may not be "
+                                  "stored; resend the same batch (events already stored count as duplicates)"}
 
     def stop(self) -> None:
         if self._pool is not None:

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from engine.customers.aftersales import AfterSales
 from engine.customers.features import CHURNED, SPEND, FeatureSpec, Snapshot, customer_features, window_outcomes
 from engine.customers.metrics import normalized_gini
 from engine.customers.view import default_as_of
@@ -106,7 +107,8 @@ class Section:
     def as_dict(self) -> dict[str, Any]:
         tables = {name: None if table is None else table.round(6).to_dict(orient="records")
                   for name, table in (("drift", self.drift), ("prediction_drift", self.prediction_drift))}
-        return {"model": self.model, "version": self.version, "status": self.status, "details": self.details, **tables,
+        status = "breached" if self.breaches and self.status == "ok" else self.status  # never "ok" beside a breach
+        return {"model": self.model, "version": self.version, "status": status, "details": self.details, **tables,
                 "breaches": [breach.as_dict() for breach in self.breaches]}
 
 
@@ -119,7 +121,8 @@ class SnapshotCache:
     def get(self, moment: pd.Timestamp, spec: FeatureSpec) -> Snapshot:
         key = (moment, spec.model_dump_json())
         if key not in self._cache:
-            self._cache[key] = customer_features(self.shop.transactions, moment, spec, self.shop.products)
+            self._cache[key] = customer_features(self.shop.transactions, moment, spec, self.shop.products,
+                                                 AfterSales.of(self.shop))
         return self._cache[key]
 
 

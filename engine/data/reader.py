@@ -119,6 +119,9 @@ def _decode(path: Path, data: bytes, encoding: str | None) -> str:
 
 def _read_csv(path: Path, encoding: str | None) -> pd.DataFrame:
     text = _decode(path, _raw_bytes(path), encoding)
+    if "\x00" in text:  # the CSV parser would silently cut the field there
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise FileReadError(f"{path}: line {line}: a NUL character (byte 0) inside the text; a text file has none")
     header = text.split("\n", 1)[0]
     delimiter = max(_DELIMITERS, key=header.count)
     names = next(csv.reader([header], delimiter=delimiter), [])

@@ -136,12 +136,19 @@ def customer_outcomes(events: pd.DataFrame) -> pd.DataFrame:
     """Per (variant, customer) who was shown recommendations: ``requests`` (answers shown), ``hits``
     (answers with at least one item bought), ``shown`` and ``bought`` (recommended items; an item
     counts once per answer) and ``revenue`` (value of the bought recommendations). Events of other
-    types are ignored; a purchase of an item that was not shown in that answer is not a conversion."""
+    types are ignored; a purchase of an item that was not shown in that answer is not a conversion, nor
+    is one timed before the answer was first shown (when the events carry timestamps, as stored ones do)."""
     e = EventColumns
     events = check_events(events)
     keys = [e.variant, e.customer_id, e.request_id, e.item_id]
     shown = events.loc[events[e.event_type].eq(SHOWN), keys].drop_duplicates()
     bought = events.loc[events[e.event_type].eq(BOUGHT), keys + [e.value]]
+    if e.timestamp in events.columns:
+        moment = pd.to_datetime(events[e.timestamp], utc=True, errors="coerce")
+        first_shown = moment[events[e.event_type].eq(SHOWN)].groupby(
+            [events[k] for k in keys], sort=False, dropna=False).min().rename("shown_at").reset_index()
+        bought = bought.assign(bought_at=moment[bought.index]).merge(first_shown, on=keys, how="left")
+        bought = bought.loc[~(bought["bought_at"] < bought["shown_at"]), keys + [e.value]]  # unknown times are kept
     bought = bought.groupby(keys, sort=False, dropna=False)[e.value].sum().rename("revenue").reset_index()
     lines = shown.merge(bought, on=keys, how="left")
     lines["bought"] = lines["revenue"].notna()

@@ -21,13 +21,14 @@ Rules:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pandas as pd
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from engine.data.schema import (
     BadRows,
@@ -66,9 +67,18 @@ def _plausible_moment(moment: datetime) -> datetime:
     return moment
 
 
-RequiredId = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"\S")]
-OptionalId = Annotated[str | None, Field(None, max_length=MAX_ID_LENGTH)]
 Moment = Annotated[AwareDatetime, AfterValidator(_plausible_moment)]
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _printable(value: str | None) -> str | None:
+    if value is not None and _CONTROL.search(value):
+        raise ValueError("contains a control character (NUL, tab, newline, ...)")
+    return value
+
+
+RequiredId = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"\S"), AfterValidator(_printable)]
+OptionalId = Annotated[str | None, Field(None, max_length=MAX_ID_LENGTH), AfterValidator(_printable)]
 
 
 class Event(BaseModel):
@@ -88,6 +98,14 @@ class Event(BaseModel):
     price: float | None = Field(None, ge=0, le=MAX_PRICE, description=f"price shown or paid (0..{MAX_PRICE:g})")
     quantity: float | None = Field(None, ge=0, le=MAX_QUANTITY, description=f"units bought (0..{MAX_QUANTITY:g})")
     value: float = Field(0.0, ge=0, le=MAX_VALUE, description="revenue of the event (price x quantity)")
+
+    @model_validator(mode="after")
+    def _value_within_price_times_quantity(self) -> Event:
+        """A value above price x quantity is a typo or a forgery, and one such event would dominate
+        revenue per customer; a lower one is a discount and is kept."""
+        if self.price is not None and self.quantity is not None and self.value > self.price * self.quantity * (1 + 1e-9) + 0.01:
+            raise ValueError(f"value {self.value:g} is above price x quantity ({self.price:g} x {self.quantity:g})")
+        return self
 
     def row(self) -> dict[str, Any]:
         """The event as a row of the events table: missing ids as ``""``, the timestamp naive UTC."""

@@ -16,6 +16,7 @@ import pandas as pd
 
 from engine.customers.timeline import MONTH, SPEND
 from engine.errors import EngineError
+from engine.recommend.popularity import PopularityRecommender
 from serving import answers
 from serving.bundle import MODEL_NAMES, Bundle
 from serving.customer_table import REASON_SEPARATOR, SEGMENT, TIER
@@ -93,14 +94,18 @@ class Shown:
     offer: float | None = None
 
 
-def _recommendation_reason(task: str, source: str, bought: float, segment: str | None) -> str:
+def _recommendation_reason(source: str, bought: float, segment: str | None, popularity: bool) -> str:
+    """Why an item is shown, from what the customer really bought (never "bought before" for an item
+    they did not buy, whatever list it came from) and from what kind of model chose it."""
     if source == "cold_start_segment":
         return f"popular with the {segment or 'same'} segment (no usable history of this customer)"
     if source == "cold_start_global":
         return "popular across the shop (no usable history of this customer)"
-    if task == "repeat":
-        times = f"{bought:.0f} time{'s' if round(bought) != 1 else ''}" if bought and float(bought).is_integer() else "before"
+    if bought > 0:
+        times = f"{bought:.0f} time{'s' if round(bought) != 1 else ''}" if float(bought).is_integer() else "before"
         return f"bought {times}; likely to be bought again"
+    if popularity:
+        return "not bought yet; one of the shop's most bought items"
     return "not bought yet; customers with similar baskets buy it"
 
 
@@ -120,8 +125,8 @@ def recommendations(bundle: Bundle, customer_id: str, segment: str | None) -> di
             column = model.items_.index_of(item)
             bought = float(history[0, column]) if history is not None and column >= 0 else 0.0
             price, offer = personal_price(bundle, customer_id, item)
-            rows.append(Shown(item, bundle.category_of(item), _recommendation_reason(task, result.source, bought, segment),
-                              price, offer))
+            reason = _recommendation_reason(result.source, bought, segment, isinstance(model, PopularityRecommender))
+            rows.append(Shown(item, bundle.category_of(item), reason, price, offer))
         shown[task] = rows
     return shown
 

@@ -120,3 +120,12 @@ def test_bad_events_file_is_a_clear_error(tmp_path):
     path.write_text("x")
     result = CliRunner().invoke(app, ["experiment", "report", "--events", str(path)])
     assert result.exit_code == 2 and "events.txt: the file has a header line but no data rows" in result.output
+
+
+def test_report_reads_an_event_store_url(tmp_path):
+    from engine.feedback.store import EventStore
+
+    url = f"sqlite:///{tmp_path / 'events.sqlite'}"
+    EventStore(url).append(_events(0.45))
+    result = CliRunner().invoke(app, ["experiment", "report", "--events", url, "--out", str(tmp_path / "r.json")])
+    assert result.exit_code == 0, result.output

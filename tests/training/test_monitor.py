@@ -67,6 +67,7 @@ def test_a_planted_new_product_range_is_a_named_breach(workspace, tmp_path) -> N
     names = {(b["model"], b["kind"], b["name"]) for b in report["breaches"]}
     assert ("crm-recommender", "feature_drift", "unknown_item_share") in names
     recommender = next(m for m in report["models"] if m["model"] == "crm-recommender")
+    assert recommender["status"] == "breached"  # never "ok" beside its own breach
     assert 0.4 < recommender["details"]["unknown_item_share"] < 0.6  # half of the late lines were renamed
     assert "crm-recommender: feature_drift unknown_item_share" in result.output
 

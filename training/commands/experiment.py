@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Online experiments: per-variant metrics, decision, promote or roll back.", no_args_is_help=True)
 
-EventsOption = Annotated[Path, typer.Option("--events", help="Events file (.parquet, .csv, .jsonl) with the EventColumns.")]
+EventsOption = Annotated[str, typer.Option("--events", help="Events file (.parquet, .csv, .csv.gz) with the EventColumns, or an event store URL (sqlite:///..., postgresql://...).")]
 RuleOption = Annotated[Path | None, typer.Option("--config", help="Decision rule YAML (default: configs/experiment.yaml).")]
 ModelOption = Annotated[str, typer.Option("--model", help="Registered model whose aliases move.")]
 ForceOption = Annotated[bool, typer.Option("--force", help="Act even though the decision rule says otherwise.")]
@@ -56,7 +56,7 @@ def report(
         console.print(f"written: {out}")
 
 
-def _act(action: str, events: Path, config: Path | None, model: str, force: bool, reason: str | None, uri: str | None) -> None:
+def _act(action: str, events: str, config: Path | None, model: str, force: bool, reason: str | None, uri: str | None) -> None:
     from training import experiments, tracking
 
     result = experiments.report_from_file(events, config)

@@ -148,3 +148,13 @@ def test_bad_events_are_named():
         analyse(sticky)
     with pytest.raises(EngineError, match="fewer than 2 customers"):
         analyse(events[events[E.customer_id] != "a"])
+
+
+def test_a_purchase_timed_before_the_answer_was_shown_is_not_attributed():
+    events = pd.DataFrame([_event("rec_shown", "a", "r1", "x", CHAMPION), _event("rec_shown", "a", "r1", "y", CHAMPION),
+                           _event("rec_bought", "a", "r1", "x", CHAMPION, 4.0), _event("rec_bought", "a", "r1", "y", CHAMPION, 6.0)])
+    events[E.timestamp] = ["2026-11-02T10:00:00Z", "2026-11-02T10:00:00Z", "2026-11-02T10:05:00Z", "2026-11-01T09:00:00Z"]
+    row = customer_outcomes(events).loc[(CHAMPION, "a")]
+    assert (row["bought"], row["revenue"], row["hits"]) == (1, 4.0, 1)  # y was bought the day before it was shown
+    untimed = customer_outcomes(events.drop(columns=[E.timestamp])).loc[(CHAMPION, "a")]
+    assert (untimed["bought"], untimed["revenue"]) == (2, 10.0)

@@ -51,3 +51,20 @@ def test_the_customer_page_shows_after_sales_only_when_the_bundle_has_it(bundle)
     with_aftersales = dataclasses.replace(bundle, customers=CustomerTable.from_frame(frame.reset_index() if "customer_id" not in frame.index.names else frame))
     shown = views.customer_detail(with_aftersales, customer)["after_sales"]
     assert shown == {"support_contacts": 2, "open_complaints": 1, "complaint_days_open": 9.0}
+
+
+def test_a_recommendation_says_bought_only_for_items_the_customer_bought(bundle) -> None:
+    model = bundle.recommender
+    for customer in bundle.customers.frame.index[:20]:
+        user = model.customers_.index_of(customer)
+        for rows in views.recommendations(bundle, customer, None).values():
+            for row in rows:
+                column = model.items_.index_of(row.item_id)
+                bought = user >= 0 and column >= 0 and model.history_[user][0, column] > 0
+                assert row.reason.startswith("bought") == bool(bought), (customer, row)
+
+
+def test_reasons_name_the_popularity_model_and_never_claim_a_purchase() -> None:
+    reason = views._recommendation_reason("model", 0.0, None, popularity=True)
+    assert reason == "not bought yet; one of the shop's most bought items"
+    assert views._recommendation_reason("model", 3.0, None, popularity=True).startswith("bought 3 times")
