@@ -14,15 +14,21 @@ from engine.data.schema import validate_transactions
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+def require(available: bool, message: str) -> None:
+    """Go on when ``available``; else skip the test on a user's machine (``make test`` on a fresh machine
+    with only Python) but fail it in CI (``CI`` set, as ``.ci/run`` does): a check must not pass by not
+    running where everything it needs is provided."""
+    if available:
+        return
+    if os.environ.get("CI", "").strip() not in ("", "0", "false"):
+        pytest.fail(f"{message} (CI is set: this test must run)")
+    pytest.skip(message)
+
+
 def shared_data(relative: str) -> Path:
-    """Path of a file under ../shared/data. When it is not there the test is skipped on a user's machine
-    but fails in CI (``CI`` set, as ``.ci/run`` does): a real-data check must not pass by not running."""
+    """Path of a file under ../shared/data (see :func:`require`)."""
     path = SHARED_DATA / relative
-    if not path.exists():
-        message = f"real data set not available: {path}"
-        if os.environ.get("CI", "").strip() not in ("", "0", "false"):
-            pytest.fail(f"{message} (CI is set: real-data tests must run)")
-        pytest.skip(message)
+    require(path.exists(), f"real data set not available: {path}")
     return path
 
 

@@ -19,6 +19,7 @@ import httpx
 import pandas as pd
 import pytest
 
+from tests.conftest import require
 from tests.serving.console.conftest import KEY, SCRIPT_ID
 
 pytestmark = pytest.mark.browser
@@ -39,8 +40,7 @@ def service(tmp_path_factory) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (the browser tests need the system's Chromium)")
+    require(CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install -y chromium (the browser tests need the system's Chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -3,7 +3,11 @@ built once per run; the tests use tiny tables so that the session, not the data,
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
+
+from tests.conftest import require
 
 pytest.importorskip("pyspark", reason="the Spark backend's tests need the extra crm-engine[spark]")
 
@@ -11,6 +15,8 @@ pytest.importorskip("pyspark", reason="the Spark backend's tests need the extra 
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory):
     from engine.backend.spark.session import SparkSettings, spark_session
+
+    require(shutil.which("java") is not None, "no Java runtime: apt-get install openjdk-17-jre-headless (Spark needs Java 17)")
 
     session = spark_session(
         SparkSettings(master="local[2]", driver_memory="1g", checkpoint_dir=str(tmp_path_factory.mktemp("checkpoints")))
