@@ -38,9 +38,9 @@ test: $(VENV)/.installed
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest --nbmake notebooks/ -p no:randomly -q
 
-## test-fast: unit tests only (no real data, no notebooks, no browser, no servers or subprocesses: marker slow)
+## test-fast: unit tests only (no real data, notebooks, browser or Spark; no servers or subprocesses: marker slow)
 test-fast: $(VENV)/.installed
-	$(BIN)/python -m pytest -m "not realdata and not fuzz and not slow and not browser"
+	$(BIN)/python -m pytest -m "not realdata and not fuzz and not slow and not browser and not spark"
 
 clean:
 	rm -rf $(VENV) $(OUT)
