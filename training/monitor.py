@@ -323,12 +323,9 @@ def monitor_pricing(shop: ShopData, champion: Champion, now: pd.Timestamp, confi
 
 
 def load_events(location: str) -> pd.DataFrame:
-    """Feedback events from a file or an event store URL (:func:`engine.feedback.store.load_events`),
-    checked for what monitoring needs (:func:`engine.monitoring.realised.check_events`)."""
-    frame = load_store_events(location)
-    for name in (EventColumns.price, EventColumns.quantity, EventColumns.value):
-        frame[name] = pd.to_numeric(frame[name].replace("", np.nan), errors="coerce")
-    return realised.check_events(frame)
+    """Feedback events from a file or an event store URL (:func:`engine.feedback.store.load_events`:
+    numbers already parsed), checked for what monitoring needs (:func:`engine.monitoring.realised.check_events`)."""
+    return realised.check_events(load_store_events(location))
 
 
 def run_monitor(shop: ShopData, config: MonitorConfig, events: pd.DataFrame | None = None,

@@ -48,6 +48,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 
 from engine.errors import EngineError
 from engine.feedback.events import EVENT_TYPES, EventColumns
+from engine.feedback.validation import read_events
 
 E = EventColumns
 TABLE = "feedback_events"
@@ -217,8 +218,6 @@ def _rows(events: pd.DataFrame) -> list[dict[str, Any]]:
 def load_events(location: str | Path) -> pd.DataFrame:
     """Feedback events from a store URL (``sqlite:///...``, ``postgresql://...``) or from a file (CSV,
     csv.gz, parquet), the file read and validated as ``crm events load`` reads it (bad rows refused by name)."""
-    from engine.feedback.validation import read_events
-
     if "://" in str(location):
         return EventStore(str(location)).read()
     if not Path(location).is_file():
