@@ -144,15 +144,15 @@ def test_config_rejects_unknown_fields():
 
 
 def test_open_complaints_spend_the_lifetime_faster():
-    from engine.data.synthetic import _lifetime_with_complaints
+    from engine.data.synthetic.aftersales import lifetime_with_complaints
 
     spans = np.array([[2.0, 4.0], [3.0, 5.0], [9.0, np.inf]])
     # no effect: the lifetime as drawn
-    assert _lifetime_with_complaints(1.0, 10.0, spans, 1.0) == 11.0
+    assert lifetime_with_complaints(1.0, 10.0, spans, 1.0) == 11.0
     # x3 while open: 1 week to the first complaint, [2, 5) open spends 9 of the 11 weeks, 1 left after week 5
-    assert _lifetime_with_complaints(1.0, 11.0, spans, 3.0) == 6.0
+    assert lifetime_with_complaints(1.0, 11.0, spans, 3.0) == 6.0
     # a lifetime that ends inside an open span: 1 + 1 week, then 2 weeks spent 4x faster take half a week
-    assert _lifetime_with_complaints(1.0, 3.0, spans, 4.0) == 2.5
+    assert lifetime_with_complaints(1.0, 3.0, spans, 4.0) == 2.5
 
 
 def test_aftersales_tables_and_the_complaint_effect():
