@@ -23,20 +23,11 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from engine.data.coerce import coerce_id, coerce_number, coercion_issues
 from engine.data.columns import Columns
-from engine.data.schema import (
-    RULE,
-    BadRows,
-    ValidationReport,
-    _coerce_id,
-    _coerce_number,
-    _coerce_timestamp,
-    _coercion_issues,
-    _finish,
-    _issue_frame,
-    _pandera_issues,
-    _require_columns,
-)
+from engine.data.contract_rules import pandera_issues
+from engine.data.timestamps import coerce_timestamp
+from engine.data.validation_report import RULE, BadRows, ValidationReport, finish, issue_frame, require_columns
 from engine.errors import DataValidationError
 
 DATE = "date"
@@ -68,25 +59,25 @@ def _coerce_flag(values: pd.Series) -> pd.Series:
     if values.dtype == bool:
         return values.astype("float64")
     words = values.astype("string").str.strip().str.lower().map(_FLAG_WORDS)
-    return words.astype("float64").fillna(_coerce_number(values))
+    return words.astype("float64").fillna(coerce_number(values))
 
 
 def _validate(
     table: str, raw: pd.DataFrame, values: dict[str, pa.Column], on_bad_rows: BadRows, flags: bool
 ) -> tuple[pd.DataFrame, ValidationReport]:
     """The shared contract of a product-day or product-week table with numeric ``values``."""
-    _require_columns(table, raw, (Columns.item,))
+    require_columns(table, raw, (Columns.item,))
     key = _key_column(table, raw)
     raw = raw.reset_index(drop=True)
-    typed = pd.DataFrame({Columns.item: _coerce_id(raw[Columns.item])}, index=raw.index)
-    typed[key] = _coerce_timestamp(raw[key], None)[0].dt.normalize()
-    issues = [_coercion_issues(raw[key], typed[key], key, "unparseable date")]
+    typed = pd.DataFrame({Columns.item: coerce_id(raw[Columns.item])}, index=raw.index)
+    typed[key] = coerce_timestamp(raw[key], None)[0].dt.normalize()
+    issues = [coercion_issues(raw[key], typed[key], key, "unparseable date")]
     for name in values:
         if name not in raw:
             typed[name] = 0.0  # documented: a flag column that is not there is never on
             continue
-        typed[name] = _coerce_flag(raw[name]) if flags else _coerce_number(raw[name])
-        issues.append(_coercion_issues(raw[name], typed[name], name, "not a flag or number" if flags else "not a number"))
+        typed[name] = _coerce_flag(raw[name]) if flags else coerce_number(raw[name])
+        issues.append(coercion_issues(raw[name], typed[name], name, "not a flag or number" if flags else "not a number"))
     schema = pa.DataFrameSchema(
         {
             Columns.item: pa.Column(object, nullable=False),
@@ -97,11 +88,11 @@ def _validate(
         report_duplicates="exclude_first",
     )
     reported = {(row, field) for part in issues for row, field in zip(part["row"], part["field"])}
-    found = _pandera_issues(schema, typed)
+    found = pandera_issues(schema, typed)
     found = found.loc[np.array([(row, field) not in reported for row, field in zip(found["row"], found["field"])], dtype=bool)]
     found = found.assign(**{RULE: found[RULE].replace({"duplicate line": _DUPLICATE_KEY if key == DATE else "duplicate product and week"})})
     issues.append(found)
-    clean, report = _finish(table, raw, typed, [_issue_frame(pd.Series(dtype=object), "", ""), *issues], on_bad_rows)
+    clean, report = finish(table, raw, typed, [issue_frame(pd.Series(dtype=object), "", ""), *issues], on_bad_rows)
     return clean[[Columns.item, key, *values]], report
 
 
@@ -121,7 +112,7 @@ def validate_promotions(raw: pd.DataFrame, on_bad_rows: BadRows = "raise") -> tu
 
 def validate_stock(raw: pd.DataFrame, on_bad_rows: BadRows = "raise") -> tuple[pd.DataFrame, ValidationReport]:
     """Enforce the stock contract (module docstring): stock_on_hand is required, a number >= 0."""
-    _require_columns("stock", raw, (Columns.item, STOCK_ON_HAND))
+    require_columns("stock", raw, (Columns.item, STOCK_ON_HAND))
     rule = pa.Column(
         "float64",
         [pa.Check.ge(0, error="negative stock"), pa.Check(np.isfinite, error="not finite")],
