@@ -26,7 +26,7 @@ lines) and are quarantined by default, with the counts in ``ShopData.reports``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -41,6 +41,7 @@ from engine.data.dataset import ShopData
 from engine.data.reader import read_table, read_yaml, require_content
 from engine.data.schema import (
     BadRows,
+    ValidationReport,
     ValueLimits,
     validate_customers,
     validate_products,
@@ -157,12 +158,32 @@ def load_shop(
     """
     if source.endswith(_CONFIG_SUFFIXES):
         return _from_config(_existing(source, source), on_bad_rows, include_promotions, timestamp_format, encoding)
-    others = (products, promotions, stock, support_contacts, surveys)
-    if not source.endswith(_FILE_SUFFIXES) and any(table is not None for table in others):
+    others = {"products": products, "promotions": promotions, "stock": stock, "support_contacts": support_contacts,
+              "surveys": surveys}
+    if not source.endswith(_FILE_SUFFIXES) and any(table is not None for table in others.values()):
         raise EngineError(
             f"products, promotions, stock, support contacts and surveys files go with your own transactions file (FILE.csv, FILE.parquet), "
             f"not with the source {source!r}"
         )
+    builtin = _builtin_shop(source, on_bad_rows, include_promotions)
+    if builtin is not None:
+        return builtin
+    if Path(source).name.endswith(_FILE_SUFFIXES):
+        shop = _validated(
+            str(Path(source).expanduser().resolve()),
+            _rename(read_table(_existing(source, source), encoding), column_map or {}, source),
+            on_bad_rows or "raise", timestamp_format, limits,
+        )
+        _add_tables(shop, others, on_bad_rows or "raise", encoding, timestamp_format, limits)
+        return shop
+    raise EngineError(
+        f"unknown data source {source!r}: use one of {', '.join(BUILTIN_SOURCES)} "
+        f"(cdnow:PATH, movielens:PATH, synthetic:SEED) or a file ending in {', '.join(_FILE_SUFFIXES)}"
+    )
+
+
+def _builtin_shop(source: str, on_bad_rows: BadRows | None, include_promotions: bool) -> ShopData | None:
+    """The built-in data set ``source`` names (bad rows quarantined unless told), or None for another source."""
     kind, _, argument = source.partition(":")
     if kind == "completejourney":
         return _completejourney(on_bad_rows or "quarantine", include_promotions)
@@ -175,26 +196,35 @@ def load_shop(
 
         seed = int(argument) if argument else 0
         return generate_shop(SyntheticShopConfig(seed=seed))
-    path = Path(source)
-    if path.name.endswith(_FILE_SUFFIXES):
-        raw = _rename(read_table(_existing(source, source), encoding), column_map or {}, source)
-        shop = _validated(str(path.expanduser().resolve()), raw, on_bad_rows or "raise", timestamp_format, limits)
-        def dated(validate):  # the after-sales tables read dates as the transactions do
-            return lambda raw, bad_rows: validate(raw, bad_rows, timestamp_format, limits)
+    return None
 
-        tables = {"products": (products, validate_products), "promotions": (promotions, validate_promotions),
-                  "stock": (stock, validate_stock), "support_contacts": (support_contacts, dated(validate_support_contacts)),
-                  "surveys": (surveys, dated(validate_surveys))}
-        for name, (given, validate) in tables.items():
-            if given is not None:
-                frame, report = validate(_shop_table(given, encoding), on_bad_rows or "raise")
-                setattr(shop, name, frame)
-                shop.reports.append(report)
-        return shop
-    raise EngineError(
-        f"unknown data source {source!r}: use one of {', '.join(BUILTIN_SOURCES)} "
-        f"(cdnow:PATH, movielens:PATH, synthetic:SEED) or a file ending in {', '.join(_FILE_SUFFIXES)}"
-    )
+
+_Validator = Callable[[pd.DataFrame, BadRows], tuple[pd.DataFrame, ValidationReport]]
+
+
+def _add_tables(
+    shop: ShopData,
+    tables: dict[str, ShopTable],
+    on_bad_rows: BadRows,
+    encoding: str | None,
+    timestamp_format: str | None,
+    limits: ValueLimits | None,
+) -> None:
+    """Read, validate and attach the user's other tables given (``tables``: attribute name -> file, entry or frame)."""
+
+    def dated(validate: Callable[[pd.DataFrame, BadRows, str | None, ValueLimits | None], tuple[pd.DataFrame, ValidationReport]]) -> _Validator:
+        # the after-sales tables read dates as the transactions do
+        return lambda raw, bad_rows: validate(raw, bad_rows, timestamp_format, limits)
+
+    validators: dict[str, _Validator] = {
+        "products": validate_products, "promotions": validate_promotions, "stock": validate_stock,
+        "support_contacts": dated(validate_support_contacts), "surveys": dated(validate_surveys),
+    }
+    for name, given in tables.items():
+        if given is not None:
+            frame, report = validators[name](_shop_table(given, encoding), on_bad_rows)
+            setattr(shop, name, frame)
+            shop.reports.append(report)
 
 
 def parse_column_map(text: str | None) -> dict[str, str]:
