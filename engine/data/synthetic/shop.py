@@ -9,7 +9,7 @@ import pandas as pd
 from engine.data.aftersales import validate_support_contacts, validate_surveys
 from engine.data.columns import Columns
 from engine.data.dataset import ShopData
-from engine.data.schema import ValidationReport, validate_customers, validate_products, validate_transactions
+from engine.data.schema import validate_customers, validate_products, validate_transactions
 from engine.data.synthetic.aftersales import aftersales_tables, draw_aftersales
 from engine.data.synthetic.baskets import allocate, order_lines, returns
 from engine.data.synthetic.config import SyntheticShopConfig, SyntheticTruth
@@ -97,7 +97,6 @@ def generate_shop(config: SyntheticShopConfig) -> ShopData:
         empty_visit_share=1 - np.unique(lines["visit"].to_numpy()).size / max(len(visits), 1),
         stockout_share=float((market.demand > market.stock).mean()),
     )
-    reports: list[ValidationReport] = [report, product_report, customer_report, support_report, survey_report]
     return ShopData(
         transactions=transactions,
         source=f"synthetic:{config.seed}" + ("" if config.confounded else ":unconfounded"),
@@ -107,7 +106,7 @@ def generate_shop(config: SyntheticShopConfig) -> ShopData:
         stock=stock_table(weekly),
         support_contacts=support,
         surveys=surveys,
-        reports=reports,
+        reports=[report, product_report, customer_report, support_report, survey_report],
         truth=truth,
     )
 
