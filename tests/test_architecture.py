@@ -30,7 +30,7 @@ BEING_SPLIT = {
 MLFLOW_ALLOWED = ("training/tracking.py", "training/tracking/")
 # where the serving bundle is stored in BentoML's model store and the Bento built, and the commands that
 # read that store to start or check the service
-BENTOML_ALLOWED = ("training/bundle_store.py", "training/commands/serving.py", "training/commands/console.py")
+BENTOML_ALLOWED = ("training/model_store.py", "training/commands/serving.py", "training/commands/console.py")
 
 
 def _modules() -> Iterator[tuple[str, ast.Module, int]]:

@@ -236,7 +236,7 @@ def import_champions(
             **({"experiment": experiment.model_dump_json()} if experiment else {}),
         }
         newest = next(iter(stored_bundles(bentoml_home)), None)
-        if newest is not None and newest.info.metadata == metadata:
+        if newest is not None and newest.metadata == metadata:
             problem = damage(newest)
             if problem is None:
                 console.print(f"bundle {newest.tag} already holds these champions, data and settings: reused")
