@@ -9,16 +9,19 @@
 | ``CRM_PERSONAL_ANSWERS_NEED_KEY`` | ``true`` | a price with a ``customer_id`` and ``task=repeat`` recommendations need the key even on an open storefront |
 | ``CRM_MAX_BODY_BYTES`` | ``1048576`` | larger request bodies are refused with 413 (the largest valid request, a full price batch, is ~0.3 MiB) |
 | ``CRM_EVENTS_URL`` | ``sqlite:///<BentoML home>/events.sqlite`` | SQLAlchemy URL of the feedback event store (:mod:`serving.events`) |
+| ``CRM_CONSOLE_*``, ``MLFLOW_TRACKING_URI`` | | the marketing console's settings (:mod:`serving.console.settings`) |
+
+This is the one place the service's environment is read: the API, its middlewares, the console and the
+``crm serve`` commands all take their settings from one :class:`ServingSettings` (:func:`current`).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engine.errors import EngineError
@@ -26,9 +29,6 @@ from engine.errors import EngineError
 BUNDLE_NAME = "crm-bundle"
 API_KEY_HEADER = "x-api-key"
 ENV_PREFIX = "CRM_"
-
-
-Settings = TypeVar("Settings", bound=BaseModel)
 
 
 class SettingsError(EngineError):
@@ -39,7 +39,8 @@ class ServingSettings(BaseSettings):
     """What an operator configures; everything else (limits, routes) is part of the documented API.
     Each field is read from ``CRM_<FIELD>`` (pydantic-settings); an empty variable counts as unset."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True, env_ignore_empty=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True, env_ignore_empty=True,
+                                      populate_by_name=True)
 
     api_key: SecretStr | None = Field(None, description="key for marketing endpoints (X-API-Key header)")
     storefront_open: bool = Field(True, description="storefront endpoints answer without a key")
@@ -54,6 +55,15 @@ class ServingSettings(BaseSettings):
     max_body_bytes: int = Field(2**20, ge=2**10, le=2**26, description="largest request body accepted (bytes)")
     events_url: str | None = Field(None, description="SQLAlchemy URL of the event store; None: a SQLite file "
                                    "next to the model store (serving.events.default_events_url)")
+
+    # the console's own settings, checked further by serving.console.settings.ConsoleSettings
+    console_secure_cookie: bool = Field(True, description="console session cookie only over https")
+    console_session_hours: float = Field(8.0, description="console session lifetime after the login (hours)")
+    console_locale: str = Field("en_US", description="CLDR locale of the console's dates and numbers")
+    console_currency: str = Field("USD", description="ISO 4217 code of the shop's currency")
+    console_retrain_days: int | None = Field(None, description="days between retrains (the console shows the next date)")
+    mlflow_tracking_uri: str | None = Field(None, validation_alias="MLFLOW_TRACKING_URI",
+                                            description="MLflow tracking URI; the console links it when it is http(s)")
 
     @field_validator("api_key", mode="before")
     @classmethod
@@ -80,8 +90,10 @@ class ServingSettings(BaseSettings):
 
 
 def variable(field: str) -> str:
-    """The environment variable of a settings field (``api_key`` -> ``CRM_API_KEY``)."""
-    return f"{ENV_PREFIX}{field.upper()}"
+    """The environment variable of a settings field (``api_key`` -> ``CRM_API_KEY``; a field with an
+    alias is read from the alias: ``mlflow_tracking_uri`` -> ``MLFLOW_TRACKING_URI``)."""
+    alias = ServingSettings.model_fields[field].validation_alias if field in ServingSettings.model_fields else None
+    return alias if isinstance(alias, str) else f"{ENV_PREFIX}{field.upper()}"
 
 
 @cache
@@ -89,15 +101,3 @@ def current() -> ServingSettings:
     """The process's settings, read from the environment once (the service, its middlewares and the
     ``crm serve`` commands all ask here)."""
     return ServingSettings.from_env()
-
-
-def from_environment(model: type[Settings], names: Mapping[str, str], environ: Mapping[str, str] | None, what: str) -> Settings:
-    """``model`` built from the environment variables ``names`` maps its fields to (empty ones count as
-    unset); a bad value raises :class:`SettingsError` naming the variable."""
-    environ = os.environ if environ is None else environ
-    values = {field: environ[name] for field, name in names.items() if environ.get(name, "").strip()}
-    try:
-        return model(**values)
-    except ValidationError as error:
-        problems = "; ".join(f"{names[str(e['loc'][0])]}: {e['msg']}" for e in error.errors())
-        raise SettingsError(f"invalid {what} configuration: {problems}") from error

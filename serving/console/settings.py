@@ -1,4 +1,5 @@
-"""Run-time configuration of the marketing console, read from environment variables.
+"""Run-time configuration of the marketing console: its part of the service's settings
+(:class:`serving.settings.ServingSettings`, the one reader of the environment; the key is the API's).
 
 | variable | default | meaning |
 |---|---|---|
@@ -17,18 +18,19 @@ from collections.abc import Mapping
 
 from babel import Locale, UnknownLocaleError
 from babel.numbers import get_currency_name
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from serving.settings import from_environment
+from serving.settings import ServingSettings, SettingsError, current, variable
 
-_ENV = {
-    "api_key": "CRM_API_KEY",
-    "secure_cookie": "CRM_CONSOLE_SECURE_COOKIE",
-    "session_hours": "CRM_CONSOLE_SESSION_HOURS",
-    "locale": "CRM_CONSOLE_LOCALE",
-    "currency": "CRM_CONSOLE_CURRENCY",
-    "retrain_days": "CRM_CONSOLE_RETRAIN_DAYS",
-    "mlflow_uri": "MLFLOW_TRACKING_URI",
+# console field -> the ServingSettings field it comes from
+_SOURCE = {
+    "api_key": "api_key",
+    "secure_cookie": "console_secure_cookie",
+    "session_hours": "console_session_hours",
+    "locale": "console_locale",
+    "currency": "console_currency",
+    "retrain_days": "console_retrain_days",
+    "mlflow_uri": "mlflow_tracking_uri",
 }
 
 
@@ -68,6 +70,18 @@ class ConsoleSettings(BaseModel):
         return uri.rstrip("/") if uri.startswith(("http://", "https://")) else None
 
     @classmethod
+    def of(cls, settings: ServingSettings) -> ConsoleSettings:
+        """The console's part of the service's settings; a bad value is a :class:`SettingsError` naming
+        its environment variable."""
+        values = {field: getattr(settings, source) for field, source in _SOURCE.items()}
+        try:
+            return cls(**{field: value for field, value in values.items() if value is not None})
+        except ValidationError as error:
+            problems = "; ".join(f"{variable(_SOURCE[str(e['loc'][0])])}: {e['msg']}" for e in error.errors())
+            raise SettingsError(f"invalid console configuration: {problems}") from error
+
+    @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ConsoleSettings:
-        """Settings from ``environ`` (default: the process environment); empty variables count as unset."""
-        return from_environment(cls, _ENV, environ, "console")
+        """The console's settings from ``environ``, default the process's settings (:func:`serving.settings.current`,
+        read once for the service and the console); empty variables count as unset."""
+        return cls.of(current() if environ is None else ServingSettings.from_env(environ))

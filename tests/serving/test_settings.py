@@ -49,3 +49,25 @@ def test_a_bad_value_is_refused_naming_the_variable(variable: str, value: str) -
 def test_personal_answers_and_the_body_limit_are_configurable() -> None:
     settings = ServingSettings.from_env({"CRM_PERSONAL_ANSWERS_NEED_KEY": "false", "CRM_MAX_BODY_BYTES": "4096"})
     assert settings.personal_answers_need_key is False and settings.max_body_bytes == 4096
+
+
+def test_the_console_takes_its_settings_from_the_one_service_source(monkeypatch) -> None:
+    from serving.console.settings import ConsoleSettings
+    from serving.settings import current
+
+    monkeypatch.setenv("CRM_API_KEY", "first")
+    monkeypatch.setenv("CRM_CONSOLE_LOCALE", "de_DE")
+    current.cache_clear()
+    try:
+        console = ConsoleSettings.from_env()
+        monkeypatch.setenv("CRM_API_KEY", "second")  # read once, for the service and the console alike
+        assert console.api_key.get_secret_value() == current().api_key.get_secret_value() == "first"
+        assert ConsoleSettings.from_env().api_key.get_secret_value() == "first" and console.locale == "de_DE"
+        assert ConsoleSettings.of(ServingSettings(api_key="k", mlflow_tracking_uri="https://m/")).mlflow_link == "https://m"
+    finally:
+        current.cache_clear()
+
+
+def test_the_tracking_uri_is_read_from_mlflows_own_variable() -> None:
+    assert ServingSettings.from_env({"MLFLOW_TRACKING_URI": "http://tracking:5000"}).mlflow_tracking_uri == "http://tracking:5000"
+    assert ServingSettings.from_env({"CRM_MLFLOW_TRACKING_URI": "http://elsewhere"}).mlflow_tracking_uri is None
