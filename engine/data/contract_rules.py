@@ -3,6 +3,8 @@ schema cannot say (a discount above its line's value, duplicate and conflicting 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
@@ -12,7 +14,7 @@ from engine.data.limits import ValueLimits
 from engine.data.validation_report import FIELD, ROW, RULE, VALUE, issue_frame
 
 
-def _finite_rule(predicate, error: str) -> pa.Check:
+def _finite_rule(predicate: Callable[[pd.Series], pd.Series], error: str) -> pa.Check:
     """A value check that passes non-finite values: they break "not finite" alone, not every rule."""
     return pa.Check(lambda values: predicate(values) | ~np.isfinite(values), error=error)
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -64,7 +64,7 @@ class TableFile(BaseModel):
     columns: dict[str, str] = Field(default_factory=dict, description="your column name: canonical name")
 
 
-ShopTable = str | Path | TableFile | pd.DataFrame | None
+ShopTable: TypeAlias = str | Path | TableFile | pd.DataFrame | None
 
 
 class DataSourceConfig(BaseModel):

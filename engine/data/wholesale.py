@@ -90,23 +90,23 @@ def generate_wholesale_shop(config: WholesaleShopConfig | None = None) -> ShopDa
     base = rng.uniform(*config.orders_per_day, n)[:, None]
     mean_orders = base * (weekday * season)[None, :] * np.exp(shock) * (list_price / reference[:, None]) ** elasticity[:, None]
     orders = rng.poisson(mean_orders)
-    j, d = np.nonzero(orders)
-    counts = orders[j, d]
-    j, d = np.repeat(j, counts), np.repeat(d, counts)
-    wholesale = rng.uniform(size=len(j)) < config.wholesale_share
+    line_item, d = np.nonzero(orders)
+    counts = orders[line_item, d]
+    line_item, d = np.repeat(line_item, counts), np.repeat(d, counts)
+    wholesale = rng.uniform(size=len(line_item)) < config.wholesale_share
     quantity = np.where(
         wholesale,
-        np.ceil(rng.lognormal(np.log(config.wholesale_units), config.wholesale_units_sd, len(j))),
-        1 + rng.geometric(0.35, len(j)) - 1,
+        np.ceil(rng.lognormal(np.log(config.wholesale_units), config.wholesale_units_sd, len(line_item))),
+        1 + rng.geometric(0.35, len(line_item)) - 1,
     ).astype(float)
-    unit_price = np.round(list_price[j, d] * (1 - tier_discount(quantity)), 2)
-    customers = np.where(wholesale, rng.integers(0, 60, len(j)), rng.integers(60, 2000, len(j)))
-    seconds = rng.integers(8 * 3600, 18 * 3600, len(j))
+    unit_price = np.round(list_price[line_item, d] * (1 - tier_discount(quantity)), 2)
+    customers = np.where(wholesale, rng.integers(0, 60, len(line_item)), rng.integers(60, 2000, len(line_item)))
+    seconds = rng.integers(8 * 3600, 18 * 3600, len(line_item))
     raw = pd.DataFrame(
         {
             Columns.customer: np.char.add("c", customers.astype(str)).astype(object),
-            Columns.item: product_ids[j],
-            Columns.order: np.char.add("o", np.arange(len(j)).astype(str)).astype(object),
+            Columns.item: product_ids[line_item],
+            Columns.order: np.char.add("o", np.arange(len(line_item)).astype(str)).astype(object),
             Columns.timestamp: dates[d] + pd.to_timedelta(seconds, unit="s"),
             Columns.quantity: quantity,
             Columns.unit_price: unit_price,

@@ -34,7 +34,9 @@ def draw_visits(customers: pd.DataFrame, rng: np.random.Generator, end_week: flo
 def customer_truth(
     customers: pd.DataFrame, visits: np.ndarray, start: pd.Timestamp, end: pd.Timestamp, ids: np.ndarray
 ) -> pd.DataFrame:
-    as_date = lambda weeks: start + pd.to_timedelta(weeks * 7, unit="D")  # noqa: E731
+    def as_date(weeks: pd.Series) -> pd.Series:
+        return start + pd.to_timedelta(weeks * 7, unit="D")
+
     dead = ~customers["alive"]
     truth = pd.DataFrame(
         {

@@ -13,7 +13,9 @@ from engine.data.synthetic.config import SyntheticShopConfig
 from engine.data.synthetic.prices import costs_and_regular_prices, deals, demand_shocks, promotions, seasonality
 
 
-def stock_and_sales(config: SyntheticShopConfig, cover: np.ndarray, demand: np.ndarray, planned: np.ndarray):
+def stock_and_sales(
+    config: SyntheticShopConfig, cover: np.ndarray, demand: np.ndarray, planned: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Replenishment every ``replenish_weeks`` up to ``cover`` weeks of the retailer's planned demand
     for the coming cycle (it knows its prices, promotions and season, not the shocks); sales are demand
     capped by the stock on hand."""
