@@ -24,6 +24,8 @@ from tests.serving.champions import API_KEY, small_shop, temporary_registry, tra
 from tests.serving.live import KEY
 from training.bundle import import_champions
 
+pytestmark = pytest.mark.slow  # starts the real service and kills it with SIGKILL
+
 EXPERIMENT = "ab-live"
 
 

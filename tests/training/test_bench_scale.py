@@ -42,6 +42,7 @@ def test_run_timed_reports_exit_code_and_the_memory_guard_stops_a_stage(tmp_path
     assert stopped.stopped is not None and not stopped.ok
 
 
+@pytest.mark.slow  # runs crm commands in subprocesses
 def test_bench_json_has_the_issue_shape(tmp_path, monkeypatch):
     # a stage that is a real crm command on a tiny data file
     data = tmp_path / "tx.csv"

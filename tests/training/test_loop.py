@@ -98,6 +98,7 @@ def test_timeline_errors_name_the_setting():
         check_timeline(_config(offline_holdout_weeks=8), WEEKS)
 
 
+@pytest.mark.slow  # the whole bench command
 def test_bench_loop_command_writes_the_contract(tmp_path):
     data = tmp_path / "shop.csv"
     _habitual_shop(customers=50).drop(columns=[C.revenue]).to_csv(data, index=False)

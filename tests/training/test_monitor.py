@@ -16,6 +16,8 @@ from tests.serving.champions import register_champion, small_shop, temporary_reg
 from training.cli import app
 from training.monitor import BREACH_EXIT
 
+pytestmark = pytest.mark.slow  # trains four champions into MLflow and runs crm monitor end to end
+
 CUT = pd.Timestamp("2023-07-03")
 
 

@@ -115,6 +115,7 @@ def test_saved_estimator_refuses_what_this_engine_cannot_rebuild(store, shop):
         saved_estimator(store / "typo")
 
 
+@pytest.mark.slow  # the whole pricing pipeline with MLflow
 def test_data_without_costs_gets_assumed_costs_and_plain_dml(shop):
     no_cost = shop.__class__(
         **{**shop.__dict__, "transactions": shop.transactions.drop(columns=["unit_cost"]), "products": shop.products.drop(columns=["unit_cost"])}
@@ -134,6 +135,7 @@ TINY_FAMILY = [
 ]
 
 
+@pytest.mark.slow  # the whole pricing bench
 def test_bench_writes_the_contract(tmp_path):
     bench = {"development_seeds": [4], "held_out_seeds": [5], "shop": SMALL_SHOP, "designs": TINY_FAMILY}
     result = bench_synthetic(PricingConfig(**{**FAST, "bench": bench}))
@@ -168,6 +170,7 @@ def test_partly_missing_costs_stay_missing_and_are_never_dropped(shop):
     assert not run.optimizer.facts_["cost_assumed"].any()
 
 
+@pytest.mark.slow  # the whole pricing bench through the CLI
 def test_cli_bench_with_a_config_file(tmp_path):
     config = tmp_path / "pricing.yaml"
     bench = {"development_seeds": [1], "held_out_seeds": [1], "shop": SMALL_SHOP, "designs": TINY_FAMILY[:1]}

@@ -71,6 +71,7 @@ def test_panel_has_the_files_display_and_stock(files):
     assert panel[P.DISPLAY].sum() > 0 and panel[P.STOCKOUT].any()
 
 
+@pytest.mark.slow  # crm train pricing end to end with MLflow
 def test_cli_train_quotes_carry_the_files_costs(files, tmp_path, monkeypatch):
     folder, _, costs = files
     monkeypatch.chdir(tmp_path)

@@ -96,6 +96,7 @@ def test_train_logs_registers_and_the_gate_refuses_a_worse_model(shop, store):
     assert third.decision.champion == pytest.approx(third.experiment.rescore(first.model_dir))
 
 
+@pytest.mark.slow  # the whole recommender bench
 def test_bench_payload_follows_the_contract(shop):
     config = _config(
         time={"holdout_days": 30, "validation_days": 30, "min_item_buyers": 1, "cuts": 3, "cut_step_days": 20},

@@ -17,6 +17,8 @@ from training import retrain as R
 from training.cli import app
 from training.commands.data import DataArgs
 
+pytestmark = pytest.mark.slow  # crm retrain with the real pipelines and MLflow (minutes on a loaded machine)
+
 
 class Recorder:
     """Runs each step for real (``run_crm``) and remembers which step it was, in order."""

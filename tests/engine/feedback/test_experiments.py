@@ -88,6 +88,7 @@ def _simulate(seed: int, lift: float, customers: int = 600, base: float = 0.3) -
     return pd.concat([shown, bought], ignore_index=True)
 
 
+@pytest.mark.slow  # 200 simulated A/A experiments (a calibration check, not a unit test)
 def test_aa_false_positive_rate_is_near_alpha():
     rule = DecisionRule(alpha=0.05, guardrails={})
     significant = sum(analyse(_simulate(seed, 0.0, customers=400), rule).decision in ("promote", "rollback") for seed in range(200))

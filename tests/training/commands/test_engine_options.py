@@ -19,6 +19,7 @@ def test_an_unknown_engine_is_refused_with_the_known_ones(tmp_path):
     assert result.exit_code == 2 and "'dask' is not one of 'local', 'spark'" in message
 
 
+@pytest.mark.slow  # a fresh interpreter in a subprocess
 def test_the_engine_and_cli_import_and_segment_without_pyspark(tmp_path, random_transactions):
     data = tmp_path / "lines.parquet"
     random_transactions.to_parquet(data)
