@@ -16,9 +16,12 @@ guardrails (:func:`engine.pricing.guardrails.feasible_interval`) and the same pr
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Literal
 
 from engine.pricing import guardrails as G
+from engine.pricing import joint as J
+from engine.pricing.joint import CategoryDemand
 
 Objective = Literal["profit", "revenue"]
 
@@ -100,3 +103,39 @@ def oracle_price(
     the guardrails know, ``guard_cost``, may differ from the true one)."""
     interval = G.feasible_interval(policy, current_price, guard_cost, list_price, min_seen, max_seen)
     return constrained_oracle_price(interval, true_elasticity, true_cost, policy, current_price)
+
+
+def joint_oracle_prices(
+    intervals: Sequence[G.Interval],
+    demand: CategoryDemand,
+    policy: G.PricingPolicy,
+    current_prices: Sequence[float],
+    objective: Objective | None = None,
+) -> list[float]:
+    """The best prices the guardrails allow for a set of products whose true demand has cross-price
+    effects (``demand``): per category, coordinate ascent (:func:`engine.pricing.joint.coordinate_ascent`)
+    over each product's ladder inside its ``intervals[j]``, from the per-product oracle prices (so it is
+    never worse than pricing each product alone). Without cross-price effects it is the per-product
+    oracle. Always finite and inside each interval."""
+    objective = objective or policy.objective
+    costs = [0.0 if objective == "revenue" else c for c in demand.cost]
+    start = [
+        constrained_oracle_price(interval, e, demand.cost[j], policy, current_prices[j], objective)
+        for j, (interval, e) in enumerate(zip(intervals, demand.elasticity))
+    ]
+    prices = list(start)
+    for members in demand.categories().values():
+        if len(members) < 2 or demand.cross[members[0]] == 0:
+            continue
+
+        def respond(i: int, chosen: list[float], members: list[int] = members) -> float:
+            j = members[i]
+            trial = list(prices)
+            for k, p in zip(members, chosen):
+                trial[k] = p
+            response = demand.response(j, trial, members, costs)
+            return J.best_response(response, intervals[j], policy, keep=(chosen[i], current_prices[j]))[0]
+
+        for k, p in zip(members, J.coordinate_ascent([start[k] for k in members], respond)):
+            prices[k] = p
+    return prices
