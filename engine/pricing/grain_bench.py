@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from engine.data.wholesale import WholesaleShopConfig, generate_wholesale_shop
 from engine.pricing import panel as P
@@ -24,7 +25,7 @@ HELD_OUT_SEEDS = (2, 3, 4)
 TARGET_GAP = 0.5
 
 
-def _median(table) -> float:
+def _median(table: pd.DataFrame) -> float:
     return float(table["elasticity"].median())
 
 
@@ -37,20 +38,23 @@ def grain_figures(seed: int) -> dict[str, Any]:
         panel = P.build_panel(shop.transactions, shop.products, price_basis=basis)
         return _median(DoubleML(seed=0, n_folds=3, n_estimators=80).fit(panel).elasticity_table())
 
-    figures = {
+    truth, posted = float(shop.truth.elasticity.median()), weekly("posted")
+    lines = _median(daily_elasticities(shop.transactions, shop.products, "order_lines"))
+    units = _median(daily_elasticities(shop.transactions, shop.products, "units"))
+    figures: dict[str, Any] = {
         "seed": seed,
-        "truth": float(shop.truth.elasticity.median()),
+        "truth": truth,
         "warned": dispersion.unsafe,
         "warning": dispersion.message(),
         "weekly_average": weekly("paid"),
-        "weekly_posted": weekly("posted"),
-        "daily_order_lines": _median(daily_elasticities(shop.transactions, shop.products, "order_lines")),
-        "daily_units": _median(daily_elasticities(shop.transactions, shop.products, "units")),
+        "weekly_posted": posted,
+        "daily_order_lines": lines,
+        "daily_units": units,
+        "gap_posted_vs_daily_order_lines": abs(posted - lines),
+        "gap_posted_vs_daily_units": abs(posted - units),
+        "error_posted_vs_truth": abs(posted - truth),
+        "error_daily_order_lines_vs_truth": abs(lines - truth),
     }
-    figures["gap_posted_vs_daily_order_lines"] = abs(figures["weekly_posted"] - figures["daily_order_lines"])
-    figures["gap_posted_vs_daily_units"] = abs(figures["weekly_posted"] - figures["daily_units"])
-    figures["error_posted_vs_truth"] = abs(figures["weekly_posted"] - figures["truth"])
-    figures["error_daily_order_lines_vs_truth"] = abs(figures["daily_order_lines"] - figures["truth"])
     return figures
 
 

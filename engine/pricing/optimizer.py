@@ -13,7 +13,15 @@ the ceiling with reason ``cost_above_price``. It keeps the current price
 (with a reason code) when it cannot trust the elasticity: not significant (the 95% interval reaches 0,
 or the product has no estimate of its own)
 or inelastic (``|e| <= min_abs_elasticity``, where the constant-elasticity optimum is unbounded), or
-when the cost is unknown and the objective is profit.
+when the cost is unknown and the objective is profit. It moves a price only where the elasticity's
+plausible values (the estimate +- ``decision_z`` standard errors) agree on the direction, aiming where
+the least favourable of them puts the optimum; otherwise it keeps the price with reason ``uncertain``
+(a raise decided on an elasticity that is too low by 0.4 or a cut on one too high loses more than the
+optimum gains: on the development designs of the bench, 1.96 raised the profit against the oracle from
+0.943-0.982 to 0.971-0.984). A category with a significant cross-price effect
+(:func:`engine.pricing.cross_price.cross_price_effects`) is priced for the category's profit
+(:mod:`engine.pricing.joint`): one quote is the product's best response to the others' prices, and
+:meth:`PriceOptimizer.quote_all` repeats best responses until no price moves.
 
 Every answer is a :class:`PriceQuote`: price, expected units, revenue and margin at that price and at
 the current one, the elasticity with its interval, the binding guardrail (``reason``), and the model
@@ -23,10 +31,10 @@ version. An unknown product gets a quote that keeps its price with reason ``unkn
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
-from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd

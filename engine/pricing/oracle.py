@@ -8,6 +8,10 @@ candidates: the ladder neighbours of the continuous optimum clipped into the fea
 unchanged current price when it is inside the interval, and, when no ladder price fits the interval, the
 whole cents next to the optimum. ``base_units`` scales every candidate alike and so does not matter.
 
+:func:`joint_oracle_prices` is the oracle of products whose demand has cross-price effects: the true
+demand of one product depends on the others' prices, so a category's prices are chosen together
+(coordinate ascent over the same ladder inside each product's interval, :mod:`engine.pricing.joint`).
+
 This is *not* the optimizer fed the true elasticity: it has none of the optimizer's caution (no
 significance test, no refusal to reprice inelastic products, no stock adjustment), only the same
 guardrails (:func:`engine.pricing.guardrails.feasible_interval`) and the same price ladder.

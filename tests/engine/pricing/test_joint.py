@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from engine.pricing import guardrails as G
 from engine.pricing import joint as J
-from engine.pricing.oracle import constrained_oracle_price, joint_oracle_prices
 from engine.pricing.optimizer import PriceOptimizer
+from engine.pricing.oracle import constrained_oracle_price, joint_oracle_prices
 from tests.engine.pricing.guardrail_checker import Facts, check_quote, on_ladder
 
 POLICY = G.PricingPolicy(max_change=0.25)
