@@ -450,8 +450,9 @@ TARGETS = {
 }
 COMPARED = ("naive", "fixed_effects", "dml", "dml_iv")  # "the best available" of the targets
 ORACLE = (
-    "the best price the same guardrails allow under the true elasticity and cost (engine.pricing.oracle.oracle_price, "
-    "per product and week); profit_ratio_to_informed_optimizer: against the optimizer fed the true elasticities"
+    "the best prices the same guardrails allow under each week's true demand, own- and cross-price effects and true "
+    "costs included, set jointly per category (engine.pricing.oracle.joint_oracle_prices); "
+    "profit_ratio_to_informed_optimizer: against the optimizer fed the true elasticities"
 )
 
 

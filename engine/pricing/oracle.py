@@ -74,7 +74,7 @@ def constrained_oracle_price(
     fits (the aim itself when no cent does). ``objective`` defaults to the policy's. Always finite and
     inside the interval; raises ValueError for the profit objective without a finite ``unit_cost``.
 
-    Typical use in a benchmark, per product and step::
+    Typical use, per product and step (the cost the guardrails know may differ from the true one)::
 
         interval = feasible_interval(policy, current, facts_cost, list_price, min_seen, max_seen)
         price = constrained_oracle_price(interval, true_elasticity, true_cost, policy, current)
@@ -91,22 +91,6 @@ def constrained_oracle_price(
     if current_price is not None and interval.low <= current_price <= interval.high:
         candidates.append(current_price)
     return best_price(candidates, elasticity, unit_cost, objective)
-
-
-def oracle_price(
-    policy: G.PricingPolicy,
-    current_price: float,
-    guard_cost: float | None,
-    list_price: float,
-    min_seen: float,
-    max_seen: float,
-    true_elasticity: float,
-    true_cost: float,
-) -> float:
-    """:func:`constrained_oracle_price` with the interval computed from the product's facts (the cost
-    the guardrails know, ``guard_cost``, may differ from the true one)."""
-    interval = G.feasible_interval(policy, current_price, guard_cost, list_price, min_seen, max_seen)
-    return constrained_oracle_price(interval, true_elasticity, true_cost, policy, current_price)
 
 
 def joint_oracle_prices(
