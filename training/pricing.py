@@ -256,7 +256,8 @@ def prepare_panels(
 
 def fit_pricing(shop: ShopData, config: PricingConfig, complete: bool = True) -> PricingRun:
     """Fit and score every estimator; build the optimizer from the chosen one. ``complete=False`` skips
-    what the benchmark does not need (refit on all weeks, cross-price effects, segment offers)."""
+    what the benchmark does not need (refit on all weeks, segment offers); the cross-price effects are
+    always estimated, since the optimizer prices a category with a significant one jointly."""
     notes: list[str] = []
     panel, train, holdout = prepare_panels(shop, config, notes)
     instrumented = has_instruments(train, config.instruments)
@@ -285,14 +286,12 @@ def fit_pricing(shop: ShopData, config: PricingConfig, complete: bool = True) ->
     if complete and config.refit_on_all_weeks:
         final, basis = make_estimator(chosen, config).fit(panel), panel
     table = final.elasticity_table()
-    cross = offers = None
-    if complete:
-        cross = cross_price_effects(basis, tuple(config.instruments) if instrumented else (), config.seed)
-        offers = _segment_offers(shop, config, basis)
+    cross = cross_price_effects(basis, tuple(config.instruments) if instrumented else (), config.seed)
+    offers = _segment_offers(shop, config, basis) if complete else None
     version = f"{chosen}-{shop.fingerprint()[:8]}"
     facts = with_product_costs(product_facts(basis, table["elasticity"]), shop.products)
     facts = with_assumed_costs(facts, config.assumed_cost_share)
-    optimizer = PriceOptimizer(config.policy).fit(table, facts, offers, model_version=version)
+    optimizer = PriceOptimizer(config.policy).fit(table, facts, offers, model_version=version, cross_price=cross)
     return PricingRun(train, holdout, scores, estimators, chosen, why, final, optimizer, cross, offers, notes, first_stage)
 
 
@@ -451,8 +450,9 @@ TARGETS = {
 }
 COMPARED = ("naive", "fixed_effects", "dml", "dml_iv")  # "the best available" of the targets
 ORACLE = (
-    "the best price the same guardrails allow under the true elasticity and cost (engine.pricing.oracle.oracle_price, "
-    "per product and week); profit_ratio_to_informed_optimizer: against the optimizer fed the true elasticities"
+    "the best prices the same guardrails allow under each week's true demand, own- and cross-price effects and true "
+    "costs included, set jointly per category (engine.pricing.oracle.joint_oracle_prices); "
+    "profit_ratio_to_informed_optimizer: against the optimizer fed the true elasticities"
 )
 
 

@@ -53,6 +53,7 @@ STOCK_SCARCE = "stock_scarce"
 STOCK_OVERSTOCK = "stock_overstock"
 NOT_SIGNIFICANT = "not_significant"
 INELASTIC = "inelastic"
+UNCERTAIN = "uncertain"  # the elasticity's plausible values disagree on whether to raise or cut
 NO_COST = "no_cost"
 UNKNOWN_PRODUCT = "unknown_product"
 ENDING_UNAVAILABLE = "ending_unavailable"
@@ -73,6 +74,10 @@ class PricingPolicy(BaseModel):
     endings: tuple[float, ...] = Field((0.49, 0.99), description="cents endings of the price ladder")
     fine_endings_below: float = Field(2.0, ge=0, description="below this price the ladder steps by 0.10 (.09, .19, ...)")
     min_abs_elasticity: float = Field(1.0, ge=0, description="|elasticity| <= this: inelastic, keep the price")
+    decision_z: float = Field(
+        1.96, ge=0, description="move a price only where the elasticity +- this many standard errors agrees on the "
+        "direction, aiming where the least favourable of them puts the optimum (0: the estimate alone)",
+    )
     target_cover_days: float = Field(28.0, gt=0, description="stock cover a stock-aware price aims for")
     scarce_cover_days: float = Field(7.0, gt=0, description="cover below this raises the price towards the target")
     overstock_cover_days: float = Field(90.0, gt=0, description="cover above this lowers the price towards the target")

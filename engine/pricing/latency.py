@@ -1,6 +1,8 @@
 """How long one quote takes in process, over adversarial products: prices from 0.01 to 1e9, costs
 above the price, missing or zero costs, one-price products, elasticities from -50 to +2 (exactly -1 and
-0 included), stock zero, negative, huge or none, and asked prices far from the product's own.
+0 included), stock zero, negative, huge or none, and asked prices far from the product's own; half of the
+categories carry a significant cross-price effect (from strong complements to strong substitutes), so
+their quotes take the category path (:mod:`engine.pricing.joint`).
 
 Each quote is timed alone (``time.perf_counter``) after one warm-up quote; the result gives p50, p99 and
 max in milliseconds per price magnitude (decade of the asked price), the ordinary decades (1 to 100) being
@@ -24,6 +26,7 @@ from engine.pricing import guardrails as G
 from engine.pricing.optimizer import PriceOptimizer, PriceQuote
 
 TARGET_MS = 5.0
+CATEGORIES = 20  # half of them priced with a significant cross-price effect
 
 
 def adversarial_optimizer(products: int, seed: int = 0) -> PriceOptimizer:
@@ -38,9 +41,10 @@ def adversarial_optimizer(products: int, seed: int = 0) -> PriceOptimizer:
     elasticity = np.where(rng.random(products) < 0.3, rng.choice([-50.0, -1.0, 0.0, 0.7], products), rng.uniform(-8, 2, products))
     half_width = rng.uniform(0, 2, products)
     index = pd.Index([f"p{i}" for i in range(products)], name="product_id")
+    categories = [f"c{k:02d}" for k in range(CATEGORIES)]
     facts = pd.DataFrame(
         {
-            "category": "c", "current_price": current, "unit_cost": current * cost_share, "list_price": list_price,
+            "category": rng.choice(categories, products), "current_price": current, "unit_cost": current * cost_share, "list_price": list_price,
             "min_price": low, "max_price": high, "base_units": rng.choice([0.0, 1e-3, 50.0, 1e9], products),
         },
         index=index,
@@ -49,7 +53,12 @@ def adversarial_optimizer(products: int, seed: int = 0) -> PriceOptimizer:
         {"elasticity": elasticity, "se": half_width / 1.96, "ci_low": elasticity - half_width, "ci_high": elasticity + half_width},
         index=index,
     )
-    return PriceOptimizer(G.PricingPolicy()).fit(table, facts, model_version="latency")
+    cross = pd.DataFrame(
+        {"cross_elasticity": rng.uniform(-3, 8, CATEGORIES), "relation": ["substitutes", "complements", "independent", "unknown"] * (CATEGORIES // 4)},
+        index=pd.Index(categories, name="category"),
+    )
+    cross["relation"] = np.where(cross["relation"].isin(["substitutes", "complements"]), np.where(cross["cross_elasticity"] > 0, "substitutes", "complements"), cross["relation"])
+    return PriceOptimizer(G.PricingPolicy()).fit(table, facts, model_version="latency", cross_price=cross)
 
 
 def _timed(optimizer: PriceOptimizer, product_id: str, asked: float | None, stock: float | None) -> tuple[float, float, PriceQuote]:
@@ -79,6 +88,7 @@ def quote_latency(
             finite = quote.price is not None and math.isfinite(quote.price)
             rows.append(
                 {"inputs": (product_id, asked, stock), "decade": math.floor(math.log10(current)),
+                 "category_path": any(flag.startswith("cross_price:") for flag in quote.flags),
                  "ms": elapsed, "cpu_ms": cpu, "violations": len(broken), "non_finite": not finite}
             )
     frame = pd.DataFrame(rows)
@@ -101,6 +111,7 @@ def quote_latency(
     return {
         "all": summary(frame),
         "baseline_1_to_100": summary(frame.loc[frame["decade"].between(0, 1)]),
+        "category_path": summary(frame.loc[frame["category_path"]]),
         "by_decade": by_decade,
         "slowest_retimed": {"inputs": len(retimed), "repeats": repeats, "max_of_best_ms": float(max(retimed))},
         "violations": int(frame["violations"].sum()),

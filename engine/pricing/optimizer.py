@@ -13,7 +13,15 @@ the ceiling with reason ``cost_above_price``. It keeps the current price
 (with a reason code) when it cannot trust the elasticity: not significant (the 95% interval reaches 0,
 or the product has no estimate of its own)
 or inelastic (``|e| <= min_abs_elasticity``, where the constant-elasticity optimum is unbounded), or
-when the cost is unknown and the objective is profit.
+when the cost is unknown and the objective is profit. It moves a price only where the elasticity's
+plausible values (the estimate +- ``decision_z`` standard errors) agree on the direction, aiming where
+the least favourable of them puts the optimum; otherwise it keeps the price with reason ``uncertain``
+(a cut decided on an elasticity 0.4 too elastic loses more than the optimum gains: on the development
+designs baseline and wide_spread, seeds 0-2, 1.96 instead of 0 raised the profit against the oracle from
+0.943-0.982 to 0.971-0.984). A category with a significant cross-price effect
+(:func:`engine.pricing.cross_price.cross_price_effects`) is priced for the category's profit
+(:mod:`engine.pricing.joint`): one quote is the product's best response to the others' prices, and
+:meth:`PriceOptimizer.quote_all` repeats best responses until no price moves.
 
 Every answer is a :class:`PriceQuote`: price, expected units, revenue and margin at that price and at
 the current one, the elasticity with its interval, the binding guardrail (``reason``), and the model
@@ -23,6 +31,7 @@ version. An unknown product gets a quote that keeps its price with reason ``unkn
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -34,7 +43,9 @@ from engine.base import EngineModel
 from engine.data.columns import Columns
 from engine.errors import EngineError
 from engine.pricing import guardrails as G
+from engine.pricing import joint as J
 from engine.pricing import panel as P
+from engine.pricing.cross_price import CROSS, RELATION
 from engine.pricing.oracle import best_price, unconstrained_optimum
 from engine.pricing.quote import PriceQuote, binding_reason, check_quote_inputs, finite_or_none, weekly_margin
 from engine.pricing.shrinkage import CI_HIGH, CI_LOW, ELASTICITY, OWN_ESTIMATE, SE
@@ -49,6 +60,7 @@ BASE_UNITS = "base_units"  # expected weekly units at the current price (recent 
 DISCOUNT = "discount"
 NO_LADDER_STEP = "no_ladder_step"  # flag: no ladder price between the current price and the aim
 COST_ASSUMED = "cost_assumed"  # optional facts column: the unit cost is an assumption, not data
+SIGNIFICANT_RELATIONS = ("substitutes", "complements")  # cross-price relations the optimizer acts on
 FACT_COLUMNS = (Columns.category, CURRENT_PRICE, Columns.unit_cost, LIST_PRICE, MIN_PRICE, MAX_PRICE, BASE_UNITS)
 ELASTICITY_COLUMNS = (ELASTICITY, SE, CI_LOW, CI_HIGH)
 
@@ -98,6 +110,7 @@ class _Product:
     max_price: float
     base_units: float
     elasticity: float
+    se: float
     ci_low: float
     ci_high: float
     own_estimate: bool
@@ -109,6 +122,17 @@ class _Product:
 
 
 
+
+
+def _joint_reason(response: J.Response, interval: G.Interval, aim: float) -> str:
+    """Why a category-priced product's price is where it is: the rule at the end of the interval its aim
+    was held at while the objective still rose past it, else ``optimal``."""
+    tolerance = G.price_tolerance(aim)
+    if aim >= interval.high - tolerance and response.slope_sign(interval.high) > 0:
+        return interval.high_rule or G.OPTIMAL
+    if aim <= interval.low + tolerance and response.slope_sign(interval.low) < 0:
+        return interval.low_rule or G.OPTIMAL
+    return G.OPTIMAL
 
 
 class PriceOptimizer(EngineModel):
@@ -127,9 +151,12 @@ class PriceOptimizer(EngineModel):
         facts: pd.DataFrame,
         segment_offers: pd.DataFrame | None = None,
         model_version: str = "unversioned",
+        cross_price: pd.DataFrame | None = None,
     ) -> Self:
         """Take the elasticity table (index product_id: elasticity, se, ci_low, ci_high), the product facts
-        (:func:`product_facts`) and optional segment offers (index segment: discount)."""
+        (:func:`product_facts`), optional segment offers (index segment: discount) and optional cross-price
+        effects (:func:`engine.pricing.cross_price.cross_price_effects`, index category): a category
+        whose relation is significant (substitutes or complements) is priced with it (see :meth:`quote`)."""
         missing = [c for c in ELASTICITY_COLUMNS if c not in elasticities] + [c for c in FACT_COLUMNS if c not in facts]
         if missing:
             raise EngineError(f"PriceOptimizer.fit: missing column(s) {missing}")
@@ -156,7 +183,42 @@ class PriceOptimizer(EngineModel):
         self.facts_[COST_ASSUMED] = facts[COST_ASSUMED].astype(bool) if COST_ASSUMED in facts else False
         self.segment_offers_ = segment_offers.copy() if segment_offers is not None else pd.DataFrame({DISCOUNT: []})
         self.model_version_ = model_version
+        self.cross_price_ = self._significant_cross(cross_price)
+        self._demand, self._margins = self._category_demand()
         return self
+
+    def _significant_cross(self, cross_price: pd.DataFrame | None) -> pd.Series:
+        """Per category, the cross-price elasticity where the relation is significant (else none)."""
+        if cross_price is None or cross_price.empty:
+            return pd.Series(dtype=float, name=CROSS)
+        missing = [c for c in (CROSS, RELATION) if c not in cross_price]
+        if missing:
+            raise EngineError(f"PriceOptimizer.fit: cross_price lacks column(s) {missing}")
+        kept = cross_price.loc[cross_price[RELATION].isin(SIGNIFICANT_RELATIONS), CROSS].astype(float)
+        return kept.loc[np.isfinite(kept.to_numpy()) & (kept.to_numpy() != 0)].rename(CROSS)
+
+    def _category_demand(self) -> tuple[dict[str, tuple[dict[str, int], J.CategoryDemand]], dict[str, float]]:
+        """Per category priced with a cross-price effect (two products or more): its products' positions,
+        their estimated demand system around the current prices (costs unknown: NaN), and its weekly margin (revenue for that
+        objective) at the current prices over the products whose cost is known."""
+        facts, e = self.facts_, self.elasticities_[ELASTICITY]
+        demand, margins = {}, {}
+        for category, members in facts.groupby(facts[Columns.category].astype(str), sort=True):
+            if category not in self.cross_price_.index or len(members) < 2:
+                continue
+            ids = [str(i) for i in members.index]
+            revenue = self.policy_.objective == "revenue"  # the objective's cost: none for revenue
+            system = J.CategoryDemand(
+                reference=members[CURRENT_PRICE].astype(float).tolist(),
+                units=members[BASE_UNITS].astype(float).tolist(),
+                elasticity=e.loc[members.index].astype(float).tolist(),
+                cost=[0.0] * len(ids) if revenue else members[Columns.unit_cost].astype(float).tolist(),
+                cross=[float(self.cross_price_[category])] * len(ids),
+                category=[category] * len(ids),
+            )
+            margins[category] = sum((p - c) * u for p, c, u in zip(system.reference, system.cost, system.units) if not math.isnan(c))
+            demand[category] = ({product: j for j, product in enumerate(ids)}, system)
+        return demand, margins
 
     def _product(self, product_id: str) -> _Product:
         facts, e = self.facts_.loc[product_id], self.elasticities_.loc[product_id]
@@ -170,6 +232,7 @@ class PriceOptimizer(EngineModel):
             max_price=float(facts[MAX_PRICE]),
             base_units=float(facts[BASE_UNITS]),
             elasticity=float(e[ELASTICITY]),
+            se=float(e[SE]) if math.isfinite(float(e[SE])) else 0.0,
             ci_low=float(e[CI_LOW]),
             ci_high=float(e[CI_HIGH]),
             own_estimate=bool(e[OWN_ESTIMATE]),
@@ -192,12 +255,19 @@ class PriceOptimizer(EngineModel):
         current_price: float | None = None,
         stock: float | None = None,
         segment: str | None = None,
+        category_prices: Mapping[str, float] | None = None,
     ) -> PriceQuote:
         """The price to charge now. ``current_price`` defaults to the last shelf price seen; ``stock`` is
         units on hand (enables the stock-aware adjustment; zero or negative, e.g. back orders, means
         none on hand); ``segment`` is a behavioural segment or tier name with an offer (never a
         protected attribute). For a known product the price is always a finite number inside the
-        feasible interval (see :mod:`engine.pricing.guardrails`)."""
+        feasible interval (see :mod:`engine.pricing.guardrails`).
+
+        In a category with a significant cross-price effect the price aimed at is the best for the
+        category's profit, the other products at ``category_prices`` (default: their current prices):
+        a substitute's price is higher than it would be alone, since some of the units it loses go to
+        the others (flag ``cross_price:substitutes``). :meth:`quote_all` sets a category's prices
+        jointly."""
         self.check_is_fitted()
         policy = self.policy_
         product_id = str(product_id)
@@ -208,16 +278,24 @@ class PriceOptimizer(EngineModel):
         current = item.current_price if current_price is None else float(current_price)
         units_now = item.units(current)
 
-        target, driver = self._target(item, current, units_now, stock)
+        target, driver, decided = self._target(item, current, units_now, stock)
         interval = G.feasible_interval(policy, current, item.unit_cost, item.list_price, item.min_price, item.max_price)
-        aim = interval.clip(target)
-        tolerance = G.price_tolerance(aim)
-        reason = binding_reason(interval, aim, target, tolerance, driver)
+        response = self._cross_response(product_id, item, current, decided, category_prices) if driver == G.OPTIMAL else None
+        if response is not None:  # the category's profit, not the product's alone
+            price, aim = J.best_response(response, interval, policy, keep=(current,))
+            reason = G.COST_ABOVE_PRICE if interval.cost_above_ceiling else _joint_reason(response, interval, aim)
+        else:
+            aim = interval.clip(target)
+            reason = binding_reason(interval, aim, target, G.price_tolerance(aim), driver)
         flags = [driver] if reason != driver else []
         flags += [f"relaxed:{name}" for name in interval.relaxed]
         if bool(self.facts_.at[product_id, COST_ASSUMED]):
             flags.append("assumed_cost")
-        price = current if abs(aim - current) <= tolerance else self._on_ladder(item, aim, current, interval, driver, flags)
+        if response is not None:
+            flags.append(f"cross_price:{'substitutes' if response.spill > 0 else 'complements'}")
+        else:
+            keep = abs(aim - current) <= G.price_tolerance(aim)
+            price = current if keep else self._on_ladder(item, decided, aim, current, interval, driver, flags)
 
         segment_price, discount = None, 0.0
         if segment is not None:
@@ -246,11 +324,32 @@ class PriceOptimizer(EngineModel):
             stock=stock,
         )
 
+    def _cross_response(
+        self, product_id: str, item: _Product, current: float, elasticity: float, category_prices: Mapping[str, float] | None
+    ) -> J.Response | None:
+        """The category's profit as a function of this product's price (:class:`engine.pricing.joint.Response`),
+        or None when its category has no significant cross-price effect. With the others at their
+        current prices it is O(1) (the category's margin at the current prices is kept from fit)."""
+        demand = self._demand.get(item.category)
+        if demand is None:
+            return None
+        position, system = demand
+        j = position[product_id]
+        if category_prices is None:
+            spill = system.cross[j] / (len(position) - 1)
+            own = (item.current_price - system.cost[j]) * item.base_units
+            others = (self._margins[item.category] - own) * math.exp(min(spill * math.log(current / item.current_price), 700.0))
+            return J.Response(current, item.units(current), elasticity, system.cost[j], others, spill)
+        prices = [float(category_prices.get(k, p)) for k, p in zip(position, system.reference)]
+        prices[j] = current
+        response = system.response(j, prices, range(len(position)), system.cost)
+        return J.Response(current, response.units_now, elasticity, response.cost, response.others_profit, response.spill)
+
     def _on_ladder(
-        self, item: _Product, aim: float, current: float, interval: G.Interval, driver: str, flags: list[str]
+        self, item: _Product, elasticity: float, aim: float, current: float, interval: G.Interval, driver: str, flags: list[str]
     ) -> float:
         """A ladder price for ``aim`` (already inside the interval): of its two ladder neighbours inside
-        the interval and the current price (if allowed), the best by the estimated objective when the
+        the interval and the current price (if allowed), the best by the objective under ``elasticity`` when the
         aim is the optimum, else the neighbour nearest to the aim, or the current price if that
         neighbour would move the other way than intended. Whole cents when no ladder price fits."""
         candidates = G.ladder_candidates(interval, aim, self.policy_)
@@ -259,7 +358,7 @@ class PriceOptimizer(EngineModel):
             return G.cents_within(aim, interval.low, interval.high)
         current_allowed = interval.low <= current <= interval.high
         if driver == G.OPTIMAL:
-            chosen = best_price(candidates + ([current] if current_allowed else []), item.elasticity, item.unit_cost, self.policy_.objective)
+            chosen = best_price(candidates + ([current] if current_allowed else []), elasticity, item.unit_cost, self.policy_.objective)
         else:
             chosen = min(candidates, key=lambda p: abs(p - aim))
             if current_allowed and (chosen - current) * (aim - current) < 0:
@@ -268,19 +367,30 @@ class PriceOptimizer(EngineModel):
             flags.append(NO_LADDER_STEP)
         return chosen
 
-    def _target(self, item: _Product, current: float, units_now: float, stock: float | None) -> tuple[float, str]:
-        """Where the price should go before guardrails, and what drives it."""
+    def _target(self, item: _Product, current: float, units_now: float, stock: float | None) -> tuple[float, str, float]:
+        """Where the price should go before guardrails, what drives it, and the elasticity the move is
+        decided with (the estimate moved ``policy.decision_z`` standard errors against the move)."""
         policy, e = self.policy_, item.elasticity
         if policy.objective == "profit" and item.unit_cost is None:
-            return current, G.NO_COST
+            return current, G.NO_COST, e
         if not (item.own_estimate and item.ci_high < 0):
-            return current, G.NOT_SIGNIFICANT
+            return current, G.NOT_SIGNIFICANT, e
         if e >= -policy.min_abs_elasticity:
-            return current, G.INELASTIC
+            return current, G.INELASTIC, e
         target = unconstrained_optimum(e, item.unit_cost, policy.objective)
         if math.isnan(target):  # revenue at exactly unit elasticity: flat, nothing to gain by moving
-            return current, G.INELASTIC
-        driver = G.OPTIMAL
+            return current, G.INELASTIC, e
+        # move only where every elasticity within decision_z standard errors agrees on the direction, and
+        # aim where the least favourable of them puts the optimum (a raise: the most elastic; a cut: the least)
+        spread = policy.decision_z * item.se
+        raise_to = unconstrained_optimum(e - spread, item.unit_cost, policy.objective)
+        cut_to = unconstrained_optimum(e + spread, item.unit_cost, policy.objective)
+        if raise_to > current:
+            target, decided, driver = raise_to, e - spread, G.OPTIMAL
+        elif cut_to < current:
+            target, decided, driver = cut_to, e + spread, G.OPTIMAL
+        else:
+            target, decided, driver = current, e, G.UNCERTAIN
         if stock is not None and units_now > 0:
             stock = max(stock, 0.0)
             cover_days = 7 * stock / units_now
@@ -291,7 +401,7 @@ class PriceOptimizer(EngineModel):
                 target, driver = stretching, G.STOCK_SCARCE
             elif cover_days > policy.overstock_cover_days and stretching < target:
                 target, driver = stretching, G.STOCK_OVERSTOCK
-        return target, driver
+        return target, driver, decided
 
     def _segment_price(self, segment: str, price: float, floor: float) -> tuple[float | None, float, str]:
         """A segment's offer: its discount (capped by policy) off the price, the lowest ladder price at
@@ -310,13 +420,30 @@ class PriceOptimizer(EngineModel):
         self, current_prices: pd.Series | None = None, stock: pd.Series | None = None
     ) -> pd.DataFrame:
         """Quotes for every known product, one flat row each (for batch jobs, reports and CSV files):
-        the elasticity interval as ``ci_low`` / ``ci_high``, the flags joined by ``;``."""
+        the elasticity interval as ``ci_low`` / ``ci_high``, the flags joined by ``;``. A category with a
+        significant cross-price effect is priced jointly: best responses product by product
+        (:func:`engine.pricing.joint.coordinate_ascent`) until no price moves, every quote inside its
+        own guardrails."""
         self.check_is_fitted()
+        current = {
+            str(p): None if current_prices is None or pd.isna(current_prices.get(p)) else float(current_prices.get(p))
+            for p in self.facts_.index
+        }
+        on_hand = {str(p): None if stock is None or pd.isna(stock.get(p)) else float(stock.get(p)) for p in self.facts_.index}
+        joint: dict[str, dict[str, float]] = {}
+        for category, (position, _) in self._demand.items():
+            ids = list(position)
+
+            def respond(j: int, prices: list[float], ids: list[str] = ids) -> float:
+                quote = self.quote(ids[j], current[ids[j]], on_hand[ids[j]], category_prices=dict(zip(ids, prices)))
+                return float(quote.price)  # a known product's price is never None
+
+            start = [self.quote(p, current[p], on_hand[p]).price for p in ids]
+            joint[category] = dict(zip(ids, J.coordinate_ascent([float(p) for p in start], respond)))
         rows = []
         for product_id in self.facts_.index:
-            current = None if current_prices is None else current_prices.get(product_id)
-            on_hand = None if stock is None else stock.get(product_id)
-            row = self.quote(product_id, current, on_hand).as_dict()
+            others = joint.get(str(self.facts_.at[product_id, Columns.category]))
+            row = self.quote(product_id, current[str(product_id)], on_hand[str(product_id)], category_prices=others).as_dict()
             interval = row.pop("elasticity_interval") or (None, None)
             row["flags"] = ";".join(row["flags"])
             rows.append({**row, CI_LOW: interval[0], CI_HIGH: interval[1]})
@@ -324,7 +451,8 @@ class PriceOptimizer(EngineModel):
 
     # --- persistence -------------------------------------------------------------------------------
     def save(self, directory: str | Path, data_fingerprint: str | None = None, extra: dict | None = None) -> Path:
-        """Write the model folder: manifest (policy, version), elasticities, facts, segment offers."""
+        """Write the model folder: manifest (policy, version), elasticities, facts, segment offers, and the
+        significant cross-price effects it prices with."""
         self.check_is_fitted()
         directory = Path(directory)
         self._write_manifest(
@@ -336,12 +464,16 @@ class PriceOptimizer(EngineModel):
         self.elasticities_.to_parquet(directory / "elasticities.parquet")
         self.facts_.to_parquet(directory / "facts.parquet")
         self.segment_offers_.to_parquet(directory / "segment_offers.parquet")
+        cross = self.cross_price_.to_frame().assign(**{RELATION: np.where(self.cross_price_ > 0, "substitutes", "complements")})
+        cross.to_parquet(directory / "cross_price.parquet")
         return directory
 
     @classmethod
     def load(cls, directory: str | Path, model_version: str | None = None) -> PriceOptimizer:
-        """Load a saved folder; ``model_version`` (e.g. the registry version) overrides the saved one."""
+        """Load a saved folder; ``model_version`` (e.g. the registry version) overrides the saved one. A
+        folder saved before cross-price effects were priced has no ``cross_price.parquet``: none are used."""
         directory = Path(directory)
+        cross = directory / "cross_price.parquet"
         manifest = cls._read_manifest(directory)
         optimizer = cls(G.PricingPolicy(**manifest["params"]["policy"]))
         return optimizer.fit(
@@ -349,4 +481,5 @@ class PriceOptimizer(EngineModel):
             pd.read_parquet(directory / "facts.parquet"),
             pd.read_parquet(directory / "segment_offers.parquet"),
             model_version=model_version or manifest.get("model_version", "unversioned"),
+            cross_price=pd.read_parquet(cross) if cross.exists() else None,
         )

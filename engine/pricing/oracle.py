@@ -8,6 +8,10 @@ candidates: the ladder neighbours of the continuous optimum clipped into the fea
 unchanged current price when it is inside the interval, and, when no ladder price fits the interval, the
 whole cents next to the optimum. ``base_units`` scales every candidate alike and so does not matter.
 
+:func:`joint_oracle_prices` is the oracle of products whose demand has cross-price effects: the true
+demand of one product depends on the others' prices, so a category's prices are chosen together
+(coordinate ascent over the same ladder inside each product's interval, :mod:`engine.pricing.joint`).
+
 This is *not* the optimizer fed the true elasticity: it has none of the optimizer's caution (no
 significance test, no refusal to reprice inelastic products, no stock adjustment), only the same
 guardrails (:func:`engine.pricing.guardrails.feasible_interval`) and the same price ladder.
@@ -16,9 +20,12 @@ guardrails (:func:`engine.pricing.guardrails.feasible_interval`) and the same pr
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Literal
 
 from engine.pricing import guardrails as G
+from engine.pricing import joint as J
+from engine.pricing.joint import CategoryDemand
 
 Objective = Literal["profit", "revenue"]
 
@@ -67,7 +74,7 @@ def constrained_oracle_price(
     fits (the aim itself when no cent does). ``objective`` defaults to the policy's. Always finite and
     inside the interval; raises ValueError for the profit objective without a finite ``unit_cost``.
 
-    Typical use in a benchmark, per product and step::
+    Typical use, per product and step (the cost the guardrails know may differ from the true one)::
 
         interval = feasible_interval(policy, current, facts_cost, list_price, min_seen, max_seen)
         price = constrained_oracle_price(interval, true_elasticity, true_cost, policy, current)
@@ -86,17 +93,37 @@ def constrained_oracle_price(
     return best_price(candidates, elasticity, unit_cost, objective)
 
 
-def oracle_price(
+def joint_oracle_prices(
+    intervals: Sequence[G.Interval],
+    demand: CategoryDemand,
     policy: G.PricingPolicy,
-    current_price: float,
-    guard_cost: float | None,
-    list_price: float,
-    min_seen: float,
-    max_seen: float,
-    true_elasticity: float,
-    true_cost: float,
-) -> float:
-    """:func:`constrained_oracle_price` with the interval computed from the product's facts (the cost
-    the guardrails know, ``guard_cost``, may differ from the true one)."""
-    interval = G.feasible_interval(policy, current_price, guard_cost, list_price, min_seen, max_seen)
-    return constrained_oracle_price(interval, true_elasticity, true_cost, policy, current_price)
+    current_prices: Sequence[float],
+    objective: Objective | None = None,
+) -> list[float]:
+    """The best prices the guardrails allow for a set of products whose true demand has cross-price
+    effects (``demand``): per category, coordinate ascent (:func:`engine.pricing.joint.coordinate_ascent`)
+    over each product's ladder inside its ``intervals[j]``, from the per-product oracle prices (so it is
+    never worse than pricing each product alone). Without cross-price effects it is the per-product
+    oracle. Always finite and inside each interval."""
+    objective = objective or policy.objective
+    costs = [0.0 if objective == "revenue" else c for c in demand.cost]
+    start = [
+        constrained_oracle_price(interval, e, demand.cost[j], policy, current_prices[j], objective)
+        for j, (interval, e) in enumerate(zip(intervals, demand.elasticity))
+    ]
+    prices = list(start)
+    for members in demand.categories().values():
+        if len(members) < 2 or demand.cross[members[0]] == 0:
+            continue
+
+        def respond(i: int, chosen: list[float], members: list[int] = members) -> float:
+            j = members[i]
+            trial = list(prices)
+            for k, p in zip(members, chosen):
+                trial[k] = p
+            response = demand.response(j, trial, members, costs)
+            return J.best_response(response, intervals[j], policy, keep=(chosen[i], current_prices[j]))[0]
+
+        for k, p in zip(members, J.coordinate_ascent([start[k] for k in members], respond)):
+            prices[k] = p
+    return prices

@@ -29,6 +29,7 @@ from engine.errors import EngineError
 
 WEEK = "week_start"
 UNITS = "units"
+LINES = "order_lines"  # sales lines (orders) of the product in the period
 PRICE = "price"  # average price paid per unit (after discounts)
 REGULAR_PRICE = "regular_price"  # average shelf price per unit (before discounts)
 DEPTH = "discount_depth"
@@ -120,7 +121,7 @@ def build_panel(
 ) -> pd.DataFrame:
     """Aggregate sales lines to product-weeks (weeks start on ``week_starts_on``).
 
-    Columns: product_id, category, week_start, units, revenue, price (paid per unit), regular_price,
+    Columns: product_id, category, week_start, units, order_lines (sales lines), revenue, price (paid per unit), regular_price,
     discount_depth (1 - price / regular_price), promo (depth >= ``promo_threshold``), unit_cost (if the
     transactions have it, else NaN), display and mailer (share of stores or days, 0 where the promotions
     table has no row, NaN if there is no such table), stock_on_hand and stockout (if a stock table is
@@ -170,7 +171,7 @@ def _join_stock(panel: pd.DataFrame, stock: pd.DataFrame, week_starts_on: str, g
 
 
 def _line_values(sales: pd.DataFrame, week: pd.Series) -> pd.DataFrame:
-    """Per sales line: product, period, units, revenue, shelf value and cost value (NaN without costs)."""
+    """Per sales line: product, period, units, one line, revenue, shelf value and cost value (NaN without costs)."""
     c = Columns
     shelf_value = sales[c.quantity] * sales[c.unit_price]
     return pd.DataFrame(
@@ -178,6 +179,7 @@ def _line_values(sales: pd.DataFrame, week: pd.Series) -> pd.DataFrame:
             c.item: sales[c.item].to_numpy(),
             WEEK: week.to_numpy(),
             UNITS: sales[c.quantity].to_numpy(),
+            LINES: np.ones(len(sales)),
             REVENUE: sales[c.revenue].to_numpy(),
             "shelf_value": shelf_value.to_numpy(),
             "cost_value": (sales[c.quantity] * sales[c.unit_cost]).to_numpy() if c.unit_cost in sales else np.nan,

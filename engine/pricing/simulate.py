@@ -4,8 +4,8 @@ Week by week over the holdout, each policy sets every product's price from the p
 week's profit is computed from the true expected units at the chosen prices (the observed week's
 expected units, moved by the true own- and cross-price elasticities), with that week's true unit cost.
 Four policies: keep the current prices, the optimizer with estimated elasticities, the constrained
-oracle (the best price the same guardrails allow under the true elasticity and that week's true cost,
-:func:`engine.pricing.oracle.oracle_price`), and the same optimizer fed the true elasticities (the
+oracle (the best prices the same guardrails allow under that week's true demand, own- and cross-price
+effects, and true costs, set jointly per category: :func:`engine.pricing.oracle.joint_oracle_prices`), and the same optimizer fed the true elasticities (the
 earlier benchmark's oracle, which keeps the prices of inelastic products and so understates what the
 guardrails allow). Every quote of the optimizer is checked against its guardrails.
 """
@@ -22,8 +22,9 @@ import pandas as pd
 from engine.data.columns import Columns
 from engine.data.synthetic import SyntheticTruth
 from engine.pricing import guardrails as G
+from engine.pricing.joint import CategoryDemand
 from engine.pricing.optimizer import CURRENT_PRICE, LIST_PRICE, MAX_PRICE, MIN_PRICE, PriceOptimizer
-from engine.pricing.oracle import oracle_price
+from engine.pricing.oracle import joint_oracle_prices
 from engine.pricing.shrinkage import CI_HIGH, CI_LOW, ELASTICITY, SE
 
 
@@ -61,37 +62,50 @@ Step = Callable[[pd.Timestamp, pd.Series], tuple[pd.Series, int, int]]  # week, 
 
 
 def optimizer_step(optimizer: PriceOptimizer) -> Step:
-    """A policy step that quotes every product with ``optimizer`` and checks each quote's guardrails."""
+    """A policy step that quotes every product with ``optimizer`` (:meth:`PriceOptimizer.quote_all`: a
+    category with a significant cross-price effect is priced jointly) and checks each quote's guardrails."""
 
     def step(week: pd.Timestamp, prices: pd.Series) -> tuple[pd.Series, int, int]:
-        new, violations = {}, 0
+        quotes = optimizer.quote_all(current_prices=prices)["price"].astype(float).loc[prices.index]
+        violations = 0
         for product_id, current in prices.items():
-            quote = optimizer.quote(product_id, current_price=current)
             rules = optimizer.guardrails(product_id, current)
-            kept = bool(np.isclose(quote.price, current))
-            violations += len(G.violations(quote.price, rules, optimizer.policy_, kept_current=kept))
-            new[product_id] = quote.price
-        return pd.Series(new), len(new), violations
+            kept = bool(np.isclose(quotes[product_id], current))
+            violations += len(G.violations(quotes[product_id], rules, optimizer.policy_, kept_current=kept))
+        return quotes, len(quotes), violations
 
     return step
 
 
 def constrained_oracle_step(optimizer: PriceOptimizer, truth: SyntheticTruth) -> Step:
-    """A policy step that sets every product's price to the best the optimizer's guardrails allow (its
-    facts: the cost it knows, list price, range seen) under the true elasticity and the week's true cost."""
+    """A policy step that sets the prices to the best the optimizer's guardrails allow (its facts: the
+    cost it knows, list price, range seen) under the week's true demand, own- and cross-price effects
+    and true costs included: :func:`engine.pricing.oracle.joint_oracle_prices`, category by category."""
     facts = optimizer.facts_
 
     def step(week: pd.Timestamp, prices: pd.Series) -> tuple[pd.Series, int, int]:
-        cost = truth.weekly.loc[truth.weekly["week_start"] == week].set_index(Columns.item)[Columns.unit_cost]
-        new = {}
+        observed = truth.weekly.loc[truth.weekly["week_start"] == week].set_index(Columns.item).loc[prices.index]
+        category = truth.products.loc[prices.index, Columns.category]
+        demand = CategoryDemand(
+            reference=observed["price"].astype(float).tolist(),
+            units=observed["expected_units"].astype(float).tolist(),
+            elasticity=truth.elasticity.loc[prices.index].astype(float).tolist(),
+            cost=observed[Columns.unit_cost].astype(float).tolist(),
+            cross=category.map(truth.cross_elasticity).astype(float).tolist(),
+            category=category.astype(str).tolist(),
+        )
+        intervals = []
         for product_id, current in prices.items():
             row = facts.loc[product_id]
             known = float(row[Columns.unit_cost])
-            new[product_id] = oracle_price(
-                optimizer.policy_, float(current), known if math.isfinite(known) else None, float(row[LIST_PRICE]),
-                float(row[MIN_PRICE]), float(row[MAX_PRICE]), float(truth.elasticity[product_id]), float(cost[product_id]),
+            intervals.append(
+                G.feasible_interval(
+                    optimizer.policy_, float(current), known if math.isfinite(known) else None, float(row[LIST_PRICE]),
+                    float(row[MIN_PRICE]), float(row[MAX_PRICE]),
+                )
             )
-        return pd.Series(new), len(new), 0
+        chosen = joint_oracle_prices(intervals, demand, optimizer.policy_, prices.astype(float).tolist())
+        return pd.Series(chosen, index=prices.index), len(prices), 0
 
     return step
 

@@ -152,9 +152,25 @@ def test_profit_optimum_and_explanation():
     assert quote.current_margin == pytest.approx((4.99 - 2.0) * 100)
     assert quote.expected_margin > quote.current_margin
     assert quote.model_version == "test-v1" and quote.elasticity_interval == (-3.5, -2.5)
-    # near the optimum nothing binds
-    near = _optimizer(elasticity=-3.0, ci_low=-3.5, ci_high=-2.5, current_price=3.09, min_price=2.5).quote("p1")
+    # near the optimum nothing binds (deciding on the estimate alone)
+    point = G.PricingPolicy(decision_z=0.0)
+    near = _optimizer(point, elasticity=-3.0, ci_low=-3.5, ci_high=-2.5, current_price=3.09, min_price=2.5).quote("p1")
     assert near.reason == G.OPTIMAL and near.price == pytest.approx(2.99)
+
+
+def test_a_price_moves_only_where_the_elasticity_interval_agrees_on_the_direction():
+    # cost 2, e = -3 +- 1.96 x 0.255: the optimum 2 e / (1 + e) runs from 2.80 (e -3.5) to 3.33 (e -2.5)
+    uncertain = _optimizer(elasticity=-3.0, ci_low=-3.5, ci_high=-2.5, current_price=3.09, min_price=2.5).quote("p1")
+    assert uncertain.reason == G.UNCERTAIN and uncertain.price == 3.09
+    # from 3.99 every plausible elasticity says cut: aim at the least elastic one's optimum (3.33); of its
+    # ladder neighbours 2.99 and 3.49 the objective at e = -2.5 prefers 3.49
+    wide = G.PricingPolicy(max_change=0.5)
+    cut = _optimizer(wide, elasticity=-3.0, ci_low=-3.5, ci_high=-2.5, current_price=3.99, min_price=2.5).quote("p1")
+    assert cut.reason == G.OPTIMAL and cut.price == pytest.approx(3.49)
+    # the estimate alone would go to its own optimum, 2.99
+    alone = _optimizer(wide.model_copy(update={"decision_z": 0.0}), elasticity=-3.0, ci_low=-3.5, ci_high=-2.5,
+                       current_price=3.99, min_price=2.5).quote("p1")
+    assert alone.price == pytest.approx(2.99)
 
 
 def test_stock_moves_the_price():

@@ -12,8 +12,14 @@ from hypothesis import strategies as st
 
 from engine.pricing import guardrails as G
 from engine.pricing.optimizer import PriceOptimizer
-from engine.pricing.oracle import constrained_oracle_price, oracle_price
+from engine.pricing.oracle import constrained_oracle_price
 from tests.engine.pricing.guardrail_checker import Facts, check_quote, on_ladder
+
+
+def oracle_price(policy, current, guard_cost, list_price, min_seen, max_seen, true_elasticity, true_cost):
+    """The oracle for one product's facts (the guardrails' cost may differ from the true one)."""
+    interval = G.feasible_interval(policy, current, guard_cost, list_price, min_seen, max_seen)
+    return constrained_oracle_price(interval, true_elasticity, true_cost, policy, current)
 
 
 def _value(price: float, elasticity: float, cost: float, objective: str) -> float:

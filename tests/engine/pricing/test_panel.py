@@ -144,6 +144,24 @@ def test_partial_first_and_last_weeks_are_dropped(lines):
     ]
 
 
+def test_daily_data_from_wednesday_to_tuesday_leaves_out_its_partial_weeks():
+    # one row per product-day at midnight (a shop that exports daily totals), Wednesday 3 to Tuesday 23 January
+    days = pd.date_range("2024-01-03", "2024-01-23", freq="D")
+    raw = pd.DataFrame(
+        {"customer_id": "all", "product_id": "p1", "order_id": [f"d{i}" for i in range(len(days))], "timestamp": days,
+         "quantity": 10, "unit_price": 2.0}
+    )
+    lines = validate_transactions(raw)[0]
+    assert P.partial_weeks(lines) == [pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-22")]
+    weekly = P.build_panel(lines)
+    assert weekly["week_start"].tolist() == [pd.Timestamp("2024-01-08"), pd.Timestamp("2024-01-15")]
+    assert weekly["units"].tolist() == [70, 70]  # whole weeks only: no week of 5 or 2 days reads as a collapse
+    # a daily calendar over the partial days joins to nothing; at day grain every day is whole and kept
+    promotions = pd.DataFrame({"product_id": "p1", "date": days, "display": 1.0, "mailer": 0.0})
+    assert P.build_panel(lines, promotions=promotions)["display"].tolist() == [1.0, 1.0]
+    assert len(P.build_panel(lines, grain="day")) == len(days)
+
+
 def test_posted_price_is_what_most_lines_paid_whatever_their_size():
     rows = [
         ("a", "p1", "o1", "2024-01-01", 1, 10.0),
