@@ -32,7 +32,7 @@ from engine.io import read_manifest
 from engine.pricing import panel as P
 from engine.pricing.base import ElasticityEstimator
 from engine.pricing.cross_price import cross_price_effects
-from engine.pricing.designs import BENCH_SHOP, DEVELOPMENT, ShopDesign, default_designs
+from engine.pricing.designs import BENCH_SHOP, DEVELOPMENT, HELD_OUT, SEALED, SPLITS, ShopDesign, default_designs
 from engine.pricing.evaluate import score_estimator
 from engine.pricing.grain import PriceGrainSettings, price_dispersion
 from engine.pricing.guardrails import PricingPolicy
@@ -80,6 +80,7 @@ class BenchSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     development_seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
     held_out_seeds: list[int] = Field(default_factory=lambda: [100, 101, 102], min_length=1)
+    sealed_seeds: list[int] = Field(default_factory=lambda: [300, 301, 302], min_length=1)
     shop: dict[str, Any] = Field(
         default_factory=lambda: dict(BENCH_SHOP), description="the base shop of every design (SyntheticShopConfig fields)"
     )
@@ -88,7 +89,7 @@ class BenchSettings(BaseModel):
 
     def seeds(self, split: str) -> list[int]:
         """The seeds a design of ``split`` runs on."""
-        return self.development_seeds if split == DEVELOPMENT else self.held_out_seeds
+        return {DEVELOPMENT: self.development_seeds, HELD_OUT: self.held_out_seeds, SEALED: self.sealed_seeds}[split]
 
 
 class PricingConfig(BaseModel):
@@ -508,11 +509,14 @@ def _design_summary(design: ShopDesign, scores: pd.DataFrame, optimizer: pd.Data
     return entry
 
 
-def bench_synthetic(config: PricingConfig, progress=None, designs: list[str] | None = None) -> dict[str, Any]:
+def bench_synthetic(
+    config: PricingConfig, progress=None, designs: list[str] | None = None, splits: list[str] | None = None
+) -> dict[str, Any]:
     """Every estimator on every design of the family (``config.bench``; ``designs`` names a subset),
     each design on the seeds of its split; the chosen estimator's optimizer simulated forward against
     the oracle and current prices. Per design: the chosen estimator, why, its elasticity error and
-    interval coverage, the best available estimator, profit against the oracle, guardrail violations."""
+    interval coverage, the best available estimator, profit against the oracle, guardrail violations.
+    ``splits`` keeps the designs of those splits only (a development loop runs ``["development"]``)."""
     from engine.data.synthetic import generate_shop
     from engine.pricing.simulate import compare_policies
 
@@ -522,6 +526,13 @@ def bench_synthetic(config: PricingConfig, progress=None, designs: list[str] | N
         if unknown:
             raise EngineError(f"unknown design(s) {unknown}; the family has {[d.name for d in family]}")
         family = [d for d in family if d.name in designs]
+    if splits:
+        unknown = sorted(set(splits) - set(SPLITS))
+        if unknown:
+            raise EngineError(f"unknown split(s) {unknown}; the splits are {list(SPLITS)}")
+        family = [d for d in family if d.split in splits]
+    if not family:
+        raise EngineError("no design of the family is left to run after the --designs / --split selection")
     rows, optimizer_rows, entries = [], [], []
     for design in family:
         design_rows, design_optimizer = [], []
@@ -553,9 +564,11 @@ def bench_synthetic(config: PricingConfig, progress=None, designs: list[str] | N
         "seeds": sorted(scores["seed"].unique().tolist()),
         "split": {
             "development_designs": [d.name for d in family if d.split == DEVELOPMENT],
-            "held_out_designs": [d.name for d in family if d.split != DEVELOPMENT],
+            "held_out_designs": [d.name for d in family if d.split == HELD_OUT],
+            "sealed_designs": [d.name for d in family if d.split == SEALED],
             "development_seeds": config.bench.development_seeds,
             "held_out_seeds": config.bench.held_out_seeds,
+            "sealed_seeds": config.bench.sealed_seeds,
         },
         "base_shop": config.bench.shop,
         "holdout_weeks": config.holdout_weeks,
@@ -591,7 +604,7 @@ def _family_targets(entries: list[dict[str, Any]]) -> dict[str, Any]:
     """Whether each target holds in every design, development and held-out designs apart, with the
     worst figure of each."""
     checks: dict[str, Any] = {"targets": TARGETS}
-    for split in (DEVELOPMENT, "held_out"):
+    for split in SPLITS:
         part = [e for e in entries if e["split"] == split]
         if not part:
             continue

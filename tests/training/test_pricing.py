@@ -154,6 +154,10 @@ def test_bench_writes_the_contract(tmp_path):
     assert set(result["targets"]) == {"targets", "development", "held_out"}
     with pytest.raises(EngineError, match="unknown design"):
         bench_synthetic(PricingConfig(**{**FAST, "bench": bench}), designs=["nope"])
+    with pytest.raises(EngineError, match="unknown split"):
+        bench_synthetic(PricingConfig(**{**FAST, "bench": bench}), splits=["test"])
+    with pytest.raises(EngineError, match="no design"):
+        bench_synthetic(PricingConfig(**{**FAST, "bench": bench}), splits=["sealed"])
 
 
 def test_partly_missing_costs_stay_missing_and_are_never_dropped(shop):
