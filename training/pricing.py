@@ -31,6 +31,7 @@ from engine.errors import EngineError, ModelFormatError
 from engine.io import read_manifest
 from engine.pricing import panel as P
 from engine.pricing.base import ElasticityEstimator
+from engine.pricing.choice import Choice, choose_by_evidence
 from engine.pricing.cross_price import cross_price_effects
 from engine.pricing.designs import BENCH_SHOP, DEVELOPMENT, HELD_OUT, SEALED, SPLITS, ShopDesign, default_designs
 from engine.pricing.evaluate import score_estimator
@@ -115,12 +116,16 @@ class PricingConfig(BaseModel):
     )
     chosen: EstimatorName | Literal["auto"] = Field(
         "auto",
-        description="the estimator the optimizer uses; auto: the lowest holdout forecast_wmape, and of those "
-        "within choice_tolerance of it the simplest (naive, fixed_effects, dml, dml_iv, monotone_gbm)",
+        description="the estimator the optimizer uses; auto: of the candidates whose elasticities agree with the "
+        "reference (DML-IV where its instrument is strong, else fixed effects with controls; engine.pricing.choice), "
+        "the most precise",
+    )
+    choice_alpha: float = Field(
+        0.05, gt=0, lt=1, description="auto choice: a candidate that disagrees with a trusted estimator at this level is rejected"
     )
     choice_tolerance: float = Field(
-        0.03, ge=0, description="auto choice: of the candidates within this relative slack of the lowest forecast_wmape, "
-        "the simplest (forecast differences this small are seed-to-seed noise on the development designs)",
+        0.03, ge=0, description="auto choice: passing candidates whose median standard error is within this relative "
+        "slack of the smallest are tied, and the lowest holdout forecast_wmape breaks the tie",
     )
     choice_candidates: list[EstimatorName] = Field(
         default_factory=lambda: ["naive", "fixed_effects", "dml", "dml_iv"], min_length=1,
@@ -162,6 +167,7 @@ class PricingRun:
     segment_offers: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
     first_stage_f: pd.Series | None = None  # per category, of DML-IV (None without it)
+    choice: Choice | None = None  # the evidence of the auto choice (None when the config names the estimator)
 
     @property
     def validation_score(self) -> float:
@@ -184,37 +190,30 @@ def make_estimator(name: str, config: PricingConfig) -> ElasticityEstimator:
     return make_named_estimator(name, params.get(name, {}))
 
 
-SIMPLICITY = ("naive", "fixed_effects", "dml", "dml_iv", "monotone_gbm")  # the auto choice's tie-break order
+def choose_estimator(
+    config: PricingConfig, scores: pd.DataFrame, estimators: dict[str, ElasticityEstimator], first_stage: pd.Series | None
+) -> tuple[str, str, Choice | None]:
+    """The estimator the optimizer will use, why (a sentence for logs and reports), and the evidence
+    (None when the config names the estimator).
 
-
-def choose_estimator(config: PricingConfig, scores: pd.DataFrame, instrumented: bool) -> tuple[str, str]:
-    """The estimator the optimizer will use, and why (a sentence for logs and reports).
-
-    ``auto`` chooses on what a real shop can measure honestly: the holdout forecast WMAPE of every fitted
-    estimator (its prices, promotions and season in weeks it never saw); of the estimators within
-    ``choice_tolerance`` of the best, the simplest. Only ``choice_candidates`` compete. A fixed rule (e.g. "IV whenever there is a cost")
-    ignores that evidence; the bench showed such a rule picking an estimator three times worse than
-    another on a shop it did not know."""
+    ``auto`` chooses on what a real shop can measure without the truth (:func:`~engine.pricing.choice.choose_by_evidence`):
+    whether each candidate's elasticities agree with those of an estimator that is consistent under weaker
+    assumptions (DML-IV where the first-stage F is strong, else fixed effects with the shop's promotion and
+    display controls), and of those that agree the most precise; the holdout forecast only breaks ties. The
+    forecast alone preferred plain DML, which lets promotion-timed demand into its slopes."""
     available = list(scores.index)
     if config.chosen != "auto":
         chosen = config.chosen
-        if chosen == "dml_iv" and not instrumented:
+        if chosen == "dml_iv" and "dml_iv" not in estimators:
             raise EngineError(f"chosen estimator dml_iv needs the instruments {config.instruments}, which this data lacks")
         if chosen not in available:
             raise EngineError(f"chosen estimator {chosen!r} is not among the fitted estimators {available}")
-        return chosen, f"{chosen}: set in the config (chosen: {chosen})"
-    score = scores.loc[[name for name in available if name in config.choice_candidates], PRIMARY_METRIC].astype(float)
-    if score.empty:
-        raise EngineError(f"no fitted estimator {available} is among choice_candidates {config.choice_candidates}")
-    best = float(score.min())
-    near = [name for name in SIMPLICITY if name in score.index and score[name] <= best * (1 + config.choice_tolerance)]
-    chosen = near[0] if near else str(score.idxmin())
-    others = ", ".join(f"{name} {value:.4f}" for name, value in score.sort_values().items() if name != chosen)
-    if score[chosen] > best:
-        why = f"{chosen}: holdout {PRIMARY_METRIC} {score[chosen]:.4f}, the simplest within {config.choice_tolerance:.0%} of the lowest"
-    else:
-        why = f"{chosen}: lowest holdout {PRIMARY_METRIC} {score[chosen]:.4f}"
-    return chosen, why + (f" (others: {others})" if others else "")
+        return chosen, f"{chosen}: set in the config (chosen: {chosen})", None
+    choice = choose_by_evidence(
+        estimators, config.choice_candidates, scores, first_stage, config.min_first_stage_f, config.choice_alpha,
+        config.choice_tolerance,
+    )
+    return choice.chosen, choice.why, choice
 
 
 class PriceGrainWarning(UserWarning):
@@ -271,11 +270,11 @@ def fit_pricing(shop: ShopData, config: PricingConfig, complete: bool = True) ->
         estimators[name] = estimator
         rows[name] = score_estimator(estimator, holdout, truth)
     scores = pd.DataFrame.from_dict(rows, orient="index")
-    chosen, why = choose_estimator(config, scores, instrumented)
     first_stage = None
     if "dml_iv" in estimators:
         first_stage = estimators["dml_iv"].first_stage_f_
         notes += [f"dml_iv: {note}" for note in estimators["dml_iv"].notes_]
+    chosen, why, choice = choose_estimator(config, scores, estimators, first_stage)
     for name in ("fixed_effects", "dml"):  # the same products for every estimator: say it once
         if name in estimators and estimators[name].no_price_variation_:
             missing = estimators[name].no_price_variation_
@@ -294,7 +293,7 @@ def fit_pricing(shop: ShopData, config: PricingConfig, complete: bool = True) ->
     facts = with_product_costs(product_facts(basis, table["elasticity"]), shop.products)
     facts = with_assumed_costs(facts, config.assumed_cost_share)
     optimizer = PriceOptimizer(config.policy).fit(table, facts, offers, model_version=version)
-    return PricingRun(train, holdout, scores, estimators, chosen, why, final, optimizer, cross, offers, notes, first_stage)
+    return PricingRun(train, holdout, scores, estimators, chosen, why, final, optimizer, cross, offers, notes, first_stage, choice)
 
 
 def saved_estimator(model_dir: Path) -> ElasticityEstimator:
@@ -427,6 +426,7 @@ def train_pricing(shop: ShopData, config: PricingConfig, out: Path) -> dict[str,
     summary = {
         "chosen": run.chosen,
         "why": run.why,
+        "choice": choice_evidence(run.choice),
         "first_stage_f": {} if run.first_stage_f is None else run.first_stage_f.round(2).to_dict(),
         "validation": {PRIMARY_METRIC: run.validation_score},
         "scores": run.scores.round(4).to_dict(orient="index"),
@@ -485,6 +485,7 @@ def _design_summary(design: ShopDesign, scores: pd.DataFrame, optimizer: pd.Data
         "chosen": str(choices.index[0]),
         "choices": choices.to_dict(),
         "why": str(optimizer["why"].iloc[0]),
+        "choice_per_seed": {int(seed): evidence for seed, evidence in zip(optimizer["seed"], optimizer["evidence"])},
         "median_abs_error": error,
         "median_abs_error_se": error_se,
         "coverage_95": coverage,
@@ -551,14 +552,15 @@ def bench_synthetic(
             first_stage = run.first_stage_f.min() if run.first_stage_f is not None and len(run.first_stage_f) else np.nan
             design_optimizer.append(
                 {"design": design.name, "split": design.split, "seed": seed, "chosen": run.chosen, "why": run.why,
-                 "first_stage_f_min": first_stage, "notes": run.notes, **compare_policies(run.optimizer, shop.truth, weeks)}
+                 "first_stage_f_min": first_stage, "notes": run.notes, "evidence": choice_evidence(run.choice),
+                 **compare_policies(run.optimizer, shop.truth, weeks)}
             )
         entries.append(_design_summary(design, pd.DataFrame(design_rows), pd.DataFrame(design_optimizer)))
         rows += design_rows
         optimizer_rows += design_optimizer
     scores = pd.DataFrame(rows)
     runs = pd.DataFrame(optimizer_rows)
-    numeric = runs.drop(columns=["design", "split", "seed", "chosen", "why", "notes"])
+    numeric = runs.drop(columns=["design", "split", "seed", "chosen", "why", "notes", "evidence"])
     return {
         "data": "synthetic",
         "seeds": sorted(scores["seed"].unique().tolist()),
@@ -578,8 +580,20 @@ def bench_synthetic(
         "optimizer": numeric.mean().to_dict(),
         "designs": entries,
         "targets": _family_targets(entries),
-        "optimizer_per_run": runs.drop(columns=["notes"]).to_dict(orient="records"),
+        "optimizer_per_run": runs.drop(columns=["notes", "evidence"]).to_dict(orient="records"),
         "per_run": scores.to_dict(orient="records"),
+    }
+
+
+def choice_evidence(choice: Choice | None) -> dict[str, Any] | None:
+    """The auto choice's evidence for the bench JSON: per candidate its test, per category its reference."""
+    if choice is None:
+        return None
+    candidates = choice.candidates[["p_value", "passes", "median_se", "forecast_wmape"]]
+    return {
+        "chosen": choice.chosen,
+        "candidates": candidates.astype({"passes": bool}).to_dict(orient="index"),
+        "categories": choice.categories.to_dict(orient="index"),
     }
 
 
@@ -636,6 +650,7 @@ def bench_real(shop: ShopData, config: PricingConfig) -> dict[str, Any]:
         ],
         "chosen": run.chosen,
         "why": run.why,
+        "choice": choice_evidence(run.choice),
         "first_stage_f": {} if run.first_stage_f is None else run.first_stage_f.to_dict(),
         "elasticities": summarize_elasticities(table),
         "elasticities_by_estimator": {n: summarize_elasticities(e.elasticity_table()) for n, e in run.estimators.items()},
