@@ -125,7 +125,7 @@ def test_data_without_costs_gets_assumed_costs_and_plain_dml(shop):
     )
     with_dml = {**FAST, "estimators": ["naive", "dml", "dml_iv"], "segment_offers": "none"}
     run = fit_pricing(no_cost, PricingConfig(**with_dml))
-    assert "reference: fixed_effects in" in run.why and "dml_iv skipped" in run.notes[0]  # no instrument: no IV reference
+    assert "reference: dml in" in run.why and "dml_iv skipped" in run.notes[0]  # no instrument, no fixed effects fitted
     assert run.choice is not None and run.choice.candidates.loc[run.chosen, "passes"]
     assert run.optimizer.facts_["cost_assumed"].all()
     assert all("assumed_cost" in q.flags for q in (run.optimizer.quote(p) for p in run.optimizer.facts_.index))
