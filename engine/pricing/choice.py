@@ -104,24 +104,12 @@ def agreement_p_value(z: pd.Series) -> tuple[float, float, float]:
     return statistic, shift, min(1.0, 2 * min(p_spread, float(2 * stats.norm.sf(abs(shift)))))
 
 
-def choose_by_evidence(
-    estimators: dict[str, ElasticityEstimator],
-    candidates: list[str],
-    scores: pd.DataFrame | None = None,
-    first_stage_f: pd.Series | None = None,
-    min_first_stage_f: float = 10.0,
-    alpha: float = 0.05,
-    tolerance: float = 0.03,
-) -> Choice:
-    """Choose among the fitted ``candidates`` as the module docstring says; ``scores`` (index: estimator
-    names) gives the holdout forecast WMAPE used to break ties."""
-    names = [name for name in candidates if name in estimators]
-    if not names:
-        raise EngineError(f"no fitted estimator {sorted(estimators)} is among the candidates {candidates}")
-    reference = references(estimators, first_stage_f, min_first_stage_f)
-    categories = pd.DataFrame({"reference": reference})
-    if first_stage_f is not None:
-        categories["first_stage_f"] = first_stage_f.reindex(reference.index)
+def _test_candidates(
+    estimators: dict[str, ElasticityEstimator], names: list[str], reference: pd.Series, categories: pd.DataFrame,
+    scores: pd.DataFrame | None, alpha: float,
+) -> pd.DataFrame:
+    """Per candidate (in order of rank), its worst test against the trusted estimators ranked above it;
+    the mean z per category of each comparison is written into ``categories``."""
     rows, trusted = {}, set()
     for name in sorted(names, key=lambda n: RANK.get(n, len(RANK))):
         worst = (0.0, 0.0, 1.0, len(reference.index[reference != name]))
@@ -146,7 +134,28 @@ def choose_by_evidence(
             "statistic": statistic, "df": compared, "shift_z": shift, "p_value": p_value, "passes": p_value >= alpha,
             "median_se": float(estimators[name].elasticity_table()[RAW_SE].median()), FORECAST: forecast,
         }
-    table = pd.DataFrame.from_dict(rows, orient="index")
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def choose_by_evidence(
+    estimators: dict[str, ElasticityEstimator],
+    candidates: list[str],
+    scores: pd.DataFrame | None = None,
+    first_stage_f: pd.Series | None = None,
+    min_first_stage_f: float = 10.0,
+    alpha: float = 0.05,
+    tolerance: float = 0.03,
+) -> Choice:
+    """Choose among the fitted ``candidates`` as the module docstring says; ``scores`` (index: estimator
+    names) gives the holdout forecast WMAPE used to break ties."""
+    names = [name for name in candidates if name in estimators]
+    if not names:
+        raise EngineError(f"no fitted estimator {sorted(estimators)} is among the candidates {candidates}")
+    reference = references(estimators, first_stage_f, min_first_stage_f)
+    categories = pd.DataFrame({"reference": reference})
+    if first_stage_f is not None:
+        categories["first_stage_f"] = first_stage_f.reindex(reference.index)
+    table = _test_candidates(estimators, names, reference, categories, scores, alpha)
     passing = table.loc[table["passes"]]
     if passing.empty:
         chosen = str(table["p_value"].idxmax())

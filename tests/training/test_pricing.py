@@ -20,11 +20,11 @@ from training.pricing import (
     MODEL_NAME,
     PRIMARY_METRIC,
     PricingConfig,
-    bench_synthetic,
     fit_pricing,
     saved_estimator,
     train_pricing,
 )
+from training.pricing_bench import bench_synthetic
 
 SMALL_SHOP = dict(n_customers=600, n_products=24, n_categories=3, n_weeks=60, acquisition_weeks=6, basket_units=25)
 FAST = dict(

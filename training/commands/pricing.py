@@ -58,7 +58,8 @@ def bench(
     """Score every estimator: on the synthetic design family (development and held-out designs) the
     chosen estimator's elasticity error, 95% interval coverage and the optimizer's profit against the
     oracle's, per design; on real data the sign accuracy of +10% responses. Writes JSON."""
-    from training.pricing import PricingConfig, bench_real, bench_synthetic, finite
+    from training.pricing import PricingConfig
+    from training.pricing_bench import bench_real, bench_synthetic, finite
     from training.tracking import write_json
 
     settings = load_config(config, PricingConfig)
