@@ -67,7 +67,8 @@ class BenchSettings(BaseModel):
 
     def seeds(self, split: str) -> list[int]:
         """The seeds a design of ``split`` runs on."""
-        return {DEVELOPMENT: self.development_seeds, HELD_OUT: self.held_out_seeds, SEALED: self.sealed_seeds}[split]
+        by_split: dict[str, list[int]] = {DEVELOPMENT: self.development_seeds, HELD_OUT: self.held_out_seeds, SEALED: self.sealed_seeds}
+        return by_split[split]
 
 
 class PricingConfig(PricingSettings):

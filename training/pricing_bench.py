@@ -6,6 +6,7 @@ accuracy on a real shop (e.g. Complete Journey). Writes the JSON contract the RE
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -128,7 +129,8 @@ def _run_design(config: PricingConfig, design: ShopDesign, seed: int) -> tuple[l
 
 
 def bench_synthetic(
-    config: PricingConfig, progress=None, designs: list[str] | None = None, splits: list[str] | None = None
+    config: PricingConfig, progress: Callable[[str], None] | None = None, designs: list[str] | None = None,
+    splits: list[str] | None = None,
 ) -> dict[str, Any]:
     """Every estimator on every design of the family (``config.bench``; ``designs`` names a subset),
     each design on the seeds of its split; the chosen estimator's optimizer simulated forward against

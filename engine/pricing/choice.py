@@ -31,6 +31,7 @@ weaker assumptions, a Durbin-Wu-Hausman comparison:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -139,7 +140,7 @@ def _test_candidates(
 
 def choose_by_evidence(
     estimators: dict[str, ElasticityEstimator],
-    candidates: list[str],
+    candidates: Sequence[str],
     scores: pd.DataFrame | None = None,
     first_stage_f: pd.Series | None = None,
     min_first_stage_f: float = 10.0,

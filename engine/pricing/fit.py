@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,6 +22,7 @@ from engine.pricing import panel as P
 from engine.pricing.base import ElasticityEstimator
 from engine.pricing.choice import Choice, choose_by_evidence
 from engine.pricing.cross_price import cross_price_effects
+from engine.pricing.dml import DoubleMLIV
 from engine.pricing.evaluate import score_estimator
 from engine.pricing.grain import PriceGrainSettings, price_dispersion
 from engine.pricing.guardrails import PricingPolicy
@@ -30,8 +31,11 @@ from engine.pricing.registry import make_estimator as make_named_estimator
 from engine.pricing.segment_offers import SegmentOffers
 from engine.pricing.shrinkage import OWN_ESTIMATE, SIGNIFICANT
 
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]  # panel.WEEKDAYS
 EstimatorName = Literal["naive", "fixed_effects", "dml", "dml_iv", "monotone_gbm"]
 PRIMARY_METRIC = "forecast_wmape"  # on the holdout weeks, lower is better
+ALL_ESTIMATORS: tuple[EstimatorName, ...] = ("naive", "fixed_effects", "dml", "dml_iv", "monotone_gbm")
+CANDIDATES: tuple[EstimatorName, ...] = ("naive", "fixed_effects", "dml", "dml_iv")
 
 
 class DMLSettings(BaseModel):
@@ -67,7 +71,7 @@ class PricingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     seed: int = 0
     holdout_weeks: int = Field(13, ge=1, description="last weeks held out for scoring")
-    week_starts_on: Literal[P.WEEKDAYS] = Field(
+    week_starts_on: Weekday = Field(
         "monday", description="the first day of the panel's weeks (match the shop's promotion week)"
     )
     price_grain: PriceGrainSettings = Field(
@@ -79,7 +83,7 @@ class PricingSettings(BaseModel):
         default_factory=lambda: ["COUPON/MISC ITEMS"], description="not shelf-priced (fuel, coupons)"
     )
     estimators: list[EstimatorName] = Field(
-        default_factory=lambda: ["naive", "fixed_effects", "dml", "dml_iv", "monotone_gbm"], min_length=1
+        default_factory=lambda: list(ALL_ESTIMATORS), min_length=1
     )
     chosen: EstimatorName | Literal["auto"] = Field(
         "auto",
@@ -95,7 +99,7 @@ class PricingSettings(BaseModel):
         "slack of the smallest are tied, and the lowest holdout forecast_wmape breaks the tie",
     )
     choice_candidates: list[EstimatorName] = Field(
-        default_factory=lambda: ["naive", "fixed_effects", "dml", "dml_iv"], min_length=1,
+        default_factory=lambda: list(CANDIDATES), min_length=1,
         description="the estimators auto may choose (monotone_gbm forecasts well but its elasticities are read "
         "off a forecaster the forecast score does not validate: 0.69 median error on the bench's baseline)",
     )
@@ -227,7 +231,8 @@ def fit_pricing(shop: ShopData, config: PricingSettings, complete: bool = True) 
     panel, train, holdout = prepare_panels(shop, config, notes)
     instrumented = has_instruments(train, config.instruments)
     truth = shop.truth.elasticity if shop.truth is not None else None
-    estimators, rows = {}, {}
+    estimators: dict[str, ElasticityEstimator] = {}
+    rows: dict[str, dict[str, float]] = {}
     for name in config.estimators:
         if name == "dml_iv" and not instrumented:
             notes.append(f"dml_iv skipped: the data has no instrument {config.instruments}")
@@ -238,8 +243,9 @@ def fit_pricing(shop: ShopData, config: PricingSettings, complete: bool = True) 
     scores = pd.DataFrame.from_dict(rows, orient="index")
     first_stage = None
     if "dml_iv" in estimators:
-        first_stage = estimators["dml_iv"].first_stage_f_
-        notes += [f"dml_iv: {note}" for note in estimators["dml_iv"].notes_]
+        iv = cast(DoubleMLIV, estimators["dml_iv"])
+        first_stage = iv.first_stage_f_
+        notes += [f"dml_iv: {note}" for note in iv.notes_]
     chosen, why, choice = choose_estimator(config, scores, estimators, first_stage)
     for name in ("fixed_effects", "dml"):  # the same products for every estimator: say it once
         if name in estimators and estimators[name].no_price_variation_:
