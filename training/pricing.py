@@ -2,15 +2,15 @@
 elasticities (refitted on all weeks) -> cross-price effects, segment offers and the guarded optimizer
 -> MLflow (metrics, tables, demand curves, registered model ``crm-pricing``, champion gate).
 
-``fit_pricing`` does the work without MLflow (the notebook and the benchmark call it); ``train_pricing``
-wraps it in a tracked run; ``bench_synthetic`` scores the estimators on a family of synthetic shop
-designs (:mod:`engine.pricing.designs`, development and held-out) and simulates the optimizer against
-the oracle; ``bench_real`` scores them on a real shop (e.g. Complete Journey).
+:func:`engine.pricing.fit.fit_pricing` does the work without MLflow (the notebook and the benchmark call
+it; its names are re-exported here); ``train_pricing`` wraps it in a tracked run. ``PricingConfig`` is
+the engine's ``PricingSettings`` plus the bench's design family, which :mod:`training.pricing_bench` runs.
 
-The estimator is chosen by evidence a real shop has (:func:`choose_estimator`): the holdout forecast
-error of every candidate, DML-IV only with a strong instrument (first-stage F >= 10 per category, else
-the category falls back to the slope without instrument, with a note). The bench, which knows the
-truth, reports how far that choice lands from the best available estimator in each design.
+The estimator is chosen by evidence a real shop has (:mod:`engine.pricing.choice`): agreement with a
+reference that is consistent under weaker assumptions (DML-IV where the first-stage F is strong, else
+fixed effects with the shop's promotion and display controls), then precision; the holdout forecast
+only breaks ties. The bench, which knows the truth, reports how far that choice lands from the best
+available estimator in each design.
 """
 
 from __future__ import annotations
