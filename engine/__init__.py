@@ -15,7 +15,7 @@ _EXPORTS = exports_by_module({
     "engine.data": ["load_shop", "ShopData", "Columns", "TimeSplit", "default_as_of"],
     "engine.customers": ["rfm_scores", "SegmentRules", "assign_segments", "customer_view", "loyalty_tiers", "BGNBD", "ParetoNBD", "GammaGamma", "ChurnClassifier", "ClvModel", "RiskBands", "score_customers", "select_customers", "churn_list", "load_customer_model"],
     "engine.recommend": ["RecommenderModel", "make_recommender", "load_recommender", "evaluate_model", "evaluate"],
-    "engine.pricing": ["build_panel", "shop_panel", "make_estimator", "PricingPolicy", "PriceOptimizer", "PriceQuote"],
+    "engine.pricing": ["build_panel", "shop_panel", "make_estimator", "PricingPolicy", "PriceOptimizer", "PriceQuote", "PricingSettings", "fit_pricing", "summarize_elasticities"],
 })
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

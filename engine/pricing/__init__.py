@@ -7,6 +7,8 @@ _EXPORTS = exports_by_module({
     "engine.pricing.panel": ["build_panel", "shop_panel"],
     "engine.pricing.base": ["ElasticityEstimator"],
     "engine.pricing.registry": ["make_estimator"],
+    "engine.pricing.fit": ["PricingSettings", "PricingRun", "fit_pricing", "summarize_elasticities"],
+    "engine.pricing.choice": ["choose_by_evidence"],
     "engine.pricing.guardrails": ["PricingPolicy"],
     "engine.pricing.optimizer": ["PriceOptimizer"],
     "engine.pricing.quote": ["PriceQuote"],

@@ -9,7 +9,16 @@ with regular weeks; the depth of a promotion and the moves of the shelf price ar
 the elasticity. Data whose prices come as paid (no list price) gets the flag inferred from temporary
 price cuts (:func:`~engine.pricing.features.promotion_flag`).
 Estimation: two-way within transformation by alternating projections, a pooled coefficient for the
-promotion flags, then one slope per product. Future weeks' time effects are unknown: a forecast uses
+promotion flags, then one slope per product.
+
+The per-product standard errors (HC3 with Newey-West, :func:`~engine.pricing.base.product_slopes`) are
+multiplied by ``se_scale`` (1.4). On the six development designs (seeds 0-2) the estimates scattered
+around the true elasticities 1.15-1.43 times as widely as these standard errors said (root mean square of
+(estimate - truth) / se), and 95% intervals covered 0.84-0.92. The excess is not serial correlation (more
+Newey-West lags shrank the errors) and not sampling noise the formula misses (estimates from alternate
+four-week blocks differ by 1.0-1.08 times what their errors predict): it is a product-level error that
+both halves share, which no sandwich estimator sees. The factor was set on the development designs only
+and is tested on the sealed held-out designs. Future weeks' time effects are unknown: a forecast uses
 the mean of the category's last ``forecast_weeks`` effects.
 """
 
@@ -25,7 +34,7 @@ from engine.errors import EngineError
 from engine.pricing import panel as P
 from engine.pricing.base import ElasticityEstimator, per_product_slopes
 from engine.pricing.features import promotion_flag
-from engine.pricing.shrinkage import ELASTICITY
+from engine.pricing.shrinkage import ELASTICITY, RAW_SE
 
 TimeEffects = Literal["category_week", "week"]
 _FLAGS = (P.DISPLAY, P.MAILER)
@@ -53,9 +62,11 @@ class FixedEffectsLogLog(ElasticityEstimator):
         pooling: bool = True,
         min_pool_products: int = 3,
         promotion_control: bool = True,
+        se_scale: float = 1.4,
     ) -> None:
         super().__init__(pooling, min_pool_products)
         self.promotion_control = promotion_control
+        self.se_scale = se_scale
         self.time_effects = time_effects
         self.sweeps = sweeps
         self.forecast_weeks = forecast_weeks
@@ -90,7 +101,8 @@ class FixedEffectsLogLog(ElasticityEstimator):
             y = y - flags @ self.flag_effects_
         else:
             self.flag_effects_ = np.zeros(0)
-        return per_product_slopes(pd.DataFrame({Columns.item: product, P.WEEK: rows[P.WEEK].to_numpy(), "y": y, "x": x}), "y", "x")
+        slopes = per_product_slopes(pd.DataFrame({Columns.item: product, P.WEEK: rows[P.WEEK].to_numpy(), "y": y, "x": x}), "y", "x")
+        return slopes.assign(**{RAW_SE: slopes[RAW_SE] * self.se_scale})
 
     def _after_pooling(self, rows: pd.DataFrame) -> None:
         """Product and time effects given the pooled slopes (after shrinkage)."""

@@ -7,18 +7,18 @@ import pydantic
 import pytest
 
 from engine.data.synthetic import generate_shop
-from engine.pricing.designs import BENCH_SHOP, DEVELOPMENT, HELD_OUT, ShopDesign, default_designs
+from engine.pricing.designs import BENCH_SHOP, SPLITS, ShopDesign, default_designs
 from engine.pricing.features import promotion_flag
 from engine.pricing.panel import shop_panel
 
 TINY = dict(n_customers=300, n_products=12, n_categories=2, n_weeks=30, acquisition_weeks=4, basket_units=20)
 
 
-def test_the_family_has_both_splits_and_unique_names():
+def test_the_family_has_every_split_and_unique_names():
     family = default_designs()
     names = [d.name for d in family]
     assert len(set(names)) == len(names)
-    assert {d.split for d in family} == {DEVELOPMENT, HELD_OUT}
+    assert {d.split for d in family} == set(SPLITS)
     shop = family[1].shop_config(7)
     assert shop.seed == 7 and shop.n_products == BENCH_SHOP["n_products"] and shop.cost_drift_sd == family[1].shop["cost_drift_sd"]
     assert family[0].shop_config(1, base=TINY).n_products == 12
