@@ -125,7 +125,7 @@ def list_hit_rate(
 
 def forecast_units(base_units: np.ndarray, current_price: np.ndarray, elasticity: np.ndarray, price: np.ndarray) -> np.ndarray:
     """Expected weekly units at ``price`` under a constant-elasticity demand through (current price,
-    base units): the price model's own forecast (:meth:`engine.pricing.optimizer._Product.units`),
+    base units): the price model's own forecast (:meth:`engine.pricing.facts.ProductFacts.units`),
     vectorised; the exponent is bounded so that a huge price ratio gives 0 or a large finite number."""
     ratio = np.log(np.asarray(price, dtype=float) / np.asarray(current_price, dtype=float))
     return np.asarray(base_units, dtype=float) * np.exp(np.clip(np.asarray(elasticity, dtype=float) * ratio, -745.0, 700.0))

@@ -62,7 +62,11 @@ def default_designs() -> list[ShopDesign]:
     """The family: six development designs, each moving one switch from the base shop (confounded
     promotions, a strong cost instrument, spread 0.2), six held-out designs that move others or
     several at once, and four sealed designs with combinations none of the others has."""
-    d, h, s = DEVELOPMENT, HELD_OUT, SEALED
+    return [*_development_designs(), *_held_out_designs(), *_sealed_designs()]
+
+
+def _development_designs() -> list[ShopDesign]:
+    d = DEVELOPMENT
     return [
         ShopDesign(name="baseline", split=d, description="promotions timed to demand; strong cost instrument; spread 0.2"),
         ShopDesign(name="weak_instrument", split=d, description="unit cost barely moves, few vendor deals", shop=WEAK_INSTRUMENT),
@@ -76,6 +80,12 @@ def default_designs() -> list[ShopDesign]:
             name="paid_prices", split=d, description="prices as paid (no list price, no discount); spread 0.1",
             shop=dict(prices_paid=True, elasticity_spread=0.1),
         ),
+    ]
+
+
+def _held_out_designs() -> list[ShopDesign]:
+    h = HELD_OUT
+    return [
         ShopDesign(
             name="unconfounded_narrow", split=h, description="promotions at random; spread 0.1",
             shop=dict(confounded=False, elasticity_spread=0.1),
@@ -100,6 +110,12 @@ def default_designs() -> list[ShopDesign]:
             name="manager_deals_spread", split=h, description="manager pricing, more vendor deals, spread 0.4",
             shop=dict(manager_pricing=0.05, deal_rate=0.15, elasticity_spread=0.4),
         ),
+    ]
+
+
+def _sealed_designs() -> list[ShopDesign]:
+    s = SEALED
+    return [
         ShopDesign(
             name="weak_paid_stockouts", split=s, description="weak instrument, prices as paid, stock-outs, spread 0.3",
             shop={**WEAK_INSTRUMENT, **STOCKOUTS, "prices_paid": True, "elasticity_spread": 0.3},

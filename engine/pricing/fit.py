@@ -24,9 +24,10 @@ from engine.pricing.choice import Choice, choose_by_evidence
 from engine.pricing.cross_price import cross_price_effects
 from engine.pricing.dml import DoubleMLIV
 from engine.pricing.evaluate import score_estimator
+from engine.pricing.facts import CURRENT_PRICE, product_facts
 from engine.pricing.grain import PriceGrainSettings, price_dispersion
 from engine.pricing.guardrails import PricingPolicy
-from engine.pricing.optimizer import COST_ASSUMED, CURRENT_PRICE, PriceOptimizer, product_facts
+from engine.pricing.optimizer import COST_ASSUMED, PriceOptimizer
 from engine.pricing.registry import make_estimator as make_named_estimator
 from engine.pricing.segment_offers import SegmentOffers
 from engine.pricing.shrinkage import OWN_ESTIMATE, SIGNIFICANT

@@ -28,7 +28,12 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
+
+from engine.errors import EngineError
 from engine.pricing import guardrails as G
+from engine.pricing.cross_price import CROSS, RELATION
 
 _MAX_LOG = 700.0  # exp() of more overflows: amounts are capped there (the order of candidates is kept)
 _BISECTIONS = 48
@@ -36,6 +41,9 @@ _BISECTIONS = 48
 
 def _exp(value: float) -> float:
     return math.exp(min(max(value, -745.0), _MAX_LOG))
+
+
+SIGNIFICANT_RELATIONS = ("substitutes", "complements")  # cross-price relations the optimizer acts on
 
 
 @dataclass(frozen=True)
@@ -164,3 +172,25 @@ class CategoryDemand:
         others = sum((prices[k] - costs[k]) * units[k] for k in members if k != j and not math.isnan(costs[k]))
         spill = self.cross[j] / (len(members) - 1) if len(members) > 1 else 0.0
         return Response(prices[j], units[j], self.elasticity[j], costs[j], others, spill)
+
+
+def joint_reason(response: Response, interval: G.Interval, aim: float) -> str:
+    """Why a category-priced product's price is where it is: the rule at the end of the interval its aim
+    was held at while the objective still rose past it, else ``optimal``."""
+    tolerance = G.price_tolerance(aim)
+    if aim >= interval.high - tolerance and response.slope_sign(interval.high) > 0:
+        return interval.high_rule or G.OPTIMAL
+    if aim <= interval.low + tolerance and response.slope_sign(interval.low) < 0:
+        return interval.low_rule or G.OPTIMAL
+    return G.OPTIMAL
+
+
+def significant_cross(cross_price: pd.DataFrame | None) -> pd.Series:
+    """Per category, the cross-price elasticity where the relation is significant (else none)."""
+    if cross_price is None or cross_price.empty:
+        return pd.Series(dtype=float, name=CROSS)
+    missing = [c for c in (CROSS, RELATION) if c not in cross_price]
+    if missing:
+        raise EngineError(f"PriceOptimizer.fit: cross_price lacks column(s) {missing}")
+    kept = cross_price.loc[cross_price[RELATION].isin(SIGNIFICANT_RELATIONS), CROSS].astype(float)
+    return kept.loc[np.isfinite(kept.to_numpy()) & (kept.to_numpy() != 0)].rename(CROSS)

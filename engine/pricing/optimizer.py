@@ -9,16 +9,13 @@ counts as none on hand), clips the aim into the feasible interval of the guardra
 three candidates: the aim's two ladder neighbours inside the interval and the unchanged current price
 (by the estimated objective when it aims at the optimum, else the nearest to the aim). Every step is
 O(1) whatever the magnitude of the price. A product whose cost floor is above the ceiling is quoted at
-the ceiling with reason ``cost_above_price``. It keeps the current price
-(with a reason code) when it cannot trust the elasticity: not significant (the 95% interval reaches 0,
-or the product has no estimate of its own)
-or inelastic (``|e| <= min_abs_elasticity``, where the constant-elasticity optimum is unbounded), or
+the ceiling with reason ``cost_above_price``. It keeps the current price (with a reason code) when it
+cannot trust the elasticity: not significant (the 95% interval reaches 0, or no estimate of its own) or inelastic (``|e| <= min_abs_elasticity``, where the constant-elasticity optimum is unbounded), or
 when the cost is unknown and the objective is profit. It moves a price only where the elasticity's
 plausible values (the estimate +- ``decision_z`` standard errors) agree on the direction, aiming where
 the least favourable of them puts the optimum; otherwise it keeps the price with reason ``uncertain``
-(a cut decided on an elasticity 0.4 too elastic loses more than the optimum gains: on the development
-designs baseline and wide_spread, seeds 0-2, 1.96 instead of 0 raised the profit against the oracle from
-0.943-0.982 to 0.971-0.984). A category with a significant cross-price effect
+(a cut decided on an elasticity 0.4 too elastic loses more than the optimum gains; on development designs
+1.96 instead of 0 raised the profit against the oracle from 0.943-0.982 to 0.971-0.984). A category with a significant cross-price effect
 (:func:`engine.pricing.cross_price.cross_price_effects`) is priced for the category's profit
 (:mod:`engine.pricing.joint`): one quote is the product's best response to the others' prices, and
 :meth:`PriceOptimizer.quote_all` repeats best responses until no price moves.
@@ -32,7 +29,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
@@ -41,98 +37,29 @@ import pandas as pd
 
 from engine.base import EngineModel
 from engine.data.columns import Columns
-from engine.errors import EngineError
 from engine.pricing import guardrails as G
 from engine.pricing import joint as J
-from engine.pricing import panel as P
-from engine.pricing.cross_price import CROSS, RELATION
+from engine.pricing.cross_price import RELATION
+from engine.pricing.facts import (
+    BASE_UNITS,
+    CURRENT_PRICE,
+    DISCOUNT,
+    ELASTICITY_COLUMNS,
+    FACT_COLUMNS,
+    LIST_PRICE,
+    MAX_PRICE,
+    MIN_PRICE,
+    ProductFacts,
+    check_fit_inputs,
+)
 from engine.pricing.oracle import best_price, unconstrained_optimum
 from engine.pricing.quote import PriceQuote, binding_reason, check_quote_inputs, finite_or_none, weekly_margin
 from engine.pricing.shrinkage import CI_HIGH, CI_LOW, ELASTICITY, OWN_ESTIMATE, SE
 
 KIND = "pricing"
 FORMAT_VERSION = 1
-CURRENT_PRICE = "current_price"
-LIST_PRICE = "list_price"
-MIN_PRICE = "min_price"
-MAX_PRICE = "max_price"
-BASE_UNITS = "base_units"  # expected weekly units at the current price (recent weeks)
-DISCOUNT = "discount"
 NO_LADDER_STEP = "no_ladder_step"  # flag: no ladder price between the current price and the aim
 COST_ASSUMED = "cost_assumed"  # optional facts column: the unit cost is an assumption, not data
-SIGNIFICANT_RELATIONS = ("substitutes", "complements")  # cross-price relations the optimizer acts on
-FACT_COLUMNS = (Columns.category, CURRENT_PRICE, Columns.unit_cost, LIST_PRICE, MIN_PRICE, MAX_PRICE, BASE_UNITS)
-ELASTICITY_COLUMNS = (ELASTICITY, SE, CI_LOW, CI_HIGH)
-
-
-def product_facts(panel: pd.DataFrame, elasticity: pd.Series, recent_weeks: int = 4, cost_weeks: int = 8) -> pd.DataFrame:
-    """What the optimizer needs to know about each product, from the training panel.
-
-    current_price: last regular (shelf) price; unit_cost: median over the last ``cost_weeks`` weeks
-    with sales (a one-week deal does not set the cost); list_price: highest regular price seen;
-    min_price / max_price: range of paid prices seen; base_units: mean weekly units of the last
-    ``recent_weeks`` weeks, moved to the current price with the product's elasticity.
-    """
-    panel = panel.loc[panel[Columns.item].isin(elasticity.index)].sort_values([Columns.item, P.WEEK])
-    if panel.empty:
-        raise EngineError("no panel row belongs to a product with an elasticity")
-    grouped = panel.groupby(Columns.item, sort=True)
-    current = grouped[P.REGULAR_PRICE].last()
-    last_weeks = panel.loc[panel[P.WEEK] > panel[P.WEEK].max() - pd.Timedelta(weeks=recent_weeks)]
-    e = last_weeks[Columns.item].map(elasticity)
-    moved = last_weeks[P.UNITS] * (last_weeks[Columns.item].map(current) / last_weeks[P.PRICE]) ** e
-    cost = grouped.tail(cost_weeks).groupby(Columns.item)[Columns.unit_cost].median() if Columns.unit_cost in panel else np.nan
-    facts = pd.DataFrame(
-        {
-            Columns.category: grouped[Columns.category].first(),
-            CURRENT_PRICE: current.round(2),
-            Columns.unit_cost: cost,
-            LIST_PRICE: grouped[P.REGULAR_PRICE].max().round(2),
-            MIN_PRICE: grouped[P.PRICE].min().round(2),
-            MAX_PRICE: grouped[P.PRICE].max().round(2),
-            # a product without a sale in the last weeks is expected to sell nothing at this price
-            BASE_UNITS: (moved.groupby(last_weeks[Columns.item]).sum() / recent_weeks).reindex(current.index).fillna(0.0),
-        }
-    )
-    facts.index.name = Columns.item
-    return facts
-
-
-@dataclass
-class _Product:
-    """One product's facts and elasticity, as plain floats."""
-
-    category: str
-    current_price: float
-    unit_cost: float | None
-    list_price: float
-    min_price: float
-    max_price: float
-    base_units: float
-    elasticity: float
-    se: float
-    ci_low: float
-    ci_high: float
-    own_estimate: bool
-
-    def units(self, price: float) -> float:
-        """Expected weekly units at ``price`` (in logs: a huge price ratio gives 0 or a huge finite number,
-        never an overflow)."""
-        return self.base_units * math.exp(min(max(self.elasticity * math.log(price / self.current_price), -745.0), 700.0))
-
-
-
-
-
-def _joint_reason(response: J.Response, interval: G.Interval, aim: float) -> str:
-    """Why a category-priced product's price is where it is: the rule at the end of the interval its aim
-    was held at while the objective still rose past it, else ``optimal``."""
-    tolerance = G.price_tolerance(aim)
-    if aim >= interval.high - tolerance and response.slope_sign(interval.high) > 0:
-        return interval.high_rule or G.OPTIMAL
-    if aim <= interval.low + tolerance and response.slope_sign(interval.low) < 0:
-        return interval.low_rule or G.OPTIMAL
-    return G.OPTIMAL
 
 
 class PriceOptimizer(EngineModel):
@@ -157,22 +84,7 @@ class PriceOptimizer(EngineModel):
         (:func:`product_facts`), optional segment offers (index segment: discount) and optional cross-price
         effects (:func:`engine.pricing.cross_price.cross_price_effects`, index category): a category
         whose relation is significant (substitutes or complements) is priced with it (see :meth:`quote`)."""
-        missing = [c for c in ELASTICITY_COLUMNS if c not in elasticities] + [c for c in FACT_COLUMNS if c not in facts]
-        if missing:
-            raise EngineError(f"PriceOptimizer.fit: missing column(s) {missing}")
-        for column in (CURRENT_PRICE, LIST_PRICE, MIN_PRICE, MAX_PRICE):
-            values = pd.to_numeric(facts[column], errors="coerce").to_numpy(float)
-            bad = ~(np.isfinite(values) & (values > 0))
-            if bad.any():
-                raise EngineError(
-                    f"PriceOptimizer.fit: {column} must be a finite price > 0; product {facts.index[bad][0]!r} "
-                    f"has {facts[column].iloc[int(np.argmax(bad))]!r} ({int(bad.sum())} product(s) in all)"
-                )
-        unknown = facts.index.difference(elasticities.index)
-        if len(unknown):
-            raise EngineError(f"PriceOptimizer.fit: {len(unknown)} product(s) have facts but no elasticity, e.g. {list(unknown[:3])}")
-        if segment_offers is not None and DISCOUNT not in segment_offers:
-            raise EngineError(f"segment_offers need a {DISCOUNT!r} column")
+        check_fit_inputs(elasticities, facts, segment_offers)
         self.policy_ = self.policy or G.PricingPolicy()
         self.elasticities_ = elasticities.loc[facts.index, list(ELASTICITY_COLUMNS)].astype(float)
         # a product without an estimate of its own (its category's, e.g. a price that never moved) is
@@ -183,19 +95,9 @@ class PriceOptimizer(EngineModel):
         self.facts_[COST_ASSUMED] = facts[COST_ASSUMED].astype(bool) if COST_ASSUMED in facts else False
         self.segment_offers_ = segment_offers.copy() if segment_offers is not None else pd.DataFrame({DISCOUNT: []})
         self.model_version_ = model_version
-        self.cross_price_ = self._significant_cross(cross_price)
+        self.cross_price_ = J.significant_cross(cross_price)
         self._demand, self._margins = self._category_demand()
         return self
-
-    def _significant_cross(self, cross_price: pd.DataFrame | None) -> pd.Series:
-        """Per category, the cross-price elasticity where the relation is significant (else none)."""
-        if cross_price is None or cross_price.empty:
-            return pd.Series(dtype=float, name=CROSS)
-        missing = [c for c in (CROSS, RELATION) if c not in cross_price]
-        if missing:
-            raise EngineError(f"PriceOptimizer.fit: cross_price lacks column(s) {missing}")
-        kept = cross_price.loc[cross_price[RELATION].isin(SIGNIFICANT_RELATIONS), CROSS].astype(float)
-        return kept.loc[np.isfinite(kept.to_numpy()) & (kept.to_numpy() != 0)].rename(CROSS)
 
     def _category_demand(self) -> tuple[dict[str, tuple[dict[str, int], J.CategoryDemand]], dict[str, float]]:
         """Per category priced with a cross-price effect (two products or more): its products' positions,
@@ -220,10 +122,10 @@ class PriceOptimizer(EngineModel):
             demand[category] = ({product: j for j, product in enumerate(ids)}, system)
         return demand, margins
 
-    def _product(self, product_id: str) -> _Product:
+    def _product(self, product_id: str) -> ProductFacts:
         facts, e = self.facts_.loc[product_id], self.elasticities_.loc[product_id]
         cost = float(facts[Columns.unit_cost])
-        return _Product(
+        return ProductFacts(
             category=str(facts[Columns.category]),
             current_price=float(facts[CURRENT_PRICE]),
             unit_cost=cost if math.isfinite(cost) else None,
@@ -269,7 +171,6 @@ class PriceOptimizer(EngineModel):
         the others (flag ``cross_price:substitutes``). :meth:`quote_all` sets a category's prices
         jointly."""
         self.check_is_fitted()
-        policy = self.policy_
         product_id = str(product_id)
         check_quote_inputs(current_price, stock)
         if product_id not in self.facts_.index:
@@ -278,25 +179,7 @@ class PriceOptimizer(EngineModel):
         current = item.current_price if current_price is None else float(current_price)
         units_now = item.units(current)
 
-        target, driver, decided = self._target(item, current, units_now, stock)
-        interval = G.feasible_interval(policy, current, item.unit_cost, item.list_price, item.min_price, item.max_price)
-        response = self._cross_response(product_id, item, current, decided, category_prices) if driver == G.OPTIMAL else None
-        if response is not None:  # the category's profit, not the product's alone
-            price, aim = J.best_response(response, interval, policy, keep=(current,))
-            reason = G.COST_ABOVE_PRICE if interval.cost_above_ceiling else _joint_reason(response, interval, aim)
-        else:
-            aim = interval.clip(target)
-            reason = binding_reason(interval, aim, target, G.price_tolerance(aim), driver)
-        flags = [driver] if reason != driver else []
-        flags += [f"relaxed:{name}" for name in interval.relaxed]
-        if bool(self.facts_.at[product_id, COST_ASSUMED]):
-            flags.append("assumed_cost")
-        if response is not None:
-            flags.append(f"cross_price:{'substitutes' if response.spill > 0 else 'complements'}")
-        else:
-            keep = abs(aim - current) <= G.price_tolerance(aim)
-            price = current if keep else self._on_ladder(item, decided, aim, current, interval, driver, flags)
-
+        price, reason, flags, interval = self._price(product_id, item, current, units_now, stock, category_prices)
         segment_price, discount = None, 0.0
         if segment is not None:
             segment_price, discount, note = self._segment_price(segment, price, interval.low)
@@ -324,8 +207,40 @@ class PriceOptimizer(EngineModel):
             stock=stock,
         )
 
+    def _price(
+        self,
+        product_id: str,
+        item: ProductFacts,
+        current: float,
+        units_now: float,
+        stock: float | None,
+        category_prices: Mapping[str, float] | None,
+    ) -> tuple[float, str, list[str], G.Interval]:
+        """The quoted price inside the feasible interval, its reason, its flags and that interval."""
+        policy = self.policy_
+        target, driver, decided = self._target(item, current, units_now, stock)
+        interval = G.feasible_interval(policy, current, item.unit_cost, item.list_price, item.min_price, item.max_price)
+        response = self._cross_response(product_id, item, current, decided, category_prices) if driver == G.OPTIMAL else None
+        if response is not None:  # the category's profit, not the product's alone
+            price, aim = J.best_response(response, interval, policy, keep=(current,))
+            reason = G.COST_ABOVE_PRICE if interval.cost_above_ceiling else J.joint_reason(response, interval, aim)
+        else:
+            aim = interval.clip(target)
+            reason = binding_reason(interval, aim, target, G.price_tolerance(aim), driver)
+        flags = [driver] if reason != driver else []
+        flags += [f"relaxed:{name}" for name in interval.relaxed]
+        if bool(self.facts_.at[product_id, COST_ASSUMED]):
+            flags.append("assumed_cost")
+        if response is not None:
+            flags.append(f"cross_price:{'substitutes' if response.spill > 0 else 'complements'}")
+        else:
+            keep = abs(aim - current) <= G.price_tolerance(aim)
+            price = current if keep else self._on_ladder(item, decided, aim, current, interval, driver, flags)
+
+        return price, reason, flags, interval
+
     def _cross_response(
-        self, product_id: str, item: _Product, current: float, elasticity: float, category_prices: Mapping[str, float] | None
+        self, product_id: str, item: ProductFacts, current: float, elasticity: float, category_prices: Mapping[str, float] | None
     ) -> J.Response | None:
         """The category's profit as a function of this product's price (:class:`engine.pricing.joint.Response`),
         or None when its category has no significant cross-price effect. With the others at their
@@ -346,7 +261,7 @@ class PriceOptimizer(EngineModel):
         return J.Response(current, response.units_now, elasticity, response.cost, response.others_profit, response.spill)
 
     def _on_ladder(
-        self, item: _Product, elasticity: float, aim: float, current: float, interval: G.Interval, driver: str, flags: list[str]
+        self, item: ProductFacts, elasticity: float, aim: float, current: float, interval: G.Interval, driver: str, flags: list[str]
     ) -> float:
         """A ladder price for ``aim`` (already inside the interval): of its two ladder neighbours inside
         the interval and the current price (if allowed), the best by the objective under ``elasticity`` when the
@@ -367,7 +282,7 @@ class PriceOptimizer(EngineModel):
             flags.append(NO_LADDER_STEP)
         return chosen
 
-    def _target(self, item: _Product, current: float, units_now: float, stock: float | None) -> tuple[float, str, float]:
+    def _target(self, item: ProductFacts, current: float, units_now: float, stock: float | None) -> tuple[float, str, float]:
         """Where the price should go before guardrails, what drives it, and the elasticity the move is
         decided with (the estimate moved ``policy.decision_z`` standard errors against the move)."""
         policy, e = self.policy_, item.elasticity

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from engine.pricing.optimizer import BASE_UNITS, CURRENT_PRICE, PriceOptimizer
+from engine.pricing.facts import BASE_UNITS, CURRENT_PRICE
+from engine.pricing.optimizer import PriceOptimizer
 from engine.pricing.shrinkage import CI_HIGH, CI_LOW, ELASTICITY
 
 

@@ -27,8 +27,8 @@ from engine.data.columns import Columns
 from engine.errors import EngineError
 from engine.pricing import panel as P
 from engine.pricing.base import estimation_rows
+from engine.pricing.facts import DISCOUNT
 from engine.pricing.guardrails import PricingPolicy
-from engine.pricing.optimizer import DISCOUNT
 from engine.pricing.shrinkage import ELASTICITY, SE
 
 REASON = "reason"

@@ -22,8 +22,9 @@ import pandas as pd
 from engine.data.columns import Columns
 from engine.data.synthetic import SyntheticTruth
 from engine.pricing import guardrails as G
+from engine.pricing.facts import CURRENT_PRICE, LIST_PRICE, MAX_PRICE, MIN_PRICE
 from engine.pricing.joint import CategoryDemand
-from engine.pricing.optimizer import CURRENT_PRICE, LIST_PRICE, MAX_PRICE, MIN_PRICE, PriceOptimizer
+from engine.pricing.optimizer import PriceOptimizer
 from engine.pricing.oracle import joint_oracle_prices
 from engine.pricing.shrinkage import CI_HIGH, CI_LOW, ELASTICITY, SE
 

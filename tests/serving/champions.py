@@ -71,8 +71,9 @@ def train_recommender(shop: ShopData, folder: Path, metric: float = 0.5) -> str:
 
 def fit_pricing(shop: ShopData, folder: Path) -> Path:
     """A price optimizer on fixed-effects elasticities, saved in ``folder``."""
+    from engine.pricing.facts import product_facts
     from engine.pricing.fixed_effects import FixedEffectsLogLog
-    from engine.pricing.optimizer import PriceOptimizer, product_facts
+    from engine.pricing.optimizer import PriceOptimizer
     from engine.pricing.panel import shop_panel
 
     panel = shop_panel(shop)

@@ -20,7 +20,8 @@ def monitor_pricing(shop: ShopData, champion: Champion, now: pd.Timestamp, confi
     units against its last training weeks, and the quote funnel of the events."""
     from engine.pricing import panel as P
     from engine.pricing.base import ELASTICITY
-    from engine.pricing.optimizer import BASE_UNITS, CURRENT_PRICE, PriceOptimizer
+    from engine.pricing.facts import BASE_UNITS, CURRENT_PRICE
+    from engine.pricing.optimizer import PriceOptimizer
 
     settings = config.pricing
     optimizer = PriceOptimizer.load(champion.folder, model_version=champion.version)

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from engine.errors import EngineError, ModelFormatError, NotFittedError
 from engine.io import write_manifest
 from engine.pricing import guardrails as G
-from engine.pricing.optimizer import PriceOptimizer, product_facts
+from engine.pricing.facts import product_facts
+from engine.pricing.optimizer import PriceOptimizer
 from tests.engine.pricing.guardrail_checker import Facts, check_quote, on_ladder
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.pricing.optimizer import PriceOptimizer, product_facts
+from engine.pricing.facts import product_facts
+from engine.pricing.optimizer import PriceOptimizer
 from engine.pricing.simulate import compare_policies, oracle_table, simulate, true_profit
 
 
