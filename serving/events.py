@@ -21,6 +21,7 @@ calls get the cores first and ingestion takes what is left. Its OpenAPI entry is
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import multiprocessing
 import os
@@ -34,10 +35,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from engine.errors import EngineError
+from engine.feedback.events import EVENT_TYPES
 from engine.feedback.store import EventStore
-from engine.feedback.validation import MAX_BATCH_EVENTS, Event
+from engine.feedback.validation import ID_COLUMNS, MAX_BATCH_EVENTS, MAX_ID_LENGTH, Event
 from serving.answers import without_paths
-from serving.guard import RequestRefused, read_body, send_error, send_json
+from serving.guard import BodyLimit, RequestRefused, read_body, send_error, send_json
 from serving.metrics import shared_home
 from serving.routes import EVENTS
 from serving.settings import current
@@ -75,6 +77,33 @@ class EventsAccepted(BaseModel):
     model_config = ConfigDict(extra="forbid")
     inserted: int = Field(description="events stored by this call")
     duplicates: int = Field(description="events whose event_id was already stored (or repeated in the batch)")
+
+
+def largest_event(number: int = 0) -> dict[str, Any]:
+    """A valid event as long as events get in compact UTF-8 JSON: every id at :data:`MAX_ID_LENGTH`
+    characters of 4 bytes each (``number`` varies the event id), the longest type, a timestamp with
+    microseconds and an offset, numbers with 17 significant digits and an exponent."""
+    wide = "\U0001F600" * (MAX_ID_LENGTH - 2)
+    ids = {name: wide + "\U0001F600\U0001F600" for name in ID_COLUMNS}
+    ids[ID_COLUMNS[0]] = wide + chr(0x1F600 + number // 64) + chr(0x1F600 + number % 64)
+    return {**ids, "event_type": max(EVENT_TYPES, key=len), "timestamp": "2026-12-01T10:00:00.123456+01:00",
+            "price": 1.2345678901234567e-05, "quantity": 1.2345678901234567e-05, "value": 1.2345678901234567e-11}
+
+
+def compact_json(body: Any) -> bytes:
+    """``body`` as the smallest JSON a client sends: UTF-8 characters as they are, no spaces."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@cache
+def body_limit() -> BodyLimit:
+    """The body limit of ``POST /v1/events``: room for :data:`MAX_BATCH_EVENTS` of :func:`largest_event`
+    in compact JSON (~3.7 MB), whatever ``CRM_MAX_BODY_BYTES`` is below that."""
+    envelope = len(compact_json({"events": []}))
+    limit = envelope + MAX_BATCH_EVENTS * (len(compact_json(largest_event())) + 1)
+    return BodyLimit(limit, f"{EVENTS} takes up to {MAX_BATCH_EVENTS} events with every id at its {MAX_ID_LENGTH}-character "
+                            "maximum in 4-byte UTF-8 characters, as compact JSON (\\u escapes and spaces count); "
+                            "send fewer events per batch")
 
 
 Outcome = tuple[int, dict[str, Any]]  # HTTP status and JSON body
@@ -181,7 +210,7 @@ class EventsEndpoint:
             await send_error(send, 405, f"{EVENTS} takes POST", [(b"allow", b"POST")])
             return
         try:
-            body = await read_body(receive, current().max_body_bytes)
+            body = await read_body(receive, max(body_limit().bytes, current().max_body_bytes))
         except RequestRefused as refused:
             await send_error(send, refused.status, refused.message)
             return
@@ -211,7 +240,7 @@ def openapi_path() -> tuple[dict[str, Any], dict[str, Any]]:
         "responses": {
             "200": answer("every event stored or a duplicate", reference(EventsAccepted)),
             "400": answer("not stored: the body or the listed events are invalid", error),
-            "413": answer("not stored: the body is over CRM_MAX_BODY_BYTES", error),
+            "413": answer(f"not stored: the body is over {body_limit().bytes} bytes (or CRM_MAX_BODY_BYTES if larger)", error),
             "503": answer("not stored (or unknown, as the message says): resend the batch later", error),
         },
     }

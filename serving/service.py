@@ -375,7 +375,7 @@ class CRMService:
 
 
 # outermost first: size and form checks with the client-error log, the OpenAPI fix, the key check, events
-CRMService.add_asgi_middleware(RequestGuard)
+CRMService.add_asgi_middleware(RequestGuard, route_limits={routes.EVENTS: events.body_limit()})
 CRMService.add_asgi_middleware(OpenApiFix)
 CRMService.add_asgi_middleware(ApiKeyMiddleware)
 # POST /v1/events: the body goes to the ingesting process unparsed (serving.events), behind the key check

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from engine.feedback.store import EventStore
-from serving.events import default_events_url, ingest
+from serving.events import body_limit, compact_json, default_events_url, ingest, largest_event
 from serving.metrics import instance_home
 
 EVENT = {"event_id": "e1", "event_type": "offer_sent", "timestamp": "2026-11-01T10:00:00Z", "customer_id": "c1"}
@@ -30,6 +30,14 @@ def test_a_bad_batch_is_a_400_listing_every_bad_event_and_nothing_is_stored(tmp_
     assert status == 400 and body["error"].startswith("2 invalid event(s), nothing stored: events.1.value")
     assert [tuple(problem["loc"]) for problem in body["detail"]] == [("events", 1, "value"), ("events", 2, "event_type")]
     assert EventStore(url).read().empty
+
+
+def test_the_body_limit_has_room_for_a_full_batch_of_the_longest_valid_events(tmp_path) -> None:
+    body = compact_json({"events": [largest_event(n) for n in range(1000)]})
+    assert len(body) <= body_limit().bytes < len(body) + 1000 and len(body) > 2**20  # over the default limit
+    status, answer = ingest(f"sqlite:///{tmp_path}/events.sqlite", body)
+    assert (status, answer) == (200, {"inserted": 1000, "duplicates": 0}), str(answer)[:300]
+    assert "1000 events" in body_limit().allows and "128-character" in body_limit().allows
 
 
 def test_a_body_that_is_not_a_batch_is_a_400_saying_what_a_batch_is(tmp_path) -> None:
