@@ -25,6 +25,8 @@ import json
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import cache
@@ -51,6 +53,7 @@ EVENTS_FILE = "events.sqlite"
 # competes with a batch for a core goes first; at 5 the ingester still gets a third of a contended
 # core's share, several times what 2,000 events/s need (crm bench events)
 INGESTER_NICENESS = 5
+PARENT_CHECK_SECONDS = 1.0
 
 
 def default_events_url(bentoml_home: Path | None = None) -> str:
@@ -145,9 +148,20 @@ def _open(url: str) -> int:
     return _STORES.setdefault(url, EventStore(url)).count()
 
 
-def _lower_priority() -> None:
-    """The ingesting process's initializer: yield the CPU to the service's worker (module doc)."""
+def _start_ingesting(worker: int) -> None:
+    """The ingesting process's initializer: yield the CPU to the service's worker (module doc), and
+    stop when the worker is gone (killed outright, it cannot stop its pool: the process would live on
+    as an orphan, holding the store open)."""
     os.nice(INGESTER_NICENESS)
+    threading.Thread(target=_exit_with, args=(worker,), daemon=True, name="worker-watch").start()
+
+
+def _exit_with(worker: int) -> None:
+    """Exit the process once its parent ``worker`` is gone (checked every :data:`PARENT_CHECK_SECONDS`).
+    A batch being stored then has no one to answer: its client resends it (idempotent on event_id)."""
+    while os.getppid() == worker:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(0)
 
 
 class Ingester:
@@ -164,7 +178,7 @@ class Ingester:
         if self._pool is None:
             # spawn: the worker runs threads, which a forked child must not inherit mid-lock
             self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_lower_priority)
+                                             initializer=_start_ingesting, initargs=(os.getpid(),))
         return self._pool
 
     async def start(self) -> None:

@@ -137,6 +137,19 @@ def test_a_full_batch_of_the_longest_valid_events_fits_the_body_limit(served: Se
     assert over.status_code == 413 and "takes up to 1000 events" in over.json()["error"]
 
 
+def test_the_ingesting_process_of_a_killed_worker_does_not_outlive_it(served: Served) -> None:
+    import psutil
+
+    (worker,) = [child for child in psutil.Process(served.process.pid).children() if "_bentoml_impl" in " ".join(child.cmdline())]
+    ingesting = [child for child in worker.children() if "spawn_main" in " ".join(child.cmdline())]
+    assert ingesting, "the worker starts its ingesting process at start-up"
+    os.kill(worker.pid, signal.SIGKILL)
+    _, alive = psutil.wait_procs(ingesting, timeout=20)
+    assert alive == [], "orphaned ingesting process"
+    server.wait_ready(served.process, timeout=120)  # BentoML starts a new worker
+    assert served.post(routes.EVENTS, {"events": _events(3)}, KEY).json() == {"inserted": 3, "duplicates": 0}
+
+
 def test_kill_9_mid_stream_loses_no_acknowledged_event_and_stores_none_twice(served: Served) -> None:
     batches = [_events(200, f"kill-{n}") for n in range(400)]
     acknowledged: list[int] = []
