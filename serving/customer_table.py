@@ -18,6 +18,7 @@ import pandas as pd
 
 from engine.customers.scoring import select_customers
 from engine.errors import EngineError
+from engine.spreadsheet import neutralise_frame
 
 RFM_COLUMNS = ("recency_days", "frequency", "monetary", "r_score", "f_score", "m_score")
 VALUE_COLUMNS = ("churn_probability", "churn_band", "expected_clv", "value_at_risk")
@@ -28,8 +29,6 @@ AFTERSALES_COLUMNS = ("support_contacts", "open_complaints", "complaint_days_ope
                       "satisfaction_last", "nps_last", "csat_last")
 COLUMNS = (*RFM_COLUMNS, *ROW_COLUMNS, REASONS, *AFTERSALES_COLUMNS)
 REASON_SEPARATOR = "; "
-# a text cell starting with one of these is a formula to a spreadsheet (OWASP: CSV injection)
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -94,21 +93,9 @@ class CustomerTable:
     def to_csv(self, frame: pd.DataFrame) -> str:
         """CSV of a query result: id, the row columns, RFM and the reasons. Text cells that a spreadsheet
         would run as a formula get a leading apostrophe; numbers stay numbers."""
-        columns = [*ROW_COLUMNS, *RFM_COLUMNS, REASONS]
-        table = frame[columns].copy()
-        table.index = table.index.map(neutralise_formula)
-        for column in table.columns[table.dtypes == np.dtype(object)]:
-            table[column] = table[column].map(neutralise_formula)
+        table = neutralise_frame(frame[[*ROW_COLUMNS, *RFM_COLUMNS, REASONS]])
         # CRLF rows (RFC 4180), so a text cell holding a lone CR is quoted too
         return table.to_csv(index_label="customer_id", float_format="%.6g", lineterminator="\r\n")
-
-
-def neutralise_formula(value: Any) -> Any:
-    """A text value a spreadsheet would read as a formula, prefixed with an apostrophe; other values
-    unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def _plain(value: Any) -> Any:

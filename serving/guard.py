@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from serving.settings import ServingSettings, current
@@ -44,8 +46,9 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
     return next((value for key, value in scope.get("headers", ()) if key == name), None)
 
 
-def declared_length(scope: Scope, limit: int) -> int | None:
-    """The ``Content-Length`` of the request (None without one); refused over ``limit``."""
+def declared_length(scope: Scope, limit: int, allowed: str = "") -> int | None:
+    """The ``Content-Length`` of the request (None without one); refused over ``limit`` (``allowed``:
+    what the limit leaves room for, added to the message)."""
     raw = _header(scope, b"content-length")
     if raw is None:
         return None
@@ -54,11 +57,11 @@ def declared_length(scope: Scope, limit: int) -> int | None:
     except ValueError:
         raise RequestRefused(400, f"Content-Length is not a number: {raw[:40]!r}") from None
     if length > limit:
-        raise RequestRefused(413, f"request body of {length} bytes is over the limit of {limit} bytes")
+        raise RequestRefused(413, f"request body of {length} bytes is over the limit of {limit} bytes{allowed}")
     return length
 
 
-async def read_body(receive: Any, limit: int) -> bytes:
+async def read_body(receive: Any, limit: int, allowed: str = "") -> bytes:
     """The whole request body, refused with 413 as soon as it passes ``limit`` bytes."""
     chunks, size, more = [], 0, True
     while more:
@@ -68,7 +71,7 @@ async def read_body(receive: Any, limit: int) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise RequestRefused(413, f"request body is over the limit of {limit} bytes")
+            raise RequestRefused(413, f"request body is over the limit of {limit} bytes{allowed}")
         chunks.append(chunk)
         more = message.get("more_body", False)
     return b"".join(chunks)
@@ -105,11 +108,16 @@ async def check_form(scope: Scope, body: bytes) -> None:
         ) from None
 
 
-async def send_error(send: Any, status: int, message: str) -> None:
-    body = json.dumps({"error": message}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+async def send_json(send: Any, status: int, payload: Any, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    """Answer with ``payload`` as JSON (and the extra ``headers``) from an ASGI middleware."""
+    body = json.dumps(payload).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *(headers or [])]})
     await send({"type": "http.response.body", "body": body})
+
+
+async def send_error(send: Any, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    await send_json(send, status, {"error": message}, headers)
 
 
 def _error_text(body: bytes) -> str:
@@ -132,12 +140,29 @@ def _error_text(body: bytes) -> str:
     return " ".join(text.split())[:LOGGED_ERROR_CHARS]
 
 
-class RequestGuard:
-    """Size limit, form check and one-line client-error log in front of every HTTP route."""
+@dataclass(frozen=True)
+class BodyLimit:
+    """A route's own body limit (when above ``CRM_MAX_BODY_BYTES``) and what it leaves room for."""
 
-    def __init__(self, app: Any, settings: ServingSettings | None = None) -> None:
+    bytes: int
+    allows: str
+
+
+class RequestGuard:
+    """Size limit, form check and one-line client-error log in front of every HTTP route. The limit is
+    ``CRM_MAX_BODY_BYTES``, or a route's own in ``route_limits`` when that is larger (a batch of 1,000
+    events needs more room than any other request)."""
+
+    def __init__(self, app: Any, settings: ServingSettings | None = None,
+                 route_limits: Mapping[str, BodyLimit] | None = None) -> None:
         self.app = app
         self.max_body_bytes = (settings if settings is not None else current()).max_body_bytes
+        self.route_limits = dict(route_limits or {})
+
+    def limit(self, path: str) -> tuple[int, str]:
+        """The body limit of ``path`` in bytes, and what it allows (for the 413's message)."""
+        own = self.route_limits.get(path.rstrip("/"))
+        return (own.bytes, f" ({own.allows})") if own and own.bytes > self.max_body_bytes else (self.max_body_bytes, "")
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -153,14 +178,15 @@ class RequestGuard:
 
     async def _admit(self, scope: Scope, receive: Any) -> Any:
         """Check the request's size and form; return the ``receive`` the app should read from."""
-        length = declared_length(scope, self.max_body_bytes)
+        limit, allowed = self.limit(scope["path"])
+        length = declared_length(scope, limit, allowed)
         media_type = (_header(scope, b"content-type") or b"").split(b";")[0].strip().lower()
         is_form = media_type in FORM_TYPES
         if length is not None and not is_form:
             return receive  # the server stops a body at its Content-Length, which is within the limit
         if length is None and scope["method"] in ("GET", "HEAD"):
             return receive
-        body = await read_body(receive, self.max_body_bytes)
+        body = await read_body(receive, limit, allowed)
         if is_form:
             await check_form(scope, body)
         return replay(body, receive)

@@ -4,7 +4,8 @@ BentoML 1.4 writes ``openapi: 3.0.2`` over schemas that pydantic produces in JSO
 dialect of OpenAPI 3.1: ``anyOf`` with ``{"type": "null"}``, numeric ``exclusiveMinimum``), so a 3.0 tool
 rejects the document or skips the operations that use them. It also turns each optional field of a
 request into a plain type with ``default: null`` (a ``stock`` that may be null is declared a number).
-:func:`fix_spec` declares 3.1.0, makes those fields nullable again and describes the API key;
+:func:`fix_spec` declares 3.1.0, makes those fields nullable again, describes the API key and adds
+``POST /v1/events`` (an ASGI endpoint of its own, :mod:`serving.events`);
 :class:`OpenApiFix` applies it to the ``/docs.json`` answer.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from serving.routes import KEY_REQUIRED_PREFIXES
+from serving.routes import EVENTS, KEY_REQUIRED_PREFIXES
 from serving.settings import API_KEY_HEADER
 
 OPENAPI_VERSION = "3.1.0"
@@ -37,7 +38,11 @@ def _restore_nullable(node: Any) -> None:
 
 def fix_spec(spec: dict[str, Any]) -> dict[str, Any]:
     """The document made valid OpenAPI 3.1 (modified in place and returned)."""
+    from serving.events import openapi_path
+
     spec["openapi"] = OPENAPI_VERSION
+    spec.setdefault("paths", {})[EVENTS], schemas = openapi_path()
+    spec.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
     _restore_nullable(spec.get("paths", {}))
     _restore_nullable(spec.get("components", {}))
     schemes = spec.setdefault("components", {}).setdefault("securitySchemes", {})

@@ -91,7 +91,6 @@ class CRMService:
         quiet_client_errors()
         self.settings = current_settings()
         self.holder = BundleHolder(self._load)
-        self.ingester = events.Ingester(self.settings.events_url or events.default_events_url())
         self._follower: asyncio.Task | None = None
         self.refresh()
 
@@ -144,11 +143,11 @@ class CRMService:
 
     @bentoml.on_startup
     async def _start_ingester(self) -> None:
-        await self.ingester.start()
+        await events.ingester().start()
 
     @bentoml.on_shutdown
     async def _stop_ingester(self) -> None:
-        self.ingester.stop()
+        events.ingester().stop()
 
     def __is_ready__(self) -> bool:
         return self.holder.current is not None
@@ -347,12 +346,6 @@ class CRMService:
         body = bundle.customers.to_csv(selected.iloc[: request.limit])
         return Response(body, media_type="text/csv", headers=answers.export_headers(bundle, "churn-risk.csv"))
 
-    @bentoml.api(route=routes.EVENTS)
-    async def ingest_events(self, request: events.EventBatchBody, /) -> events.EventsAccepted:
-        """Store a batch of feedback events (all or none; idempotent on event_id), committed before the answer."""
-        status, body = await self.ingester(request.events)
-        return events.EventsAccepted(**body) if status == 200 else JSONResponse(body, status_code=status)
-
     @bentoml.api(route=routes.RELOAD)
     async def reload(self) -> StatusResponse:
         """Load the configured bundle now if it changed (this worker; the others follow on their timer)."""
@@ -381,10 +374,12 @@ class CRMService:
         return self.status_now()
 
 
-# outermost first: size and form checks with the client-error log, the OpenAPI fix, then the key check
-CRMService.add_asgi_middleware(RequestGuard)
+# outermost first: size and form checks with the client-error log, the OpenAPI fix, the key check, events
+CRMService.add_asgi_middleware(RequestGuard, route_limits={routes.EVENTS: events.body_limit()})
 CRMService.add_asgi_middleware(OpenApiFix)
 CRMService.add_asgi_middleware(ApiKeyMiddleware)
+# POST /v1/events: the body goes to the ingesting process unparsed (serving.events), behind the key check
+CRMService.add_asgi_middleware(events.EventsEndpoint)
 # the marketing console (its own login with the same key), and GET / leads to it
 CRMService.mount_asgi_app(console.create_app(), path=console.PREFIX)
 CRMService.add_asgi_middleware(console.RootRedirect)

@@ -7,7 +7,7 @@
 | ``CRM_BUNDLE`` | ``crm-bundle:latest`` | the bundle (BentoML model tag) to serve; a fixed version pins it |
 | ``CRM_RELOAD_SECONDS`` | ``30`` | how often a worker looks for a newer bundle under ``latest``; ``0``: never |
 | ``CRM_PERSONAL_ANSWERS_NEED_KEY`` | ``true`` | a price with a ``customer_id`` and ``task=repeat`` recommendations need the key even on an open storefront |
-| ``CRM_MAX_BODY_BYTES`` | ``1048576`` | larger request bodies are refused with 413 (the largest valid request, a full price batch, is ~0.3 MiB) |
+| ``CRM_MAX_BODY_BYTES`` | ``1048576`` | larger request bodies are refused with 413 (the largest valid request, a full price batch, is ~0.3 MiB); ``POST /v1/events`` has room for 1,000 of the longest valid events, ~3.7 MB (:func:`serving.events.body_limit`) |
 | ``CRM_EVENTS_URL`` | ``sqlite:///<BentoML home>/events.sqlite`` | SQLAlchemy URL of the feedback event store (:mod:`serving.events`) |
 | ``CRM_CONSOLE_*``, ``MLFLOW_TRACKING_URI`` | | the marketing console's settings (:mod:`serving.console.settings`) |
 

@@ -9,7 +9,8 @@
 3. **Monitored serving**: the serving model answers every active customer each week; the week's
    events give its realised hit rate; :mod:`engine.feedback.shift_detection` checks it and the
    purchased-item PSI against the first weeks after deployment, and a breach retrains the model on
-   everything up to that week (served from the next one). A shift is planted (a share of the
+   everything up to that week (served from the next one); so does the schedule (every
+   ``retrain_every_weeks`` from the first served week, whatever breaches retrained in between). A shift is planted (a share of the
    catalogue gets new ids from ``shift.week`` on) and, with ``control``, the same weeks are replayed
    without it to count false alarms.
 
@@ -249,11 +250,12 @@ def monitored_serving(
     weeks: Weeks, config: LoopConfig, ab: ABOutcome, progress: Progress, name: str
 ) -> list[dict[str, Any]]:
     """Serve every active customer week by week from the end of the A/B, measure each week from its
-    events, check for a shift, and retrain on a breach (served from the next week)."""
+    events, check for a shift, and retrain on a breach or on the schedule (served from the next week)."""
     rule = config.monitor
     first = config.train_weeks + config.ab_weeks
     served = _deploy(ab.model, ab.label, config.train_weeks, first, weeks)
     rows = []
+    every = config.retrain_every_weeks
     for week in range(first, weeks.count):
         lines = weeks.of_week(week)
         recommendations = served.model.recommend(
@@ -261,7 +263,7 @@ def monitored_serving(
         )
         events = recommendation_events(recommendations, lines, weeks.begins(week), f"w{week}:", model_versions={"": served.label})
         row: dict[str, Any] = {"week": week, "model": served.label, **_rates(events), "psi": None, "breaches": [],
-                               "retrained": False}
+                               "retrained": False, "retrain_reason": None}
         purchased = lines.loc[lines[Columns.quantity] > 0, Columns.item]
         if week - served.deployed < rule.reference_weeks:
             served.hit_rates.append(row["hit_rate"])
@@ -274,12 +276,13 @@ def monitored_serving(
                 served.reference = served.bins.shares(pooled)
             row["psi"] = psi_from_shares(served.reference, served.bins.shares(purchased))
             row["breaches"] = breaches(rule, row["hit_rate"], float(np.mean(served.hit_rates)), row["psi"])
-            scheduled = config.retrain_every_weeks is not None and week + 1 - served.deployed >= config.retrain_every_weeks
-            row["scheduled_retrain"] = scheduled and not row["breaches"]
-            if (row["breaches"] or scheduled) and week + 1 < weeks.count:
-                model = _fit(ab.serving, weeks, week + 1)
-                served = _deploy(model, _label(ab.serving, week + 1), week + 1, week + 1, weeks)
-                row["retrained"] = True
+        # the schedule is a calendar from the first served week: a breach's retrain does not move it, so
+        # a model retrained on the first week of a shift is retrained again at the next scheduled date
+        scheduled = every is not None and (week + 1 - first) % every == 0
+        if (row["breaches"] or scheduled) and week + 1 < weeks.count:
+            model = _fit(ab.serving, weeks, week + 1)
+            served = _deploy(model, _label(ab.serving, week + 1), week + 1, week + 1, weeks)
+            row["retrained"], row["retrain_reason"] = True, "breach" if row["breaches"] else "schedule"
         rows.append(row)
         drift = "" if row["psi"] is None else f", PSI {row['psi']:.3f}"
         progress(f"{name} week {week}: hit rate {row['hit_rate']:.3f}{drift}{' RETRAIN' if row['retrained'] else ''}")

@@ -11,9 +11,11 @@ Rules:
 - ``event_type`` is one of :data:`engine.feedback.events.EVENT_TYPES`;
 - ``event_id`` and ``customer_id`` are non-blank strings of at most :data:`MAX_ID_LENGTH` characters;
   the other ids (item, request, bundle and model versions, variant) may be missing (stored as ``""``);
-- ``timestamp`` carries a UTC offset (``Z`` or ``+01:00``; in a file, a column without offsets is read
-  as UTC, like transactions), is converted to UTC, is not before :data:`EARLIEST` and not more than
-  :data:`FUTURE_TOLERANCE` after now (clock skew);
+- ``timestamp`` is an ISO 8601 date-time text with a UTC offset (``2026-12-05T10:00:00Z`` or
+  ``+01:00``; in a file, a column without offsets is read as UTC, like transactions), is converted to
+  UTC, is not before :data:`EARLIEST` and not more than :data:`FUTURE_TOLERANCE` after now (clock
+  skew). Numbers (epoch seconds or milliseconds: the unit cannot be told from the value) are refused in
+  the HTTP body as in a file, as for transactions;
 - ``price``, ``quantity`` and ``value`` are finite, non-negative and within :data:`MAX_PRICE`,
   :data:`MAX_QUANTITY` and :data:`MAX_VALUE`; ``price`` and ``quantity`` may be missing, ``value`` is 0
   when missing.
@@ -27,8 +29,18 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
 import pandas as pd
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from engine.data.schema import (
     BadRows,
@@ -67,7 +79,29 @@ def _plausible_moment(moment: datetime) -> datetime:
     return moment
 
 
-Moment = Annotated[AwareDatetime, AfterValidator(_plausible_moment)]
+NUMBER_TIMESTAMP = ("a number is not a timestamp here (epoch seconds or milliseconds cannot be told apart): "
+                    "send ISO 8601 text with a UTC offset, e.g. 2026-12-05T10:00:00Z")
+
+
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def _is_number(value: Any) -> bool:
+    """A number or a number's text (a bool is neither); NaN and None are missing, not numbers."""
+    if isinstance(value, str):
+        return _NUMBER.fullmatch(value) is not None
+    return isinstance(value, int | float | np.number) and not isinstance(value, bool) and not pd.isna(value)
+
+
+def _not_a_number(value: Any) -> Any:
+    """Refuse numbers and number texts, which pydantic would read as epoch seconds or milliseconds by
+    their size."""
+    if _is_number(value):
+        raise ValueError(NUMBER_TIMESTAMP)
+    return value
+
+
+Moment = Annotated[AwareDatetime, BeforeValidator(_not_a_number), AfterValidator(_plausible_moment)]
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -142,8 +176,10 @@ def validate_events(
     typed = pd.DataFrame(index=raw.index)
     for name in raw.columns:
         typed[name] = _coerce_id(raw[name]) if name in ID_COLUMNS else raw[name]
-    moments, issues = _coerce_timestamp(raw[E.timestamp], timestamp_format)
+    numbers = raw[E.timestamp].map(_is_number).astype(bool)  # refused with the HTTP body's rule, row by row
+    moments, issues = _coerce_timestamp(raw[E.timestamp].astype(object).where(~numbers, None), timestamp_format)
     typed[E.timestamp] = moments.dt.tz_localize(timezone.utc).astype(object).where(moments.notna(), None)
+    issues = pd.concat([issues, _issue_frame(raw.loc[numbers, E.timestamp], E.timestamp, NUMBER_TIMESTAMP)], ignore_index=True)
     unreadable = set(issues["row"] - 1)
     parts, rows = [issues], []
     records = typed.astype(object).where(typed.notna(), None).to_dict("records")

@@ -1,4 +1,5 @@
-"""The login form (the API key, once, in a POST with a CSRF token) and the sign-out."""
+"""The login form (the API key, once, in a POST with a CSRF token; failures limited per client by
+:mod:`serving.console.throttle`) and the sign-out."""
 
 from __future__ import annotations
 
@@ -32,10 +33,16 @@ async def login(request: Request) -> Response:
         return state.login_form(request)
     form = await request.form()
     target = _inside(str(form.get("next") or ""), base)
+    client = request.client.host if request.client else "unknown"
+    if (wait := state.throttle.retry_after(client)) is not None:
+        refused = state.login_form(request, 429, f"Too many failed sign-ins from your address; try again in {wait} seconds.", target)
+        refused.headers["Retry-After"] = str(wait)
+        return refused
     pre = state.signer.verify("login", request.cookies.get(LOGIN_COOKIE))
     if not state.signer.csrf_ok(pre, form.get("csrf")):
         return state.login_form(request, 403, "The form expired or did not come from this console; please sign in again.", target)
     if not state.signer.key_matches(state.settings.api_key.get_secret_value(), str(form.get("api_key") or "")):
+        state.throttle.failed(client)
         await asyncio.sleep(FAILED_LOGIN_DELAY)
         return state.login_form(request, 401, "That is not the API key.", target)
     response = RedirectResponse(target, status_code=303)

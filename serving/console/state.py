@@ -20,6 +20,7 @@ from serving.bundle import Bundle
 from serving.console.formatting import Formats
 from serving.console.session import LOGIN_COOKIE, LOGIN_SECONDS, SESSION_COOKIE, Signer, Token
 from serving.console.settings import ConsoleSettings
+from serving.console.throttle import LoginThrottle
 
 Bundles = Callable[[], Bundle | None]
 
@@ -39,6 +40,7 @@ class Console:
         self.settings = settings
         key = settings.api_key.get_secret_value() if settings.api_key else None
         self.signer = Signer(key) if key else None
+        self.throttle = LoginThrottle()
         self.formats = Formats(settings.locale, settings.currency)
         self.templates = Environment(loader=PackageLoader("serving.console", "templates"), autoescape=True)
         self.templates.filters.update(self.formats.filters())

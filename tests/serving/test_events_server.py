@@ -19,6 +19,7 @@ from engine.feedback.assignment import assign_variant
 from engine.feedback.events import EventColumns as E
 from engine.feedback.store import EventStore
 from serving import routes, server
+from serving.events import body_limit, compact_json, largest_event
 from serving.experiments import Experiment
 from tests.serving.champions import API_KEY, small_shop, temporary_registry, train_recommender
 from tests.serving.live import KEY
@@ -126,6 +127,29 @@ def test_a_batch_with_bad_events_is_refused_whole_naming_each_index_and_field(se
     assert not set(EventStore(served.url).read()[E.event_id]) & {event["event_id"] for event in batch}
     too_many = served.post(routes.EVENTS, {"events": _events(1001)}, KEY)
     assert too_many.status_code in (400, 413)
+
+
+def test_a_full_batch_of_the_longest_valid_events_fits_the_body_limit(served: Served) -> None:
+    prefix = uuid.uuid4().hex[:4]  # the largest events' ids are the same in every run of the test
+    longest = [{**largest_event(n), "event_id": prefix + largest_event(n)["event_id"][4:]} for n in range(1000)]
+    answer = httpx.post(served.process.url + routes.EVENTS, content=compact_json({"events": longest}),
+                        headers={**KEY, "Content-Type": "application/json"}, timeout=60)
+    assert answer.status_code == 200 and answer.json()["inserted"] == 1000, answer.text[:300]
+    over = httpx.post(served.process.url + routes.EVENTS, content=b" " * (body_limit().bytes + 1), headers=KEY, timeout=60)
+    assert over.status_code == 413 and "takes up to 1000 events" in over.json()["error"]
+
+
+def test_the_ingesting_process_of_a_killed_worker_does_not_outlive_it(served: Served) -> None:
+    import psutil
+
+    (worker,) = [child for child in psutil.Process(served.process.pid).children() if "_bentoml_impl" in " ".join(child.cmdline())]
+    ingesting = [child for child in worker.children() if "spawn_main" in " ".join(child.cmdline())]
+    assert ingesting, "the worker starts its ingesting process at start-up"
+    os.kill(worker.pid, signal.SIGKILL)
+    _, alive = psutil.wait_procs(ingesting, timeout=20)
+    assert alive == [], "orphaned ingesting process"
+    server.wait_ready(served.process, timeout=120)  # BentoML starts a new worker
+    assert served.post(routes.EVENTS, {"events": _events(3)}, KEY).json() == {"inserted": 3, "duplicates": 0}
 
 
 def test_kill_9_mid_stream_loses_no_acknowledged_event_and_stores_none_twice(served: Served) -> None:

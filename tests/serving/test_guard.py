@@ -11,7 +11,7 @@ import pytest
 from bentoml.exceptions import BadInput, InternalServerError
 from pydantic import BaseModel, ValidationError
 
-from serving.guard import BENTOML_ERROR_LOGGER, RequestGuard, quiet_client_errors
+from serving.guard import BENTOML_ERROR_LOGGER, BodyLimit, RequestGuard, quiet_client_errors
 from serving.settings import ServingSettings
 
 LIMIT = 2048
@@ -32,9 +32,10 @@ def _app_answering(status: int, body: bytes, seen: list[bytes]) -> Any:
 
 
 def _call(headers: dict[str, str], chunks: list[bytes], status: int = 200, answer: bytes = b"ok",
-          method: str = "POST") -> tuple[int, bytes, list[bytes]]:
+          method: str = "POST", path: str = "/v1/recommendations") -> tuple[int, bytes, list[bytes]]:
     seen: list[bytes] = []
-    guard = RequestGuard(_app_answering(status, answer, seen), ServingSettings(max_body_bytes=LIMIT))
+    guard = RequestGuard(_app_answering(status, answer, seen), ServingSettings(max_body_bytes=LIMIT),
+                         route_limits={"/v1/big": BodyLimit(3 * LIMIT, "room for 3 things")})
     messages: list[dict[str, Any]] = []
     pending = [{"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1} for i, chunk in enumerate(chunks)]
 
@@ -44,7 +45,7 @@ def _call(headers: dict[str, str], chunks: list[bytes], status: int = 200, answe
     async def send(message: dict[str, Any]) -> None:
         messages.append(message)
 
-    scope = {"type": "http", "method": method, "path": "/v1/recommendations", "query_string": b"",
+    scope = {"type": "http", "method": method, "path": path, "query_string": b"",
              "headers": [(name.lower().encode(), value.encode()) for name, value in headers.items()]}
     asyncio.run(guard(scope, receive, send))
     return messages[0]["status"], b"".join(m.get("body", b"") for m in messages[1:]), seen
@@ -64,6 +65,14 @@ def test_a_chunked_body_over_the_limit_is_a_413() -> None:
     status, body, seen = _call({"content-type": "application/json"}, [b"x" * 1000] * 3)
     assert status == 413 and "limit" in json.loads(body)["error"] and seen == []
     assert _call({"content-type": "application/json"}, [b"{}", b" "])[2] == [b"{} "]  # small chunked: replayed whole
+
+
+def test_a_route_with_its_own_limit_takes_more_and_its_413_says_what_fits() -> None:
+    body = b"x" * (2 * LIMIT)
+    assert _call({"content-length": str(len(body))}, [body], path="/v1/big")[0] == 200
+    assert _call({}, [body[:LIMIT], body[LIMIT:]], path="/v1/big")[0] == 200  # chunked
+    status, answer, seen = _call({"content-length": str(3 * LIMIT + 1)}, [b"x"], path="/v1/big")
+    assert status == 413 and json.loads(answer)["error"].endswith(f"limit of {3 * LIMIT} bytes (room for 3 things)")
 
 
 def test_a_content_length_that_is_not_a_number_is_a_400() -> None:

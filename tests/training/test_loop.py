@@ -77,6 +77,16 @@ def test_shift_is_detected_and_a_retrain_restores(payload):
     assert payload["restored_ratio"] == pytest.approx(np.mean(after) / payload["pre_shift_hit_rate"])
 
 
+def test_the_schedule_keeps_its_calendar_after_a_breach_retrain(shop):
+    scheduled = run_loop(shop, _config(retrain_every_weeks=5, control=False))
+    first = scheduled["weeks"][0]["week"]  # 11: the first served week; the schedule retrains after weeks 15 and 20
+    reasons = {row["week"]: row["retrain_reason"] for row in scheduled["weeks"] if row["retrained"]}
+    assert {week for week, reason in reasons.items() if reason == "schedule"} == {15, 20} and first == 11
+    assert reasons[scheduled["detected_week"]] == "breach", "a breach retrains at once, off the schedule"
+    by_week = {row["week"]: row for row in scheduled["weeks"]}
+    assert all(by_week[week + 1]["model"].endswith(f"@w{week + 1}") for week in reasons)
+
+
 def test_no_alarm_without_the_shift(payload):
     assert payload["control"]["false_alarm_weeks"] == []
     assert all(row["psi"] is None or row["psi"] < 0.25 for row in payload["control"]["weeks"])

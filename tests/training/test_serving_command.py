@@ -239,3 +239,27 @@ def test_import_without_data_reloads_the_data_config_the_champions_were_trained_
     again = _crm(space, "serve", "import", "--data", "../shop/shop.yaml")  # the same config, named from here
     assert again.returncode == 0, again.stderr
     assert f"crm-bundle:{_tag(done)} already holds these champions" in again.stderr
+
+
+def test_sigterm_to_crm_serve_stops_every_process_it_started(workspace) -> None:
+    """What a process supervisor does (systemd, docker stop, kill PID): no worker or ingester outlives it."""
+    import signal
+
+    import psutil
+
+    from serving import server
+
+    port = server.free_port()
+    child = subprocess.Popen([CRM, "serve", "--port", str(port), "--workers", "2"], env=workspace["env"],
+                             cwd=workspace["work"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        server.wait_ready(server.Server(child, f"http://127.0.0.1:{port}"), timeout=180)
+        started = psutil.Process(child.pid).children(recursive=True)
+        assert len(started) >= 4, started  # two workers, each with its ingesting process
+        child.send_signal(signal.SIGTERM)
+        child.wait(60)
+        _, alive = psutil.wait_procs(started, timeout=30)
+        assert alive == [], [process.cmdline()[:4] for process in alive]
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)

@@ -85,13 +85,17 @@ class DataArgs:
 
 
 def write_quarantine(reports: list[ValidationReport], path: Path) -> None:
-    """Write the rows the reports set aside (with their table, row number and problems) to one CSV."""
+    """Write the rows the reports set aside (with their table, row number and problems) to one CSV, a
+    cell that a spreadsheet would run as a formula made inert (:mod:`engine.spreadsheet`): the rows
+    are bad input, possibly hostile, and the file is meant to be opened by a person."""
     quarantined = [r.quarantined.assign(table=r.table) for r in reports if r.rows_quarantined]
     if quarantined:
         import pandas as pd
 
+        from engine.spreadsheet import neutralise_frame
+
         path.parent.mkdir(parents=True, exist_ok=True)
-        pd.concat(quarantined, ignore_index=True).to_csv(path, index=False)
+        neutralise_frame(pd.concat(quarantined, ignore_index=True)).to_csv(path, index=False)
         console.print(f"quarantined rows written to {path}")
 
 

@@ -7,9 +7,11 @@ processes).
    the acknowledged events (none lost, none twice).
 2. **Recommendations under an event stream**: ``--rounds`` rounds, each measuring recommendation
    latency (``--concurrency`` clients sending ``--recommend-rate`` requests/s in all, paced like a
-   storefront's traffic; 0: back to back) first alone, then while a second process streams event
-   batches at ``--stream-rate`` events/s (paced, as a shop's feedback arrives). The ratio of the p99s
-   is computed per round and from the medians, so both figures come from the same run and machine state.
+   storefront's traffic; 0: back to back) alone and while a second process streams event batches at
+   ``--stream-rate`` events/s (paced, as a shop's feedback arrives), in alternating order from round to
+   round. The ratio of the p99s is computed per round (reported with its quartiles and range: on a
+   shared machine the rounds' spread is the honest error bar) and from the medians, so all figures come
+   from the same run and machine state; the 1-minute load average before each measurement is recorded.
 
 The served bundle holds a recommender fitted here with the engine (ALS, the default parameters) on
 ``--data``, so the bench needs no MLflow registry.
@@ -93,34 +95,53 @@ def _ingestion(port: int, headers: dict[str, str], scratch: Path, seconds: float
     return results, sent
 
 
+def _with_stream(port: int, headers: dict[str, str], scratch: Path, recommend: dict[str, Any], stream_rate: float,
+                 batch_size: int, customers: list[str], prefix: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Recommendation latency while a second process streams event batches at ``stream_rate``;
+    returns the recommendation run and the stream's run."""
+    pace = batch_size / stream_rate
+    stream_seconds = recommend["seconds"] + 6.0  # covers the recommendation client's start and warm-up
+    bodies = event_bodies(prefix, int(stream_seconds / pace) + 4, batch_size, customers)
+    stream_plan = {"port": port, "headers": headers,
+                   "scenarios": [_events_scenario("events", bodies, [1], stream_seconds, pace)]}
+    streamed: dict[str, Any] = {}
+    streamer = threading.Thread(target=lambda: streamed.update(run_load(stream_plan, scratch, "stream")))
+    streamer.start()
+    time.sleep(2.0)  # the stream is flowing before the measurement starts
+    together = run_load({"port": port, "headers": headers, "scenarios": [recommend]}, scratch, "together")
+    streamer.join()
+    return together, streamed["events"]["concurrency_1"]
+
+
 def _latency_rounds(port: int, headers: dict[str, str], scratch: Path, recommend: dict[str, Any], rounds: int,
                     stream_rate: float, batch_size: int, customers: list[str]) -> tuple[list[dict[str, Any]], int]:
-    """Each round: recommendations alone, then with a paced event stream running; returns the rounds
-    and the events the streams sent."""
+    """Each round measures recommendations alone and with a paced event stream running, in alternating
+    order (alone first in odd rounds, streaming first in even ones), so a drift of the machine's load
+    over the run does not favour one condition; returns the rounds and the events the streams sent."""
     measured, sent = [], 0
-    pace = batch_size / stream_rate
+    level = f"concurrency_{recommend['concurrency'][0]}"
     for turn in range(rounds):
-        with step(f"round {turn + 1}/{rounds}: recommendations alone"):
-            alone = run_load({"port": port, "headers": headers, "scenarios": [recommend]}, scratch, "alone")
-        stream_seconds = recommend["seconds"] + 6.0  # covers the recommendation client's start and warm-up
-        bodies = event_bodies(f"stream{turn}", int(stream_seconds / pace) + 4, batch_size, customers)
-        stream_plan = {"port": port, "headers": headers,
-                       "scenarios": [_events_scenario("events", bodies, [1], stream_seconds, pace)]}
-        streamed: dict[str, Any] = {}
-        streamer = threading.Thread(target=lambda out=streamed, plan=stream_plan: out.update(run_load(plan, scratch, "stream")))
-        with step(f"round {turn + 1}/{rounds}: recommendations while {stream_rate:g} events/s stream in"):
-            streamer.start()
-            time.sleep(2.0)  # the stream is flowing before the measurement starts
-            together = run_load({"port": port, "headers": headers, "scenarios": [recommend]}, scratch, "together")
-            streamer.join()
-        stream = streamed["events"]["concurrency_1"]
+        runs: dict[str, Any] = {}
+        order = ("alone", "stream") if turn % 2 == 0 else ("stream", "alone")
+        for condition in order:
+            load_before = os.getloadavg()[0]
+            if condition == "alone":
+                with step(f"round {turn + 1}/{rounds}: recommendations alone"):
+                    runs["alone"] = run_load({"port": port, "headers": headers, "scenarios": [recommend]}, scratch, "alone")
+            else:
+                with step(f"round {turn + 1}/{rounds}: recommendations while {stream_rate:g} events/s stream in"):
+                    runs["together"], runs["stream"] = _with_stream(port, headers, scratch, recommend, stream_rate,
+                                                                    batch_size, customers, f"stream{turn}")
+            runs[f"load_{condition}"] = round(load_before, 2)
+        without, with_stream, stream = runs["alone"]["recommend"][level], runs["together"]["recommend"][level], runs["stream"]
         sent += (stream["requests"] + 1) * batch_size
-        level = f"concurrency_{recommend['concurrency'][0]}"
-        without, with_stream = alone["recommend"][level], together["recommend"][level]
         measured.append({
+            "order": list(order),
             "without_stream": without, "with_stream": with_stream,
+            "load_average_1min": {"without_stream": runs["load_alone"], "with_stream": runs["load_stream"]},
             "stream_events_per_second": round(stream["requests"] * batch_size / stream["seconds"], 1),
             "stream_errors": stream["errors"],
+            "p50_ratio": round(with_stream["p50_ms"] / without["p50_ms"], 3),
             "p99_ratio": round(with_stream["p99_ms"] / without["p99_ms"], 3),
         })
     return measured, sent
@@ -194,8 +215,12 @@ def _payload(ingestion: dict[str, Any], measured: list[dict[str, Any]], sent: in
     return {
         "ingestion": ingestion,
         "recommend_rounds": measured,
+        "recommend_p50_ms": {name: statistics.median(r[name]["p50_ms"] for r in measured)
+                             for name in ("without_stream", "with_stream")},
         "recommend_p99_ms": {"without_stream_median": p99_without, "with_stream_median": p99_with},
         "p99_ratio": ratio,
+        "p99_ratio_per_round": _spread([r["p99_ratio"] for r in measured]),
+        "p50_ratio_per_round": _spread([r["p50_ratio"] for r in measured]),
         "events": {"sent": sent, "stored": stored, "lost_or_doubled": sent - stored},
         "errors": errors,
         "targets": {
@@ -209,6 +234,13 @@ def _payload(ingestion: dict[str, Any], measured: list[dict[str, Any]], sent: in
     }
 
 
+def _spread(ratios: list[float]) -> dict[str, float]:
+    """Median, quartiles and range of per-round ratios (the spread the machine's noise gives a ratio)."""
+    quartiles = statistics.quantiles(ratios, n=4, method="inclusive") if len(ratios) > 1 else [ratios[0]] * 3
+    return {"median": round(statistics.median(ratios), 3), "q1": round(quartiles[0], 3), "q3": round(quartiles[2], 3),
+            "min": min(ratios), "max": max(ratios), "rounds": len(ratios)}
+
+
 def _print(payload: dict[str, Any]) -> None:
     for level, run in payload["ingestion"].items():
         console.print(f"ingestion {level}: {run['events_per_second']:,.0f} events/s "
@@ -218,4 +250,8 @@ def _print(payload: dict[str, Any]) -> None:
                       f"{r['without_stream']['rps']:.0f} req/s alone, {r['with_stream']['p99_ms']:.2f} ms at "
                       f"{r['with_stream']['rps']:.0f} req/s with {r['stream_events_per_second']:,.0f} events/s "
                       f"streaming (ratio {r['p99_ratio']:.3f})")
-    console.print(f"p99 ratio of the medians: {payload['p99_ratio']}; events {payload['events']}; targets {payload['targets']}")
+    spread = payload["p99_ratio_per_round"]
+    console.print(f"p99 ratio of the medians: {payload['p99_ratio']}; per round: median {spread['median']}, "
+                  f"quartiles {spread['q1']}-{spread['q3']}, range {spread['min']}-{spread['max']}; "
+                  f"p50 ratio per round: median {payload['p50_ratio_per_round']['median']}")
+    console.print(f"events {payload['events']}; targets {payload['targets']}")

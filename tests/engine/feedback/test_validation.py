@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from engine.errors import DataValidationError
 from engine.feedback.events import EventColumns as E
-from engine.feedback.validation import MAX_ID_LENGTH, Event, read_events, validate_events
+from engine.feedback.validation import MAX_ID_LENGTH, NUMBER_TIMESTAMP, Event, read_events, validate_events
 
 GOOD = {"event_id": "e1", "event_type": "rec_clicked", "timestamp": "2026-11-01T10:00:00+02:00", "customer_id": "c1"}
 
@@ -45,6 +45,12 @@ def test_a_good_event_is_converted_to_utc_with_empty_optional_ids() -> None:
 ])
 def test_each_broken_rule_names_its_field(change: dict, field: str) -> None:
     assert field in problems({**GOOD, **change})
+
+
+@pytest.mark.parametrize("epoch", [1764928800, 1764928800.5, 1764928800000, "1764928800", " 1.7649288e9 "])
+def test_an_epoch_number_is_refused_saying_which_format_to_send(epoch) -> None:
+    """As in a file (crm events load, tests/training/commands/test_events.py) and for transactions."""
+    assert problems({**GOOD, "timestamp": epoch})["timestamp"] == f"Value error, {NUMBER_TIMESTAMP}"
 
 
 def test_a_timestamp_in_the_future_is_refused_beyond_a_few_minutes_of_clock_skew() -> None:
@@ -82,6 +88,12 @@ def test_a_file_quarantines_bad_rows_and_keeps_the_rest_in_utc() -> None:
     assert list(report.quarantined["row"]) == [2, 4]
     assert clean.loc[0, E.timestamp] == datetime(2026, 11, 1, 10, 0), "a column without offsets is UTC"
     assert clean.loc[0, E.price] == 2.5 and pd.isna(clean.loc[1, E.price]) and clean.loc[1, E.value] == 0.0
+
+
+def test_epoch_numbers_in_a_typed_column_are_set_aside_row_by_row_with_the_api_rule() -> None:
+    rows = file_rows().iloc[:3].assign(timestamp=[1764928800, 1764928860, 1764928920])  # e.g. a parquet int64 column
+    _, report = validate_events(rows, on_bad_rows="quarantine")
+    assert report.rows_quarantined == 3 and NUMBER_TIMESTAMP in report.quarantined["problems"].iloc[0]
 
 
 def test_a_missing_required_value_says_so() -> None:

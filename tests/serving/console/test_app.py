@@ -13,6 +13,7 @@ import pytest
 from serving.console import PREFIX
 from serving.console.middleware import SECURITY_HEADERS
 from serving.console.session import SESSION_COOKIE
+from serving.console.throttle import MAX_FAILURES, WINDOW_SECONDS
 from serving.schemas import ChurnRiskExportRequest
 from tests.serving.console.conftest import FORMULA_ID, KEY, SCRIPT_ID, console_client, sign_in
 
@@ -195,3 +196,15 @@ def test_top_n_keeps_the_first_customers_in_the_list_and_in_its_export_link(sign
     shown = re.findall(r'href="/console/customer\?id=([^"]+)"', page)
     assert shown == list(bundle.customers.query(bands=["high"]).index[:3])
     assert "the top 3 kept" in page and 'href="/console/churn.csv?band=high&amp;limit=3"' in page
+
+
+def test_failed_logins_are_limited_per_client_with_a_429_and_retry_after(client) -> None:
+    def attempt(key: str):
+        form = client.get(PREFIX + "/login")
+        token = re.search(r'name="csrf" value="([0-9a-f]+)"', form.text).group(1)
+        return client.post(PREFIX + "/login", data={"csrf": token, "api_key": key}, follow_redirects=False)
+
+    assert [attempt("guess").status_code for _ in range(MAX_FAILURES)] == [401] * MAX_FAILURES
+    refused = attempt(KEY)  # even the right key: the key is not checked while the client is over the limit
+    assert refused.status_code == 429 and 0 < int(refused.headers["Retry-After"]) <= WINDOW_SECONDS
+    assert "try again in" in refused.text and SESSION_COOKIE not in refused.headers.get("set-cookie", "")

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from tests.training.commands.bad_files import CORPUS, BadFile, Checked, Refused
+from tests.training.commands.bad_files import CORPUS, BadFile, Checked, Refused, csv_text, row, text
 from training.cli import app
 
 runner = CliRunner()
@@ -72,6 +72,16 @@ def test_bad_file(case: BadFile, tmp_path):
             assert sorted(named) == rows, (field, rule)
     else:
         assert not quarantine.exists()
+
+
+def test_the_quarantine_file_makes_formula_cells_inert(tmp_path):
+    """Quarantined rows are hostile input that a person opens in a spreadsheet, like every export."""
+    hostile = BadFile("formula", text(csv_text(row(quantity="x", customer="=HYPERLINK(1)"), row(quantity="=2+3", product="@SUM(1)"))), Checked(kept=2))
+    quarantine = tmp_path / "quarantine.csv"
+    assert _validate(hostile, tmp_path, "--quarantine", str(quarantine)).exit_code == 0
+    set_aside = pd.read_csv(quarantine, dtype=str)
+    assert list(set_aside["customer_id"]) == ["'=HYPERLINK(1)", "c3"] and list(set_aside["product_id"]) == ["p3", "'@SUM(1)"]
+    assert set_aside["quantity"].iloc[1] == "'=2+3"
 
 
 def test_debug_shows_the_traceback(tmp_path):

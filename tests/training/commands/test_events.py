@@ -6,6 +6,7 @@ from typer.testing import CliRunner
 
 from engine.feedback.events import EventColumns as E
 from engine.feedback.store import EventStore
+from engine.feedback.validation import NUMBER_TIMESTAMP
 from training.cli import app
 
 ROWS = ("id,kind,when,customer_id,item_id,price,quantity,value\n"
@@ -38,6 +39,15 @@ def test_quarantine_sets_bad_rows_aside_and_a_second_load_adds_nothing(tmp_path)
     stored = EventStore(url).read()
     assert list(stored[E.event_id]) == ["a", "b"] and stored.loc[1, E.value] == 5.0
     assert str(stored.loc[0, E.timestamp]) == "2026-11-01 09:00:00"
+
+
+def test_epoch_numbers_are_refused_as_by_the_api_naming_the_column(tmp_path) -> None:
+    """The HTTP body refuses them too (tests/engine/feedback/test_validation.py): one documented format."""
+    path, url = tmp_path / "events.csv", f"sqlite:///{tmp_path}/events.sqlite"
+    path.write_text("id,kind,when,customer_id\na,rec_shown,1764928800,c1\nb,rec_shown,1764928860,c1\n")
+    done = _load(path, url)
+    assert done.exit_code == 2 and f"row 1: timestamp: {NUMBER_TIMESTAMP[:40]}" in " ".join(done.output.split()), done.output
+    assert EventStore(url).count() == 0
 
 
 def test_the_default_store_is_the_services_setting(tmp_path, monkeypatch) -> None:
