@@ -6,7 +6,7 @@ they have paused against their own usual gap, how often they buy against the sho
 moves, returns, discounts, basket breadth, and (for a shop with after-sales data) open complaints and
 satisfaction. Each group is then phrased as a fact of the customer's own
 history or against the shop's median customer ("no purchase for 45 days, 3.0x their usual gap of 15
-days", "spend down 60% vs the previous 90 days", "complaint open for 9 days", "satisfaction fell from 5 to
+days", "spend down 60% vs the previous 90 days", "returned 4 of the last 10 orders", "complaint open for 9 days", "satisfaction fell from 5 to
 2") and named with its direction ("raises risk: ...",
 "lowers risk: ...").
 
@@ -45,7 +45,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
                   "std_gap_days", "gap_cv", *_each_model(EXPECTED_PURCHASES)),
     "spend": ("monetary", "m_score", "spend_90", "spend_prior_90", "spend_trend", "order_value", "tier_rank",
               "window_value", "gg_expected_spend", *_each_model(WINDOW_SPEND)),
-    "returns": ("return_line_share", "return_value_share"),
+    "returns": ("return_line_share", "return_value_share", "recent_returns", "recent_orders"),
     "discounts": ("discount_share",),
     "breadth": ("distinct_products", "distinct_categories", "lines_per_order", "units_per_order"),
     "complaints": CONTACT_FEATURES[:4],
@@ -95,9 +95,16 @@ def _spend(f: pd.DataFrame) -> Fact:
 
 
 def _returns(f: pd.DataFrame) -> Fact:
+    """"returned k of the last n orders" when the recent orders saw returns; the share of lines
+    returned when the returns are older; nothing to say (no direction) without returns."""
     lines, value = f["return_line_share"].fillna(0).to_numpy(), f["return_value_share"].fillna(0).to_numpy()
+    recent, orders = _column(f, "recent_returns"), _column(f, "recent_orders")
     sign = np.where(lines > 0, 1, 0)
-    text = np.array([f"returned {s:.0%} of the lines bought ({v:.0%} of spend refunded)" for s, v in zip(lines, value)], dtype=object)
+    text = np.array([
+        f"returned {k:.0f} of the last {n:.0f} orders ({v:.0%} of spend refunded)" if k > 0
+        else f"returned {s:.0%} of the lines bought ({v:.0%} of spend refunded)"
+        for k, n, s, v in zip(np.nan_to_num(recent), orders, lines, value)
+    ], dtype=object)
     return sign, text
 
 
