@@ -11,25 +11,19 @@ from typer.testing import CliRunner
 
 from engine.customers.churn_gbm import ChurnClassifier
 from engine.customers.clv import ClvModel
+from engine.customers.config import ChurnConfig, ClvConfig
 from engine.customers.features import CHURNED
+from engine.customers.fitting import fit_churn, prepare
 from engine.customers.metrics import roc_auc
+from engine.customers.protocols import PROTOCOLS, protocol_for
 from engine.customers.view import default_as_of
 from engine.data.sources import load_shop
 from engine.data.synthetic import SyntheticShopConfig, generate_shop
 from engine.errors import EngineError
 from training import tracking
 from training.cli import app
-from training.customers import (
-    PROTOCOLS,
-    ChurnConfig,
-    ClvConfig,
-    bench_customers,
-    fit_churn,
-    prepare,
-    protocol_for,
-    train_churn,
-    train_clv,
-)
+from training.customers import train_churn, train_clv
+from training.customers_bench import bench_customers
 
 runner = CliRunner()
 

@@ -31,8 +31,9 @@ def train_churn(
 ) -> None:
     """Fit the churn model (P(no purchase in the next N days)) on earlier windows, test it on the last
     one against recency and BG/NBD / Pareto/NBD; log to MLflow, register crm-churn, gate on test AUC."""
+    from engine.customers.config import ChurnConfig
     from training import tracking
-    from training.customers import ChurnConfig, train_churn
+    from training.customers import train_churn
 
     settings = load_config(config, ChurnConfig)
     shop = source.load()
@@ -59,8 +60,9 @@ def train_clv(
 ) -> None:
     """Fit the CLV models (LightGBM Tweedie; BG/NBD and Pareto/NBD x Gamma-Gamma), choose by validation
     Gini, test on the last window; log to MLflow, register crm-clv, gate on test normalized Gini."""
+    from engine.customers.config import ClvConfig
     from training import tracking
-    from training.customers import ClvConfig, train_clv
+    from training.customers import train_clv
 
     settings = load_config(config, ClvConfig)
     shop = source.load()
@@ -100,12 +102,14 @@ def churn_list(
     import pandas as pd
 
     from engine.customers.aftersales import AfterSales
+    from engine.customers.config import ChurnConfig, ClvConfig
+    from engine.customers.fitting import fit_models
     from engine.customers.scoring import churn_list as select
     from engine.customers.scoring import score_customers
     from engine.customers.view import default_as_of
     from training import tracking
     from training.commands.segments import SegmentsConfig
-    from training.customers import ChurnConfig, ClvConfig, champion_models, fit_models
+    from training.customers import champion_models
 
     if band is not None and band not in ("low", "medium", "high"):
         raise typer.BadParameter(f"{band!r} is not one of low, medium, high", param_hint="--band")
@@ -149,7 +153,8 @@ def bench(
     Complete Journey: last 13 weeks; each then 28 and 56 days earlier): per cut and as mean +- SE across
     cuts, with the gap to the best baseline in SEs, the baseline gates, calibration by risk band, the
     probabilistic models' parameters, and the time to score every customer. Writes JSON."""
-    from training.customers import ChurnConfig, ClvConfig, bench_customers
+    from engine.customers.config import ChurnConfig, ClvConfig
+    from training.customers_bench import bench_customers
     from training.tracking import write_json
 
     churn_settings, clv_settings = load_config(churn_config, ChurnConfig), load_config(clv_config, ClvConfig)
