@@ -74,15 +74,20 @@ def fit_clv(data: LabelledSnapshots | TrainingRows, config: ClvConfig, estimator
 
 
 def fit_models(
-    shop: ShopData, churn_config: ChurnConfig, clv_config: ClvConfig, as_of: str | pd.Timestamp | None = None
+    shop: ShopData,
+    churn_config: ChurnConfig,
+    clv_config: ClvConfig,
+    as_of: str | pd.Timestamp | None = None,
+    churn_estimator: ChurnEstimator = "lightgbm",
+    clv_estimator: ClvEstimator = "auto",
 ) -> tuple[ChurnClassifier, ClvModel]:
     """Fit both models (without MLflow) to score as of ``as_of`` (default: the day after the last
-    line), on the lines before it only."""
+    line), on the lines before it only, as the given estimators (what a baseline gate chose)."""
     rows = prepare_to_serve(shop, churn_config.features, churn_config.windows, churn_config.seed, as_of)
-    churn = fit_churn(rows, churn_config)
+    churn = fit_churn(rows, churn_config, churn_estimator)
     same = (clv_config.features, clv_config.windows, clv_config.seed) == (churn_config.features, churn_config.windows, churn_config.seed)
     clv_training = rows if same else prepare_to_serve(shop, clv_config.features, clv_config.windows, clv_config.seed, as_of)
-    return churn, fit_clv(clv_training, clv_config)
+    return churn, fit_clv(clv_training, clv_config, clv_estimator)
 
 
 def served_as_of(data: LabelledSnapshots) -> pd.Timestamp:

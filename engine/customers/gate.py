@@ -1,7 +1,7 @@
 """The baseline gate: a churn or CLV model is served only when it beats the best of its baselines on
 the test window by a margin in paired-bootstrap standard errors; otherwise the best servable baseline
 is, with the reason. Small samples and degenerate fits (a constant prediction, empty reasons) are
-named in its warnings."""
+named in its warnings. :func:`gated_models` runs the same gates for ``crm churn-list --refit``."""
 
 from __future__ import annotations
 
@@ -9,13 +9,20 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from engine.customers.churn_gbm import ChurnClassifier
 from engine.customers.clv import ClvModel
+from engine.customers.config import ChurnConfig, ClvConfig
+from engine.customers.evaluation import churn_rows, clv_rows
 from engine.customers.features import CHURNED, PURCHASE_MODELS, SPEND
-from engine.customers.scoring import RiskBands
+from engine.customers.fitting import fit_churn, fit_clv, fit_models, prepare
+from engine.customers.scoring import CHURN_PROBABILITY, EXPECTED_CLV, RISK_BAND, TOP_REASONS, RiskBands
 from engine.customers.windows import LabelledSnapshots
+from engine.data.dataset import ShopData
+from engine.errors import EngineError
 
+FALLBACK = "bgnbd"  # served when no window before the as-of date is left to gate on
 SMALL_SAMPLE = 30  # fewer churners / stayers / buyers than this in a set that decides something is warned about
 
 
@@ -104,3 +111,69 @@ def clv_baseline_gate(data: LabelledSnapshots, model: ClvModel, rows: list[dict[
     best = chosen["best_baseline"]
     return BaselineGate(served, chosen["normalized_gini"], best, by_name[best]["normalized_gini"], chosen["gap_in_se"],
                         reason, tuple(warnings))
+
+
+@dataclass(frozen=True)
+class GatedModels:
+    """Churn and CLV models to score as of a date, each the estimator its baseline gate chose on the
+    last window before that date; ``warnings`` name what the user should know (small samples,
+    degenerate fits, a gate that could not run)."""
+
+    churn: ChurnClassifier
+    clv: ClvModel
+    churn_gate: BaselineGate | None
+    clv_gate: BaselineGate | None
+    warnings: tuple[str, ...]
+
+
+def gate_before(
+    shop: ShopData, churn_config: ChurnConfig, clv_config: ClvConfig, as_of: pd.Timestamp
+) -> tuple[BaselineGate | None, BaselineGate | None, list[str]]:
+    """The churn and CLV baseline gates of ``crm train churn|clv`` with the test window ``[as_of -
+    horizon, as_of)``: only lines before ``as_of`` are used. Without room for that window, no gate
+    (None) and a warning; the probabilistic baseline is then served."""
+    gates: list[BaselineGate | None] = []
+    warnings: list[str] = []
+    for config, label in ((churn_config, "churn"), (clv_config, "CLV")):
+        start = (as_of - pd.Timedelta(days=config.features.horizon_days)).date()
+        try:
+            data = prepare(shop, config.features, config.windows.model_copy(update={"as_of": start}), config.seed)
+        except EngineError as error:
+            warnings.append(f"no {label} gate: no held-out window fits before {as_of.date()} ({error}); serving {FALLBACK}")
+            gates.append(None)
+            continue
+        if label == "churn":
+            model = fit_churn(data, config)
+            gate = churn_baseline_gate(data, model, churn_rows(data.test, model), config.baseline_margin_se, config.risk_bands)
+        else:
+            clv = fit_clv(data, config)
+            gate = clv_baseline_gate(data, clv, clv_rows(data.test, clv, data.plan.horizon_days), config.baseline_margin_se)
+        gates.append(gate)
+        warnings.extend(gate.warnings)
+    return gates[0], gates[1], warnings
+
+
+def gated_models(shop: ShopData, churn_config: ChurnConfig, clv_config: ClvConfig, as_of: pd.Timestamp) -> GatedModels:
+    """What ``crm train churn|clv`` would serve as of ``as_of``, without MLflow: each model's baseline
+    gate on the last window before ``as_of`` (:func:`gate_before`), then the served estimators fitted
+    on the lines before ``as_of``; the served churn model's degenerate outputs are warned about too."""
+    churn_gate, clv_gate, warnings = gate_before(shop, churn_config, clv_config, as_of)
+    churn_estimator = churn_gate.served if churn_gate else FALLBACK
+    clv_estimator = clv_gate.served if clv_gate else FALLBACK
+    churn, clv = fit_models(shop, churn_config, clv_config, as_of, churn_estimator, clv_estimator)  # type: ignore[arg-type]
+    return GatedModels(churn, clv, churn_gate, clv_gate, tuple(warnings))
+
+
+def scoring_warnings(scores: pd.DataFrame) -> list[str]:
+    """Degenerate outputs of a scored customer table, each named: one churn probability or one CLV for
+    everyone, and high-risk customers most of whom get no reason."""
+    warnings = []
+    for column, what in ((CHURN_PROBABILITY, "churn probability"), (EXPECTED_CLV, "expected CLV")):
+        values = scores[column].to_numpy(dtype=float)
+        if len(values) > 1 and np.ptp(values) < 1e-9:
+            warnings.append(f"degenerate fit: every customer gets the same {what} ({values[0]:.4g})")
+    high = scores.loc[scores[RISK_BAND] == "high", TOP_REASONS]
+    empty = int((high == "").sum())
+    if len(high) and empty > len(high) / 2:
+        warnings.append(f"empty reasons: {empty:,} of the {len(high):,} high-risk customers get no reason")
+    return warnings

@@ -14,6 +14,7 @@ from engine.customers.clv import ClvModel
 from engine.customers.config import ChurnConfig, ClvConfig
 from engine.customers.features import CHURNED
 from engine.customers.fitting import fit_churn, prepare
+from engine.customers.gate import gate_before
 from engine.customers.metrics import roc_auc
 from engine.customers.protocols import PROTOCOLS, protocol_for
 from engine.customers.view import default_as_of
@@ -200,8 +201,10 @@ def test_churn_list_as_of_scores_as_a_model_trained_with_windows_ending_there(st
     listed = pd.read_parquet(out).set_index("customer_id")
 
     config = ChurnConfig.model_validate({"windows": {"as_of": str(as_of.date())}})
+    churn_gate, _, _ = gate_before(shop, config, ClvConfig(), as_of)  # the gate on the window before the as-of
+    assert f"baseline gate: {churn_gate.reason}" in " ".join(fitted.output.split())
     data = prepare(shop, config.features, config.windows, config.seed)
-    model = fit_churn(data, config)
+    model = fit_churn(data, config, churn_gate.served)
     expected = pd.Series(model.predict_proba(data.test), index=data.test.index)
     assert set(listed.index) == set(data.test.index)
     pd.testing.assert_series_equal(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -13,6 +13,14 @@ from training.commands.data import DataArgs, takes_data
 from training.commands.engine_options import takes_engine
 from training.config import load_config
 from training.console import console, step
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from engine.customers.churn_gbm import ChurnClassifier
+    from engine.customers.clv import ClvModel
+    from engine.customers.config import ChurnConfig, ClvConfig
+    from engine.data.dataset import ShopData
 
 ChurnConfigOption = Annotated[Path | None, typer.Option("--config", help="YAML like configs/churn.yaml")]
 ClvConfigOption = Annotated[Path | None, typer.Option("--config", help="YAML like configs/clv.yaml")]
@@ -98,18 +106,20 @@ def churn_list(
 
     Uses the crm-churn and crm-clv champions from MLflow when both exist and were trained on the same
     data source, and refuses them when they were fitted on lines from the as-of date on (look-ahead);
-    otherwise, or with --refit, fits both models on the lines before the as-of date (no MLflow run)."""
+    otherwise, or with --refit, fits both models on the lines before the as-of date (no MLflow run),
+    through the same baseline gate as crm train churn|clv on the last window before that date: a model
+    that does not beat its best baseline is replaced by it. Small samples and degenerate fits are warned
+    about by name."""
     import pandas as pd
 
     from engine.customers.aftersales import AfterSales
     from engine.customers.config import ChurnConfig, ClvConfig
-    from engine.customers.fitting import fit_models
+    from engine.customers.gate import scoring_warnings
     from engine.customers.scoring import churn_list as select
     from engine.customers.scoring import score_customers
     from engine.customers.view import default_as_of
     from training import tracking
     from training.commands.segments import SegmentsConfig
-    from training.customers import champion_models
 
     if band is not None and band not in ("low", "medium", "high"):
         raise typer.BadParameter(f"{band!r} is not one of low, medium, high", param_hint="--band")
@@ -121,17 +131,12 @@ def churn_list(
     tracking.configure(tracking_uri)
     end = default_as_of(shop.transactions)
     moment = pd.Timestamp(as_of) if as_of else end
-    models = None if refit else champion_models(shop.source, moment, end)
-    if models is None:
-        with step(f"no crm-churn/crm-clv champions trained on {shop.source} (or --refit): fitting both on the lines before {moment.date()}"):
-            models = fit_models(shop, churn_settings, clv_settings, moment)
-        origin = "fitted on the fly"
-    else:
-        origin = f"MLflow champions crm-churn v{tracking.champion_version('crm-churn')}, crm-clv v{tracking.champion_version('crm-clv')}"
-    churn, clv = models
+    (churn, clv), origin, warnings = _models_to_score(shop, churn_settings, clv_settings, moment, end, refit)
     with step(f"scoring every customer ({origin})"):
         scores = score_customers(shop.transactions, churn, clv, moment, shop.products, churn_settings.risk_bands,
                                  segment_rules=rules, aftersales=AfterSales.of(shop))
+    for warning in [*warnings, *scoring_warnings(scores)]:
+        console.print(f"[yellow]warning: {warning}[/yellow]")
     chosen = select(scores, top, segment, tier, band, min_clv)
     if len(chosen) < top:
         console.print(f"[yellow]only {len(chosen):,} customers match the filters; writing {len(chosen):,} rows, not {top:,}[/yellow]")
@@ -139,6 +144,27 @@ def churn_list(
     bands = scores["churn_band"].value_counts().to_dict()
     console.print(f"{len(scores):,} customers scored; bands {bands}; total value at risk {scores['value_at_risk'].sum():,.0f}")
     console.print(f"wrote {out} ({len(chosen):,} rows)")
+
+
+def _models_to_score(
+    shop: ShopData, churn_settings: ChurnConfig, clv_settings: ClvConfig, moment: pd.Timestamp, end: pd.Timestamp, refit: bool
+) -> tuple[tuple[ChurnClassifier, ClvModel], str, list[str]]:
+    """The churn and CLV models of ``crm churn-list``: the MLflow champions (refused when fitted after
+    ``moment``), else (or with ``refit``) the estimators the baseline gates choose on the last window
+    before ``moment``, fitted on the lines before it; where they come from, and the gates' warnings."""
+    from engine.customers.gate import gated_models
+    from training import tracking
+    from training.customers import champion_models
+
+    models = None if refit else champion_models(shop.source, moment, end)
+    if models is not None:
+        return models, f"MLflow champions crm-churn v{tracking.champion_version('crm-churn')}, crm-clv v{tracking.champion_version('crm-clv')}", []
+    with step(f"no crm-churn/crm-clv champions trained on {shop.source} (or --refit): gating and fitting both on the lines before {moment.date()}"):
+        gated = gated_models(shop, churn_settings, clv_settings, moment)
+    for gate in (gated.churn_gate, gated.clv_gate):
+        if gate is not None:
+            console.print(f"baseline gate: {gate.reason}")
+    return (gated.churn, gated.clv), f"fitted on the fly: churn {gated.churn.estimator}, CLV {gated.clv.choice_}", list(gated.warnings)
 
 
 @takes_data()
