@@ -37,7 +37,6 @@ from engine.customers.calibration import CalibrationMethod, ProbabilityCalibrato
 from engine.customers.features import P_NO_PURCHASE, PURCHASE_MODELS, FeatureSpec, feature_matrix, model_features
 from engine.customers.metrics import log_loss
 from engine.customers.reasons import phrase_reasons
-from engine.customers.windows import AS_OF
 from engine.errors import EngineError
 from engine.gbm import LightGBMSettings
 
@@ -47,7 +46,6 @@ _BOOSTER_FILE = "booster.txt"
 _EDGE = 1e-6
 BASE = "base_model"
 BaseChoice = Literal["auto", "bgnbd", "pareto_nbd", "none"]
-CalibrationWindow = Literal["all", "latest"]
 ChurnEstimator = Literal["lightgbm", "bgnbd", "pareto_nbd"]
 ESTIMATORS: tuple[str, ...] = ("lightgbm", *PURCHASE_MODELS)
 
@@ -95,7 +93,6 @@ class ChurnClassifier(EngineModel, LightGBMSettings):
         base_clip: float = 4.0,
         calibration: CalibrationMethod = "beta",
         calibration_folds: int = 3,
-        calibration_window: CalibrationWindow = "all",
         estimator: ChurnEstimator = "lightgbm",
         seed: int = 0,
         n_jobs: int = 1,
@@ -113,7 +110,6 @@ class ChurnClassifier(EngineModel, LightGBMSettings):
         self.base_clip = base_clip
         self.calibration = calibration
         self.calibration_folds = calibration_folds
-        self.calibration_window = calibration_window
         self.estimator = estimator
         self.seed = seed
         self.n_jobs = n_jobs
@@ -128,8 +124,6 @@ class ChurnClassifier(EngineModel, LightGBMSettings):
             raise EngineError(f"estimator must be one of {list(ESTIMATORS)}, got {self.estimator!r}")
         if not self.base_clip > 0:
             raise EngineError(f"base_clip must be > 0 (log-odds), got {self.base_clip}")
-        if self.calibration_window not in ("all", "latest"):
-            raise EngineError(f"calibration_window must be 'all' or 'latest', got {self.calibration_window!r}")
         if self.calibration_folds < 2:
             raise EngineError(f"calibration_folds must be >= 2, got {self.calibration_folds}")
 
@@ -155,8 +149,7 @@ class ChurnClassifier(EngineModel, LightGBMSettings):
             # the baseline has no supervised part but the calibration: every labelled row calibrates it
             self.booster_, self.best_iteration_ = None, 0
             margin = np.r_[margin_train, self._margin(x_valid)]
-            rows = np.r_[self._calibrating(train), self._calibrating(validation)]
-            self.calibrator_ = ProbabilityCalibrator(self.calibration).fit(expit(margin[rows]), np.r_[y_train, y_valid][rows])
+            self.calibrator_ = ProbabilityCalibrator(self.calibration).fit(expit(margin), np.r_[y_train, y_valid])
             return self
         booster = lgb.train(
             self._params(),
@@ -168,16 +161,8 @@ class ChurnClassifier(EngineModel, LightGBMSettings):
         self.booster_ = booster
         self.best_iteration_ = int(booster.best_iteration or self.n_estimators)
         out_of_fold = self._cross_fitted(x_train, y_train, margin_train)
-        rows = self._calibrating(train)
-        self.calibrator_ = ProbabilityCalibrator(self.calibration).fit(expit(out_of_fold[rows]), y_train[rows])
+        self.calibrator_ = ProbabilityCalibrator(self.calibration).fit(expit(out_of_fold), y_train)
         return self
-
-    def _calibrating(self, rows: pd.DataFrame) -> np.ndarray:
-        """Which rows calibrate: all, or (``calibration_window`` "latest") those of the latest training
-        snapshot, the labels nearest in time to the scores (a churn rate drifts between snapshots)."""
-        if self.calibration_window == "all" or AS_OF not in rows:
-            return np.ones(len(rows), dtype=bool)
-        return (rows[AS_OF] == rows[AS_OF].max()).to_numpy()
 
     def _cross_fitted(self, x: pd.DataFrame, y: np.ndarray, margin: np.ndarray) -> np.ndarray:
         """Out-of-fold raw log-odds of every training row: boosters with the early-stopped number of

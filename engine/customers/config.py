@@ -9,7 +9,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.customers.calibration import CalibrationMethod
-from engine.customers.churn_gbm import BaseChoice, CalibrationWindow
+from engine.customers.churn_gbm import BaseChoice
 from engine.customers.features import FeatureSpec
 from engine.customers.scoring import RiskBands
 
@@ -44,7 +44,6 @@ class ChurnSettings(GBMSettings):
     base_clip: float = Field(4.0, gt=0, description="the boosting starts from the base log-odds bounded softly to +-base_clip (base_clip tanh(z / base_clip))")
     calibration: CalibrationMethod = Field("beta", description="beta (default) | platt | isotonic; fitted on cross-fitted training predictions")
     calibration_folds: int = Field(3, ge=2, description="cross-fitted boosters whose out-of-fold predictions calibrate")
-    calibration_window: CalibrationWindow = Field("all", description="all training snapshots calibrate, or the latest one only (nearest in time)")
 
 
 class ClvSettings(GBMSettings):
