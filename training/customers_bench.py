@@ -5,6 +5,7 @@ pooled, the probabilistic models' anchors, and the time to score every customer.
 from __future__ import annotations
 
 import time
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -15,10 +16,13 @@ from engine.customers.evaluation import CHURN_BASELINES, CLV_BASELINES, band_rep
 from engine.customers.features import CHURNED
 from engine.customers.fitting import fit_churn, fit_clv, prepare, windows_summary
 from engine.customers.gate import churn_baseline_gate, clv_baseline_gate
+from engine.customers.hazard import GapHazard
 from engine.customers.protocols import cut_dates, protocol_for, with_protocol
 from engine.customers.scoring import score_customers
 from engine.customers.windows import LabelledSnapshots
 from engine.data.dataset import ShopData
+
+HAZARD = "gap_hazard"  # a candidate evaluated beside the served model (see engine.customers.hazard), not served
 
 
 def _bench_cut(shop: ShopData, churn_config: ChurnConfig, clv_config: ClvConfig) -> tuple[dict[str, Any], Any, Any]:
@@ -27,7 +31,8 @@ def _bench_cut(shop: ShopData, churn_config: ChurnConfig, clv_config: ClvConfig)
     data = prepare(shop, churn_config.features, churn_config.windows, churn_config.seed)
     churn = fit_churn(data, churn_config)
     clv = fit_clv(data, clv_config)
-    churn_table = churn_rows(data.test, churn)
+    hazard = GapHazard(seed=churn_config.seed).fit(shop.transactions, data.plan.test_as_of).p_no_purchase(data.plan.horizon_days)
+    churn_table = churn_rows(data.test, churn, {HAZARD: hazard.reindex(data.test.index).to_numpy()})
     clv_table = clv_rows(data.test, clv, data.plan.horizon_days)
     churn_gate = churn_baseline_gate(data, churn, churn_table, churn_config.baseline_margin_se, churn_config.risk_bands)
     clv_gate = clv_baseline_gate(data, clv, clv_table, clv_config.baseline_margin_se)
@@ -80,18 +85,21 @@ def paired_se(rows: list[dict[str, Any]], name: str, baseline: str, metric: str)
     return max(row["gap_se"], other["gap_se"])
 
 
-def bench_customers(shop: ShopData, churn_config: ChurnConfig, clv_config: ClvConfig) -> dict[str, Any]:
-    """The benchmark contract: churn and CLV rows (model and baselines, each with its best baseline
-    and the gap in SEs) on each of the protocol's out-of-time cuts, their mean and SE across cuts, the
-    baseline gates, band calibration per cut and pooled, the probabilistic models' anchors at the
-    first cut, and the time to score every customer as of the data's end."""
+def bench_customers(
+    shop: ShopData, churn_config: ChurnConfig, clv_config: ClvConfig, cuts_at: list[date] | None = None
+) -> dict[str, Any]:
+    """The benchmark contract: churn and CLV rows (model, baselines and the gap hazard candidate, each
+    with its best baseline and the gap in SEs) on each of the protocol's out-of-time cuts (or the test
+    as-of dates ``cuts_at``), their mean and SE across cuts, the baseline gates, band calibration per
+    cut and pooled, the probabilistic models' anchors at the first cut, and the time to score every
+    customer as of the data's end."""
     protocol = protocol_for(shop.source, churn_config)
     churn_config, clv_config = with_protocol(churn_config, protocol), with_protocol(clv_config, protocol)
     spec = churn_config.features
     if clv_config.features != spec:
         clv_config = clv_config.model_copy(update={"features": spec})
     cuts, pooled, first = [], [], None
-    for moment in cut_dates(shop, protocol):
+    for moment in cuts_at or cut_dates(shop, protocol):
         windows = churn_config.windows.model_copy(update={"as_of": moment})
         cut, labels, fitted = _bench_cut(shop, churn_config.model_copy(update={"windows": windows}),
                                          clv_config.model_copy(update={"windows": windows}))

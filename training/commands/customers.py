@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -173,21 +174,27 @@ def bench(
     out: Annotated[Path, typer.Option("--out", help="JSON file for the figures")],
     churn_config: Annotated[Path | None, typer.Option("--churn-config", help="YAML like configs/churn.yaml")] = None,
     clv_config: Annotated[Path | None, typer.Option("--clv-config", help="YAML like configs/clv.yaml")] = None,
+    cut: Annotated[list[datetime] | None, typer.Option("--cut", formats=["%Y-%m-%d"], help="Test as-of date to evaluate instead of the protocol's cuts (repeatable)")] = None,
 ) -> None:
     """Churn and CLV of the models and the baselines (recency, BG/NBD, Pareto/NBD, historical rate) on
     three out-of-time cuts of the source's protocol (CDNOW: features as of 1997-12-31, 26-week outcome;
-    Complete Journey: last 13 weeks; each then 28 and 56 days earlier): per cut and as mean +- SE across
-    cuts, with the gap to the best baseline in SEs, the baseline gates, calibration by risk band, the
-    probabilistic models' parameters, and the time to score every customer. Writes JSON."""
+    Complete Journey: last 13 weeks; each then 28 and 56 days earlier) or the --cut dates: per cut and
+    as mean +- SE across cuts, with the gap to the best baseline in SEs, the baseline gates, ECE and
+    calibration by risk band, the probabilistic models' parameters, and the time to score every
+    customer. Writes JSON, and the pooled band reliability plots beside it (OUT.bands-*.png)."""
     from engine.customers.config import ChurnConfig, ClvConfig
+    from engine.customers.plots import band_reliability_chart
     from training.customers_bench import bench_customers
     from training.tracking import write_json
 
     churn_settings, clv_settings = load_config(churn_config, ChurnConfig), load_config(clv_config, ClvConfig)
     shop = source.load()
     with step(f"customer-value bench on {source.data}"):
-        result = bench_customers(shop, churn_settings, clv_settings)
+        result = bench_customers(shop, churn_settings, clv_settings, [moment.date() for moment in cut] if cut else None)
     write_json(out, result)
+    for name, report in result["calibration_pooled"].items():
+        figure = band_reliability_chart(report["bands"], f"Churn by risk band, pooled over cuts: {name} (ECE {report['ece']:.3f})")
+        figure.savefig(out.with_name(f"{out.stem}.bands-{name}.png"), dpi=100)
     console.print(result["protocol"]["description"])
     for cut in result["cuts"]:
         _print_rows(f"Churn, cut {cut['cut']}", cut["results"])
