@@ -128,7 +128,7 @@ def test_bench_writes_the_contract(orders_csv):
     assert result["dataset"] == str(orders_csv) and result["protocol"]["name"] == "config"
     assert {"auc", "pr_auc", "log_loss", "top_decile_lift"} <= set(result["churn"][0])
     assert {"normalized_gini", "mae", "spearman", "decile_mape", "predicted_total", "actual_total"} <= set(result["clv"][0])
-    assert {row["model"] for row in result["churn"]} >= {"recency", "bgnbd", "pareto_nbd"}
+    assert {row["model"] for row in result["churn"]} >= {"recency", "bgnbd", "pareto_nbd", "gap_hazard"}
     cuts = result["cuts"]
     assert len(cuts) == 3 and [cut["cut"] for cut in cuts] == sorted((cut["cut"] for cut in cuts), reverse=True)
     assert (pd.Timestamp(cuts[0]["cut"]) - pd.Timestamp(cuts[1]["cut"])).days == 28  # the config's step_days
