@@ -126,31 +126,35 @@ class GatedModels:
     warnings: tuple[str, ...]
 
 
+def _held_out(shop: ShopData, config: ChurnConfig | ClvConfig, as_of: pd.Timestamp, label: str) -> tuple[LabelledSnapshots | None, str]:
+    """The labelled snapshots with the test window ``[as_of - horizon, as_of)``, or None and a warning
+    naming why none fits."""
+    start = (as_of - pd.Timedelta(days=config.features.horizon_days)).date()
+    try:
+        return prepare(shop, config.features, config.windows.model_copy(update={"as_of": start}), config.seed), ""
+    except EngineError as error:
+        return None, f"no {label} gate: no held-out window fits before {as_of.date()} ({error}); serving {FALLBACK}"
+
+
 def gate_before(
     shop: ShopData, churn_config: ChurnConfig, clv_config: ClvConfig, as_of: pd.Timestamp
 ) -> tuple[BaselineGate | None, BaselineGate | None, list[str]]:
     """The churn and CLV baseline gates of ``crm train churn|clv`` with the test window ``[as_of -
     horizon, as_of)``: only lines before ``as_of`` are used. Without room for that window, no gate
     (None) and a warning; the probabilistic baseline is then served."""
-    gates: list[BaselineGate | None] = []
-    warnings: list[str] = []
-    for config, label in ((churn_config, "churn"), (clv_config, "CLV")):
-        start = (as_of - pd.Timedelta(days=config.features.horizon_days)).date()
-        try:
-            data = prepare(shop, config.features, config.windows.model_copy(update={"as_of": start}), config.seed)
-        except EngineError as error:
-            warnings.append(f"no {label} gate: no held-out window fits before {as_of.date()} ({error}); serving {FALLBACK}")
-            gates.append(None)
-            continue
-        if label == "churn":
-            model = fit_churn(data, config)
-            gate = churn_baseline_gate(data, model, churn_rows(data.test, model), config.baseline_margin_se, config.risk_bands)
-        else:
-            clv = fit_clv(data, config)
-            gate = clv_baseline_gate(data, clv, clv_rows(data.test, clv, data.plan.horizon_days), config.baseline_margin_se)
-        gates.append(gate)
-        warnings.extend(gate.warnings)
-    return gates[0], gates[1], warnings
+    churn_gate = clv_gate = None
+    data, warning = _held_out(shop, churn_config, as_of, "churn")
+    if data is not None:
+        model = fit_churn(data, churn_config)
+        churn_gate = churn_baseline_gate(data, model, churn_rows(data.test, model), churn_config.baseline_margin_se,
+                                         churn_config.risk_bands)
+    warnings = [warning] if warning else list(churn_gate.warnings if churn_gate else ())
+    data, warning = _held_out(shop, clv_config, as_of, "CLV")
+    if data is not None:
+        clv = fit_clv(data, clv_config)
+        clv_gate = clv_baseline_gate(data, clv, clv_rows(data.test, clv, data.plan.horizon_days), clv_config.baseline_margin_se)
+    warnings += [warning] if warning else list(clv_gate.warnings if clv_gate else ())
+    return churn_gate, clv_gate, warnings
 
 
 def gated_models(shop: ShopData, churn_config: ChurnConfig, clv_config: ClvConfig, as_of: pd.Timestamp) -> GatedModels:

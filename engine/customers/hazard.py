@@ -100,5 +100,5 @@ class GapHazard(EngineModel):
         survival = np.ones(len(current))
         for step in range(horizon):
             x = current[list(SPELL_FEATURES)].assign(**{WEEK: np.minimum(paused + step, self.max_weeks - 1)})
-            survival *= 1 - self.booster_.predict(x)
+            survival *= 1 - np.asarray(self.booster_.predict(x), dtype=float)
         return pd.Series(survival, index=current.index, name="hazard_p_no_purchase")
