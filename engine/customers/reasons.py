@@ -58,6 +58,11 @@ def _median(values: pd.Series, default: float) -> float:
     return float(median) if np.isfinite(median) else default
 
 
+def _days(value: float) -> str:
+    """"1 day", "12 days"."""
+    return f"{value:.0f} day" if f"{value:.0f}" == "1" else f"{value:.0f} days"
+
+
 def _pause(f: pd.DataFrame) -> Fact:
     recency, gap = f["recency_days"].to_numpy(), f["mean_gap_days"].to_numpy()
     shop_gap = _median(f["mean_gap_days"], np.inf)
@@ -65,9 +70,9 @@ def _pause(f: pd.DataFrame) -> Fact:
     repeat = np.isfinite(ratio)
     sign = np.where(repeat, np.where(ratio >= 1.5, 1, np.where(ratio <= 1, -1, 0)), np.where(recency > shop_gap, 1, 0))
     text = np.array([
-        (f"no purchase for {r:.0f} days, {q:.1f}x their usual gap of {g:.0f} days" if s > 0
-         else f"last purchase {r:.0f} days ago, within their usual gap of {g:.0f} days") if ok
-        else f"one purchase day so far, {r:.0f} days ago (customers here usually return within {shop_gap:.0f} days)"
+        (f"no purchase for {_days(r)}, {q:.1f}x their usual gap of {_days(g)}" if s > 0
+         else f"last purchase {_days(r)} ago, within their usual gap of {_days(g)}") if ok
+        else f"one purchase day so far, {_days(r)} ago (customers here usually return within {_days(shop_gap)})"
         for r, g, q, ok, s in zip(recency, gap, ratio, repeat, sign)
     ], dtype=object)
     return sign, text

@@ -66,3 +66,11 @@ def test_recent_returns_are_phrased_as_orders_and_never_said_to_lower_risk():
     assert reasons["grower"] == ""
     contributions.loc["late", "recent_returns"] = -0.4  # returns said to lower the risk: counter-intuitive, dropped
     assert phrase_reasons(contributions, features, k=3)["late"] == ""
+
+
+def test_a_one_day_gap_is_said_in_the_singular():
+    features = _customers()
+    features.loc["late", ["recency_days", "mean_gap_days"]] = [22, 1.3]
+    contributions = pd.DataFrame(0.0, index=features.index, columns=[*FEATURES, "base_model"])
+    contributions.loc["late", "recency_days"] = 0.8
+    assert phrase_reasons(contributions, features)["late"] == "raises risk: no purchase for 22 days, 16.9x their usual gap of 1 day"
