@@ -13,7 +13,11 @@ _EXPORTS = exports_by_module({
     "engine.base": ["EngineModel"],
     "engine.errors": ["EngineError", "DataValidationError", "NotFittedError", "ModelFormatError"],
     "engine.data": ["load_shop", "ShopData", "Columns", "TimeSplit", "default_as_of"],
-    "engine.customers": ["rfm_scores", "SegmentRules", "assign_segments", "customer_view", "loyalty_tiers", "BGNBD", "ParetoNBD", "GammaGamma", "ChurnClassifier", "ClvModel", "RiskBands", "score_customers", "select_customers", "churn_list", "load_customer_model"],
+    "engine.customers": ["rfm_scores", "SegmentRules", "assign_segments", "customer_view", "loyalty_tiers", "BGNBD", "ParetoNBD", "GammaGamma", "ChurnClassifier", "ClvModel", "RiskBands", "score_customers", "select_customers", "churn_list", "load_customer_model",
+                         "ChurnConfig", "ClvConfig", "prepare", "prepare_to_serve", "fit_churn", "fit_clv", "fit_models",
+                         "PROTOCOLS", "with_protocol", "churn_baseline_gate", "clv_baseline_gate",
+                         "churn_rows", "churn_scores", "clv_predictions", "clv_rows", "band_report", "decile_calibration",
+                         "calibration_chart", "clv_decile_chart", "gain_chart", "band_reliability_chart"],
     "engine.recommend": ["RecommenderModel", "make_recommender", "load_recommender", "evaluate_model", "evaluate"],
     "engine.pricing": ["build_panel", "shop_panel", "make_estimator", "PricingPolicy", "PriceOptimizer", "PriceQuote", "PricingSettings", "fit_pricing", "summarize_elasticities"],
 })

@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 
 from engine.customers.aftersales import AFTERSALES_FEATURES
+from engine.customers.config import ChurnConfig
 from engine.customers.features import CHURNED
+from engine.customers.fitting import TrainingRows, fit_churn, prepare
 from engine.customers.metrics import paired_bootstrap_se, roc_auc
 from engine.data.synthetic import SyntheticShopConfig, generate_shop
-from training.customers import ChurnConfig, TrainingRows, fit_churn, prepare
 
 ACTIVE_DAYS = 90  # the customers whose churn is in doubt: a purchase in the last 90 days before the cut
 

@@ -176,7 +176,7 @@ def bundle_settings(config: SegmentsConfig | None = None, bands: RiskBands | Non
     """The settings that shape the customer table, unset ones read from the packaged default configs
     (``segments.yaml``; ``churn.yaml``'s risk bands): the one place every importing command
     (``crm serve import``, ``crm serve demo --data``, the benchmark) resolves them."""
-    from training.customers import ChurnConfig
+    from engine.customers.config import ChurnConfig
 
     return config or load_config(None, SegmentsConfig), bands or load_config(None, ChurnConfig).risk_bands
 

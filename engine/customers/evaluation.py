@@ -42,11 +42,14 @@ def churn_scores(test: pd.DataFrame, churn: ChurnClassifier) -> dict[str, np.nda
     return scores
 
 
-def churn_rows(test: pd.DataFrame, churn: ChurnClassifier) -> list[dict[str, Any]]:
-    """Churn metrics of the model and the baselines; recency is a score, not a probability, so its
+def churn_rows(
+    test: pd.DataFrame, churn: ChurnClassifier, candidates: dict[str, np.ndarray] | None = None
+) -> list[dict[str, Any]]:
+    """Churn metrics of the model, the baselines and any other ``candidates`` (name -> churn
+    probability of each test row, e.g. the gap hazard); recency is a score, not a probability, so its
     log_loss is None."""
     y = test[CHURNED].to_numpy()
-    scores = churn_scores(test, churn)
+    scores = {**churn_scores(test, churn), **(candidates or {})}
     gaps = versus_best_baseline(roc_auc, y, scores, CHURN_BASELINES)
     return [
         {"model": name, **evaluate_churn(y, score, is_probability=name != "recency"), **gaps[name]}

@@ -32,6 +32,7 @@ from engine.errors import EngineError
 PURCHASED = "purchased"
 CHURNED = "churned"
 SPEND = "spend"
+RECENT_ORDERS = 10  # "returned k of the last 10 orders"
 # probabilistic-model outputs (per window)
 P_NO_PURCHASE = "{}_p_no_purchase"
 EXPECTED_PURCHASES = "{}_expected_purchases"
@@ -63,6 +64,8 @@ FEATURE_LABELS = {
     "spend_trend": "share of 180-day spend in the last 90 days",
     "return_line_share": "share of lines returned",
     "return_value_share": "refunds / purchases",
+    "recent_orders": "orders among the last 10 (fewer for a newer customer)",
+    "recent_returns": "returns made since the first of the last 10 orders",
     "discount_share": "share of list value discounted",
     "distinct_products": "distinct products bought",
     "distinct_categories": "distinct categories bought",
@@ -124,7 +127,7 @@ def customer_features(
     frame = frame.join(_gaps(purchase_days(transactions, as_of), as_of))
     frame["recency_over_gap"] = frame["recency_days"] / frame["mean_gap_days"]
     frame["gap_cv"] = frame["std_gap_days"] / frame["mean_gap_days"]
-    frame = frame.join(_lines(past, as_of, products))
+    frame = frame.join(_lines(past, as_of, products)).join(_recent_returns(past))
     recent, prior = frame["spend_90"].clip(lower=0), frame["spend_prior_90"].clip(lower=0)
     frame["spend_trend"] = recent / (recent + prior).where(recent + prior > 0)
     frame["order_value"] = frame["monetary"] / frame["frequency"]
@@ -202,6 +205,24 @@ def _lines(past: pd.DataFrame, as_of: pd.Timestamp, products: pd.DataFrame | Non
         frame["distinct_categories"] = category.groupby(purchases[c.customer]).nunique()
     else:
         frame["distinct_categories"] = np.nan
+    return frame
+
+
+def _recent_returns(past: pd.DataFrame, orders: int = RECENT_ORDERS) -> pd.DataFrame:
+    """The customer's last ``orders`` orders with a purchase, and the returns (orders holding a
+    negative line) made since the first of them, capped at that many: "returned k of the last 10
+    orders" (a return is its own order, so it is counted in the period those orders span)."""
+    c = Columns
+    by_order = past.assign(bought=past[c.quantity] > 0, returned=past[c.quantity] < 0).groupby([c.customer, c.order], sort=False)
+    table = by_order.agg(time=(c.timestamp, "min"), bought=("bought", "any"), returned=("returned", "any")).reset_index()
+    purchases = table.loc[table["bought"]]
+    rank = purchases.groupby(c.customer)["time"].rank(method="first", ascending=False)
+    recent = purchases.loc[rank <= orders].groupby(c.customer)["time"].agg(["size", "min"])
+    returns = table.loc[table["returned"], [c.customer, "time"]]
+    since = returns[c.customer].map(recent["min"])
+    counted = returns.loc[returns["time"] >= since].groupby(c.customer).size()
+    frame = pd.DataFrame({"recent_orders": recent["size"].astype(float)})
+    frame["recent_returns"] = counted.reindex(frame.index).fillna(0.0).clip(upper=frame["recent_orders"])
     return frame
 
 

@@ -6,7 +6,7 @@ they have paused against their own usual gap, how often they buy against the sho
 moves, returns, discounts, basket breadth, and (for a shop with after-sales data) open complaints and
 satisfaction. Each group is then phrased as a fact of the customer's own
 history or against the shop's median customer ("no purchase for 45 days, 3.0x their usual gap of 15
-days", "spend down 60% vs the previous 90 days", "complaint open for 9 days", "satisfaction fell from 5 to
+days", "spend down 60% vs the previous 90 days", "returned 4 of the last 10 orders", "complaint open for 9 days", "satisfaction fell from 5 to
 2") and named with its direction ("raises risk: ...",
 "lowers risk: ...").
 
@@ -45,7 +45,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
                   "std_gap_days", "gap_cv", *_each_model(EXPECTED_PURCHASES)),
     "spend": ("monetary", "m_score", "spend_90", "spend_prior_90", "spend_trend", "order_value", "tier_rank",
               "window_value", "gg_expected_spend", *_each_model(WINDOW_SPEND)),
-    "returns": ("return_line_share", "return_value_share"),
+    "returns": ("return_line_share", "return_value_share", "recent_returns", "recent_orders"),
     "discounts": ("discount_share",),
     "breadth": ("distinct_products", "distinct_categories", "lines_per_order", "units_per_order"),
     "complaints": CONTACT_FEATURES[:4],
@@ -58,6 +58,11 @@ def _median(values: pd.Series, default: float) -> float:
     return float(median) if np.isfinite(median) else default
 
 
+def _days(value: float) -> str:
+    """"1 day", "12 days"."""
+    return f"{value:.0f} day" if f"{value:.0f}" == "1" else f"{value:.0f} days"
+
+
 def _pause(f: pd.DataFrame) -> Fact:
     recency, gap = f["recency_days"].to_numpy(), f["mean_gap_days"].to_numpy()
     shop_gap = _median(f["mean_gap_days"], np.inf)
@@ -65,9 +70,9 @@ def _pause(f: pd.DataFrame) -> Fact:
     repeat = np.isfinite(ratio)
     sign = np.where(repeat, np.where(ratio >= 1.5, 1, np.where(ratio <= 1, -1, 0)), np.where(recency > shop_gap, 1, 0))
     text = np.array([
-        (f"no purchase for {r:.0f} days, {q:.1f}x their usual gap of {g:.0f} days" if s > 0
-         else f"last purchase {r:.0f} days ago, within their usual gap of {g:.0f} days") if ok
-        else f"one purchase day so far, {r:.0f} days ago (customers here usually return within {shop_gap:.0f} days)"
+        (f"no purchase for {_days(r)}, {q:.1f}x their usual gap of {_days(g)}" if s > 0
+         else f"last purchase {_days(r)} ago, within their usual gap of {_days(g)}") if ok
+        else f"one purchase day so far, {_days(r)} ago (customers here usually return within {_days(shop_gap)})"
         for r, g, q, ok, s in zip(recency, gap, ratio, repeat, sign)
     ], dtype=object)
     return sign, text
@@ -95,9 +100,16 @@ def _spend(f: pd.DataFrame) -> Fact:
 
 
 def _returns(f: pd.DataFrame) -> Fact:
+    """"returned k of the last n orders" when the recent orders saw returns; the share of lines
+    returned when the returns are older; nothing to say (no direction) without returns."""
     lines, value = f["return_line_share"].fillna(0).to_numpy(), f["return_value_share"].fillna(0).to_numpy()
+    recent, orders = _column(f, "recent_returns"), _column(f, "recent_orders")
     sign = np.where(lines > 0, 1, 0)
-    text = np.array([f"returned {s:.0%} of the lines bought ({v:.0%} of spend refunded)" for s, v in zip(lines, value)], dtype=object)
+    text = np.array([
+        f"returned {k:.0f} of the last {n:.0f} orders ({v:.0%} of spend refunded)" if k > 0
+        else f"returned {s:.0%} of the lines bought ({v:.0%} of spend refunded)"
+        for k, n, s, v in zip(np.nan_to_num(recent), orders, lines, value)
+    ], dtype=object)
     return sign, text
 
 

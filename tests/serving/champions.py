@@ -89,7 +89,8 @@ def train_pricing(shop: ShopData, folder: Path, metric: float = 0.5) -> str:
 
 def train_customer_value(shop: ShopData, folder: Path, metric: float = 0.5) -> tuple[str, str]:
     """Churn and CLV models fitted with their pipeline's defaults, saved and registered; their versions."""
-    from training.customers import ChurnConfig, ClvConfig, fit_models
+    from engine.customers.config import ChurnConfig, ClvConfig
+    from engine.customers.fitting import fit_models
 
     churn, clv = fit_models(shop, ChurnConfig(), ClvConfig())
     churn.save(folder / "churn", data_fingerprint=shop.fingerprint())

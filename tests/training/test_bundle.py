@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from engine.customers.config import ChurnConfig
 from engine.customers.scoring import RiskBands
 from training import config as config_module
 from training.bundle import bundle_settings, settings_fingerprint
 from training.commands.segments import SegmentsConfig
 from training.config import load_config
-from training.customers import ChurnConfig
 
 
 def test_demo_and_import_fingerprint_the_same_settings_the_same_way():

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.customers.config import ChurnConfig, ClvConfig
 from training.commands.segments import SegmentsConfig
 from training.config import ConfigError, default_config_text, load_config
-from training.customers import ChurnConfig, ClvConfig
 from training.pricing import PricingConfig
 from training.recommender import RecommenderConfig
 

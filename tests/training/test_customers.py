@@ -11,25 +11,20 @@ from typer.testing import CliRunner
 
 from engine.customers.churn_gbm import ChurnClassifier
 from engine.customers.clv import ClvModel
+from engine.customers.config import ChurnConfig, ClvConfig
 from engine.customers.features import CHURNED
+from engine.customers.fitting import fit_churn, prepare
+from engine.customers.gate import gate_before
 from engine.customers.metrics import roc_auc
+from engine.customers.protocols import PROTOCOLS, protocol_for
 from engine.customers.view import default_as_of
 from engine.data.sources import load_shop
 from engine.data.synthetic import SyntheticShopConfig, generate_shop
 from engine.errors import EngineError
 from training import tracking
 from training.cli import app
-from training.customers import (
-    PROTOCOLS,
-    ChurnConfig,
-    ClvConfig,
-    bench_customers,
-    fit_churn,
-    prepare,
-    protocol_for,
-    train_churn,
-    train_clv,
-)
+from training.customers import train_churn, train_clv
+from training.customers_bench import bench_customers
 
 runner = CliRunner()
 
@@ -133,7 +128,7 @@ def test_bench_writes_the_contract(orders_csv):
     assert result["dataset"] == str(orders_csv) and result["protocol"]["name"] == "config"
     assert {"auc", "pr_auc", "log_loss", "top_decile_lift"} <= set(result["churn"][0])
     assert {"normalized_gini", "mae", "spearman", "decile_mape", "predicted_total", "actual_total"} <= set(result["clv"][0])
-    assert {row["model"] for row in result["churn"]} >= {"recency", "bgnbd", "pareto_nbd"}
+    assert {row["model"] for row in result["churn"]} >= {"recency", "bgnbd", "pareto_nbd", "gap_hazard"}
     cuts = result["cuts"]
     assert len(cuts) == 3 and [cut["cut"] for cut in cuts] == sorted((cut["cut"] for cut in cuts), reverse=True)
     assert (pd.Timestamp(cuts[0]["cut"]) - pd.Timestamp(cuts[1]["cut"])).days == 28  # the config's step_days
@@ -206,8 +201,10 @@ def test_churn_list_as_of_scores_as_a_model_trained_with_windows_ending_there(st
     listed = pd.read_parquet(out).set_index("customer_id")
 
     config = ChurnConfig.model_validate({"windows": {"as_of": str(as_of.date())}})
+    churn_gate, _, _ = gate_before(shop, config, ClvConfig(), as_of)  # the gate on the window before the as-of
+    assert f"baseline gate: {churn_gate.reason}" in " ".join(fitted.output.split())
     data = prepare(shop, config.features, config.windows, config.seed)
-    model = fit_churn(data, config)
+    model = fit_churn(data, config, churn_gate.served)
     expected = pd.Series(model.predict_proba(data.test), index=data.test.index)
     assert set(listed.index) == set(data.test.index)
     pd.testing.assert_series_equal(

@@ -31,7 +31,8 @@ def _write_shop(shop: ShopData, folder: Path, name: str) -> Path:
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory) -> dict[str, object]:
-    from training.customers import ChurnConfig, ClvConfig, fit_models
+    from engine.customers.config import ChurnConfig, ClvConfig
+    from engine.customers.fitting import fit_models
 
     work = tmp_path_factory.mktemp("monitor")
     shop = small_shop()

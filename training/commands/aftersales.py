@@ -35,9 +35,9 @@ def bench(
     shops where an open complaint multiplies the hazard of leaving (effect on) and where it does not
     (effect off, the same shops otherwise): test AUC with and without, the gain and its SE, over every
     test customer and over the active ones (a purchase in the 90 days before the cut). Writes JSON."""
+    from engine.customers.config import ChurnConfig
     from engine.data.synthetic import SyntheticShopConfig
     from training.aftersales import bench_aftersales
-    from training.customers import ChurnConfig
     from training.tracking import write_json
 
     if complaint_hazard <= 1:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -13,6 +14,14 @@ from training.commands.data import DataArgs, takes_data
 from training.commands.engine_options import takes_engine
 from training.config import load_config
 from training.console import console, step
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from engine.customers.churn_gbm import ChurnClassifier
+    from engine.customers.clv import ClvModel
+    from engine.customers.config import ChurnConfig, ClvConfig
+    from engine.data.dataset import ShopData
 
 ChurnConfigOption = Annotated[Path | None, typer.Option("--config", help="YAML like configs/churn.yaml")]
 ClvConfigOption = Annotated[Path | None, typer.Option("--config", help="YAML like configs/clv.yaml")]
@@ -31,8 +40,9 @@ def train_churn(
 ) -> None:
     """Fit the churn model (P(no purchase in the next N days)) on earlier windows, test it on the last
     one against recency and BG/NBD / Pareto/NBD; log to MLflow, register crm-churn, gate on test AUC."""
+    from engine.customers.config import ChurnConfig
     from training import tracking
-    from training.customers import ChurnConfig, train_churn
+    from training.customers import train_churn
 
     settings = load_config(config, ChurnConfig)
     shop = source.load()
@@ -59,8 +69,9 @@ def train_clv(
 ) -> None:
     """Fit the CLV models (LightGBM Tweedie; BG/NBD and Pareto/NBD x Gamma-Gamma), choose by validation
     Gini, test on the last window; log to MLflow, register crm-clv, gate on test normalized Gini."""
+    from engine.customers.config import ClvConfig
     from training import tracking
-    from training.customers import ClvConfig, train_clv
+    from training.customers import train_clv
 
     settings = load_config(config, ClvConfig)
     shop = source.load()
@@ -96,16 +107,20 @@ def churn_list(
 
     Uses the crm-churn and crm-clv champions from MLflow when both exist and were trained on the same
     data source, and refuses them when they were fitted on lines from the as-of date on (look-ahead);
-    otherwise, or with --refit, fits both models on the lines before the as-of date (no MLflow run)."""
+    otherwise, or with --refit, fits both models on the lines before the as-of date (no MLflow run),
+    through the same baseline gate as crm train churn|clv on the last window before that date: a model
+    that does not beat its best baseline is replaced by it. Small samples and degenerate fits are warned
+    about by name."""
     import pandas as pd
 
     from engine.customers.aftersales import AfterSales
+    from engine.customers.config import ChurnConfig, ClvConfig
+    from engine.customers.gate import scoring_warnings
     from engine.customers.scoring import churn_list as select
     from engine.customers.scoring import score_customers
     from engine.customers.view import default_as_of
     from training import tracking
     from training.commands.segments import SegmentsConfig
-    from training.customers import ChurnConfig, ClvConfig, champion_models, fit_models
 
     if band is not None and band not in ("low", "medium", "high"):
         raise typer.BadParameter(f"{band!r} is not one of low, medium, high", param_hint="--band")
@@ -117,17 +132,12 @@ def churn_list(
     tracking.configure(tracking_uri)
     end = default_as_of(shop.transactions)
     moment = pd.Timestamp(as_of) if as_of else end
-    models = None if refit else champion_models(shop.source, moment, end)
-    if models is None:
-        with step(f"no crm-churn/crm-clv champions trained on {shop.source} (or --refit): fitting both on the lines before {moment.date()}"):
-            models = fit_models(shop, churn_settings, clv_settings, moment)
-        origin = "fitted on the fly"
-    else:
-        origin = f"MLflow champions crm-churn v{tracking.champion_version('crm-churn')}, crm-clv v{tracking.champion_version('crm-clv')}"
-    churn, clv = models
+    (churn, clv), origin, warnings = _models_to_score(shop, churn_settings, clv_settings, moment, end, refit)
     with step(f"scoring every customer ({origin})"):
         scores = score_customers(shop.transactions, churn, clv, moment, shop.products, churn_settings.risk_bands,
                                  segment_rules=rules, aftersales=AfterSales.of(shop))
+    for warning in [*warnings, *scoring_warnings(scores)]:
+        console.print(f"[yellow]warning: {warning}[/yellow]")
     chosen = select(scores, top, segment, tier, band, min_clv)
     if len(chosen) < top:
         console.print(f"[yellow]only {len(chosen):,} customers match the filters; writing {len(chosen):,} rows, not {top:,}[/yellow]")
@@ -137,26 +147,54 @@ def churn_list(
     console.print(f"wrote {out} ({len(chosen):,} rows)")
 
 
+def _models_to_score(
+    shop: ShopData, churn_settings: ChurnConfig, clv_settings: ClvConfig, moment: pd.Timestamp, end: pd.Timestamp, refit: bool
+) -> tuple[tuple[ChurnClassifier, ClvModel], str, list[str]]:
+    """The churn and CLV models of ``crm churn-list``: the MLflow champions (refused when fitted after
+    ``moment``), else (or with ``refit``) the estimators the baseline gates choose on the last window
+    before ``moment``, fitted on the lines before it; where they come from, and the gates' warnings."""
+    from engine.customers.gate import gated_models
+    from training import tracking
+    from training.customers import champion_models
+
+    models = None if refit else champion_models(shop.source, moment, end)
+    if models is not None:
+        return models, f"MLflow champions crm-churn v{tracking.champion_version('crm-churn')}, crm-clv v{tracking.champion_version('crm-clv')}", []
+    with step(f"no crm-churn/crm-clv champions trained on {shop.source} (or --refit): gating and fitting both on the lines before {moment.date()}"):
+        gated = gated_models(shop, churn_settings, clv_settings, moment)
+    for gate in (gated.churn_gate, gated.clv_gate):
+        if gate is not None:
+            console.print(f"baseline gate: {gate.reason}")
+    return (gated.churn, gated.clv), f"fitted on the fly: churn {gated.churn.estimator}, CLV {gated.clv.choice_}", list(gated.warnings)
+
+
 @takes_data()
 def bench(
     source: DataArgs,
     out: Annotated[Path, typer.Option("--out", help="JSON file for the figures")],
     churn_config: Annotated[Path | None, typer.Option("--churn-config", help="YAML like configs/churn.yaml")] = None,
     clv_config: Annotated[Path | None, typer.Option("--clv-config", help="YAML like configs/clv.yaml")] = None,
+    cut: Annotated[list[datetime] | None, typer.Option("--cut", formats=["%Y-%m-%d"], help="Test as-of date to evaluate instead of the protocol's cuts (repeatable)")] = None,
 ) -> None:
     """Churn and CLV of the models and the baselines (recency, BG/NBD, Pareto/NBD, historical rate) on
     three out-of-time cuts of the source's protocol (CDNOW: features as of 1997-12-31, 26-week outcome;
-    Complete Journey: last 13 weeks; each then 28 and 56 days earlier): per cut and as mean +- SE across
-    cuts, with the gap to the best baseline in SEs, the baseline gates, calibration by risk band, the
-    probabilistic models' parameters, and the time to score every customer. Writes JSON."""
-    from training.customers import ChurnConfig, ClvConfig, bench_customers
+    Complete Journey: last 13 weeks; each then 28 and 56 days earlier) or the --cut dates: per cut and
+    as mean +- SE across cuts, with the gap to the best baseline in SEs, the baseline gates, ECE and
+    calibration by risk band, the probabilistic models' parameters, and the time to score every
+    customer. Writes JSON, and the pooled band reliability plots beside it (OUT.bands-*.png)."""
+    from engine.customers.config import ChurnConfig, ClvConfig
+    from engine.customers.plots import band_reliability_chart
+    from training.customers_bench import bench_customers
     from training.tracking import write_json
 
     churn_settings, clv_settings = load_config(churn_config, ChurnConfig), load_config(clv_config, ClvConfig)
     shop = source.load()
     with step(f"customer-value bench on {source.data}"):
-        result = bench_customers(shop, churn_settings, clv_settings)
+        result = bench_customers(shop, churn_settings, clv_settings, [moment.date() for moment in cut] if cut else None)
     write_json(out, result)
+    for name, report in result["calibration_pooled"].items():
+        figure = band_reliability_chart(report["bands"], f"Churn by risk band, pooled over cuts: {name} (ECE {report['ece']:.3f})")
+        figure.savefig(out.with_name(f"{out.stem}.bands-{name}.png"), dpi=100)
     console.print(result["protocol"]["description"])
     for cut in result["cuts"]:
         _print_rows(f"Churn, cut {cut['cut']}", cut["results"])

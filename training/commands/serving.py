@@ -54,7 +54,7 @@ def import_command(
     challenger_share: Annotated[float, typer.Option("--challenger-share", min=0.0, max=1.0, help="Share of customers the challenger answers (sticky by customer hash).")] = 0.5,
 ) -> None:
     """Copy the MLflow champions into the BentoML model store as one bundle (what the service serves)."""
-    from training.customers import ChurnConfig
+    from engine.customers.config import ChurnConfig
 
     tracking.configure(tracking_uri)
     settings = load_config(config, SegmentsConfig) if config else None  # unset: resolved by bundle_settings

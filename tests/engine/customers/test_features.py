@@ -89,3 +89,18 @@ def test_window_outcomes(tiny_transactions):
 def test_feature_matrix_names_missing_columns():
     with pytest.raises(EngineError, match=r"missing column\(s\) \['tenure_days'\]"):
         feature_matrix(pd.DataFrame({"recency_days": [1.0]}), ["recency_days", "tenure_days"])
+
+
+def test_returns_among_the_last_ten_orders(tiny_transactions):
+    # e: 12 orders a week apart; returns after the 1st order (before the last 10) and after the 10th and 12th
+    orders = [("e", "p1", f"e{k}", pd.Timestamp("2024-01-01") + pd.Timedelta(weeks=k), 1, 10.0) for k in range(12)]
+    returns = [("e", "p1", f"r{k}", pd.Timestamp("2024-01-03") + pd.Timedelta(weeks=k), -1, 10.0) for k in (0, 9, 11)]
+    extra = pd.DataFrame(orders + returns, columns=["customer_id", "product_id", "order_id", "timestamp", "quantity", "unit_price"])
+    base = tiny_transactions.drop(columns=["revenue", "discount"], errors="ignore")
+    clean, _ = validate_transactions(pd.concat([base, extra], ignore_index=True))
+    f = customer_features(clean, "2024-06-01").features
+    assert (f.loc["e", "recent_orders"], f.loc["e", "recent_returns"]) == (10, 2)
+    assert (f.loc["b", "recent_orders"], f.loc["b", "recent_returns"]) == (2, 1)  # o4 then its return, then o6
+    assert (f.loc["a", "recent_orders"], f.loc["a", "recent_returns"]) == (3, 0)
+    # a return made after the as-of date is not seen
+    assert customer_features(clean, "2024-03-20").features.loc["e", "recent_returns"] == 1

@@ -49,3 +49,28 @@ def test_reasons_in_a_marketers_words():
     assert reasons["single"] == "raises risk: one purchase day so far, 60 days ago (customers here usually return within 12 days)"
     assert reasons["grower"] == ""
     assert phrase_reasons(contributions, features, k=1)["late"].count("raises risk") == 1
+
+
+def test_recent_returns_are_phrased_as_orders_and_never_said_to_lower_risk():
+    features = _customers()
+    features["recent_returns"] = [4, 0, 0, 0]
+    features["recent_orders"] = [10, 10, 1, 10]
+    features.loc["regular", ["return_line_share", "return_value_share"]] = [0.1, 0.05]  # returns, but older
+    contributions = pd.DataFrame(0.0, index=features.index, columns=[*FEATURES, "base_model"])
+    contributions.loc["late", "recent_returns"] = 0.4
+    contributions.loc["regular", "return_line_share"] = 0.3
+    contributions.loc["grower", "recent_returns"] = -0.5  # no returns at all: nothing to say either way
+    reasons = phrase_reasons(contributions, features, k=3)
+    assert reasons["late"] == "raises risk: returned 4 of the last 10 orders (25% of spend refunded)"
+    assert reasons["regular"] == "raises risk: returned 10% of the lines bought (5% of spend refunded)"
+    assert reasons["grower"] == ""
+    contributions.loc["late", "recent_returns"] = -0.4  # returns said to lower the risk: counter-intuitive, dropped
+    assert phrase_reasons(contributions, features, k=3)["late"] == ""
+
+
+def test_a_one_day_gap_is_said_in_the_singular():
+    features = _customers()
+    features.loc["late", ["recency_days", "mean_gap_days"]] = [22, 1.3]
+    contributions = pd.DataFrame(0.0, index=features.index, columns=[*FEATURES, "base_model"])
+    contributions.loc["late", "recency_days"] = 0.8
+    assert phrase_reasons(contributions, features)["late"] == "raises risk: no purchase for 22 days, 16.9x their usual gap of 1 day"
