@@ -542,7 +542,10 @@ def choose_on_validation(protocol: Protocol, config: RecommenderConfig, progress
     blend_search: dict[str, dict[float, float]] = {}
     blend_repeat: dict[str, Any] = {"kind": "buy_again", "params": {"half_life_days": half_life}}
     blend_weight, best_repeat = config.blend_weights[0], -np.inf
-    for trial in (*buy_again_search, *ranker_search):
+    # only the best half-life's buy-again is blended beside the rankers: the weight search costs one
+    # scoring of every validation customer per weight and repeat part
+    best_again = [best_trial(buy_again_search, metric)] if buy_again_search else []
+    for trial in (*best_again, *ranker_search):
         label = f"{trial.kind} {trial.params}" if trial.kind != "buy_again" else f"half_life_days={trial.params['half_life_days']}"
         progress(f"validation: blend weight, {label} + {partner.kind}")
         blend = BlendRecommender.from_fitted(

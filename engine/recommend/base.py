@@ -166,6 +166,15 @@ class RecommenderModel(EngineModel, ABC):
         """Scores for a task; the same for both unless a model (the blend) answers them differently."""
         return self._score(users, rows)
 
+    def _sparse_task(
+        self, users: np.ndarray, rows: sparse.csr_matrix, task: str, k: int
+    ) -> sparse.csr_matrix | None:
+        """The task's scores as a sparse matrix that holds every item that can reach a customer's top
+        ``k`` with a positive score, when every other item scores exactly 0 and none below (models of the
+        customer's own items). Ranking its entries, then the rest in popularity order, gives the dense
+        ranking exactly without scoring every item of the catalogue. ``None``: use :meth:`_score_task`."""
+        return None
+
     @abstractmethod
     def _similar(self, item: int) -> np.ndarray:
         """Scores of every item for item index ``item`` (its own score is discarded)."""
@@ -211,10 +220,14 @@ class RecommenderModel(EngineModel, ABC):
         for start in range(0, warm.size, batch):
             positions = warm[start : start + batch]
             rows = self.history_[users[positions]]
-            scores = self._score_task(users[positions], rows, task)
+            listed = self._sparse_task(users[positions], rows, task, k + excluded.size)
+            scores = self._score_task(users[positions], rows, task) if listed is None else None
             for row, position in enumerate(positions):
                 seen = rows.indices[rows.indptr[row] : rows.indptr[row + 1]]
-                results[position] = self._ranked(ids[position], scores[row], k, task, seen, excluded, MODEL)
+                if listed is None:
+                    results[position] = self._ranked(ids[position], scores[row], k, task, seen, excluded, MODEL)
+                else:
+                    results[position] = self._ranked_sparse(ids[position], listed, row, k, task, seen, excluded)
         for position in np.flatnonzero(~has_history):
             segment = self._segment_of(ids[position], users[position], segments)
             results[position] = self._cold_start(ids[position], k, segment, excluded)
@@ -303,6 +316,32 @@ class RecommenderModel(EngineModel, ABC):
             scores[seen] = -np.inf
         scores[excluded] = -np.inf
         return self._top(subject, scores, k, source)
+
+    def _ranked_sparse(
+        self,
+        subject: str,
+        listed: sparse.csr_matrix,
+        row: int,
+        k: int,
+        task: str,
+        seen: np.ndarray,
+        excluded: np.ndarray,
+    ) -> Recommendations:
+        """:meth:`_ranked` for the scores of :meth:`_sparse_task`: its positive entries best first (ties
+        by popularity), then the most popular other items, which all score 0."""
+        start, end = listed.indptr[row], listed.indptr[row + 1]
+        items, values = listed.indices[start:end], listed.data[start:end].astype(np.float64)
+        blocked = np.concatenate([seen, excluded]) if task == "discovery" else excluded
+        keep = (values > 0) & ~np.isin(items, blocked)
+        items, values = items[keep], values[keep]
+        order = np.lexsort((self.popularity_.rank[items], -values))[:k]
+        best, scores = items[order].astype(np.int64), values[order]
+        if best.size < k:
+            taken = np.concatenate([best, blocked])
+            popular = self.popularity_.order[: k + taken.size]
+            fill = popular[~np.isin(popular, taken)][: k - best.size]
+            best, scores = np.concatenate([best, fill]), np.concatenate([scores, np.zeros(fill.size)])
+        return Recommendations(subject, tuple(self.items_.to_external(best).tolist()), tuple(scores.tolist()), MODEL)
 
     def _top(self, subject: str, scores: np.ndarray, k: int, source: str) -> Recommendations:
         best = top_k(scores, k, self.popularity_.rank)
