@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -45,43 +44,20 @@ from engine.recommend.interactions import (
     sparse_arrays,
     sparse_from_arrays,
 )
-from engine.recommend.ranking import top_k
+from engine.recommend.ranking import top_k, top_k_sparse
+from engine.recommend.recommendations import COLD_START_GLOBAL, COLD_START_SEGMENT, MODEL, UNKNOWN_ITEM, Recommendations
 from engine.recommend.training_data import TrainingData
+
+__all__ = ["COLD_START_GLOBAL", "COLD_START_SEGMENT", "MODEL", "UNKNOWN_ITEM", "Recommendations", "RecommenderModel", "Task", "TASKS"]
 
 Task = Literal["discovery", "repeat"]
 TASKS: tuple[str, ...] = ("discovery", "repeat")
 
-MODEL = "model"
-COLD_START_SEGMENT = "cold_start_segment"
-COLD_START_GLOBAL = "cold_start_global"
-UNKNOWN_ITEM = "unknown_item"
 
 _BASE_FILE = "base.npz"
 _MODEL_FILE = "model.npz"
 _BATCH = 512
 _BATCH_CELLS = 4_000_000  # customers x items scored at once: large catalogues get smaller batches
-
-
-@dataclass(frozen=True)
-class Recommendations:
-    """The top items for one subject (a customer, or an item for similar items), best first.
-
-    ``source`` says where they came from: ``model``, ``cold_start_segment``, ``cold_start_global``
-    (no usable history) or ``unknown_item`` (an empty answer, with the ``reason``).
-    """
-
-    subject: str
-    item_ids: tuple[str, ...]
-    scores: tuple[float, ...]
-    source: str
-    reason: str | None = None
-
-    @property
-    def cold_start(self) -> bool:
-        return self.source in (COLD_START_SEGMENT, COLD_START_GLOBAL)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class RecommenderModel(EngineModel, ABC):
@@ -169,10 +145,9 @@ class RecommenderModel(EngineModel, ABC):
     def _sparse_task(
         self, users: np.ndarray, rows: sparse.csr_matrix, task: str, k: int
     ) -> sparse.csr_matrix | None:
-        """The task's scores as a sparse matrix that holds every item that can reach a customer's top
-        ``k`` with a positive score, when every other item scores exactly 0 and none below (models of the
-        customer's own items). Ranking its entries, then the rest in popularity order, gives the dense
-        ranking exactly without scoring every item of the catalogue. ``None``: use :meth:`_score_task`."""
+        """Sparse task scores holding every item that can reach a customer's top ``k`` with a positive
+        score, all others scoring exactly 0 (models of the customer's own items): ranked with
+        :func:`top_k_sparse`, the same lists as dense scores. ``None``: use :meth:`_score_task`."""
         return None
 
     @abstractmethod
@@ -327,20 +302,12 @@ class RecommenderModel(EngineModel, ABC):
         seen: np.ndarray,
         excluded: np.ndarray,
     ) -> Recommendations:
-        """:meth:`_ranked` for the scores of :meth:`_sparse_task`: its positive entries best first (ties
-        by popularity), then the most popular other items, which all score 0."""
+        """:meth:`_ranked` for the scores of :meth:`_sparse_task` (see :func:`top_k_sparse`)."""
         start, end = listed.indptr[row], listed.indptr[row + 1]
-        items, values = listed.indices[start:end], listed.data[start:end].astype(np.float64)
         blocked = np.concatenate([seen, excluded]) if task == "discovery" else excluded
-        keep = (values > 0) & ~np.isin(items, blocked)
-        items, values = items[keep], values[keep]
-        order = np.lexsort((self.popularity_.rank[items], -values))[:k]
-        best, scores = items[order].astype(np.int64), values[order]
-        if best.size < k:
-            taken = np.concatenate([best, blocked])
-            popular = self.popularity_.order[: k + taken.size]
-            fill = popular[~np.isin(popular, taken)][: k - best.size]
-            best, scores = np.concatenate([best, fill]), np.concatenate([scores, np.zeros(fill.size)])
+        best, scores = top_k_sparse(
+            listed.indices[start:end], listed.data[start:end], k, self.popularity_.rank, self.popularity_.order, blocked
+        )
         return Recommendations(subject, tuple(self.items_.to_external(best).tolist()), tuple(scores.tolist()), MODEL)
 
     def _top(self, subject: str, scores: np.ndarray, k: int, source: str) -> Recommendations:
