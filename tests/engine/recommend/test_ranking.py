@@ -48,7 +48,7 @@ def test_sparse_top_k_equals_top_k_of_the_dense_scores():
         order = np.argsort(preference)
         items = rng.choice(n, size=int(rng.integers(0, n + 1)), replace=False)
         values = rng.choice([0.0, 0.25, 0.5, 1.0], size=items.size)  # ties and zeros included
-        blocked = rng.choice(n, size=int(rng.integers(0, 4)), replace=False)
+        blocked = rng.choice(n, size=int(rng.integers(0, min(n, 3) + 1)), replace=False)
         dense = np.zeros(n)
         dense[items] = values
         dense[blocked] = -np.inf
