@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -45,43 +44,20 @@ from engine.recommend.interactions import (
     sparse_arrays,
     sparse_from_arrays,
 )
-from engine.recommend.ranking import top_k
+from engine.recommend.ranking import top_k, top_k_sparse
+from engine.recommend.recommendations import COLD_START_GLOBAL, COLD_START_SEGMENT, MODEL, UNKNOWN_ITEM, Recommendations
 from engine.recommend.training_data import TrainingData
+
+__all__ = ["COLD_START_GLOBAL", "COLD_START_SEGMENT", "MODEL", "UNKNOWN_ITEM", "Recommendations", "RecommenderModel", "Task", "TASKS"]
 
 Task = Literal["discovery", "repeat"]
 TASKS: tuple[str, ...] = ("discovery", "repeat")
 
-MODEL = "model"
-COLD_START_SEGMENT = "cold_start_segment"
-COLD_START_GLOBAL = "cold_start_global"
-UNKNOWN_ITEM = "unknown_item"
 
 _BASE_FILE = "base.npz"
 _MODEL_FILE = "model.npz"
 _BATCH = 512
 _BATCH_CELLS = 4_000_000  # customers x items scored at once: large catalogues get smaller batches
-
-
-@dataclass(frozen=True)
-class Recommendations:
-    """The top items for one subject (a customer, or an item for similar items), best first.
-
-    ``source`` says where they came from: ``model``, ``cold_start_segment``, ``cold_start_global``
-    (no usable history) or ``unknown_item`` (an empty answer, with the ``reason``).
-    """
-
-    subject: str
-    item_ids: tuple[str, ...]
-    scores: tuple[float, ...]
-    source: str
-    reason: str | None = None
-
-    @property
-    def cold_start(self) -> bool:
-        return self.source in (COLD_START_SEGMENT, COLD_START_GLOBAL)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class RecommenderModel(EngineModel, ABC):
@@ -166,6 +142,14 @@ class RecommenderModel(EngineModel, ABC):
         """Scores for a task; the same for both unless a model (the blend) answers them differently."""
         return self._score(users, rows)
 
+    def _sparse_task(
+        self, users: np.ndarray, rows: sparse.csr_matrix, task: str, k: int
+    ) -> sparse.csr_matrix | None:
+        """Sparse task scores holding every item that can reach a customer's top ``k`` with a positive
+        score, all others scoring exactly 0 (models of the customer's own items): ranked with
+        :func:`top_k_sparse`, the same lists as dense scores. ``None``: use :meth:`_score_task`."""
+        return None
+
     @abstractmethod
     def _similar(self, item: int) -> np.ndarray:
         """Scores of every item for item index ``item`` (its own score is discarded)."""
@@ -211,10 +195,14 @@ class RecommenderModel(EngineModel, ABC):
         for start in range(0, warm.size, batch):
             positions = warm[start : start + batch]
             rows = self.history_[users[positions]]
-            scores = self._score_task(users[positions], rows, task)
+            listed = self._sparse_task(users[positions], rows, task, k + excluded.size)
+            scores = self._score_task(users[positions], rows, task) if listed is None else None
             for row, position in enumerate(positions):
                 seen = rows.indices[rows.indptr[row] : rows.indptr[row + 1]]
-                results[position] = self._ranked(ids[position], scores[row], k, task, seen, excluded, MODEL)
+                if listed is None:
+                    results[position] = self._ranked(ids[position], scores[row], k, task, seen, excluded, MODEL)
+                else:
+                    results[position] = self._ranked_sparse(ids[position], listed, row, k, task, seen, excluded)
         for position in np.flatnonzero(~has_history):
             segment = self._segment_of(ids[position], users[position], segments)
             results[position] = self._cold_start(ids[position], k, segment, excluded)
@@ -303,6 +291,24 @@ class RecommenderModel(EngineModel, ABC):
             scores[seen] = -np.inf
         scores[excluded] = -np.inf
         return self._top(subject, scores, k, source)
+
+    def _ranked_sparse(
+        self,
+        subject: str,
+        listed: sparse.csr_matrix,
+        row: int,
+        k: int,
+        task: str,
+        seen: np.ndarray,
+        excluded: np.ndarray,
+    ) -> Recommendations:
+        """:meth:`_ranked` for the scores of :meth:`_sparse_task` (see :func:`top_k_sparse`)."""
+        start, end = listed.indptr[row], listed.indptr[row + 1]
+        blocked = np.concatenate([seen, excluded]) if task == "discovery" else excluded
+        best, scores = top_k_sparse(
+            listed.indices[start:end], listed.data[start:end], k, self.popularity_.rank, self.popularity_.order, blocked
+        )
+        return Recommendations(subject, tuple(self.items_.to_external(best).tolist()), tuple(scores.tolist()), MODEL)
 
     def _top(self, subject: str, scores: np.ndarray, k: int, source: str) -> Recommendations:
         best = top_k(scores, k, self.popularity_.rank)

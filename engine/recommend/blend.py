@@ -120,13 +120,17 @@ class BlendRecommender(RecommenderModel):
     def _scaled(self, slot: str, users: np.ndarray, rows: sparse.csr_matrix, outside: float = 0.0) -> np.ndarray:
         """A part's scores min-max scaled to 0..1 per customer, on the blend's catalogue (``outside``
         for items not in the part's own)."""
+        scaled = np.full((len(users), len(self.items_)), outside)
+        scaled[:, self.columns_[slot]] = self._scaled_own(slot, users, rows)
+        return scaled
+
+    def _scaled_own(self, slot: str, users: np.ndarray, rows: sparse.csr_matrix) -> np.ndarray:
+        """A part's scores min-max scaled to 0..1 per customer, on the part's own catalogue."""
         columns = self.columns_[slot]
         partial = self._parts()[slot]._score(users, sparse.csr_matrix(rows[:, columns])).astype(np.float64)
         low = partial.min(axis=1, keepdims=True)
         spread = partial.max(axis=1, keepdims=True) - low
-        scaled = np.full((len(users), len(self.items_)), outside)
-        scaled[:, columns] = (partial - low) / np.where(spread > 0, spread, 1.0)
-        return scaled
+        return (partial - low) / np.where(spread > 0, spread, 1.0)
 
     def _score_task(self, users: np.ndarray, rows: sparse.csr_matrix, task: str) -> np.ndarray:
         if task == "discovery":  # exactly the collaborative model: nothing from outside its catalogue
@@ -142,6 +146,39 @@ class BlendRecommender(RecommenderModel):
             return again
         slot = "repeat_collaborative" if self.repeat_collaborative is not None else "collaborative"
         return (1.0 - self.weight) * again + self.weight * self._scaled(slot, users, rows)
+
+    def _sparse_task(self, users: np.ndarray, rows: sparse.csr_matrix, task: str, k: int) -> sparse.csr_matrix | None:
+        """The repeat mix on the customer's own items and on the ``k`` new items (ties included) the
+        collaborative part scores highest: no other item can enter the top ``k``, and each of them
+        scores ``weight x`` its scaled collaborative score, 0 at its lowest or outside its catalogue.
+        Discovery goes the dense way."""
+        again = None if task == "discovery" else self.buy_again_._sparse_task(users, rows, task, k)
+        if again is None:
+            return None
+        again = sparse.csr_matrix(again, dtype=np.float64)
+        peak = again.max(axis=1).toarray().ravel()
+        again.data = again.data / np.where(peak > 0, peak, 1.0)[np.repeat(np.arange(len(users)), np.diff(again.indptr))]
+        if self.weight == 0:
+            return again
+        slot = "repeat_collaborative" if self.repeat_collaborative is not None else "collaborative"
+        columns = self.columns_[slot]
+        scaled = self._scaled_own(slot, users, rows)
+        own_rows = np.repeat(np.arange(len(users)), np.diff(again.indptr))
+        at = np.full(len(self.items_), -1)
+        at[columns] = np.arange(columns.size)
+        position = at[again.indices]
+        partner = np.where(position >= 0, scaled[own_rows, np.maximum(position, 0)], 0.0)
+        own = (1.0 - self.weight) * again.data + self.weight * partner
+        new_scores = scaled.copy()
+        new_scores[own_rows[position >= 0], position[position >= 0]] = -np.inf  # own items are counted above
+        top = min(k, columns.size)
+        kth = np.partition(new_scores, columns.size - top, axis=1)[:, columns.size - top]
+        new_rows, new_columns = np.nonzero((new_scores >= kth[:, None]) & (new_scores > 0))
+        new = self.weight * scaled[new_rows, new_columns]
+        return sparse.csr_matrix(
+            (np.concatenate([own, new]), (np.concatenate([own_rows, new_rows]), np.concatenate([again.indices, columns[new_columns]]))),
+            shape=(len(users), len(self.items_)),
+        )
 
     def _similar(self, item: int) -> np.ndarray:
         scores = np.full(len(self.items_), -np.inf)

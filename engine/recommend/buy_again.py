@@ -47,6 +47,11 @@ class BuyAgainRecommender(RecommenderModel):
             scores[known] = self.recency_[users[known]].toarray()
         return scores
 
+    def _sparse_task(self, users: np.ndarray, rows: sparse.csr_matrix, task: str, k: int) -> sparse.csr_matrix | None:
+        """Its scores are the customer's own items' (every other item scores 0): a sparse row each. A
+        customer folded in after training goes the dense way."""
+        return self.recency_[users] if (users >= 0).all() else None
+
     def _similar(self, item: int) -> np.ndarray:
         return self.popularity_.scores()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -76,6 +77,13 @@ class PopularityTable:
             customer_segment=customer_segment,
             rank=_rank(item_buyers),
         )
+
+    @cached_property
+    def order(self) -> np.ndarray:
+        """Item indices from the most popular (by buyers) down: the inverse of ``rank``."""
+        order = np.empty_like(self.rank)
+        order[self.rank] = np.arange(self.rank.size)
+        return order
 
     def segment_index(self, name: str | None) -> int:
         if name is None:

@@ -28,3 +28,28 @@ def top_k(scores: np.ndarray, k: int, preference_rank: np.ndarray) -> np.ndarray
         tied = tied[np.argpartition(preference_rank[tied], need - 1)[:need]]
     tied = tied[np.argsort(preference_rank[tied], kind="stable")]
     return np.concatenate([above, tied]).astype(np.int64)
+
+
+def top_k_sparse(
+    items: np.ndarray,
+    values: np.ndarray,
+    k: int,
+    preference_rank: np.ndarray,
+    preference_order: np.ndarray,
+    blocked: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`top_k` of scores that are 0 for every item but ``items`` (and never negative), without a
+    dense array: the positive ``values`` best first (ties by ``preference_rank``), then the preferred
+    other items (``preference_order``: item indices, most preferred first), at 0. ``blocked`` items are
+    never returned. Returns (item indices, their scores)."""
+    values = np.asarray(values, dtype=np.float64)
+    keep = (values > 0) & ~np.isin(items, blocked)
+    items, values = items[keep], values[keep]
+    order = np.lexsort((preference_rank[items], -values))[:k]
+    best, scores = items[order].astype(np.int64), values[order]
+    if best.size < k:
+        taken = np.concatenate([best, blocked])
+        preferred = preference_order[: k + taken.size]
+        fill = preferred[~np.isin(preferred, taken)][: k - best.size]
+        best, scores = np.concatenate([best, fill]), np.concatenate([scores, np.zeros(fill.size)])
+    return best.astype(np.int64), scores

@@ -28,7 +28,7 @@ from engine.errors import EngineError
 from engine.gbm import lightgbm_params
 from engine.recommend.base import RecommenderModel
 from engine.recommend.buy_again import BuyAgainRecommender
-from engine.recommend.interactions import Value, sparse_arrays, sparse_from_arrays
+from engine.recommend.interactions import Value, interaction_matrix, sparse_arrays, sparse_from_arrays
 from engine.recommend.training_data import TrainingData
 
 FEATURES = (
@@ -47,6 +47,16 @@ FEATURES = (
     "item_repeat_share",  # share of its buyers who bought it on two days or more
     "item_usual_gap",  # mean of the customers' mean gaps for the item (its usual cycle in the shop)
     "elapsed_over_usual_gap",  # days since last purchase / that shop-wide cycle
+    "decayed_7",  # purchase days weighted 0.5 ** (age / 7), and / 180: several recency half-lives
+    "decayed_180",
+    "gap_variation",  # std / mean of the gaps between its purchase days: how regular the habit is
+    "elapsed_minus_gap",  # days since last purchase - the usual gap (signed: overdue > 0)
+    "visits_since_item",  # the customer's shopping days since they last bought it (0: on the last one)
+    "in_last_5_visits",  # how many of the customer's last 5 shopping days included it
+    "customer_visit_gap",  # mean days between the customer's shopping days
+    "customer_overdue",  # days since the customer's last visit / that gap
+    "customer_items_per_visit",  # mean distinct items per shopping day (basket breadth)
+    "item_recent_share",  # share of the item's buyers who bought it in the last 28 days (trend)
 )
 
 
@@ -55,46 +65,77 @@ def repeat_features(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(customer index, item index, features) of every customer-item pair bought before ``as_of``
     (purchase lines only, one purchase per day), in customer order; the columns are :data:`FEATURES`."""
+    days = _purchase_days(transactions, customers, items, as_of)
+    if days.empty:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty((0, len(FEATURES)))
+    for half_life in (7, 30, 90, 180):
+        days[f"w{half_life}"] = np.power(0.5, days["age"] / float(half_life))
+    visits = _visits(days)
+    days["visit"] = visits.set_index(["user", "age"])["visit"].reindex(pd.MultiIndex.from_frame(days[["user", "age"]])).to_numpy()
+    days = days.sort_values(["user", "item", "age"], kind="stable")
+    step = days["age"].diff().to_numpy()  # the gap to the pair's next-older purchase day
+    step[np.r_[True, (days["user"].to_numpy()[1:] != days["user"].to_numpy()[:-1]) | (days["item"].to_numpy()[1:] != days["item"].to_numpy()[:-1])]] = np.nan
+    days["step"] = step
+    days["recent_visit"] = days["visit"] < 5
+    pairs = days.groupby(["user", "item"], sort=True).agg(
+        last=("age", "min"), first=("age", "max"), n=("age", "size"), w7=("w7", "sum"), w30=("w30", "sum"),
+        w90=("w90", "sum"), w180=("w180", "sum"), last_visit=("visit", "min"), gap_std=("step", "std"),
+        recent_visits=("recent_visit", "sum"),
+    ).reset_index()
+    per_user = visits.groupby("user").agg(n=("age", "size"), latest=("age", "min"), earliest=("age", "max"), width=("items", "mean"))
+    items_per_user = days.groupby("user")["item"].nunique()
+    gap = np.where(pairs["n"] > 1, (pairs["first"] - pairs["last"]) / np.maximum(pairs["n"] - 1, 1), np.nan)
+    per_item = pairs.assign(repeater=pairs["n"] >= 2, gap=gap, recent=pairs["last"] < 28).groupby("item").agg(
+        buyers=("n", "size"), repeaters=("repeater", "sum"), usual_gap=("gap", "mean"), recent=("recent", "sum")
+    )
+    user, item = pairs["user"], pairs["item"]
+    usual_gap = per_item["usual_gap"].reindex(item).to_numpy()
+    customer = per_user.reindex(user)
+    user_visits = customer["n"].to_numpy(dtype=np.float64)
+    visit_gap = np.where(user_visits > 1, (customer["earliest"] - customer["latest"]).to_numpy() / np.maximum(user_visits - 1, 1), np.nan)
+    buyers = per_item["buyers"].reindex(item).to_numpy(dtype=np.float64)
+    features = np.column_stack(
+        [
+            pairs["last"], pairs["n"], pairs["first"], gap, pairs["last"] / np.where(gap > 0, gap, np.nan),
+            pairs["w30"], pairs["w90"], pairs["n"] / user_visits, user_visits,
+            customer["latest"].to_numpy(), items_per_user.reindex(user).to_numpy(), buyers,
+            per_item["repeaters"].reindex(item).to_numpy() / buyers,
+            usual_gap, pairs["last"] / np.where(usual_gap > 0, usual_gap, np.nan),
+            pairs["w7"], pairs["w180"], pairs["gap_std"] / np.where(gap > 0, gap, np.nan), pairs["last"] - gap,
+            pairs["last_visit"], pairs["recent_visits"], visit_gap,
+            customer["latest"].to_numpy() / np.where(visit_gap > 0, visit_gap, np.nan), customer["width"].to_numpy(),
+            per_item["recent"].reindex(item).to_numpy() / buyers,
+        ]
+    ).astype(np.float64)
+    return user.to_numpy(np.int64), item.to_numpy(np.int64), features
+
+
+def _purchase_days(transactions: pd.DataFrame, customers: IdMap, items: IdMap, as_of: pd.Timestamp) -> pd.DataFrame:
+    """One row per (customer index, item index, age in days) with a purchase line before ``as_of``."""
     c = Columns
     bought = transactions.loc[(transactions[c.timestamp] < as_of) & (transactions[c.quantity] > 0)]
     user = customers.to_internal(bought[c.customer].to_numpy())
     item = items.to_internal(bought[c.item].to_numpy())
     age = np.floor((as_of - bought[c.timestamp]).to_numpy() / np.timedelta64(1, "D"))
     keep = (user >= 0) & (item >= 0)
-    days = pd.DataFrame({"user": user[keep], "item": item[keep], "age": age[keep]}).drop_duplicates()
-    if days.empty:
-        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty((0, len(FEATURES)))
-    days["w30"] = np.power(0.5, days["age"] / 30.0)
-    days["w90"] = np.power(0.5, days["age"] / 90.0)
-    pairs = days.groupby(["user", "item"], sort=True).agg(
-        last=("age", "min"), first=("age", "max"), n=("age", "size"), w30=("w30", "sum"), w90=("w90", "sum")
-    )
-    pairs = pairs.reset_index()
-    visits = days.drop_duplicates(["user", "age"]).groupby("user")["age"].agg(["size", "min"])
-    per_user = days.groupby("user")["item"].nunique()
-    gap = np.where(pairs["n"] > 1, (pairs["first"] - pairs["last"]) / np.maximum(pairs["n"] - 1, 1), np.nan)
-    per_item = pairs.assign(repeater=pairs["n"] >= 2, gap=gap).groupby("item").agg(
-        buyers=("n", "size"), repeaters=("repeater", "sum"), usual_gap=("gap", "mean")
-    )
-    usual_gap = per_item["usual_gap"].reindex(pairs["item"]).to_numpy()
-    user_visits = visits["size"].reindex(pairs["user"]).to_numpy(dtype=np.float64)
-    features = np.column_stack(
-        [
-            pairs["last"], pairs["n"], pairs["first"], gap, pairs["last"] / np.where(gap > 0, gap, np.nan),
-            pairs["w30"], pairs["w90"], pairs["n"] / user_visits, user_visits,
-            visits["min"].reindex(pairs["user"]).to_numpy(), per_user.reindex(pairs["user"]).to_numpy(),
-            per_item["buyers"].reindex(pairs["item"]).to_numpy(),
-            (per_item["repeaters"] / per_item["buyers"]).reindex(pairs["item"]).to_numpy(),
-            usual_gap, pairs["last"] / np.where(usual_gap > 0, usual_gap, np.nan),
-        ]
-    ).astype(np.float64)
-    return pairs["user"].to_numpy(np.int64), pairs["item"].to_numpy(np.int64), features
+    return pd.DataFrame({"user": user[keep], "item": item[keep], "age": age[keep]}).drop_duplicates()
+
+
+def _visits(days: pd.DataFrame) -> pd.DataFrame:
+    """The customers' shopping days: (user, age, items bought that day, visit = 0 for the latest, 1 ...)."""
+    visits = days.groupby(["user", "age"], sort=True).size().rename("items").reset_index()
+    visits["visit"] = visits.groupby("user").cumcount()  # ages ascend: the most recent visit first
+    return visits
 
 
 class RepeatRankerRecommender(BuyAgainRecommender):
     """LightGBM lambdarank over the customer's own items (see the module docstring).
 
-    ``label_days``: the window at the end of the data whose purchases are the training labels.
+    ``label_days``: the window at the end of the data whose purchases are the training labels;
+    ``label_windows``: how many such windows, back to back, are stacked as training queries (a window
+    whose features would stand on fewer than ``label_days`` of history is left out).
+    ``max_candidates``: each customer's items ranked by the booster, the most bought first (purchase days
+    weighted with a 90-day half-life); the rest follow in that order (``None``: every item).
     ``n_estimators``, ``learning_rate``, ``num_leaves``, ``min_child_samples``: the booster's.
     ``random_state`` and ``num_threads`` make the fit reproducible.
     """
@@ -104,6 +145,8 @@ class RepeatRankerRecommender(BuyAgainRecommender):
     def __init__(
         self,
         label_days: int = 56,
+        label_windows: int = 1,
+        max_candidates: int | None = None,
         n_estimators: int = 150,
         learning_rate: float = 0.05,
         num_leaves: int = 31,
@@ -115,6 +158,8 @@ class RepeatRankerRecommender(BuyAgainRecommender):
     ) -> None:
         RecommenderModel.__init__(self, min_item_buyers=min_item_buyers, value=value)
         self.label_days = label_days
+        self.label_windows = label_windows
+        self.max_candidates = max_candidates
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -123,34 +168,49 @@ class RepeatRankerRecommender(BuyAgainRecommender):
         self.num_threads = num_threads
 
     def _fit(self, data: TrainingData) -> None:
-        if isinstance(self.label_days, bool) or not isinstance(self.label_days, int) or self.label_days < 1:
-            raise EngineError(f"label_days must be a positive integer, got {self.label_days!r}")
-        if not isinstance(self.n_estimators, int) or self.n_estimators < 1:
-            raise EngineError(f"n_estimators must be a positive integer, got {self.n_estimators!r}")
+        for name in ("label_days", "label_windows", "n_estimators"):
+            _check_positive(name, getattr(self, name))
+        if self.max_candidates is not None:
+            _check_positive("max_candidates", self.max_candidates)
         self.booster_ = self._train(data)
-        users, items, features = repeat_features(data.transactions, data.customers, data.items, data.as_of)
+        users, items, features = self._candidates(data, data.as_of)
         held = np.asarray(data.counts[users, items]).ravel() > 0  # not returned in full
         users, items, features = users[held], items[held], features[held]
         predicted = self.booster_.predict(features, num_threads=self.num_threads) if len(users) else np.empty(0)
         self.recency_ = _scores_matrix(users, items, predicted, data.counts.shape)
+        if self.max_candidates is not None:
+            rest = _outside_candidates(data, users, items).multiply(data.counts > 0)
+            self.recency_ = sparse.csr_matrix(self.recency_ + rest, dtype=np.float32)
+
+    def _candidates(self, data: TrainingData, as_of: pd.Timestamp) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:func:`repeat_features` as of ``as_of``, kept to each customer's ``max_candidates`` items with
+        the most weighted purchase days (customer order is kept)."""
+        users, items, features = repeat_features(data.transactions, data.customers, data.items, as_of)
+        if self.max_candidates is None or not len(users):
+            return users, items, features
+        weight = features[:, FEATURES.index("decayed_90")]
+        order = np.lexsort((-weight, users))  # by customer, the most bought first
+        rank = pd.Series(users[order]).groupby(users[order]).cumcount().to_numpy()
+        keep = np.sort(order[rank < self.max_candidates])
+        return users[keep], items[keep], features[keep]
 
     def _train(self, data: TrainingData) -> lgb.Booster:
-        """Features as of ``label_days`` before the end, labels: bought in those days."""
-        start = data.as_of - pd.Timedelta(days=self.label_days)
-        users, items, features = repeat_features(data.transactions, data.customers, data.items, start)
-        c = Columns
-        window = data.transactions
-        window = window.loc[(window[c.timestamp] >= start) & (window[c.timestamp] < data.as_of) & (window[c.quantity] > 0)]
-        later_users = data.customers.to_internal(window[c.customer].to_numpy())
-        later_items = data.items.to_internal(window[c.item].to_numpy())
-        known = (later_users >= 0) & (later_items >= 0)
-        n_items = np.int64(len(data.items))
-        later = later_users[known] * n_items + later_items[known]
-        labels = np.isin(users * n_items + items, later).astype(np.float64)
-        # only customers who re-bought some of their items and not others teach the ranker an order
-        per_customer = pd.Series(labels).groupby(users)
-        mixed = (per_customer.transform("max") > per_customer.transform("min")).to_numpy()
-        users, features, labels = users[mixed], features[mixed], labels[mixed]
+        """Queries: per label window and customer, features as of the window's start; labels: the items
+        bought in the window. Only customers who re-bought some of their items and not others teach the
+        ranker an order."""
+        first_day = data.transactions[Columns.timestamp].min()
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        for window in range(self.label_windows):
+            end = data.as_of - pd.Timedelta(days=window * self.label_days)
+            start = end - pd.Timedelta(days=self.label_days)
+            if window and start - first_day < pd.Timedelta(days=self.label_days):
+                break
+            users, items, features = self._candidates(data, start)
+            labels = _bought_between(data, users, items, start, end)
+            per_customer = pd.Series(labels).groupby(users)
+            mixed = (per_customer.transform("max") > per_customer.transform("min")).to_numpy()
+            parts.append((users[mixed] + window * len(data.customers), features[mixed], labels[mixed]))
+        users, features, labels = (np.concatenate(column) for column in zip(*parts))
         if not len(users):
             raise EngineError(
                 f"repeat_ranker: no customer re-bought some but not all of their items in the last "
@@ -193,3 +253,35 @@ def _scores_matrix(users: np.ndarray, items: np.ndarray, predicted: np.ndarray, 
     spread = frame.groupby("user")["score"].transform("max").to_numpy() - low
     scaled = 0.01 + 0.99 * (predicted - low) / np.where(spread > 0, spread, 1.0)
     return sparse.csr_matrix((scaled.astype(np.float32), (users, items)), shape=shape)
+
+
+def _check_positive(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise EngineError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _bought_between(
+    data: TrainingData, users: np.ndarray, items: np.ndarray, start: pd.Timestamp, end: pd.Timestamp
+) -> np.ndarray:
+    """1.0 where the customer bought the item in ``[start, end)``, else 0.0."""
+    c = Columns
+    lines = data.transactions
+    lines = lines.loc[(lines[c.timestamp] >= start) & (lines[c.timestamp] < end) & (lines[c.quantity] > 0)]
+    later_users = data.customers.to_internal(lines[c.customer].to_numpy())
+    later_items = data.items.to_internal(lines[c.item].to_numpy())
+    known = (later_users >= 0) & (later_items >= 0)
+    n_items = np.int64(len(data.items))
+    return np.isin(users * n_items + items, later_users[known] * n_items + later_items[known]).astype(np.float64)
+
+
+def _outside_candidates(data: TrainingData, users: np.ndarray, items: np.ndarray) -> sparse.csr_matrix:
+    """The customer's items the booster did not rank, below every ranked one (scores under 0.01, in
+    order of their 90-day-weighted purchase count)."""
+    weighted = interaction_matrix(data.transactions, data.customers, data.items, "purchases", 90.0, data.as_of)
+    weighted = sparse.csr_matrix(weighted)
+    ranked = sparse.csr_matrix((np.ones(len(users)), (users, items)), shape=weighted.shape)
+    weighted = weighted - weighted.multiply(ranked > 0)
+    weighted.eliminate_zeros()
+    peak = np.asarray(weighted.max(axis=1).todense()).ravel()
+    scale = sparse.diags(np.where(peak > 0, 0.009 / np.where(peak > 0, peak, 1.0), 0.0))
+    return sparse.csr_matrix(scale @ weighted)

@@ -70,3 +70,19 @@ def test_weight_outside_zero_one_and_a_blend_inside_a_blend_are_errors(shop_line
         BlendRecommender(_ease(), weight=1.5).fit(shop_lines)
     with pytest.raises(EngineError, match="collaborative"):
         BlendRecommender(BlendRecommender(_ease())).fit(shop_lines)
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.3, 1.0])
+def test_the_sparse_repeat_lists_equal_scoring_every_item(planted, weight):
+    partner = ALSRecommender(factors=8, iterations=5, weighting="linear", num_threads=1)
+    blend = BlendRecommender(_ease(max_items=12), BuyAgainRecommender(), weight, repeat_collaborative=partner).fit(planted)
+    customers = list(blend.customers_.external_ids)
+    excluded = list(blend.items_.external_ids[:2])
+    users = blend.customers_.to_internal(customers)
+    assert blend._sparse_task(users, blend.history_[users], "repeat", 5) is not None  # the sparse path is taken
+    sparse_lists = blend.recommend(customers, k=5, task="repeat", exclude=excluded)
+    blend._sparse_task = lambda *args: None  # the dense path: every item scored
+    dense_lists = blend.recommend(customers, k=5, task="repeat", exclude=excluded)
+    assert [r.item_ids for r in sparse_lists] == [r.item_ids for r in dense_lists]
+    for ours, theirs in zip(sparse_lists, dense_lists):
+        assert ours.scores == pytest.approx(theirs.scores)

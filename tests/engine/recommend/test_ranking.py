@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.recommend.ranking import top_k
+from engine.recommend.ranking import top_k, top_k_sparse
 
 
 def test_highest_first_ties_by_preference_filtered_never():
@@ -38,3 +38,21 @@ def test_agrees_with_a_full_sort_with_large_ties_and_filtered_items():
         eligible = np.flatnonzero(np.isfinite(scores))
         expected = eligible[np.lexsort((preference[eligible], -scores[eligible]))][:k]
         np.testing.assert_array_equal(top_k(scores, k, preference), expected)
+
+
+def test_sparse_top_k_equals_top_k_of_the_dense_scores():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n, k = int(rng.integers(1, 30)), int(rng.integers(1, 12))
+        preference = rng.permutation(n)
+        order = np.argsort(preference)
+        items = rng.choice(n, size=int(rng.integers(0, n + 1)), replace=False)
+        values = rng.choice([0.0, 0.25, 0.5, 1.0], size=items.size)  # ties and zeros included
+        blocked = rng.choice(n, size=int(rng.integers(0, min(n, 3) + 1)), replace=False)
+        dense = np.zeros(n)
+        dense[items] = values
+        dense[blocked] = -np.inf
+        best, scores = top_k_sparse(items, values, k, preference, order, blocked)
+        expected = top_k(dense, k, preference)
+        np.testing.assert_array_equal(best, expected)
+        np.testing.assert_array_equal(scores, dense[expected])

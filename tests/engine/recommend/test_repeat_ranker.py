@@ -52,6 +52,24 @@ def test_features_by_hand():
     assert ax["item_buyers"] == 2 and ax["item_repeat_share"] == 0.5
     assert ax["item_usual_gap"] == 10 and ax["elapsed_over_usual_gap"] == 2
     assert np.isnan(table.loc["01", "item_mean_gap"]) and table.loc["10", "days_since_item"] == 10
+    assert ax["decayed_7"] == pytest.approx(0.5 ** (20 / 7) + 0.5 ** (30 / 7)) and ax["elapsed_minus_gap"] == 10
+    assert (ax["visits_since_item"], ax["in_last_5_visits"]) == (1, 2) and table.loc["01", "visits_since_item"] == 0
+    assert (ax["customer_visit_gap"], ax["customer_overdue"], ax["customer_items_per_visit"]) == (10, 1, 1)
+    assert np.isnan(ax["gap_variation"])  # one gap: no spread to measure
+    assert ax["item_recent_share"] == 1.0 and table.loc["01", "item_recent_share"] == 1.0  # within 28 days
+
+
+def test_a_candidate_cap_and_stacked_label_windows_keep_every_own_item_ranked(cyclic):
+    capped = _ranker(label_days=6, label_windows=2, max_candidates=2).fit(cyclic)
+    full = BuyAgainRecommender(half_life_days=90.0).fit(cyclic)
+    assert (capped.recency_ > 0).sum() == (full.recency_ > 0).sum()  # beyond the cap, still ranked
+    below = capped.recency_.copy()
+    below.data[below.data >= 0.01] = 0
+    assert np.diff(below.eliminate_zeros() or below.indptr).max() > 0  # some items ranked after the cap
+    with pytest.raises(EngineError, match="max_candidates"):
+        _ranker(max_candidates=0).fit(cyclic)
+    with pytest.raises(EngineError, match="label_windows"):
+        _ranker(label_windows=0).fit(cyclic)
 
 
 def test_learns_which_item_is_due_better_than_buy_again(cyclic):
