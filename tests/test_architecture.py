@@ -19,11 +19,6 @@ PACKAGES = ("engine", "training", "serving")
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
 
-# Modules still over a limit because they are being split on other branches; remove each one here when
-# its split merges (the test then holds it to the limits like every other module).
-BEING_SPLIT = {
-    "training/recommender.py",  # split on another branch (issue 14)
-}
 # where the tracking store is written and read: the only importers of mlflow
 MLFLOW_ALLOWED = ("training/tracking.py", "training/tracking/")
 # where the serving bundle is stored in BentoML's model store and the Bento built, and the commands that
@@ -68,16 +63,6 @@ def test_the_walk_sees_the_code_base() -> None:
     assert len(names) > 100
 
 
-def test_the_exceptions_are_real_and_still_needed() -> None:
-    """An exception for a module that is gone, or already within the limits, must be removed."""
-    sizes = {module: lines for module, _, lines in MODULES}
-    for module in BEING_SPLIT:
-        assert module in sizes, f"{module} is listed in BEING_SPLIT but does not exist"
-        long_functions = [name for name, length in _functions(next(t for m, t, _ in MODULES if m == module))
-                          if length > MAX_FUNCTION_LINES]
-        assert sizes[module] > MAX_MODULE_LINES or long_functions, f"{module} is within the limits: remove it from BEING_SPLIT"
-
-
 def _functions(tree: ast.Module) -> Iterator[tuple[str, int]]:
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
@@ -87,8 +72,6 @@ def _functions(tree: ast.Module) -> Iterator[tuple[str, int]]:
 
 @pytest.mark.parametrize(("module", "tree", "lines"), MODULES, ids=[module for module, _, _ in MODULES])
 def test_module_and_function_sizes(module: str, tree: ast.Module, lines: int) -> None:
-    if module in BEING_SPLIT:
-        pytest.skip(f"{module} is being split on another branch")
     assert lines <= MAX_MODULE_LINES, f"{module} has {lines} lines (at most {MAX_MODULE_LINES}): split it by job"
     long = [f"{name}: {length} lines" for name, length in _functions(tree) if length > MAX_FUNCTION_LINES]
     assert not long, f"{module}: functions over {MAX_FUNCTION_LINES} lines: {long}"
