@@ -82,7 +82,8 @@ def bench(
     payload = merge(previous, payload)
     picture = plot(payload, out.with_suffix(".png"))
     for name, entry in payload["stages"].items():
-        console.print(f"{name}: wall {entry['wall_s']} s, peak {entry['peak_mb']} MB, exponent {entry['exponent']}")
+        console.print(f"{name}: wall {entry['wall_s']} s (exponent {entry['exponent']}), CPU {entry['cpu_s']} s "
+                      f"(exponent {entry['cpu_exponent']}), peak {entry['peak_mb']} MB, load {entry['load_1m']}")
     for note in payload["notes"]:
         console.print(escape(note), style="yellow")
     console.print(f"written: {out} and {picture}")
