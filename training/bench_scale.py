@@ -166,7 +166,8 @@ def run_timed(argv: list[str], log: Path, min_available_gb: float = 0.0, env: di
 
     The whole group is killed if the machine's available memory drops under ``min_available_gb``."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    stopped, peak_mb, cpu_seen = None, 0.0, {}
+    stopped, peak_mb = None, 0.0
+    cpu_seen: dict[int, float] = {}
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     with log.open("w") as output:
         started = time.perf_counter()

@@ -91,7 +91,8 @@ def spark_section(
     same run (``"local"``), and per stage and size ``ratio_to_local`` (Spark / local wall time) and
     ``cpu_ratio_to_local`` (the same on CPU seconds)."""
     timings = time_engines(shops, stages, ("local", "spark"), spark_master, workdir, min_available_gb, progress)
-    spark, local = timings["spark"], timings["local"]
+    spark: dict[str, Any] = timings["spark"]
+    local = timings["local"]
     for key, series in (("ratio_to_local", "wall_s"), ("cpu_ratio_to_local", "cpu_s")):
         spark[key] = {stage: _ratios(spark["stages"][stage][series], local["stages"][stage][series]) for stage in stages}
     spark["local"] = local
