@@ -3,8 +3,14 @@
 The shop (Complete Journey by default) is replicated ``k`` times (:mod:`training.replicate`) for each
 size, and every stage -- a ``crm`` command line -- runs as its own process on each replicated shop. A
 stage's wall time and peak resident memory are those of its process tree (:func:`run_timed`), so each
-stage is measured from a cold start, as a user runs it. The growth exponent of a stage is the least-squares slope of log wall time on
-log size over the sizes from 1x to 4x: 1.0 is linear, 2.0 quadratic.
+stage is measured from a cold start, as a user runs it. The growth exponent of a stage is the
+least-squares slope of log time on log size over the sizes from 1x to 4x: 1.0 is linear, 2.0 quadratic.
+
+On a shared machine wall time measures the neighbours as much as the stage, so each stage also records
+its CPU seconds (user + system of its whole process tree, :func:`run_timed`) and the 1-minute load
+average when it started; the JSON carries an exponent on each (``exponent`` on wall time,
+``cpu_exponent`` on CPU time). CPU time is the honest measure of the work done when the load is high;
+wall time is what a user waits on a quiet machine.
 
 Memory guard: while a stage runs, the machine's available memory is polled; below ``min_available_gb``
 the stage is stopped (its process group killed) and recorded as stopped, so a 10x run cannot take a
@@ -63,12 +69,15 @@ LOCAL_STAGES = (
 
 @dataclass(frozen=True)
 class Run:
-    """One stage at one size: wall seconds, peak resident MB, exit code, and why it stopped early."""
+    """One stage at one size: wall seconds, peak resident MB, exit code, why it stopped early, CPU
+    seconds of its process tree and the machine's 1-minute load average when it started."""
 
     wall_s: float
     peak_mb: float
     returncode: int
     stopped: str | None = None
+    cpu_s: float | None = None
+    load_1m: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -133,22 +142,44 @@ def _tree_mb(process: psutil.Process) -> float:
     return total
 
 
+def _tree_cpu(process: psutil.Process, seen: dict[int, float]) -> None:
+    """Record in ``seen`` (pid -> user + system seconds) the CPU time of a process and its descendants
+    now; a process that has ended keeps its last value."""
+    for member in [process, *process.children(recursive=True)]:
+        try:
+            times = member.cpu_times()
+            seen[member.pid] = times.user + times.system
+        except psutil.Error:
+            pass
+
+
 def run_timed(argv: list[str], log: Path, min_available_gb: float = 0.0, env: dict[str, str] | None = None) -> Run:
-    """Run a command in its own process group, output to ``log``; its wall time and peak memory.
+    """Run a command in its own process group, output to ``log``; its wall time, CPU time and peak memory.
 
     Peak memory is the larger of the command's own high-water resident set (``VmHWM``, exact) and the
     largest sum of resident sets of its process tree seen at a poll (children included). Not the
-    ``wait4`` maxrss: a forked child inherits its parent's high-water mark. The whole group is killed
-    if the machine's available memory drops under ``min_available_gb``."""
+    ``wait4`` maxrss: a forked child inherits its parent's high-water mark.
+
+    CPU time is the larger of two counts of user + system seconds: ``wait4``'s (the command and every
+    descendant it waited for, exact) and the sum over the process tree's members seen at the polls,
+    each at its last poll (counts descendants nobody waited for, such as a JVM left to exit alone).
+
+    The whole group is killed if the machine's available memory drops under ``min_available_gb``."""
     log.parent.mkdir(parents=True, exist_ok=True)
     stopped, peak_mb = None, 0.0
+    cpu_seen: dict[int, float] = {}
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     with log.open("w") as output:
         started = time.perf_counter()
         process = subprocess.Popen(argv, stdout=output, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         watched = psutil.Process(process.pid)
-        while process.poll() is None:
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
             try:
                 peak_mb = max(peak_mb, _tree_mb(watched), _high_water_mb(process.pid))
+                _tree_cpu(watched, cpu_seen)
             except psutil.Error:  # ended between poll and look
                 pass
             if stopped is None and available_gb() < min_available_gb:
@@ -156,22 +187,34 @@ def run_timed(argv: list[str], log: Path, min_available_gb: float = 0.0, env: di
                 os.killpg(process.pid, signal.SIGKILL)
             time.sleep(POLL_SECONDS)
         wall = time.perf_counter() - started
-    return Run(wall_s=wall, peak_mb=peak_mb, returncode=process.returncode, stopped=stopped)
+    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    cpu = max(usage.ru_utime + usage.ru_stime, sum(cpu_seen.values()))
+    return Run(wall_s=wall, peak_mb=peak_mb, returncode=process.returncode, stopped=stopped, cpu_s=cpu,
+               load_1m=None if load is None else round(load, 2))
+
+
+SERIES = ("wall_s", "cpu_s", "peak_mb", "load_1m")  # per-size values of a stage in the JSON
+
+
+def _with_exponents(entry: dict[str, Any]) -> dict[str, Any]:
+    """A stage entry with its growth exponents on wall time (``exponent``) and CPU time (``cpu_exponent``)."""
+    entry["exponent"] = _rounded(growth_exponent(entry["sizes"], entry["wall_s"]))
+    entry["cpu_exponent"] = _rounded(growth_exponent(entry["sizes"], entry["cpu_s"]))
+    return entry
 
 
 def stage_table(stages: Sequence[Stage], sizes: Sequence[int], runs: dict[tuple[str, int], Run]) -> dict[str, Any]:
-    """The ``stages`` part of the bench JSON: per stage, its sizes, wall seconds, peak MB and growth
-    exponent (sizes where a stage failed or was stopped are ``null``)."""
+    """The ``stages`` part of the bench JSON: per stage, its sizes, wall and CPU seconds, peak MB, the
+    load average at its start and the growth exponents (sizes where a stage failed or was stopped are
+    ``null``)."""
     table: dict[str, Any] = {}
     for stage in stages:
         measured = [runs.get((stage.name, size)) for size in sizes]
-        walls = [round(r.wall_s, 2) if r is not None and r.ok else None for r in measured]
-        table[stage.name] = {
-            "sizes": list(sizes),
-            "wall_s": walls,
-            "peak_mb": [round(r.peak_mb, 1) if r is not None and r.ok else None for r in measured],
-            "exponent": _rounded(growth_exponent(sizes, walls)),
-        }
+        ok = [r if r is not None and r.ok else None for r in measured]
+        entry: dict[str, Any] = {"sizes": list(sizes)}
+        for key in SERIES:
+            entry[key] = [None if r is None or getattr(r, key) is None else round(getattr(r, key), 2) for r in ok]
+        table[stage.name] = _with_exponents(entry)
         failures = {str(size): _failure(run) for size, run in zip(sizes, measured) if run is not None and not run.ok}
         if failures:
             table[stage.name]["failed"] = failures
@@ -183,20 +226,18 @@ def merge(previous: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
     e.g. a 10x run stage by stage); exponents recomputed over all sizes."""
     stages: dict[str, Any] = {}
     for name in dict.fromkeys([*previous.get("stages", {}), *current["stages"]]):
-        points: dict[int, tuple[float | None, float | None]] = {}
+        points: dict[int, dict[str, float | None]] = {}
         failed: dict[str, str] = {}
         for payload in (previous, current):  # the current run wins for a size both measured
             entry = payload.get("stages", {}).get(name)
             if entry is None:
                 continue
-            for size, wall, peak in zip(entry["sizes"], entry["wall_s"], entry["peak_mb"]):
-                points[size] = (wall, peak)
+            for index, size in enumerate(entry["sizes"]):  # an older file may lack a series: null there
+                points[size] = {key: (entry.get(key) or [None] * len(entry["sizes"]))[index] for key in SERIES}
                 failed.pop(str(size), None)
             failed.update(entry.get("failed", {}))
         sizes = sorted(points)
-        walls = [points[size][0] for size in sizes]
-        stages[name] = {"sizes": sizes, "wall_s": walls, "peak_mb": [points[size][1] for size in sizes],
-                        "exponent": _rounded(growth_exponent(sizes, walls))}
+        stages[name] = _with_exponents({"sizes": sizes, **{key: [points[size][key] for size in sizes] for key in SERIES}})
         if failed:
             stages[name]["failed"] = failed
     lines = {**previous.get("lines", {}), **current["lines"]}
@@ -253,7 +294,8 @@ def run_bench(
             argv = crm_command() + stage.command({**values, "out": str(folder / "out" / slug)})
             run = run_timed(argv, folder / "logs" / f"{number:02d}_{slug}.log", min_available_gb, env)
             runs[(stage.name, size)] = run
-            progress(f"{size}x {stage.name}: {run.wall_s:.1f} s, {run.peak_mb:.0f} MB"
+            progress(f"{size}x {stage.name}: {run.wall_s:.1f} s wall, {run.cpu_s:.1f} s CPU, {run.peak_mb:.0f} MB, "
+                     f"load {run.load_1m}"
                      + ("" if run.ok else f" -- FAILED ({_failure(run)}; log in {folder / 'logs'})"))
             if save is not None:
                 save(_payload(stages, shops, runs))
@@ -273,26 +315,28 @@ def _payload(stages: Sequence[Stage], shops: dict[int, ReplicatedShop], runs: di
 
 
 def plot(payload: dict[str, Any], path: Path) -> Path:
-    """Wall time and peak memory of every stage against size (log-log), with the linear reference."""
+    """Wall time, CPU time and peak memory of every stage against size (log-log), with the linear reference."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, (wall_axis, memory_axis) = plt.subplots(1, 2, figsize=(12, 5))
-    for name, entry in payload["stages"].items():
-        label = name if entry["exponent"] is None else f"{name} (exponent {entry['exponent']:.2f})"
-        for axis, key, shown in ((wall_axis, "wall_s", label), (memory_axis, "peak_mb", name)):
-            points = [(s, v) for s, v in zip(entry["sizes"], entry[key]) if v is not None]
-            if points:
-                axis.plot(*zip(*points), marker="o", label=shown)
+    panels = (("wall_s", "exponent", "wall seconds"), ("cpu_s", "cpu_exponent", "CPU seconds (process tree)"),
+              ("peak_mb", None, "peak resident MB"))
+    figure, axes = plt.subplots(1, len(panels), figsize=(17, 5))
     sizes = sorted({s for entry in payload["stages"].values() for s in entry["sizes"]})
-    if sizes:
-        wall_axis.plot(sizes, [10 * s / sizes[0] for s in sizes], "k--", linewidth=1, label="linear (slope 1)")
-    for axis, title in ((wall_axis, "wall seconds"), (memory_axis, "peak resident MB")):
+    for axis, (key, exponent, title) in zip(axes, panels):
+        for name, entry in payload["stages"].items():
+            slope = entry.get(exponent) if exponent else None
+            points = [(s, v) for s, v in zip(entry["sizes"], entry.get(key) or []) if v is not None]
+            if points:
+                axis.plot(*zip(*points), marker="o", label=name if slope is None else f"{name} ({slope:.2f})")
+        if exponent and sizes:
+            axis.plot(sizes, [10 * s / sizes[0] for s in sizes], "k--", linewidth=1, label="linear (slope 1)")
         axis.set(xscale="log", yscale="log", xlabel="size (x Complete Journey)", title=title)
-        axis.set_xticks(sizes, [str(s) for s in sizes])
-    wall_axis.legend(fontsize=7)
+        if sizes:
+            axis.set_xticks(sizes, [str(s) for s in sizes])
+        axis.legend(fontsize=7)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)

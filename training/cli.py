@@ -31,6 +31,7 @@ from training.commands import (
     pricing,
     recommender,
     scale,
+    scoring,
     segments,
     serving,
 )
@@ -125,6 +126,7 @@ app.command("retrain")(monitoring.retrain)
 bench_app.command("loop")(loop.bench)
 app.add_typer(experiment.app, name="experiment")
 bench_app.command("scale")(scale.bench)
+app.command("score")(scoring.score)
 
 
 def main() -> None:

@@ -8,11 +8,13 @@ LightGBM, the BG/NBD fits -- is the same code on both backends.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import pandas as pd
 
 if TYPE_CHECKING:
+    from engine.customers.scoring import RiskBands
     from engine.recommend.base import RecommenderModel
 
 
@@ -41,4 +43,12 @@ class Backend(Protocol):
     def model_class(self, kind: str, default: type[RecommenderModel]) -> type[RecommenderModel]:
         """The class that fits a recommender of ``kind`` on this backend (``default``: the local one).
         Whatever class fits it, the model saves as ``kind`` and loads with the local class."""
+        ...
+
+    def score_to_parquet(
+        self, customers: pd.DataFrame, churn_dir: Path, out: Path, recommender_dir: Path | None, k: int, bands: RiskBands
+    ) -> int:
+        """Score every row of ``customers`` (index customer_id; the churn features and ``expected_clv``)
+        with the saved churn model (and recommender: top ``k``) into the Parquet folder ``out``
+        (:mod:`engine.backend.scoring`); returns the rows written."""
         ...

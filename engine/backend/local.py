@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 if TYPE_CHECKING:
+    from engine.customers.scoring import RiskBands
     from engine.recommend.base import RecommenderModel
 
 
@@ -34,3 +36,10 @@ class LocalBackend:
 
     def model_class(self, kind: str, default: type[RecommenderModel]) -> type[RecommenderModel]:
         return default
+
+    def score_to_parquet(
+        self, customers: pd.DataFrame, churn_dir: Path, out: Path, recommender_dir: Path | None, k: int, bands: RiskBands
+    ) -> int:
+        from engine.backend.scoring import score_chunks_to_parquet
+
+        return score_chunks_to_parquet(customers, churn_dir, out, recommender_dir, k, bands)

@@ -42,6 +42,15 @@ def test_run_timed_reports_exit_code_and_the_memory_guard_stops_a_stage(tmp_path
     assert stopped.stopped is not None and not stopped.ok
 
 
+def test_run_timed_counts_the_cpu_time_of_the_whole_process_tree(tmp_path):
+    # the child spins ~0.6 s of CPU, then a grandchild spins ~0.6 s more: both count, sleeping does not
+    spin = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.6: pass\n"
+    parent = f"{spin}import subprocess, sys\nsubprocess.run([sys.executable, '-c', {spin!r}])\ntime.sleep(0.5)\n"
+    run = run_timed([sys.executable, "-c", parent], tmp_path / "cpu.log")
+    assert run.ok and 1.1 <= run.cpu_s <= run.wall_s + 1.0
+    assert run.cpu_s < run.wall_s  # the half second asleep is wall time only (one core's worth of work)
+
+
 @pytest.mark.slow  # runs crm commands in subprocesses
 def test_bench_json_has_the_issue_shape(tmp_path, monkeypatch):
     # a stage that is a real crm command on a tiny data file
@@ -52,19 +61,21 @@ def test_bench_json_has_the_issue_shape(tmp_path, monkeypatch):
     payload = run_bench(stages, shops, tmp_path / "work", progress=lambda _: None)
     json.dumps(payload, allow_nan=False)
     entry = payload["stages"]["validate"]
-    assert set(entry) == {"sizes", "wall_s", "peak_mb", "exponent"}
+    assert set(entry) == {"sizes", "wall_s", "cpu_s", "peak_mb", "load_1m", "exponent", "cpu_exponent"}
     assert entry["sizes"] == [1, 2] and all(w > 0 for w in entry["wall_s"]) and all(m > 0 for m in entry["peak_mb"])
+    assert all(c > 0 for c in entry["cpu_s"]) and all(load is not None for load in entry["load_1m"])
     assert isinstance(payload["spark"], dict) and payload["lines"] == {"1": 1, "2": 2}
 
 
 def test_an_update_keeps_what_it_did_not_repeat_and_recomputes_the_exponent():
     def payload(sizes, walls, lines):
-        entry = {"sizes": sizes, "wall_s": walls, "peak_mb": [1.0] * len(sizes), "exponent": None}
+        entry = {"sizes": sizes, "wall_s": walls, "cpu_s": walls, "peak_mb": [1.0] * len(sizes), "exponent": None}
         return {"stages": {"s": entry}, "spark": {}, "lines": lines, "machine": {}, "notes": []}
 
     earlier = payload([1, 2], [1.0, 99.0], {"1": 10, "2": 20})
     merged = merge(earlier, payload([2, 4], [2.0, 4.0], {"2": 20, "4": 40}))
     entry = merged["stages"]["s"]
     assert entry["sizes"] == [1, 2, 4] and entry["wall_s"] == [1.0, 2.0, 4.0]  # the new 2x replaces the old
-    assert entry["exponent"] == pytest.approx(1.0)
+    assert entry["exponent"] == pytest.approx(1.0) and entry["cpu_exponent"] == pytest.approx(1.0)
+    assert entry["load_1m"] == [None, None, None]  # not in these files: null, not an error
     assert list(merged["lines"]) == ["1", "2", "4"]

@@ -1,22 +1,29 @@
-"""The engines bench's measuring: wall time and the process tree's peak memory, failures named."""
+"""The engines bench: each stage's command per engine, and the Spark / local ratios (no Spark started)."""
 
 from __future__ import annotations
 
-import sys
+from pathlib import Path
 
-import pytest
-
-from training.spark_bench import run_measured
-
-
-def test_peak_memory_counts_the_child_processes():
-    # the parent holds ~20 MB, its child ~200 MB for a second: the tree's peak must see the child's
-    child = "import time; x = bytearray(200_000_000); time.sleep(1.5)"
-    parent = f"import subprocess, sys; y = bytearray(20_000_000); subprocess.run([sys.executable, '-c', {child!r}], check=True)"
-    seconds, peak_mb = run_measured([sys.executable, "-c", parent])
-    assert seconds >= 1.5 and peak_mb >= 200_000_000 / 2**20
+from training import spark_bench
+from training.bench_scale import Run
+from training.replicate import ReplicatedShop
 
 
-def test_a_failing_command_is_an_error_with_its_output():
-    with pytest.raises(RuntimeError, match="boom"):
-        run_measured([sys.executable, "-c", "raise SystemExit('boom')"])
+def test_each_engine_runs_the_stage_command_and_ratios_are_spark_over_local(tmp_path, monkeypatch):
+    shop = ReplicatedShop(copies=1, data=Path("d.yaml"), pricing_data=Path("p.yaml"), lines=10)
+    commands: list[list[str]] = []
+
+    def fake_run(argv, log, min_available_gb=0.0, env=None):
+        commands.append(argv)
+        spark = "spark" in argv[argv.index("--engine") + 1]
+        failed = spark and "churn" in argv
+        return Run(wall_s=30.0 if spark else 10.0, peak_mb=1.0, returncode=1 if failed else 0, cpu_s=8.0 if spark else 4.0, load_1m=2.0)
+
+    monkeypatch.setattr(spark_bench, "run_timed", fake_run)
+    section = spark_bench.spark_section({1: shop}, ("train_pricing", "train_churn"), workdir=tmp_path, progress=lambda _: None)
+
+    pricing = [c for c in commands if "pricing" in c]
+    assert len(pricing) == 2 and all(c[c.index("--data") + 1] == "p.yaml" for c in pricing)  # promotions read
+    assert section["ratio_to_local"]["train_pricing"] == [3.0] and section["cpu_ratio_to_local"]["train_pricing"] == [2.0]
+    assert section["ratio_to_local"]["train_churn"] == [None] and "exit code 1" in section["stages"]["train_churn"]["failed"]["1"]
+    assert section["local"]["stages"]["train_churn"]["wall_s"] == [10.0]

@@ -49,6 +49,7 @@ def bench(
     work: Annotated[Path | None, typer.Option("--work", help="Folder for the replicated data, logs and models (default: a new temporary folder).")] = None,
     min_available_gb: Annotated[float, typer.Option("--min-available-gb", help="Stop a stage when the machine's available memory drops below this.")] = 4.0,
     update: Annotated[bool, typer.Option("--update", help="Keep the measurements already in --out that this run does not repeat (e.g. 10x stage by stage).")] = False,
+    spark_stages: Annotated[list[str] | None, typer.Option("--spark-stage", help="With --spark: only this stage (repeatable): segments, train_churn, train_recommender, train_pricing.")] = None,
     spark: Annotated[bool, typer.Option("--spark", help="Also time segments and train churn/pricing/recommender with --engine spark (local[2]) and with the local engine in the same run (needs crm-engine[spark]).")] = False,
 ) -> None:
     """Replicate the shop's customers k times for each size (same catalogue, prices and dates), run every
@@ -63,6 +64,11 @@ def bench(
     if unknown:
         raise EngineError(f"--stage {unknown}: unknown; the stages are {list(known)}")
     stages = [s for s in LOCAL_STAGES if not stage or s.name in stage]
+    from training.spark_bench import STAGES as SPARK_STAGES
+
+    unknown = sorted(set(spark_stages or []) - set(SPARK_STAGES))
+    if unknown:
+        raise EngineError(f"--spark-stage {unknown}: unknown; the Spark stages are {list(SPARK_STAGES)}")
     folder = work or Path(tempfile.mkdtemp(prefix="crm-scale-"))
     with step(f"the shop replicated {', '.join(f'{k}x' for k in multiples)} in {folder} (reused if there, else written)"):
         # in a child process: its memory is the OS's again before the stages run and are measured
@@ -77,12 +83,14 @@ def bench(
         from training.spark_bench import spark_section
 
         with step("the Spark stages (and the same stages locally, for the ratio)"):
-            payload["spark"] = spark_section({size: str(shop.data) for size, shop in shops.items()})
+            payload["spark"] = spark_section(shops, spark_stages or tuple(SPARK_STAGES), workdir=folder / "spark",
+                                             min_available_gb=min_available_gb, progress=console.print)
         payload["notes"] = [n for n in payload["notes"] if not n.startswith("spark:")]
     payload = merge(previous, payload)
     picture = plot(payload, out.with_suffix(".png"))
     for name, entry in payload["stages"].items():
-        console.print(f"{name}: wall {entry['wall_s']} s, peak {entry['peak_mb']} MB, exponent {entry['exponent']}")
+        console.print(f"{name}: wall {entry['wall_s']} s (exponent {entry['exponent']}), CPU {entry['cpu_s']} s "
+                      f"(exponent {entry['cpu_exponent']}), peak {entry['peak_mb']} MB, load {entry['load_1m']}")
     for note in payload["notes"]:
         console.print(escape(note), style="yellow")
     console.print(f"written: {out} and {picture}")

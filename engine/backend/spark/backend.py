@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -12,21 +13,33 @@ from engine.backend.spark.transactions import SparkFrames
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+    from engine.customers.scoring import RiskBands
     from engine.recommend.base import RecommenderModel
 
 
 class SparkBackend:
     """The verbs on a Spark session: customer reductions in Spark SQL, ALS in Spark ML, the per-product
-    slopes fanned out per category. A pandas table is copied into Spark once and reused by every verb."""
+    slopes fanned out per category. A pandas table is copied into Spark once and reused by every verb.
+
+    The purchase aggregates of a table as of a date are computed once and kept while the table lives:
+    every recommender's fit asks for them (its cold-start segments), a dozen times on the same training
+    window in ``crm train recommender``, and each Spark job costs ~20 s where pandas takes ~2 s (Complete
+    Journey, 2 cores). A caller gets a copy, so the kept frame cannot be changed."""
 
     name = "spark"
 
     def __init__(self, spark: SparkSession) -> None:
         self.spark = spark
         self._frames = SparkFrames(spark)
+        self._aggregates: dict[tuple[int, pd.Timestamp], pd.DataFrame] = {}
 
     def purchase_aggregates(self, transactions: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-        return aggregates.purchase_aggregates(self._frames.of(transactions), as_of, like=transactions)
+        lines = self._frames.of(transactions)  # keyed like the copy: both go when the table goes
+        key = (id(transactions), pd.Timestamp(as_of))
+        if key not in self._aggregates:
+            self._aggregates[key] = aggregates.purchase_aggregates(lines, as_of, like=transactions)
+            self._frames.on_drop(transactions, lambda: self._aggregates.pop(key, None))
+        return self._aggregates[key].copy()
 
     def customer_days(
         self, transactions: pd.DataFrame, as_of: pd.Timestamp | None, with_orders: bool = False
@@ -44,3 +57,10 @@ class SparkBackend:
         if kind != SparkALSRecommender.kind:
             return default
         return type("SparkALSRecommender", (SparkALSRecommender,), {"spark": self.spark})
+
+    def score_to_parquet(
+        self, customers: pd.DataFrame, churn_dir: Path, out: Path, recommender_dir: Path | None, k: int, bands: RiskBands
+    ) -> int:
+        from engine.backend.spark.scoring import score_to_parquet
+
+        return score_to_parquet(self.spark, customers, churn_dir, out, recommender_dir, k, bands)

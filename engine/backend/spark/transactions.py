@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -28,6 +29,7 @@ class SparkFrames:
     def __init__(self, spark: SparkSession) -> None:
         self.spark = spark
         self._copies: dict[int, tuple[weakref.ref[pd.DataFrame], DataFrame]] = {}
+        self._on_drop: dict[int, list[Callable[[], object]]] = {}
 
     def of(self, transactions: pd.DataFrame) -> DataFrame:
         """The Spark DataFrame of ``transactions``' needed columns (ids as text)."""
@@ -39,7 +41,14 @@ class SparkFrames:
         self._copies[key] = (weakref.ref(transactions, lambda _: self._drop(key)), frame)
         return frame
 
+    def on_drop(self, transactions: pd.DataFrame, forget: Callable[[], object]) -> None:
+        """Call ``forget`` when ``transactions`` (converted by :meth:`of`) is dropped: what a caller
+        derived from the table goes with it (a new table at the same address is not mistaken for it)."""
+        self._on_drop.setdefault(id(transactions), []).append(forget)
+
     def _drop(self, key: int) -> None:
+        for forget in self._on_drop.pop(key, []):
+            forget()
         held = self._copies.pop(key, None)
         if held is not None:
             # the table may go after the session stopped (at exit): nothing is left to free then

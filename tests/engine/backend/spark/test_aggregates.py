@@ -62,3 +62,19 @@ def test_parquet_source_with_a_zero_quantity_is_refused_by_count(spark, random_t
     bad.to_parquet(path, index=False)
     with pytest.raises(DataValidationError, match="2 row"):
         read_transactions(spark, str(path))
+
+
+def test_purchase_aggregates_are_kept_per_table_and_date_and_go_with_the_table(spark, random_transactions):
+    import gc
+
+    from engine.backend.spark.backend import SparkBackend
+
+    backend, lines = SparkBackend(spark), random_transactions.copy()
+    first = backend.purchase_aggregates(lines, AS_OF)
+    first.iloc[0, :] = None  # a caller's change does not reach the kept frame
+    again = backend.purchase_aggregates(lines, AS_OF)
+    pd.testing.assert_frame_equal(again, LocalBackend().purchase_aggregates(lines, AS_OF), check_exact=True)
+    assert len(backend._aggregates) == 1
+    del lines
+    gc.collect()
+    assert backend._aggregates == {}

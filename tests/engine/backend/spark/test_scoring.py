@@ -1,34 +1,25 @@
-"""Batch scoring with mapInPandas to Parquet: every customer, the local models' answers."""
+"""Batch scoring with mapInPandas to Parquet: the same rows as the local backend's chunk scorer."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from engine.backend.spark.scoring import TOP_ITEMS, TOP_SOURCE, score_to_parquet
-from engine.customers.scoring import CHURN_PROBABILITY, EXPECTED_CLV, VALUE_AT_RISK, features_and_clv
-from engine.customers.view import default_as_of
-from engine.recommend.registry import make_recommender
+from engine.backend import LocalBackend
+from engine.customers.scoring import RiskBands
+from tests.engine.backend.test_scoring import scoring_inputs  # noqa: F401
 
 pytestmark = pytest.mark.spark
 
 
-def test_every_customer_is_scored_as_the_local_models_score_them(spark, small_shop, churn_model, clv_model, tmp_path):
-    lines = small_shop.transactions
-    features, value = features_and_clv(lines, churn_model, clv_model, default_as_of(lines), small_shop.products)
-    churn_dir = churn_model.save(tmp_path / "churn")
-    recommender = make_recommender("popularity").fit(lines)
-    recommender_dir = recommender.save(tmp_path / "recommender")
-    customers = features.assign(**{EXPECTED_CLV: value}).iloc[:-3]
-    unknown = customers.iloc[:3].rename(index=lambda c: f"new-{c}")  # scored, but not in the recommender
-    written = score_to_parquet(spark, pd.concat([customers, unknown]), churn_dir, tmp_path / "scores", recommender_dir, k=5)
+def test_spark_scores_every_customer_as_the_local_backend_does(backend, scoring_inputs, tmp_path):  # noqa: F811
+    customers, churn_dir, _, recommender_dir = scoring_inputs
+    written = backend.score_to_parquet(customers, churn_dir, tmp_path / "spark", recommender_dir, 5, RiskBands())
+    LocalBackend().score_to_parquet(customers, churn_dir, tmp_path / "local", recommender_dir, 5, RiskBands())
 
-    scores = pd.read_parquet(tmp_path / "scores").set_index("customer_id").loc[[*customers.index.astype(str), *unknown.index]]
-    assert written == len(customers) + len(unknown) == len(scores)
-    np.testing.assert_allclose(scores[CHURN_PROBABILITY].iloc[: len(customers)], churn_model.predict_proba(customers), rtol=0, atol=1e-12)
-    np.testing.assert_allclose(scores[VALUE_AT_RISK], scores[CHURN_PROBABILITY] * scores[EXPECTED_CLV])
-    assert scores[[CHURN_PROBABILITY, EXPECTED_CLV]].notna().all().all()
-    expected = recommender.recommend([*customers.index.astype(str), *unknown.index], k=5)
-    assert scores[TOP_ITEMS].map(list).tolist() == [list(r.item_ids) for r in expected]
-    assert (scores.loc[unknown.index, TOP_SOURCE] == "cold_start_global").all()
+    def read(folder: str) -> pd.DataFrame:
+        frame = pd.read_parquet(tmp_path / folder).set_index("customer_id").loc[customers.index.astype(str)]
+        return frame.assign(top_items=frame["top_items"].map(list))
+
+    assert written == len(customers)
+    pd.testing.assert_frame_equal(read("spark"), read("local"), check_exact=True)
