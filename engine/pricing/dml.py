@@ -24,6 +24,8 @@ to demand (only promotions); say so when you use it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
@@ -40,7 +42,7 @@ Y, D = "log_units", "log_price"
 METHOD = "method"  # how a product's raw slope was estimated: iv, or ols (no or weak instrument)
 
 
-def demand_model_params(n_estimators: int, learning_rate: float, num_leaves: int, min_child_samples: int, seed: int) -> dict:
+def demand_model_params(n_estimators: int, learning_rate: float, num_leaves: int, min_child_samples: int, seed: int) -> dict[str, Any]:
     """LightGBM parameters shared by the demand models (regression on one thread)."""
     return lightgbm_params(
         "regression",
