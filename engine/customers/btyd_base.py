@@ -145,9 +145,11 @@ class PurchaseCountModel(LikelihoodModel[np.ndarray, np.ndarray, np.ndarray]):
 
     # --- the model-specific parts ------------------------------------------------------------------
 
+    @staticmethod
     @abstractmethod
-    def _log_p_alive(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray) -> np.ndarray:
-        """log P(still active at the end of the observation period | history)."""
+    def _log_terms(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, age: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(head, active, dropped): the log-likelihood is head + log(e^active + e^dropped), the two terms
+        being a customer still active at T or dropped out after the last purchase."""
 
     @abstractmethod
     def _expected_purchases(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray, t: float) -> np.ndarray:
@@ -178,6 +180,16 @@ class PurchaseCountModel(LikelihoodModel[np.ndarray, np.ndarray, np.ndarray]):
             raise EngineError(f"{self.kind}: every customer has T = 0 (all first purchases on the last day)")
         super().fit(summary)
         return self
+
+    @classmethod
+    def _log_likelihood(cls, params: np.ndarray, x: np.ndarray, t_x: np.ndarray, age: np.ndarray) -> np.ndarray:
+        head, active, dropped = cls._log_terms(params, x, t_x, age)
+        return head + np.logaddexp(active, dropped)
+
+    def _log_p_alive(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray) -> np.ndarray:
+        """log P(still active at the end of the observation period | history)."""
+        _, active, dropped = self._log_terms(self._fitted(), x, t_x, age)
+        return active - np.logaddexp(active, dropped)
 
     def _initial_params(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray) -> np.ndarray:
         """A neutral start: shapes of 1 and scales of the typical customer age."""
