@@ -39,15 +39,6 @@ class BGNBD(PurchaseCountModel):
         )
         return head, active, dropped
 
-    @staticmethod
-    def _log_likelihood(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, age: np.ndarray) -> np.ndarray:
-        head, active, dropped = BGNBD._log_terms(params, x, t_x, age)
-        return head + np.logaddexp(active, dropped)
-
-    def _log_p_alive(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray) -> np.ndarray:
-        _, active, dropped = self._log_terms(self._fitted(), x, t_x, age)
-        return active - np.logaddexp(active, dropped)
-
     def _expected_purchases(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray, t: float) -> np.ndarray:
         r, alpha, a, b = self._fitted()
         # ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z) after Euler's transformation

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import ClassVar, Self
+from typing import ClassVar, Generic, Self, TypeVarTuple, cast
 
 import numpy as np
 import pandas as pd
@@ -22,11 +22,12 @@ from engine.customers.btyd_data import summary_arrays, unit_days
 from engine.errors import EngineError
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]
+Data = TypeVarTuple("Data")  # the arrays a model's likelihood takes, e.g. (x, t_x, T)
 _LOG_BOUND = 12.0  # parameters kept within exp(+-12): far outside any sensible value, inside float range
 _FORMAT_VERSION = 1
 
 
-class LikelihoodModel(EngineModel, ABC):
+class LikelihoodModel(EngineModel, ABC, Generic[*Data]):
     """A model fitted by maximising its log-likelihood over log-parameters (template method).
 
     Subclasses give their parameter names, how to read and check their data from a summary frame
@@ -43,22 +44,23 @@ class LikelihoodModel(EngineModel, ABC):
         self.max_iterations = max_iterations
 
     @abstractmethod
-    def _data(self, summary: pd.DataFrame) -> tuple[np.ndarray, ...]:
+    def _data(self, summary: pd.DataFrame) -> tuple[*Data]:
         """The checked arrays the likelihood needs, one entry per customer used in the fit."""
 
     @staticmethod
     @abstractmethod
-    def _log_likelihood(params: np.ndarray, *data: np.ndarray) -> np.ndarray:
+    def _log_likelihood(params: np.ndarray, *data: *Data) -> np.ndarray:
         """Per-row log-likelihood for the natural (positive) parameters."""
 
     @abstractmethod
-    def _initial_params(self, *data: np.ndarray) -> np.ndarray:
+    def _initial_params(self, *data: *Data) -> np.ndarray:
         """A starting point for the optimiser (natural parameters)."""
 
-    def fit(self, summary: pd.DataFrame) -> LikelihoodModel:
+    def fit(self, summary: pd.DataFrame) -> Self:
         """Maximum-likelihood fit on a customer summary (see the subclass for the columns used)."""
         data = self._data(summary)
-        distinct, weights = _distinct_rows(data)
+        rows, weights = _distinct_rows(cast(tuple[np.ndarray, ...], data))
+        distinct = cast(tuple[*Data], rows)
         total = weights.sum()
 
         def objective(log_params: np.ndarray) -> float:
@@ -126,7 +128,10 @@ class LikelihoodModel(EngineModel, ABC):
         return f"{type(self).__name__}({shown})"
 
 
-class PurchaseCountModel(LikelihoodModel):
+FittedModel = LikelihoodModel[*tuple[np.ndarray, ...]]  # any of the fitted models, whatever its data
+
+
+class PurchaseCountModel(LikelihoodModel[np.ndarray, np.ndarray, np.ndarray]):
     """A probabilistic model of repeat purchases and dropout (BG/NBD, Pareto/NBD).
 
     ``time_unit`` ("days" or "weeks") is the unit of recency, T and every horizon ``t`` given to the
@@ -140,9 +145,11 @@ class PurchaseCountModel(LikelihoodModel):
 
     # --- the model-specific parts ------------------------------------------------------------------
 
+    @staticmethod
     @abstractmethod
-    def _log_p_alive(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray) -> np.ndarray:
-        """log P(still active at the end of the observation period | history)."""
+    def _log_terms(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, age: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(head, active, dropped): the log-likelihood is head + log(e^active + e^dropped), the two terms
+        being a customer still active at T or dropped out after the last purchase."""
 
     @abstractmethod
     def _expected_purchases(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray, t: float) -> np.ndarray:
@@ -161,7 +168,7 @@ class PurchaseCountModel(LikelihoodModel):
             raise EngineError(f"{self.kind}: the summary has no customers")
         return x, t_x, age
 
-    def fit(self, summary: pd.DataFrame) -> PurchaseCountModel:
+    def fit(self, summary: pd.DataFrame) -> Self:
         """Maximum-likelihood fit on a customer summary (frequency, recency, T in ``time_unit``)."""
         x, _, age = self._data(summary)
         if not (x > 0).any():
@@ -173,6 +180,16 @@ class PurchaseCountModel(LikelihoodModel):
             raise EngineError(f"{self.kind}: every customer has T = 0 (all first purchases on the last day)")
         super().fit(summary)
         return self
+
+    @classmethod
+    def _log_likelihood(cls, params: np.ndarray, x: np.ndarray, t_x: np.ndarray, age: np.ndarray) -> np.ndarray:
+        head, active, dropped = cls._log_terms(params, x, t_x, age)
+        return head + np.logaddexp(active, dropped)
+
+    def _log_p_alive(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray) -> np.ndarray:
+        """log P(still active at the end of the observation period | history)."""
+        _, active, dropped = self._log_terms(self._fitted(), x, t_x, age)
+        return active - np.logaddexp(active, dropped)
 
     def _initial_params(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray) -> np.ndarray:
         """A neutral start: shapes of 1 and scales of the typical customer age."""

@@ -25,7 +25,7 @@ files and serving code. Saved as a LightGBM text model (when boosted) beside a J
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import lightgbm as lgb
 import numpy as np
@@ -137,10 +137,10 @@ class ChurnClassifier(EngineModel, LightGBMSettings):
         self.feature_names_ = names
         self.spec_ = self.spec or FeatureSpec()
         if self.estimator != "lightgbm":
-            self.base_ = self.estimator
+            self.base_: str | None = self.estimator
         elif self.base_model == "auto":
             losses = {name: log_loss(y_train, x_train[P_NO_PURCHASE.format(name)]) for name in PURCHASE_MODELS}
-            self.base_ = min(losses, key=losses.get)
+            self.base_ = min(losses, key=losses.__getitem__)
         else:
             self.base_ = None if self.base_model == "none" else self.base_model
         margin_train = self._margin(x_train)
@@ -217,7 +217,7 @@ class ChurnClassifier(EngineModel, LightGBMSettings):
         if self.booster_ is None:
             values = np.zeros((len(x), len(self.feature_names_) + 1))
         else:
-            values = self.booster_.predict(x, num_iteration=self.best_iteration_, pred_contrib=True)
+            values = cast(np.ndarray, self.booster_.predict(x, num_iteration=self.best_iteration_, pred_contrib=True))
         frame = pd.DataFrame(values, index=features.index, columns=[*self.feature_names_, "bias"])
         frame[BASE] = self._margin(x) - (self.base_reference_ if self.base_ else 0.0)
         frame["bias"] += self.base_reference_ if self.base_ else 0.0

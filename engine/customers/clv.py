@@ -20,7 +20,7 @@ horizon value over its window value): how a customer's buying fades and is disco
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import lightgbm as lgb
 import numpy as np
@@ -152,14 +152,14 @@ class ClvModel(EngineModel, LightGBMSettings):
                 f"customer ({len(train):,} training rows, {int((target > 0).sum()):,} with spend, "
                 f"{self.best_iteration_} rounds); it is not chosen"
             )
-        chosen = max(candidates, key=candidates.get) if self.estimator == "auto" else self.estimator
+        chosen = max(candidates, key=candidates.__getitem__) if self.estimator == "auto" else self.estimator
         self.choice_: ClvChoice = chosen  # type: ignore[assignment]
         self.profile_model_ = max(PURCHASE_MODELS, key=lambda name: self.validation_gini_[name])
         return self
 
     def _window_spend(self, features: pd.DataFrame, name: str) -> np.ndarray:
         if name == "lightgbm":
-            return self.booster_.predict(feature_matrix(features, self.feature_names_), num_iteration=self.best_iteration_)
+            return cast(np.ndarray, self.booster_.predict(feature_matrix(features, self.feature_names_), num_iteration=self.best_iteration_))
         return feature_matrix(features, [WINDOW_SPEND.format(name)]).to_numpy()[:, 0]
 
     def window_spend(self, features: pd.DataFrame, estimator: ClvChoice | None = None) -> np.ndarray:

@@ -11,13 +11,13 @@ customer's historical spending rate for CLV.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
 from engine.customers.churn_gbm import ChurnClassifier
-from engine.customers.clv import ClvModel
+from engine.customers.clv import ClvChoice, ClvModel
 from engine.customers.features import CHURNED, P_NO_PURCHASE, PURCHASE_MODELS, SPEND
 from engine.customers.metrics import (
     band_calibration,
@@ -69,7 +69,7 @@ def versus_best_baseline(
     values = {name: metric(y, score) for name, score in scores.items()}
     result = {}
     for name, score in scores.items():
-        best = max((b for b in baselines if b != name and b in scores), key=values.get)
+        best = max((b for b in baselines if b != name and b in scores), key=values.__getitem__)
         gap = values[name] - values[best]
         se = paired_bootstrap_se(metric, y, score, scores[best], seed=seed)
         result[name] = {"best_baseline": best, "gap": gap, "gap_se": se, "gap_in_se": gap / se if se > 0 else 0.0}
@@ -92,7 +92,7 @@ def band_report(y: np.ndarray, probability: np.ndarray, bands: RiskBands) -> dic
 def clv_predictions(test: pd.DataFrame, clv: ClvModel, horizon_days: int) -> dict[str, np.ndarray]:
     """Predicted spend in the test window by each estimator and the historical-rate baseline (net
     spend so far per day of tenure, times the window)."""
-    predictions = {name: clv.window_spend(test, name) for name in ("lightgbm", *PURCHASE_MODELS)}
+    predictions = {name: clv.window_spend(test, cast(ClvChoice, name)) for name in ("lightgbm", *PURCHASE_MODELS)}
     rate = test["monetary"].clip(lower=0) / test["tenure_days"].clip(lower=1)
     predictions["historical_rate"] = (rate * horizon_days).to_numpy()
     return predictions

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.customers.aftersales import AFTERSALES_FEATURES, DEFAULT_COMPLAINT_TOPICS, AfterSales, aftersales_features
 from engine.customers.bgnbd import BGNBD
-from engine.customers.btyd_base import LikelihoodModel, PurchaseCountModel
+from engine.customers.btyd_base import FittedModel, PurchaseCountModel
 from engine.customers.btyd_data import FREQUENCY, MONETARY, TimeUnit, btyd_summary, in_units, purchase_days
 from engine.customers.gamma_gamma import GammaGamma
 from engine.customers.pareto_nbd import ParetoNBD
@@ -104,7 +104,7 @@ class Snapshot:
     spec: FeatureSpec
     features: pd.DataFrame
     summary: pd.DataFrame
-    models: dict[str, LikelihoodModel] = field(default_factory=dict)
+    models: dict[str, FittedModel] = field(default_factory=dict)
 
 
 def customer_features(
@@ -226,7 +226,7 @@ def _recent_returns(past: pd.DataFrame, orders: int = RECENT_ORDERS) -> pd.DataF
     return frame
 
 
-def _probabilistic(summary: pd.DataFrame, horizon: float) -> tuple[dict[str, LikelihoodModel], pd.DataFrame]:
+def _probabilistic(summary: pd.DataFrame, horizon: float) -> tuple[dict[str, FittedModel], pd.DataFrame]:
     """Fit BG/NBD, Pareto/NBD and Gamma-Gamma on the summary and predict the next ``horizon`` units.
     Gamma-Gamma is fitted on the repeat customers with a positive mean repeat spend."""
     time_unit = summary.attrs["time_unit"]
@@ -235,7 +235,7 @@ def _probabilistic(summary: pd.DataFrame, horizon: float) -> tuple[dict[str, Lik
     # a repeat customer whose repeat days net to <= 0 is treated as one without repeat spend
     spend = spend_model.expected_spend(summary.assign(**{MONETARY: monetary, FREQUENCY: summary[FREQUENCY].where(monetary > 0, 0)}))
     outputs = pd.DataFrame({EXPECTED_SPEND: spend}, index=summary.index)
-    models: dict[str, LikelihoodModel] = {"gamma_gamma": spend_model}
+    models: dict[str, FittedModel] = {"gamma_gamma": spend_model}
     for name, model_class in PURCHASE_MODELS.items():
         model = model_class(time_unit=time_unit).fit(summary)
         expected = model.expected_purchases(summary, horizon)

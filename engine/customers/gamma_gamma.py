@@ -17,7 +17,7 @@ from engine.customers.btyd_data import FREQUENCY, MONETARY
 from engine.errors import DataValidationError, EngineError
 
 
-class GammaGamma(LikelihoodModel):
+class GammaGamma(LikelihoodModel[np.ndarray, np.ndarray]):
     """Gamma-Gamma with parameters ``params_ = {p, q, v}`` (v in currency)."""
 
     kind = "gamma_gamma"

@@ -60,21 +60,12 @@ class ParetoNBD(PurchaseCountModel):
     fitted_names = ("r", "alpha", "s", "beta")
 
     @staticmethod
-    def _log_parts(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, age: np.ndarray) -> tuple[np.ndarray, ...]:
+    def _log_terms(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, age: np.ndarray) -> tuple[np.ndarray, ...]:
         r, alpha, s, beta = params
         head = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
         active = -(r + x) * np.log(alpha + age) - s * np.log(beta + age)
         dropped = np.log(s) + log_integral(r + x, s, alpha, beta, t_x, age)
         return head, active, dropped
-
-    @staticmethod
-    def _log_likelihood(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, age: np.ndarray) -> np.ndarray:
-        head, active, dropped = ParetoNBD._log_parts(params, x, t_x, age)
-        return head + np.logaddexp(active, dropped)
-
-    def _log_p_alive(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray) -> np.ndarray:
-        _, active, dropped = self._log_parts(self._fitted(), x, t_x, age)
-        return active - np.logaddexp(active, dropped)
 
     def _expected_purchases(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray, t: float) -> np.ndarray:
         r, alpha, s, beta = self._fitted()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -38,7 +40,7 @@ def calibration_chart(y_true: np.ndarray, probabilities: dict[str, np.ndarray]) 
     return figure
 
 
-def band_reliability_chart(bands: list[dict], title: str = "Calibration by risk band") -> Figure:
+def band_reliability_chart(bands: list[dict[str, Any]], title: str = "Calibration by risk band") -> Figure:
     """Per risk band (rows of :func:`evaluation.band_report`): the realised churn rate with its 95%
     interval against the band's mean predicted probability; a calibrated band sits on the diagonal."""
     figure = Figure(figsize=(5, 5))

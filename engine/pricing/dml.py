@@ -24,6 +24,8 @@ to demand (only promotions); say so when you use it.
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
@@ -40,7 +42,7 @@ Y, D = "log_units", "log_price"
 METHOD = "method"  # how a product's raw slope was estimated: iv, or ols (no or weak instrument)
 
 
-def demand_model_params(n_estimators: int, learning_rate: float, num_leaves: int, min_child_samples: int, seed: int) -> dict:
+def demand_model_params(n_estimators: int, learning_rate: float, num_leaves: int, min_child_samples: int, seed: int) -> dict[str, Any]:
     """LightGBM parameters shared by the demand models (regression on one thread)."""
     return lightgbm_params(
         "regression",
@@ -77,10 +79,11 @@ class DoubleML(ElasticityEstimator):
     from 0.968 to 0.909; the fixed-effects model carries that control instead)."""
 
     name = "dml"
+    default_instruments: ClassVar[tuple[str, ...]] = ()  # what instruments=None means
 
     def __init__(
         self,
-        instruments: tuple[str, ...] = (),
+        instruments: tuple[str, ...] | None = None,
         n_folds: int = 5,
         n_estimators: int = 150,
         learning_rate: float = 0.1,
@@ -97,7 +100,7 @@ class DoubleML(ElasticityEstimator):
     ) -> None:
         super().__init__(pooling, min_pool_products)
         self.promotion_control = promotion_control
-        self.instruments = instruments
+        self.instruments = self.default_instruments if instruments is None else instruments
         self.min_first_stage_f = min_first_stage_f
         self.product_time_interactions = product_time_interactions
         self.category_week_effects = category_week_effects
@@ -214,29 +217,7 @@ class DoubleMLIV(DoubleML):
     instrument's strength (controlling for it biased the small test shop's estimates by +0.2)."""
 
     name = "dml_iv"
-
-    def __init__(
-        self,
-        instruments: tuple[str, ...] = (Columns.unit_cost,),
-        n_folds: int = 5,
-        n_estimators: int = 150,
-        learning_rate: float = 0.1,
-        num_leaves: int = 15,
-        min_child_samples: int = 20,
-        seed: int = 0,
-        category_week_effects: bool = True,
-        last_week_units: bool = False,
-        pooling: bool = True,
-        min_pool_products: int = 3,
-        product_time_interactions: bool = False,
-        min_first_stage_f: float = 10.0,
-        promotion_control: bool = False,
-    ) -> None:
-        super().__init__(
-            instruments, n_folds, n_estimators, learning_rate, num_leaves, min_child_samples, seed,
-            category_week_effects, last_week_units, pooling, min_pool_products, product_time_interactions,
-            min_first_stage_f, promotion_control,
-        )
+    default_instruments = (Columns.unit_cost,)
 
 
 def first_stage_f(residuals: pd.DataFrame, fitted: str, n_instruments: int) -> pd.Series:

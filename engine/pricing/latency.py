@@ -18,12 +18,14 @@ from __future__ import annotations
 import json
 import math
 import time
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
 from engine.pricing import guardrails as G
-from engine.pricing.optimizer import PriceOptimizer, PriceQuote
+from engine.pricing.optimizer import PriceOptimizer
+from engine.pricing.quote import PriceQuote
 
 TARGET_MS = 5.0
 CATEGORIES = 20  # half of them priced with a significant cross-price effect
@@ -70,7 +72,7 @@ def _timed(optimizer: PriceOptimizer, product_id: str, asked: float | None, stoc
 
 def quote_latency(
     products: int = 2000, quotes_per_product: int = 5, seed: int = 0, slowest_retimed: int = 50, repeats: int = 5
-) -> dict:
+) -> dict[str, Any]:
     """Time ``products x quotes_per_product`` quotes; figures per decade of the asked price, and the
     ``slowest_retimed`` slowest inputs timed again (best of ``repeats``)."""
     optimizer = adversarial_optimizer(products, seed)
@@ -87,7 +89,7 @@ def quote_latency(
             broken = G.violations(quote.price, optimizer.guardrails(product_id, current), optimizer.policy_, quote.price == current)
             finite = quote.price is not None and math.isfinite(quote.price)
             rows.append(
-                {"inputs": (product_id, asked, stock), "decade": math.floor(math.log10(current)),
+                {"inputs": (product_id, asked, stock), "decade": math.floor(math.log10(cast(float, current))),
                  "category_path": any(flag.startswith("cross_price:") for flag in quote.flags),
                  "ms": elapsed, "cpu_ms": cpu, "violations": len(broken), "non_finite": not finite}
             )
@@ -97,7 +99,7 @@ def quote_latency(
         min(_timed(optimizer, *inputs)[0] for _ in range(repeats)) for inputs in slowest["inputs"]
     ]
 
-    def summary(part: pd.DataFrame) -> dict:
+    def summary(part: pd.DataFrame) -> dict[str, Any]:
         return {
             "quotes": len(part),
             "p50_ms": float(part["ms"].median()),

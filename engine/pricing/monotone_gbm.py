@@ -9,6 +9,8 @@ from refitting on bootstrap samples of whole weeks (``n_bags``).
 
 from __future__ import annotations
 
+from typing import cast
+
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
@@ -79,8 +81,8 @@ class MonotoneGBM(ElasticityEstimator):
             data = lgb.Dataset(features.iloc[index], target[index], categorical_feature=list(CATEGORICAL))
             model = lgb.train(params, data)
             self.models_.append(model)
-            up = model.predict(self._features(rows, 1.1))
-            down = model.predict(self._features(rows, 1 / 1.1))
+            up = cast(np.ndarray, model.predict(self._features(rows, 1.1)))
+            down = cast(np.ndarray, model.predict(self._features(rows, 1 / 1.1)))
             slopes.append(pd.Series((up - down) / (2 * _STEP)).groupby(rows[Columns.item].to_numpy()).mean())
         bags = pd.concat(slopes, axis=1)
         return pd.DataFrame(

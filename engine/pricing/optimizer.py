@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Self
+from typing import Any, Self, cast
 
 import numpy as np
 import pandas as pd
@@ -351,9 +351,9 @@ class PriceOptimizer(EngineModel):
 
             def respond(j: int, prices: list[float], ids: list[str] = ids) -> float:
                 quote = self.quote(ids[j], current[ids[j]], on_hand[ids[j]], category_prices=dict(zip(ids, prices)))
-                return float(quote.price)  # a known product's price is never None
+                return float(cast(float, quote.price))  # a known product's price is never None
 
-            start = [self.quote(p, current[p], on_hand[p]).price for p in ids]
+            start = [cast(float, self.quote(p, current[p], on_hand[p]).price) for p in ids]
             joint[category] = dict(zip(ids, J.coordinate_ascent([float(p) for p in start], respond)))
         rows = []
         for product_id in self.facts_.index:
@@ -365,7 +365,7 @@ class PriceOptimizer(EngineModel):
         return pd.DataFrame(rows).set_index("product_id")
 
     # --- persistence -------------------------------------------------------------------------------
-    def save(self, directory: str | Path, data_fingerprint: str | None = None, extra: dict | None = None) -> Path:
+    def save(self, directory: str | Path, data_fingerprint: str | None = None, extra: dict[str, Any] | None = None) -> Path:
         """Write the model folder: manifest (policy, version), elasticities, facts, segment offers, and the
         significant cross-price effects it prices with."""
         self.check_is_fitted()

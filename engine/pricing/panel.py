@@ -22,7 +22,9 @@ import pandas as pd
 
 from engine.data.columns import Columns
 from engine.data.dataset import ShopData
-from engine.data.shop_tables import DATE, DISPLAY, MAILER
+from engine.data.shop_tables import DATE
+from engine.data.shop_tables import DISPLAY as DISPLAY  # re-exported: panel columns
+from engine.data.shop_tables import MAILER as MAILER
 from engine.data.shop_tables import STOCK_ON_HAND as STOCK
 from engine.data.split import TimeSplit
 from engine.errors import EngineError

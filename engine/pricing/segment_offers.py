@@ -16,7 +16,7 @@ gender, ...) is refused.
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -158,7 +158,7 @@ class SegmentOffers(EngineModel):
         return self
 
     @staticmethod
-    def _offer(difference: float, se: float, overall: float, threshold: float, policy: PricingPolicy) -> dict:
+    def _offer(difference: float, se: float, overall: float, threshold: float, policy: PricingPolicy) -> dict[str, Any]:
         if not (np.isfinite(difference) and np.isfinite(se)):
             return {DISCOUNT: 0.0, REASON: "too_little_data"}
         if -difference / se < threshold:

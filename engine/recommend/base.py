@@ -200,6 +200,7 @@ class RecommenderModel(EngineModel, ABC):
             for row, position in enumerate(positions):
                 seen = rows.indices[rows.indptr[row] : rows.indptr[row + 1]]
                 if listed is None:
+                    assert scores is not None  # scored above whenever the sparse path listed nothing
                     results[position] = self._ranked(ids[position], scores[row], k, task, seen, excluded, MODEL)
                 else:
                     results[position] = self._ranked_sparse(ids[position], listed, row, k, task, seen, excluded)
@@ -336,15 +337,16 @@ class RecommenderModel(EngineModel, ABC):
             data_fingerprint,
             extra={"as_of": str(self.as_of_), "n_customers": len(self.customers_), "n_items": len(self.items_), **(extra or {})},
         )
-        np.savez(
-            directory / _BASE_FILE,
-            customers=self.customers_.external_ids,
-            items=self.items_.external_ids,
+        arrays: dict[str, Any] = {
+            "customers": self.customers_.external_ids,
+            "items": self.items_.external_ids,
             **sparse_arrays("history", self.history_),
-            as_of=np.array(str(self.as_of_)),
+            "as_of": np.array(str(self.as_of_)),
             **{f"popularity_{key}": value for key, value in self.popularity_.arrays().items()},
-        )
-        np.savez(directory / _MODEL_FILE, **self._state())
+        }
+        np.savez(directory / _BASE_FILE, **arrays)
+        state: dict[str, Any] = self._state()
+        np.savez(directory / _MODEL_FILE, **state)
         self._save_parts(directory)
         return directory
 

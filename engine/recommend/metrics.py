@@ -10,6 +10,7 @@ MAP@k divides by ``min(n_relevant, k)``.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from typing import cast
 
 import numpy as np
 
@@ -102,7 +103,7 @@ def customer_values(
     if metric == "recall":
         return hits.sum(axis=1) / n_relevant
     if metric == "hit_rate":
-        return hits.any(axis=1).astype(np.float64)
+        return cast(np.ndarray, hits.any(axis=1).astype(np.float64))  # numpy's stubs allow a scalar here
     raise EngineError(f"no per-customer values for {metric!r}; use ndcg, precision, recall or hit_rate")
 
 

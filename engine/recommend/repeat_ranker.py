@@ -16,6 +16,7 @@ is a lookup and the saved model is an npz plus the LightGBM text model, never a 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import cast
 
 import lightgbm as lgb
 import numpy as np
@@ -176,7 +177,7 @@ class RepeatRankerRecommender(BuyAgainRecommender):
         users, items, features = self._candidates(data, data.as_of)
         held = np.asarray(data.counts[users, items]).ravel() > 0  # not returned in full
         users, items, features = users[held], items[held], features[held]
-        predicted = self.booster_.predict(features, num_threads=self.num_threads) if len(users) else np.empty(0)
+        predicted = cast(np.ndarray, self.booster_.predict(features, num_threads=self.num_threads)) if len(users) else np.empty(0)
         self.recency_ = _scores_matrix(users, items, predicted, data.counts.shape)
         if self.max_candidates is not None:
             rest = _outside_candidates(data, users, items).multiply(data.counts > 0)

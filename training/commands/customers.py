@@ -12,6 +12,7 @@ from rich.table import Table
 from engine.errors import EngineError
 from training.commands.data import DataArgs, takes_data
 from training.commands.engine_options import takes_engine
+from training.commands.options import TrackingOption
 from training.config import load_config
 from training.console import console, step
 
@@ -25,9 +26,6 @@ if TYPE_CHECKING:
 
 ChurnConfigOption = Annotated[Path | None, typer.Option("--config", help="YAML like configs/churn.yaml")]
 ClvConfigOption = Annotated[Path | None, typer.Option("--config", help="YAML like configs/clv.yaml")]
-TrackingOption = Annotated[
-    str | None, typer.Option("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db)")
-]
 
 
 @takes_data()

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from training.commands.options import TrackingOption
 from training.console import console
 
 if TYPE_CHECKING:
@@ -21,9 +22,6 @@ RuleOption = Annotated[Path | None, typer.Option("--config", help="Decision rule
 ModelOption = Annotated[str, typer.Option("--model", help="Registered model whose aliases move.")]
 ForceOption = Annotated[bool, typer.Option("--force", help="Act even though the decision rule says otherwise.")]
 ReasonOption = Annotated[str | None, typer.Option("--reason", help="Why --force was needed (recorded in the registry).")]
-TrackingOption = Annotated[
-    str | None, typer.Option("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db).")
-]
 _MODEL = "crm-recommender"
 
 

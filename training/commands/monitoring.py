@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from training.commands.customers import TrackingOption
 from training.commands.data import DataArgs, takes_data
+from training.commands.options import TrackingOption
 from training.config import load_config
 from training.console import console, step
 

@@ -11,13 +11,11 @@ from rich.table import Table
 
 from training.commands.data import DataArgs, takes_data
 from training.commands.engine_options import takes_engine
+from training.commands.options import TrackingOption
 from training.config import load_config
 from training.console import console, step
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="YAML like configs/pricing.yaml")]
-TrackingOption = Annotated[
-    str | None, typer.Option("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db)")
-]
 
 
 @takes_data()

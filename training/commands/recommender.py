@@ -14,6 +14,7 @@ from threadpoolctl import threadpool_limits
 
 from training.commands.data import DataArgs, takes_data
 from training.commands.engine_options import takes_engine
+from training.commands.options import TrackingOption
 from training.console import console, step
 
 if TYPE_CHECKING:
@@ -21,12 +22,6 @@ if TYPE_CHECKING:
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="Pipeline config YAML (default: configs/recommender.yaml).")
-]
-TrackingOption = Annotated[
-    str | None,
-    typer.Option(
-        "--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)."
-    ),
 ]
 
 

@@ -24,6 +24,7 @@ from training import serving_bench, tracking
 from training.bundle import import_champions
 from training.bundle_store import damage
 from training.commands.data import DataArgs, takes_data
+from training.commands.options import TrackingOption
 from training.commands.segments import SegmentsConfig
 from training.config import load_config
 from training.console import console, step
@@ -34,9 +35,6 @@ app = typer.Typer(
     help="Serve the champions over HTTP: `crm serve` runs the service; `crm serve import` refreshes what it serves.",
     invoke_without_command=True,
 )
-TrackingOption = Annotated[
-    str | None, typer.Option("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db)")
-]
 PortOption = Annotated[int, typer.Option("--port", help="TCP port of the service.")]
 
 
