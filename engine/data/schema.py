@@ -21,11 +21,6 @@ from engine.data.timestamps import coerce_timestamp, date_issues
 from engine.data.validation_report import FIELD, ROW, RULE, BadRows, ValidationReport, finish, issue_frame, require_columns
 from engine.errors import DataValidationError
 
-# The names engine/feedback/validation.py imports from here (it is edited on another branch; it moves to
-# the modules above when that branch merges).
-_coerce_id, _coerce_timestamp, _finish, _issue_frame, _require_columns = (
-    coerce_id, coerce_timestamp, finish, issue_frame, require_columns
-)
 __all__ = ["BadRows", "ValidationReport", "ValueLimits", "validate_customers", "validate_products", "validate_transactions"]
 
 

@@ -42,15 +42,9 @@ from pydantic import (
     model_validator,
 )
 
-from engine.data.schema import (
-    BadRows,
-    ValidationReport,
-    _coerce_id,
-    _coerce_timestamp,
-    _finish,
-    _issue_frame,
-    _require_columns,
-)
+from engine.data.coerce import coerce_id
+from engine.data.timestamps import coerce_timestamp
+from engine.data.validation_report import BadRows, ValidationReport, finish, issue_frame, require_columns
 from engine.errors import DataValidationError
 from engine.feedback.events import EVENT_TYPES, EventColumns
 
@@ -165,7 +159,7 @@ def validate_events(
 ) -> tuple[pd.DataFrame, ValidationReport]:
     """Enforce the event contract on a table read from a file; return the clean events table and a
     report. Unknown columns are refused (a misspelt ``item_id`` must not be dropped silently)."""
-    _require_columns("events", raw, REQUIRED_COLUMNS)
+    require_columns("events", raw, REQUIRED_COLUMNS)
     unknown = sorted(set(raw.columns) - set(E.ALL))
     if unknown:
         raise DataValidationError(
@@ -175,11 +169,11 @@ def validate_events(
     raw = raw.reset_index(drop=True)
     typed = pd.DataFrame(index=raw.index)
     for name in raw.columns:
-        typed[name] = _coerce_id(raw[name]) if name in ID_COLUMNS else raw[name]
+        typed[name] = coerce_id(raw[name]) if name in ID_COLUMNS else raw[name]
     numbers = raw[E.timestamp].map(_is_number).astype(bool)  # refused with the HTTP body's rule, row by row
-    moments, issues = _coerce_timestamp(raw[E.timestamp].astype(object).where(~numbers, None), timestamp_format)
+    moments, issues = coerce_timestamp(raw[E.timestamp].astype(object).where(~numbers, None), timestamp_format)
     typed[E.timestamp] = moments.dt.tz_localize(timezone.utc).astype(object).where(moments.notna(), None)
-    issues = pd.concat([issues, _issue_frame(raw.loc[numbers, E.timestamp], E.timestamp, NUMBER_TIMESTAMP)], ignore_index=True)
+    issues = pd.concat([issues, issue_frame(raw.loc[numbers, E.timestamp], E.timestamp, NUMBER_TIMESTAMP)], ignore_index=True)
     unreadable = set(issues["row"] - 1)
     parts, rows = [issues], []
     records = typed.astype(object).where(typed.notna(), None).to_dict("records")
@@ -189,12 +183,12 @@ def validate_events(
             record[E.timestamp] = EARLIEST
         try:
             rows.append(Event.model_validate(record).row())
-        except ValidationError as error:  # a bad row's values are never kept: _finish sets it aside
-            parts += [_issue_frame(pd.Series([value], index=[position], dtype=object), field, message)
+        except ValidationError as error:  # a bad row's values are never kept: finish sets it aside
+            parts += [issue_frame(pd.Series([value], index=[position], dtype=object), field, message)
                       for field, message, value in _problems(error)]
             rows.append(dict.fromkeys(E.ALL))
     table = pd.DataFrame(rows, columns=list(E.ALL), index=raw.index)
-    clean, report = _finish("events", raw, table, parts, on_bad_rows)
+    clean, report = finish("events", raw, table, parts, on_bad_rows)
     return clean.astype({name: "float64" for name in NUMBER_COLUMNS}), report
 
 
