@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -45,7 +46,10 @@ def finite_or_none(value: float) -> float | None:
 
 
 def check_quote_inputs(current_price: float | None, stock: float | None) -> None:
-    """A quote's optional inputs are finite; a price is at least one cent."""
+    """A quote's optional inputs are real numbers (not text or booleans), finite; a price is at least one cent."""
+    for name, value in (("current_price", current_price), ("stock", stock)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
+            raise EngineError(f"{name} must be a number, got {type(value).__name__} {value!r}")
     if current_price is not None and not (math.isfinite(current_price) and current_price >= G.ONE_CENT):
         raise EngineError(f"current_price must be a finite price of at least {G.ONE_CENT}, got {current_price!r}")
     if stock is not None and not math.isfinite(stock):

@@ -196,6 +196,11 @@ def test_unknown_product_bad_input_and_unfitted():
         optimizer.quote("p1", stock=float("nan"))
     with pytest.raises(EngineError, match="stock"):
         optimizer.quote("p1", stock=float("inf"))
+    with pytest.raises(EngineError, match="current_price must be a number, got str"):  # was a bare TypeError
+        optimizer.quote("p1", current_price="abc")  # type: ignore[arg-type]
+    with pytest.raises(EngineError, match="stock must be a number, got bool"):
+        optimizer.quote("p1", stock=True)  # type: ignore[arg-type]
+    assert optimizer.quote("p1", current_price=np.float32(3.0), stock=np.int64(5)).price is not None
     with pytest.raises(NotFittedError):
         PriceOptimizer().quote("p1")
 
