@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from engine.customers.config import ChurnConfig, ClvConfig
 from engine.customers.evaluation import band_report, churn_rows, churn_scores, clv_predictions, clv_rows
 from engine.customers.features import CHURNED, SPEND
 from engine.customers.fitting import TrainingRows, fit_churn, fit_clv, prepare, prepare_to_serve, served_as_of, windows_summary
-from engine.customers.gate import BaselineGate, churn_baseline_gate, clv_baseline_gate
+from engine.customers.gate import BaselineGate, churn_baseline_gate, clv_baseline_gate, drift_warnings, served_churn
 from engine.customers.metrics import decile_calibration, normalized_gini, roc_auc
 from engine.customers.windows import LabelledSnapshots
 from engine.data.dataset import ShopData
@@ -131,8 +132,9 @@ def train_churn(shop: ShopData, config: ChurnConfig, out: Path) -> dict[str, Any
         model = fit_churn(data, config)
         rows = churn_rows(data.test, model)
         gate = churn_baseline_gate(data, model, rows, config.baseline_margin_se, config.risk_bands)
+        evidence = served_churn(data, model, gate)
+        gate = replace(gate, warnings=(*gate.warnings, *drift_warnings(data, evidence)))
         _log_gate(gate)
-        evidence = model if gate.served == "lightgbm" else fit_churn(data, config, gate.served)  # type: ignore[arg-type]
         test_auc = next(row["auc"] for row in rows if row["model"] == gate.served)
         validation_auc = roc_auc(data.validation[CHURNED], evidence.predict_proba(data.validation))
         y = data.test[CHURNED].to_numpy()
@@ -159,7 +161,7 @@ def train_churn(shop: ShopData, config: ChurnConfig, out: Path) -> dict[str, Any
         model_dir = served.save(out / "model", shop.fingerprint(),
                                 extra={**serving_manifest(shop, data, served_rows), "baseline_gate": gate.as_dict()})
         version, decision = publish(model_dir, CHURN_MODEL, CHURN_METRIC, test_auc,
-                                    min_improvement=config.min_improvement, rescore=churn_rescorer(data))
+                                    min_improvement=config.min_improvement, rescore=churn_rescorer(data), refresh_ties=True)
     summary = {
         "windows": windows_summary(data),
         "served_model": serving_manifest(shop, data, served_rows),
@@ -202,7 +204,7 @@ def train_clv(shop: ShopData, config: ClvConfig, out: Path) -> dict[str, Any]:
         model_dir = served.save(out / "model", shop.fingerprint(),
                                 extra={**serving_manifest(shop, data, served_rows), "baseline_gate": gate.as_dict()})
         version, decision = publish(model_dir, CLV_MODEL, CLV_METRIC, test_gini,
-                                    min_improvement=config.min_improvement, rescore=clv_rescorer(data))
+                                    min_improvement=config.min_improvement, rescore=clv_rescorer(data), refresh_ties=True)
     summary = {
         "windows": windows_summary(data),
         "served_model": serving_manifest(shop, data, served_rows),

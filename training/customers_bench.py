@@ -15,7 +15,7 @@ from engine.customers.config import ChurnConfig, ClvConfig
 from engine.customers.evaluation import CHURN_BASELINES, CLV_BASELINES, band_report, churn_rows, churn_scores, clv_rows
 from engine.customers.features import CHURNED
 from engine.customers.fitting import fit_churn, fit_clv, prepare, windows_summary
-from engine.customers.gate import churn_baseline_gate, clv_baseline_gate
+from engine.customers.gate import churn_baseline_gate, clv_baseline_gate, served_churn
 from engine.customers.hazard import GapHazard
 from engine.customers.protocols import cut_dates, protocol_for, with_protocol
 from engine.customers.scoring import score_customers
@@ -39,7 +39,7 @@ def _bench_cut(shop: ShopData, churn_config: ChurnConfig, clv_config: ClvConfig)
     clv_gate = clv_baseline_gate(data, clv, clv_table, clv_config.baseline_margin_se)
     y = data.test[CHURNED].to_numpy()
     scores = churn_scores(data.test, churn)
-    served = scores["lightgbm"] if churn_gate.served == "lightgbm" else fit_churn(data, churn_config, churn_gate.served).predict_proba(data.test)  # type: ignore[arg-type]
+    served = served_churn(data, churn, churn_gate).predict_proba(data.test)
     result = {
         "cut": str(data.plan.test_as_of.date()),
         "windows": windows_summary(data),

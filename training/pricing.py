@@ -26,7 +26,7 @@ from engine.errors import EngineError, ModelFormatError
 from engine.io import read_manifest
 from engine.pricing import panel as P
 from engine.pricing.base import ElasticityEstimator
-from engine.pricing.designs import BENCH_SHOP, DEVELOPMENT, HELD_OUT, SEALED, ShopDesign, default_designs
+from engine.pricing.designs import BENCH_SHOP, DEVELOPMENT, HELD_OUT, SEALED, SEALED_2, ShopDesign, default_designs
 from engine.pricing.evaluate import score_estimator
 from engine.pricing.fit import (  # noqa: F401  (re-exported: the pipeline's public names)
     PRIMARY_METRIC,
@@ -59,6 +59,7 @@ class BenchSettings(BaseModel):
     development_seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
     held_out_seeds: list[int] = Field(default_factory=lambda: [100, 101, 102], min_length=1)
     sealed_seeds: list[int] = Field(default_factory=lambda: [300, 301, 302], min_length=1)
+    sealed_2_seeds: list[int] = Field(default_factory=lambda: [400, 401, 402], min_length=1)
     shop: dict[str, Any] = Field(
         default_factory=lambda: dict(BENCH_SHOP), description="the base shop of every design (SyntheticShopConfig fields)"
     )
@@ -67,7 +68,9 @@ class BenchSettings(BaseModel):
 
     def seeds(self, split: str) -> list[int]:
         """The seeds a design of ``split`` runs on."""
-        by_split: dict[str, list[int]] = {DEVELOPMENT: self.development_seeds, HELD_OUT: self.held_out_seeds, SEALED: self.sealed_seeds}
+        by_split: dict[str, list[int]] = {
+            DEVELOPMENT: self.development_seeds, HELD_OUT: self.held_out_seeds, SEALED: self.sealed_seeds, SEALED_2: self.sealed_2_seeds,
+        }
         return by_split[split]
 
 
@@ -145,7 +148,7 @@ def train_pricing(shop: ShopData, config: PricingConfig, out: Path) -> dict[str,
         )
         version, decision = publish(
             model_dir, MODEL_NAME, PRIMARY_METRIC, run.validation_score, higher_is_better=False,
-            min_improvement=config.min_improvement, rescore=lambda champion: rescore_saved(champion, run),
+            min_improvement=config.min_improvement, rescore=lambda champion: rescore_saved(champion, run), refresh_ties=True,
         )
     summary = {
         "chosen": run.chosen,

@@ -15,7 +15,7 @@ import pandas as pd
 from engine.data.dataset import ShopData
 from engine.errors import EngineError
 from engine.pricing import panel as P
-from engine.pricing.designs import DEVELOPMENT, HELD_OUT, SEALED, SPLITS, ShopDesign
+from engine.pricing.designs import DEVELOPMENT, HELD_OUT, SEALED, SEALED_2, SPLITS, ShopDesign
 from engine.pricing.fit import choice_evidence, fit_pricing, summarize_elasticities
 from training.pricing import PricingConfig
 
@@ -73,6 +73,8 @@ def _design_summary(design: ShopDesign, scores: pd.DataFrame, optimizer: pd.Data
         "profit_vs_constrained_oracle": profit,
         "profit_vs_constrained_oracle_se": profit_se,
         "violations": violations,
+        **{name: float(optimizer[name].mean()) for name in ("cross_median_abs_error", "cross_bias", "cross_related_share")},
+        "cross_wrong_sign": float(optimizer["cross_wrong_sign"].sum()),
         "first_stage_f_min": float(optimizer["first_stage_f_min"].min()),
         "notes": sorted({note for notes in optimizer["notes"] for note in notes}),
         "estimators": by_estimator.to_dict(orient="index"),
@@ -125,8 +127,24 @@ def _run_design(config: PricingConfig, design: ShopDesign, seed: int) -> tuple[l
         "design": design.name, "split": design.split, "seed": seed, "chosen": run.chosen, "why": run.why,
         "first_stage_f_min": first_stage, "notes": run.notes, "evidence": choice_evidence(run.choice),
         **compare_policies(run.optimizer, shop.truth, weeks),
+        **cross_price_scores(run.cross_price, shop.truth.cross_elasticity),
     }
     return scored, simulated
+
+
+def cross_price_scores(table: pd.DataFrame | None, truth: pd.Series) -> dict[str, float]:
+    """The cross-price estimates of one run against the true per-category cross elasticities: median
+    absolute error, mean error (bias), the share of categories called related (what the optimizer acts
+    on) and the number called related with the sign opposite to the truth."""
+    if table is None or table.empty:
+        return {"cross_median_abs_error": np.nan, "cross_bias": np.nan, "cross_related_share": np.nan, "cross_wrong_sign": np.nan}
+    error = (table["cross_elasticity"] - truth.reindex(table.index)).dropna()
+    related = table["relation"].isin(("substitutes", "complements"))
+    wrong = related & (np.sign(table["cross_elasticity"]) == -np.sign(truth.reindex(table.index)))
+    return {
+        "cross_median_abs_error": float(error.abs().median()), "cross_bias": float(error.mean()),
+        "cross_related_share": float(related.mean()), "cross_wrong_sign": float(wrong.sum()),
+    }
 
 
 def bench_synthetic(
@@ -161,9 +179,11 @@ def bench_synthetic(
             "development_designs": [d.name for d in family if d.split == DEVELOPMENT],
             "held_out_designs": [d.name for d in family if d.split == HELD_OUT],
             "sealed_designs": [d.name for d in family if d.split == SEALED],
+            "sealed_2_designs": [d.name for d in family if d.split == SEALED_2],
             "development_seeds": config.bench.development_seeds,
             "held_out_seeds": config.bench.held_out_seeds,
             "sealed_seeds": config.bench.sealed_seeds,
+            "sealed_2_seeds": config.bench.sealed_2_seeds,
         },
         "base_shop": config.bench.shop,
         "holdout_weeks": config.holdout_weeks,

@@ -9,6 +9,7 @@ import signal
 import socket
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -65,8 +66,28 @@ def scratch_folder(prefix: str) -> Iterator[Path]:
         pid = stale.name[len(f"{prefix}-{host}-"):].split("-", 1)[0]
         if pid.isdigit() and process_gone(int(pid)):
             shutil.rmtree(stale, ignore_errors=True)
-    with stop_on_signals(), tempfile.TemporaryDirectory(prefix=f"{prefix}-{host}-{os.getpid()}-") as folder:
-        yield Path(folder)
+    folder = Path(tempfile.mkdtemp(prefix=f"{prefix}-{host}-{os.getpid()}-"))
+    with stop_on_signals():
+        try:
+            yield folder
+        finally:
+            _remove(folder)
+
+
+def _remove(folder: Path, attempts: int = 30) -> None:
+    """Remove ``folder``. A library's worker threads may still be writing into it when a signal unwinds
+    the main thread (MLflow downloads artifacts in a thread pool; the removal then failed with
+    "directory not empty" and the command ended with that error instead of 143), so that failure is
+    retried for about 3 seconds; anything still left is swept by the next process with this prefix."""
+    for _ in range(attempts):
+        try:
+            shutil.rmtree(folder)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def process_gone(pid: int) -> bool:

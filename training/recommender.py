@@ -22,9 +22,10 @@ result rows and their comparison with the baselines are pure (``engine.recommend
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ import pandas as pd
 from engine.customers.segments import SegmentRules
 from engine.data.columns import Columns
 from engine.data.dataset import ShopData
+from engine.errors import EngineError
 from engine.io import MANIFEST
 from engine.recommend.base import RecommenderModel
 from engine.recommend.blend import BlendRecommender
@@ -46,7 +48,16 @@ from training.recommender_config import RecommenderConfig, TimeProtocol, load_co
 from training.recommender_gate import SERVED_REFIT, BaselineGate, gate_on_baselines, refit_to_serve, served_manifest
 from training.recommender_protocol import Protocol, build_protocol, cut_label, n_cuts, recommend_task
 from training.recommender_report import add_latency, cuts_payload, plot_results, plot_search
-from training.recommender_search import Choices, Progress, base_params, choose_on_validation, quiet
+from training.recommender_search import (
+    SEARCH_RECORD,
+    Choices,
+    Progress,
+    base_params,
+    choose_on_validation,
+    quiet,
+    reused_choices,
+    search_record,
+)
 
 __all__ = [
     "MODEL_NAME", "Experiment", "RecommenderConfig", "TimeProtocol", "TrainOutcome", "add_latency",
@@ -67,6 +78,8 @@ class Experiment:
     chosen_name: str
     results: list[ModelResult]
     models: dict[str, RecommenderModel]
+    searched: dict[str, Any] = field(default_factory=dict)  # where the choices were searched (search_record)
+    reused: bool = False  # the choices were an earlier run's (--reuse-search), not searched here
 
     @property
     def primary_task(self) -> str:
@@ -86,10 +99,18 @@ class Experiment:
         model = load_recommender(model_dir)
         if json.loads((Path(model_dir) / MANIFEST).read_text()).get(SERVED_REFIT):
             test = self.protocol.test
-            model = make_recommender(**model.spec()).fit(test.fit, as_of=test.as_of)
+            fitted = self._fitted_on_test(model.spec())
+            model = fitted or make_recommender(**model.spec()).fit(test.fit, as_of=test.as_of)
         relevant = self.protocol.test.relevant[self.primary_task]
         metrics = evaluate_model(model, relevant, k=self.config.k, task=recommend_task(self.primary_task))
         return metrics[self.config.metric()]
+
+    def _fitted_on_test(self, spec: dict[str, Any]) -> RecommenderModel | None:
+        """A model of this run fitted on the test window's training period with exactly ``spec``, if any:
+        refitting the same configuration on the same lines (seeded) gives the same model, so the
+        champion's re-score reuses it (a retrain that kept the champion's configuration saves a fit)."""
+        wanted = _canonical(spec)
+        return next((model for model in self.models.values() if _canonical(model.spec()) == wanted), None)
 
     def result(self, model: str, task: str) -> ModelResult:
         for row in self.results:
@@ -111,6 +132,8 @@ class Experiment:
         choices = self.choices
         return {
             "dataset": self.dataset,
+            "search": "reused" if self.reused else "full",
+            SEARCH_RECORD: search_record(choices, self.searched),
             "protocol": self.protocol.name,
             "split": self.protocol.description,
             "k": self.config.k,
@@ -128,15 +151,49 @@ class Experiment:
 
 
 def run_experiment(
-    shop: ShopData, config: RecommenderConfig, all_models: bool = False, progress: Progress = quiet
+    shop: ShopData, config: RecommenderConfig, all_models: bool = False, progress: Progress = quiet,
+    reuse: dict[str, Any] | None = None,
 ) -> Experiment:
     """Search on validation, fit on the training period, evaluate on the test window.
 
     ``all_models=False`` (train): the baselines, the chosen collaborative model and the blend.
     ``all_models=True`` (bench): also the best configuration of every other collaborative kind, each
     fitted on its own so that its fit time is measured.
+    ``reuse``: an earlier run's search record (its ``results.json`` ``search_record``): its choices are
+    refitted and evaluated on this data's test window without searching again.
     """
-    return _run(shop, config, build_protocol(shop, config), all_models, progress)
+    protocol = build_protocol(shop, config)
+    if reuse is None:
+        return _run(shop, config, protocol, all_models, progress)
+    searched_under = reuse.get("searched", {}).get("config")
+    if searched_under != config_digest(config):
+        raise EngineError(f"--reuse-search: that search ran under another recommender config ({searched_under}, "
+                          f"this run's is {config_digest(config)}): search again")
+    choices = reused_choices(reuse)
+    progress(f"validation search skipped: reusing the choices searched on data to {reuse['searched'].get('data_end')}")
+    results, models, chosen_name = evaluate_on_test(protocol, config, choices, all_models, progress)
+    return Experiment(shop.source, protocol, config, choices, models[chosen_name], chosen_name, results, models,
+                      searched=reuse["searched"], reused=True)
+
+
+def read_search_record(path: Path) -> dict[str, Any]:
+    """The search record of an earlier run's ``results.json`` (for ``--reuse-search``)."""
+    try:
+        record = json.loads(Path(path).read_text())[SEARCH_RECORD]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
+        raise EngineError(f"--reuse-search: {path} is not the results.json of a crm train recommender run ({error})") from error
+    if not isinstance(record, dict):
+        raise EngineError(f"--reuse-search: {path} has no search record")
+    return record
+
+
+def config_digest(config: RecommenderConfig) -> str:
+    """A short hash of a config's settings: a search is reused only under the config that made it."""
+    return hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
+
+
+def _canonical(spec: dict[str, Any]) -> str:
+    return json.dumps(spec, sort_keys=True, default=str)
 
 
 def _run(
@@ -144,7 +201,9 @@ def _run(
 ) -> Experiment:
     choices = choose_on_validation(protocol, config, progress)
     results, models, chosen_name = evaluate_on_test(protocol, config, choices, all_models, progress)
-    return Experiment(shop.source, protocol, config, choices, models[chosen_name], chosen_name, results, models)
+    searched = {"validation_as_of": protocol.description.get("validation_as_of"), "config": config_digest(config),
+                "data_end": str(shop.transactions[Columns.timestamp].max().date()) if protocol.name == "time" else None}
+    return Experiment(shop.source, protocol, config, choices, models[chosen_name], chosen_name, results, models, searched)
 
 
 def run_cuts(
@@ -264,21 +323,24 @@ def train(
     out: Path,
     progress: Progress = quiet,
     segment_rules: SegmentRules | None = None,
+    reuse: dict[str, Any] | None = None,
 ) -> TrainOutcome:
     """Run the experiment and record it in MLflow (configured by the caller with
     ``tracking.configure``): params, metrics, data fingerprint, plots; gate the chosen model on its
     baselines (:func:`gate_on_baselines`), refit what passed on every line and save it to
     ``out/model``, register it as a new version of ``crm-recommender`` and move the champion alias
-    only if it beats the current champion on the primary metric."""
+    only if it beats the current champion on the primary metric (or, refitted with the champion's own
+    configuration on other data, ties it: a refresh). ``reuse``: see :func:`run_experiment`."""
     from training import tracking
     from training.publish import publish
 
-    experiment = run_experiment(shop, config, progress=progress)
+    experiment = run_experiment(shop, config, progress=progress, reuse=reuse)
     model_dir = Path(out) / "model"
     run_name = f"{experiment.chosen_name} on {shop.source}"
     with tracking.tracked_run(EXPERIMENT, config, shop, config.seed, run_name=run_name) as run:
         progress("logging to MLflow")
-        tracking.log_params({"resolved_protocol": experiment.protocol.name, "chosen_model": experiment.chosen_name})
+        tracking.log_params({"resolved_protocol": experiment.protocol.name, "chosen_model": experiment.chosen_name,
+                             "validation_search": "reused" if experiment.reused else "full"})
         tracking.log_dict(experiment.chosen.spec(), "chosen_model.json")
         tracking.log_dict(experiment.payload(), "results.json")
         for row in experiment.results:
@@ -286,7 +348,8 @@ def train(
         for trial in experiment.search:
             tracking.log_metrics(trial.metrics, prefix=f"validation.{trial.kind}.")
         tracking.log_figure(plot_results(experiment), "test_metrics")
-        tracking.log_figure(plot_search(experiment), "validation_search")
+        if not experiment.reused:
+            tracking.log_figure(plot_search(experiment), "validation_search")
         baselines = gate_on_baselines(experiment, progress)
         tracking.log_dict(baselines.as_dict(), "baseline_gate.json")
         tracking.set_tags({"baseline_gate": "; ".join(baselines.replaced) or f"{experiment.chosen_name} beats its baselines"})
@@ -298,7 +361,7 @@ def train(
         served.save(model_dir, data_fingerprint=shop.fingerprint(), extra=extra)
         name, value = experiment.primary_name(), baselines.value
         version, decision = publish(model_dir, MODEL_NAME, name, value,
-                                    min_improvement=config.min_improvement, rescore=experiment.rescore)
+                                    min_improvement=config.min_improvement, rescore=experiment.rescore, refresh_ties=True)
     served_model = {"as_of": str(served.as_of_.date()), **served_manifest(experiment)}
     payload = {**experiment.payload(), "served_model": served_model, "baseline_gate": baselines.as_dict(), "gate": decision.as_dict()}
     tracking.write_json(Path(out) / "results.json", payload)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from training.recommender import Experiment
 
 SERVED_REFIT = "served_refit"  # manifest flag: refitted on every line after its evaluation
+SERVED_ON_TEST = "served"  # Experiment.models: the served configuration fitted before the test window, when it differs
 
 
 @dataclass
@@ -74,6 +75,7 @@ def gate_on_baselines(experiment: Experiment, progress: Progress = quiet) -> Bas
         progress(f"baseline gate: scoring the served configuration {spec['kind']} on the test window")
         test = experiment.protocol.test
         model = make_recommender(**spec).fit(test.fit, as_of=test.as_of)
+        experiment.models[SERVED_ON_TEST] = model  # a champion with this configuration is re-scored with it
         relevant = test.relevant[experiment.primary_task]
         value = evaluate_model(model, relevant, k=config.k, task=recommend_task(experiment.primary_task))[config.metric()]
     return BaselineGate(spec, float(value), replaced, _warnings(experiment))

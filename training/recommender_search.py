@@ -45,6 +45,47 @@ class Choices:
     ranker: Trial | None  # the best repeat ranker on validation
 
 
+SEARCH_RECORD = "search_record"  # key of results.json: what a later run needs to reuse this run's choices
+
+
+def search_record(choices: Choices, searched: dict[str, Any]) -> dict[str, Any]:
+    """What a later run needs to skip the search and refit these choices (``crm train recommender
+    --reuse-search``): every choice as a model spec, and ``searched`` (where the search that made them
+    ran: its validation window, the data's last day, the config's hash)."""
+
+    def spec(trial: Trial | None) -> dict[str, Any] | None:
+        return None if trial is None else {"kind": trial.kind, "params": trial.params, "metrics": trial.metrics}
+
+    return {
+        "half_life": choices.half_life, "winner": spec(choices.winner), "partner": spec(choices.partner),
+        "ranker": spec(choices.ranker), "blend_repeat": choices.blend_repeat, "blend_weight": choices.blend_weight,
+        "searched": searched,
+    }
+
+
+def reused_choices(record: dict[str, Any]) -> Choices:
+    """The :class:`Choices` of an earlier run's :func:`search_record`, without a search: its trials
+    carry the validation metrics measured then, and no fitted model."""
+    try:
+        def trial(spec: dict[str, Any] | None) -> Trial | None:
+            return None if spec is None else Trial(spec["kind"], spec["params"], spec["metrics"], 0.0)
+
+        winner, partner = trial(record["winner"]), trial(record["partner"])
+        if winner is None or partner is None:
+            raise KeyError("winner" if winner is None else "partner")
+        for part in (winner, partner, trial(record["ranker"])):
+            if part is not None:
+                make_recommender(part.kind, part.params)
+        make_recommender(**record["blend_repeat"])
+        return Choices(
+            record["half_life"], [], [], [], {winner.kind: winner, partner.kind: partner}, winner,
+            partner if partner.kind != winner.kind else winner, record["blend_repeat"], float(record["blend_weight"]),
+            {}, trial(record["ranker"]),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise EngineError(f"--reuse-search: not the search record of a crm train recommender run ({error!r} missing or wrong)") from error
+
+
 def base_params(kind: str, protocol: Protocol, config: RecommenderConfig) -> dict[str, Any]:
     """What every model of a run shares: the catalogue threshold (none for the models of the
     customer's own items: they re-buy their long-tail items too), and the seed where it takes one."""
@@ -62,7 +103,11 @@ def choose_on_validation(protocol: Protocol, config: RecommenderConfig, progress
     half_life = best_trial(buy_again_search, metric).params["half_life_days"] if buy_again_search else config.buy_again_half_lives[0]
     ranker_search = _search_rankers(protocol, config, progress) if time_protocol else []
     search = _search_collaborative(protocol, config, progress)
-    best_per_kind = {kind: best_trial([t for t in search if t.kind == kind], metric) for kind in config.candidates}
+    fitted_kinds = [kind for kind in config.candidates if any(t.kind == kind for t in search)]
+    best_per_kind = {kind: best_trial([t for t in search if t.kind == kind], metric) for kind in fitted_kinds}
+    if not best_per_kind:
+        raise EngineError("no collaborative candidate could be fitted on the validation window (see the skipped candidates "
+                          "above): give the recommender config a candidate this data's history supports")
     winner = best_trial(list(best_per_kind.values()), metric)
     partner = best_per_kind.get(config.repeat_partner, winner)
     # only the best half-life's buy-again is blended beside the rankers: the weight search costs one
@@ -112,7 +157,10 @@ def _search_collaborative(protocol: Protocol, config: RecommenderConfig, progres
             progress(f"validation: {kind} {params}")
             model = make_recommender(kind, {**base_params(kind, protocol, config), **params})
             relevant = val.relevant[selection_task]
-            trials.append(run_trial(model, val.fit, relevant, config.k, recommend_task(selection_task), val.as_of, kind))  # type: ignore[arg-type]
+            try:
+                trials.append(run_trial(model, val.fit, relevant, config.k, recommend_task(selection_task), val.as_of, kind))  # type: ignore[arg-type]
+            except EngineError as error:  # e.g. a ranker whose label windows need more history than the data has
+                progress(f"validation: {kind} {params} skipped: {error}")
     return trials
 
 

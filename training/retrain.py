@@ -16,7 +16,10 @@ it comes after (a retrained churn model re-runs the churn list and the import). 
   from the last run's (:func:`source_digest`): a run with nothing to do reads no table;
 - after a failure, the next run repeats only the failed, interrupted and blocked steps (and those whose
   inputs changed): done steps are kept;
-- a failed step blocks the steps after it; independent steps still run.
+- a failed step blocks the steps after it; independent steps still run;
+- the recommender searches its validation window only on a schedule: between full searches it refits
+  and gates the configuration its last search chose (:func:`search_to_reuse`), which is most of its
+  time saved; the test window, the baseline gate and the champion gate run every time.
 
 One ``crm retrain`` at a time per ``OUT`` (a lock file); exit code 0 when every step is done or
 unchanged, :data:`FAILED_EXIT` when one failed or was blocked (run again to resume).
@@ -38,6 +41,7 @@ from typing import Any
 
 import pandas as pd
 
+from engine.data.columns import Columns
 from engine.data.dataset import ShopData
 from engine.errors import EngineError
 from training.commands.data import DataArgs
@@ -83,6 +87,7 @@ class RetrainOptions:
     tracking_uri: str | None = None
     steps: tuple[str, ...] = STEP_NAMES
     force: bool = False
+    full_search_days: int = 28  # the recommender searches again once the data grew by this many days (0: always)
 
 
 def data_fingerprint(shop: ShopData) -> str:
@@ -172,8 +177,8 @@ class State:
         source = self.source
         return source.get("fingerprint") if digest is not None and source.get("digest") == digest else None
 
-    def remember_source(self, digest: str | None, fingerprint: str) -> None:
-        self.source = {"digest": digest, "fingerprint": fingerprint}
+    def remember_source(self, digest: str | None, fingerprint: str, data_end: str | None) -> None:
+        self.source = {"digest": digest, "fingerprint": fingerprint, "data_end": data_end}
         self._save()
 
     def unchanged(self, name: str, key: str) -> bool:
@@ -211,6 +216,20 @@ def run_crm(words: list[str]) -> None:
         raise EngineError(f"crm {' '.join(words[:2])} ended with exit code {code}")
 
 
+def _fingerprint(data: DataArgs, state: State, load: Callable[[], ShopData], report: Callable[[str], None]) -> str:
+    """The data's fingerprint: the one recorded last time when the source's bytes are unchanged, else
+    read the shop and record its fingerprint and last day."""
+    digest = source_digest(data)
+    fingerprint = state.fingerprint_of(digest)
+    if fingerprint is not None:
+        report(f"data unchanged since the last run (source digest {digest}, fingerprint {fingerprint}): not reloaded")
+        return fingerprint
+    shop = load()
+    fingerprint = data_fingerprint(shop)
+    state.remember_source(digest, fingerprint, str(shop.transactions[Columns.timestamp].max().date()))
+    return fingerprint
+
+
 def retrain(
     options: RetrainOptions, load: Callable[[], ShopData], runner: Callable[[list[str]], None] = run_crm,
     report: Callable[[str], None] = print,
@@ -226,13 +245,7 @@ def retrain(
     outcome: dict[str, dict[str, Any]] = {}
     with exclusive(options.out):
         state = State(options.out / STATE_FILE)
-        digest = source_digest(options.data)
-        fingerprint = state.fingerprint_of(digest)
-        if fingerprint is None:
-            fingerprint = data_fingerprint(load())
-            state.remember_source(digest, fingerprint)
-        else:
-            report(f"data unchanged since the last run (source digest {digest}, fingerprint {fingerprint}): not reloaded")
+        fingerprint = _fingerprint(options.data, state, load, report)
         keys: dict[str, str] = {}
         for step in STEPS:
             words = command_line(step, options)
@@ -249,6 +262,10 @@ def retrain(
                 outcome[step.name] = {"status": SKIPPED, "key": key}
                 report(f"{step.name}: unchanged since its last successful run (key {key}), skipped")
                 continue
+            if step.name == "recommender":
+                reuse, why = search_to_reuse(options, state.source.get("data_end"))
+                report(f"recommender: {'reusing the last search' if reuse else 'full validation search'} ({why})")
+                words = words + (["--reuse-search", str(reuse)] if reuse else [])  # not in the key: same work either way
             report(f"{step.name}: crm {' '.join(words)}")
             state.record(step.name, status=RUNNING, key=key, words=words, error=None)
             started = time.perf_counter()
@@ -266,6 +283,41 @@ def retrain(
             outcome[step.name] = {"status": DONE, "key": key, "seconds": seconds}
             report(f"{step.name}: done in {seconds} s")
     return outcome
+
+
+def search_to_reuse(options: RetrainOptions, data_end: str | None) -> tuple[Path | None, str]:
+    """The recommender's last ``results.json`` when its search may be reused, else None; and why.
+
+    Reused only when that run's search ran under the same recommender config, on data ending at most
+    ``full_search_days`` before this data's end (and not after it), and its model passed both gates
+    (its baselines and the champion): a gate that failed, a changed config, or data grown past the
+    schedule bring a full search back."""
+    from training.recommender import config_digest, load_config
+    from training.recommender_search import SEARCH_RECORD
+
+    path = options.out / "recommender" / "results.json"
+    if options.full_search_days == 0:
+        return None, "--full-search-days 0: every run searches"
+    if not path.is_file():
+        return None, "no earlier run to reuse"
+    try:
+        payload = json.loads(path.read_text())
+        searched = payload[SEARCH_RECORD]["searched"]
+        promoted, replaced = payload["gate"]["promoted"], payload["baseline_gate"]["replaced"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError):
+        return None, f"{path} holds no search record"
+    config_file = options.config_dir / "recommender.yaml" if options.config_dir is not None else None
+    config = load_config(config_file if config_file is not None and config_file.is_file() else None)
+    if searched.get("config") != config_digest(config):
+        return None, "the recommender config changed since the last search"
+    if not promoted or replaced:
+        return None, "the last run did not pass its gates"
+    if data_end is None or searched.get("data_end") is None:
+        return None, "the data's last day is not known"
+    grown = (pd.Timestamp(data_end) - pd.Timestamp(searched["data_end"])).days
+    if not 0 <= grown <= options.full_search_days:
+        return None, f"the data ends {grown} days after the last search's (full search every {options.full_search_days})"
+    return path, f"searched on data to {searched['data_end']}, {grown} days before this data's end"
 
 
 def breached(report_path: Path) -> list[str]:

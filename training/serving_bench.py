@@ -16,10 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from serving import routes, server
-from serving.bundle import MODEL_NAMES, load_bundle
-from training import tracking
-from training.bundle import import_champions
-from training.bundle_store import stored_path
 from training.commands.data import DataArgs
 from training.console import ERROR_FILE_VARIABLE, console, step
 
@@ -32,6 +28,9 @@ def train_missing(source: DataArgs, tracking_uri: str) -> dict[str, str]:
     (its data options passed on); returns what happened per capability (``champion vN``, ``trained``, or
     why not)."""
     import subprocess
+
+    from serving.bundle import MODEL_NAMES
+    from training import tracking
 
     outcome = {}
     for part, command in TRAIN_COMMANDS.items():
@@ -170,7 +169,15 @@ class BenchOptions:
 
 def run_bench(source: DataArgs, options: BenchOptions, tracking_uri: str | None = None) -> dict[str, Any]:
     """Import the champions into a BentoML home of its own, time the engine calls in process, then the
-    service under load from a second process; returns the figures with the targets."""
+    service under load from a second process; returns the figures with the targets.
+
+    MLflow, the bundle and LightGBM are imported here, not with the module: ``crm bench events``
+    imports its load driver, and every ``crm`` command imports that."""
+    from serving.bundle import load_bundle
+    from training import tracking
+    from training.bundle import import_champions
+    from training.bundle_store import stored_path
+
     uri = tracking.configure(tracking_uri)
     trained = train_missing(source, uri) if options.train else {}
     key = secrets.token_urlsafe(16)

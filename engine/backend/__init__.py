@@ -16,7 +16,7 @@ from contextvars import ContextVar
 from engine.backend.base import Backend
 from engine.backend.local import LocalBackend
 
-_ACTIVE: ContextVar[Backend] = ContextVar("crm_backend", default=LocalBackend())  # noqa: B039 - stateless, never mutated
+_ACTIVE: ContextVar[Backend] = ContextVar("crm_backend", default=LocalBackend())  # noqa: B039 - its only state is a cache of derived frames
 
 
 def active_backend() -> Backend:

@@ -15,6 +15,7 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from engine.customers.scoring import RiskBands
+    from engine.data.dataset import ShopData
     from engine.recommend.base import RecommenderModel
 
 
@@ -22,6 +23,11 @@ class Backend(Protocol):
     """What a backend implements (see the module docstring)."""
 
     name: str
+
+    def read_lines_from_file(self, shop: ShopData) -> bool:
+        """Where ``shop``'s transactions are the validated lines of a file this backend reads itself,
+        let the verbs on that table read the file rather than copy the table; whether they will."""
+        ...
 
     def purchase_aggregates(self, transactions: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
         """Per customer with a purchase before ``as_of`` (index customer_id, sorted): first_purchase,
@@ -46,7 +52,8 @@ class Backend(Protocol):
         ...
 
     def score_to_parquet(
-        self, customers: pd.DataFrame, churn_dir: Path, out: Path, recommender_dir: Path | None, k: int, bands: RiskBands
+        self, customers: pd.DataFrame, churn_dir: Path, out: Path, recommender_dir: Path | None, k: int, bands: RiskBands,
+        high_as_medium: bool = False,
     ) -> int:
         """Score every row of ``customers`` (index customer_id; the churn features and ``expected_clv``)
         with the saved churn model (and recommender: top ``k``) into the Parquet folder ``out``

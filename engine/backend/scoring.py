@@ -30,9 +30,12 @@ SCHEMA = (
 Scorer = Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]
 
 
-def chunk_scorer(churn_dir: Path, recommender_dir: Path | None, k: int, bands: RiskBands) -> Scorer:
+def chunk_scorer(
+    churn_dir: Path, recommender_dir: Path | None, k: int, bands: RiskBands, high_as_medium: bool = False
+) -> Scorer:
     """The function each chunk of customers goes through: load the models once, score every chunk
-    (rows: customer_id, the churn features, expected_clv)."""
+    (rows: customer_id, the churn features, expected_clv). ``high_as_medium``: the whole population's
+    high band is too small to list (:meth:`RiskBands.small_high_band`), which no chunk can tell alone."""
 
     def score(chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         from engine.customers.churn_gbm import ChurnClassifier
@@ -49,7 +52,7 @@ def chunk_scorer(churn_dir: Path, recommender_dir: Path | None, k: int, bands: R
                 {
                     Columns.customer: ids.to_numpy(),
                     CHURN_PROBABILITY: probability,
-                    RISK_BAND: bands.assign(probability),
+                    RISK_BAND: bands.assign(probability, high_as_medium),
                     EXPECTED_CLV: clv,
                     VALUE_AT_RISK: probability * clv,
                     TOP_ITEMS: [list(r.item_ids) for r in top] if top else [[] for _ in range(len(ids))],
@@ -70,14 +73,15 @@ def scoring_table(customers: pd.DataFrame) -> pd.DataFrame:
 
 def score_chunks_to_parquet(
     customers: pd.DataFrame, churn_dir: Path, out: Path, recommender_dir: Path | None = None, k: int = 10,
-    bands: RiskBands | None = None,
+    bands: RiskBands | None = None, high_as_medium: bool = False,
 ) -> int:
     """Score ``customers`` chunk by chunk in this process into the Parquet folder ``out`` (one
     ``part-NNNNN.parquet`` per chunk, as Spark writes it; the folder is replaced); returns the rows written."""
     import shutil
 
     table = scoring_table(customers)
-    scorer = chunk_scorer(Path(churn_dir), None if recommender_dir is None else Path(recommender_dir), k, bands or RiskBands())
+    scorer = chunk_scorer(Path(churn_dir), None if recommender_dir is None else Path(recommender_dir), k, bands or RiskBands(),
+                          high_as_medium)
     chunks = (table.iloc[start:start + CUSTOMERS_PER_CHUNK] for start in range(0, len(table), CUSTOMERS_PER_CHUNK))
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)

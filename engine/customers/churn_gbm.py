@@ -223,11 +223,12 @@ class ChurnClassifier(EngineModel, LightGBMSettings):
         frame["bias"] += self.base_reference_ if self.base_ else 0.0
         return frame
 
-    def top_reasons(self, features: pd.DataFrame, k: int = 3) -> pd.Series:
+    def top_reasons(self, features: pd.DataFrame, k: int = 3, explain: np.ndarray | None = None) -> pd.Series:
         """Up to ``k`` reasons per customer in a marketer's words, each naming its direction, e.g.
         "raises risk: no purchase for 45 days, 3.0x their usual gap of 15 days" (see
-        :func:`reasons.phrase_reasons`); "" when no reason is large and intuitive enough."""
-        return phrase_reasons(self.contributions(features).drop(columns="bias"), features, k)
+        :func:`reasons.phrase_reasons`); "" when no reason is large and intuitive enough, except on
+        rows where ``explain`` is true (those above low risk), which say why none is."""
+        return phrase_reasons(self.contributions(features).drop(columns="bias"), features, k, explain=explain)
 
     def feature_importance(self) -> pd.Series:
         """Total gain of each feature's splits, largest first."""

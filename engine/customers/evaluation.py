@@ -77,9 +77,10 @@ def versus_best_baseline(
 
 
 def band_report(y: np.ndarray, probability: np.ndarray, bands: RiskBands) -> dict[str, Any]:
-    """ECE and the per-band reliability table (low, medium, high) of churn probabilities, with
-    whether the bands' realised rates rise with the band."""
-    table = band_calibration(y, probability, bands.assign(probability)).reindex(["low", "medium", "high"]).dropna(how="all")
+    """ECE and the per-band reliability table (low, medium, high; a high band under
+    ``bands.min_customers`` merged into medium, as served) of churn probabilities, with whether the bands' realised
+    rates rise with the band."""
+    table = band_calibration(y, probability, bands.assign_population(probability)).reindex(["low", "medium", "high"]).dropna(how="all")
     rates = table["realised_rate"].to_numpy()
     return {
         "ece": expected_calibration_error(y, probability),

@@ -188,11 +188,15 @@ def group_effects(contributions: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def phrase_reasons(contributions: pd.DataFrame, features: pd.DataFrame, k: int = 3, min_effect: float = MIN_EFFECT) -> pd.Series:
+def phrase_reasons(
+    contributions: pd.DataFrame, features: pd.DataFrame, k: int = 3, min_effect: float = MIN_EFFECT,
+    explain: np.ndarray | None = None,
+) -> pd.Series:
     """Up to ``k`` reasons per customer (rows of ``contributions`` and ``features`` align): the
     risk-raising ones first, each group by the size of its effect, joined by "; "; "" when none is
     left after dropping trivial and counter-intuitive ones. Medians are those of ``features`` (the
-    shop's customers being scored)."""
+    shop's customers being scored). Rows where ``explain`` is true (those above low risk) are never
+    left empty: they get :func:`why_no_reason`."""
     effects = group_effects(contributions)
     facts = {group: FACTS[group](features) for group in GROUPS}
     signs = np.column_stack([facts[group][0] for group in GROUPS])
@@ -207,4 +211,25 @@ def phrase_reasons(contributions: pd.DataFrame, features: pd.DataFrame, k: int =
         reasons.append(SEPARATOR.join(
             f"{'raises' if values[row, j] > 0 else 'lowers'} risk: {texts[row, j]}" for j in kept
         ))
-    return pd.Series(reasons, index=contributions.index, name="reasons")
+    result = pd.Series(reasons, index=contributions.index, name="reasons")
+    if explain is not None:
+        empty = np.asarray(explain, dtype=bool) & (result == "").to_numpy()
+        result[empty] = why_no_reason(features, contributions.sum(axis=1).to_numpy())[empty]
+    return result
+
+
+def why_no_reason(features: pd.DataFrame, total: np.ndarray) -> np.ndarray:
+    """What a customer's list row says when no single reason passes: a customer with no more purchase
+    days than the shop's median is scored mostly on how little history there is (the probabilistic
+    models read a few purchases far apart as a slow or lapsed rhythm), which is said as a fact of
+    their own history; anyone else's score is many small effects, said with the direction of their sum
+    (``total``: the contributions added up, against the model's average customer)."""
+    days, tenure = features["purchase_days"].to_numpy(dtype=float), features["tenure_days"].to_numpy(dtype=float)
+    recency = features["recency_days"].to_numpy(dtype=float)
+    sparse = days <= _median(features["purchase_days"], 0.0)
+    return np.array([
+        f"raises risk: little history to go on: {d:.0f} purchase day{'' if d == 1 else 's'} in {_days(t)}, the last {_days(r)} ago"
+        if few else f"{'raises' if up > 0 else 'lowers'} risk: no single reason stands out, but together their history puts "
+                    f"the score {'above' if up > 0 else 'below'} the shop's average"
+        for d, t, r, few, up in zip(days, tenure, recency, sparse, total)
+    ], dtype=object)

@@ -33,11 +33,16 @@ SCORE_COLUMNS = (CHURN_PROBABILITY, RISK_BAND, EXPECTED_CLV, VALUE_AT_RISK, "seg
 
 
 class RiskBands(BaseModel):
-    """Cut-offs on the churn probability: high if >= ``high``, medium if >= ``medium``, else low."""
+    """Cut-offs on the churn probability: high if >= ``high``, medium if >= ``medium``, else low.
+    Over a whole population (:meth:`assign_population`) a high band with fewer than
+    ``min_customers`` customers is merged into medium: a band of three is neither a group to act on
+    nor one whose realised rate can check its prediction (at CJ 2017-07-24 a 3-customer high
+    band predicted 0.70 and realised 0)."""
 
     model_config = ConfigDict(extra="forbid")
     medium: float = Field(0.3, gt=0, lt=1)
     high: float = Field(0.6, gt=0, lt=1)
+    min_customers: int = Field(30, ge=1, description="a high band with fewer customers in a scored population joins medium")
 
     @model_validator(mode="after")
     def _ordered(self) -> RiskBands:
@@ -45,8 +50,36 @@ class RiskBands(BaseModel):
             raise ValueError(f"risk bands: medium ({self.medium}) must be below high ({self.high})")
         return self
 
-    def assign(self, probability: np.ndarray) -> np.ndarray:
-        return np.where(probability >= self.high, "high", np.where(probability >= self.medium, "medium", "low"))
+    def assign(self, probability: np.ndarray, high_as_medium: bool = False) -> np.ndarray:
+        """The band of each probability on its own (one customer, or a chunk of a population);
+        ``high_as_medium``: the population's high band is too small (:meth:`small_high_band`)."""
+        band = np.where(probability >= self.high, "high", np.where(probability >= self.medium, "medium", "low"))
+        return np.where(band == "high", "medium", band) if high_as_medium else band
+
+    def small_high_band(self, probability: np.ndarray) -> bool:
+        """Whether a population with these churn probabilities has a high band of fewer than
+        ``min_customers`` customers (listed as medium). A small medium band stays: merging it into
+        low would call customers at 0.3-0.6 low risk."""
+        size = int((np.asarray(probability) >= self.high).sum())
+        return 0 < size < self.min_customers
+
+    def assign_population(self, probability: np.ndarray) -> np.ndarray:
+        """The bands of a whole scored population: :meth:`assign`, with a high band of fewer than
+        ``min_customers`` customers merged into medium."""
+        return self.assign(probability, high_as_medium=self.small_high_band(probability))
+
+    def merged(self, scores: pd.DataFrame) -> list[str]:
+        """A note when :meth:`assign_population` merged the high band of ``scores`` (churn probability
+        and band) into medium."""
+        probability, band = scores[CHURN_PROBABILITY].to_numpy(dtype=float), scores[RISK_BAND].to_numpy()
+        moved = int(((probability >= self.high) & (band != "high")).sum())
+        return [self.merged_note(moved)] if moved else []
+
+    def merged_note(self, moved: int) -> str:
+        """What a list says when its ``moved`` high-risk customers are listed as medium risk."""
+        return (f"small band: the {moved:,} customer{'' if moved == 1 else 's'} with churn probability >= {self.high:g} are listed "
+                f"as medium risk: a high band under {self.min_customers} customers (risk_bands.min_customers) is too small "
+                "to act on or to check")
 
 
 def score_customers(
@@ -70,12 +103,13 @@ def score_customers(
     bands = bands or RiskBands()
     features, value = features_and_clv(transactions, churn, clv, as_of, products, aftersales)
     probability = churn.predict_proba(features)
+    band = bands.assign_population(probability)
     scores_1_to_5 = features[[R_SCORE, F_SCORE, M_SCORE]].astype("int64")
     tier_names = np.array([tier.name for tier in churn.spec_.tiers.tiers], dtype=object)
     scores = pd.DataFrame(
         {
             CHURN_PROBABILITY: probability,
-            RISK_BAND: bands.assign(probability),
+            RISK_BAND: band,
             EXPECTED_CLV: value.to_numpy(),
             VALUE_AT_RISK: probability * value.to_numpy(),
             "segment": assign_segments(scores_1_to_5, segment_rules),
@@ -83,7 +117,7 @@ def score_customers(
             "recency_days": features["recency_days"],
             "frequency": features["frequency"],
             "monetary": features["monetary"],
-            TOP_REASONS: churn.top_reasons(features, reasons) if reasons else "",
+            TOP_REASONS: churn.top_reasons(features, reasons, explain=band != "low") if reasons else "",
         },
         index=features.index,
     )

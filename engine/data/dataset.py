@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,6 +11,15 @@ import pandas as pd
 
 from engine.data.columns import Columns
 from engine.data.schema import ValidationReport
+
+
+@dataclass(frozen=True)
+class TransactionsFile:
+    """The file a shop's transactions were read from and the column map applied to it (your name:
+    canonical name): what an engine that reads files itself (Spark) needs to read the same lines."""
+
+    path: str
+    column_map: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -22,6 +32,7 @@ class ShopData:
     come from sources that have them or from the shop's own files (:mod:`engine.data.shop_tables`);
     ``support_contacts`` and ``surveys`` (what customers said after the sale) likewise
     (:mod:`engine.data.aftersales`). ``truth`` carries the generating parameters of a synthetic shop (``None`` for real data).
+    ``transactions_file`` says which file the transactions came from when they came from the user's file.
     """
 
     transactions: pd.DataFrame
@@ -34,6 +45,7 @@ class ShopData:
     surveys: pd.DataFrame | None = None
     reports: list[ValidationReport] = field(default_factory=list)
     truth: Any = None
+    transactions_file: TransactionsFile | None = None
 
     def fingerprint(self) -> str:
         """A content hash of the canonical transactions (same rows in the same order, same hash) and,

@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.data.aftersales import validate_support_contacts, validate_surveys
 from engine.data.columns import Columns
-from engine.data.dataset import ShopData
+from engine.data.dataset import ShopData, TransactionsFile
 from engine.data.reader import read_table, read_yaml, require_content
 from engine.data.schema import (
     BadRows,
@@ -169,11 +169,12 @@ def load_shop(
     if builtin is not None:
         return builtin
     if Path(source).name.endswith(_FILE_SUFFIXES):
+        path = str(Path(source).expanduser().resolve())
         shop = _validated(
-            str(Path(source).expanduser().resolve()),
-            _rename(read_table(_existing(source, source), encoding), column_map or {}, source),
+            path, _rename(read_table(_existing(source, source), encoding), column_map or {}, source),
             on_bad_rows or "raise", timestamp_format, limits,
         )
+        shop.transactions_file = TransactionsFile(path, dict(column_map or {}))
         _add_tables(shop, others, on_bad_rows or "raise", encoding, timestamp_format, limits)
         return shop
     raise EngineError(

@@ -14,6 +14,8 @@ differently, so it tests whether what was tuned carries over.
 The first six held-out designs were looked at by the session that wrote them, so they no longer test
 what that session tuned. SEALED designs (on their own seeds) were added on 2026-12-05 before the
 estimator choice and intervals were reworked, and run once after that work: the honest held-out figure.
+The SEALED_2 designs (seeds 400-402) were committed on 2026-12-05 at about 05:40 UTC, before the interval
+and cross-price rework of that session (issue 11, second pass), and are run once after it.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.data.synthetic import SyntheticShopConfig
 
-Split = Literal["development", "held_out", "sealed"]
+Split = Literal["development", "held_out", "sealed", "sealed_2"]
 DEVELOPMENT: Split = "development"
 HELD_OUT: Split = "held_out"
 SEALED: Split = "sealed"
-SPLITS: tuple[Split, ...] = (DEVELOPMENT, HELD_OUT, SEALED)
+SEALED_2: Split = "sealed_2"
+SPLITS: tuple[Split, ...] = (DEVELOPMENT, HELD_OUT, SEALED, SEALED_2)
 
 # the base shop of every design: small enough that the whole family runs in minutes on 2 cores
 BENCH_SHOP: dict[str, Any] = dict(
@@ -61,8 +64,8 @@ class ShopDesign(BaseModel):
 def default_designs() -> list[ShopDesign]:
     """The family: six development designs, each moving one switch from the base shop (confounded
     promotions, a strong cost instrument, spread 0.2), six held-out designs that move others or
-    several at once, and four sealed designs with combinations none of the others has."""
-    return [*_development_designs(), *_held_out_designs(), *_sealed_designs()]
+    several at once, and two sets of sealed designs with combinations none of the others has."""
+    return [*_development_designs(), *_held_out_designs(), *_sealed_designs(), *_sealed_2_designs()]
 
 
 def _development_designs() -> list[ShopDesign]:
@@ -134,5 +137,30 @@ def _sealed_designs() -> list[ShopDesign]:
             name="strong_deals_paid_display", split=s,
             description="strong instrument (cost drift 0.03, deals 0.2), prices as paid, displays follow demand, spread 0.15",
             shop=dict(cost_drift_sd=0.03, deal_rate=0.2, prices_paid=True, display_confounding=1.5, elasticity_spread=0.15),
+        ),
+    ]
+
+
+def _sealed_2_designs() -> list[ShopDesign]:
+    s = SEALED_2
+    return [
+        ShopDesign(
+            name="stockouts_manager_deals", split=s,
+            description="stock-outs, manager pricing (+5% per sd), more vendor deals (0.15), spread 0.3",
+            shop={**STOCKOUTS, "manager_pricing": 0.05, "deal_rate": 0.15, "elasticity_spread": 0.3},
+        ),
+        ShopDesign(
+            name="weak_strong_cross", split=s, description="weak instrument, substitutes (cross 0.3-0.8), spread 0.3",
+            shop={**WEAK_INSTRUMENT, "cross_elasticity_range": (0.3, 0.8), "elasticity_spread": 0.3},
+        ),
+        ShopDesign(
+            name="strong_cross_manager", split=s,
+            description="strong instrument (cost drift 0.03, deals 0.2), manager pricing (+4% per sd), substitutes (cross 0.2-0.7)",
+            shop=dict(cost_drift_sd=0.03, deal_rate=0.2, manager_pricing=0.04, cross_elasticity_range=(0.2, 0.7)),
+        ),
+        ShopDesign(
+            name="paid_display_stockouts_complements", split=s,
+            description="prices as paid, displays with promotions, stock-outs, complements (cross -0.4-0.0), spread 0.4",
+            shop={**DISPLAY_WITH_PROMOTIONS, **STOCKOUTS, "prices_paid": True, "cross_elasticity_range": (-0.4, 0.0), "elasticity_spread": 0.4},
         ),
     ]

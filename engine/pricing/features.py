@@ -44,18 +44,44 @@ def promotion_flag(panel: pd.DataFrame) -> np.ndarray:
 
     Data with list prices has the flag (a discount of at least 5% off the list price). Data whose prices
     come as paid (no row discounted) gets it inferred: a paid price at least ``PROMOTION_CUT`` under the
-    product's median price within ``PROMOTION_WINDOW_WEEKS`` weeks either side, i.e. a temporary cut
-    from the price most weeks around it were sold at. (The highest price in the window instead flagged
-    every week before a shelf-price rise; on the development design with paid prices the median
-    reference brought the fixed-effects error from 0.19 to 0.14, seed 0.)"""
+    product's reference price within ``PROMOTION_WINDOW_WEEKS`` weeks either side, i.e. a temporary cut
+    from the price most weeks around it were sold at (:func:`window_reference_prices`).
+    (The highest price in the window instead flagged every week before a shelf-price rise.)"""
     if P.PROMO in panel and panel[P.PROMO].fillna(False).astype(bool).any():
         return panel[P.PROMO].fillna(False).to_numpy(float)
     prices = panel.pivot_table(index=P.WEEK, columns=Columns.item, values=P.PRICE, aggfunc="mean").sort_index()
     prices = prices.reindex(pd.date_range(prices.index.min(), prices.index.max(), freq="7D"))
-    window = 2 * PROMOTION_WINDOW_WEEKS + 1
-    reference = prices.rolling(window, center=True, min_periods=1).median().stack()
+    reference = window_reference_prices(prices, PROMOTION_WINDOW_WEEKS).stack()
     lookup = reference.reindex(pd.MultiIndex.from_arrays([panel[P.WEEK], panel[Columns.item]])).to_numpy()
     return (panel[P.PRICE].to_numpy(float) < (1 - PROMOTION_CUT) * lookup).astype(float)
+
+
+def window_reference_prices(prices: pd.DataFrame, half_window: int) -> pd.DataFrame:
+    """Per week (rows) and product (columns), the regular price around the week: the price (to the cent)
+    that most weeks within ``half_window`` weeks either side were sold at (ties: the week's own price if it
+    is one of them, around a shelf-price step, else the higher), or the window's median where no price
+    repeats.
+
+    A shelf price repeats week after week, a promotion's price rarely does (its depth varies). The median
+    instead misses promotions that come in runs, which is exactly when a retailer times them to a spell of
+    high demand: on the development designs with paid prices and stock-outs it missed a fifth of the
+    promotions and left the fixed-effects slopes 0.07 too elastic."""
+    values = prices.round(2).to_numpy()
+    out = np.full(values.shape, np.nan)
+    for column in range(values.shape[1]):
+        series = values[:, column]
+        for row in range(len(series)):
+            window = series[max(0, row - half_window) : row + half_window + 1]
+            window = window[np.isfinite(window)]
+            if window.size == 0:
+                continue
+            levels, counts = np.unique(window, return_counts=True)
+            modes = levels[counts == counts.max()]
+            if counts.max() == 1:
+                out[row, column] = np.median(window)
+            else:  # a week at one of the most frequent prices is at its regular price (a step up or down)
+                out[row, column] = series[row] if series[row] in modes else modes.max()
+    return pd.DataFrame(out, index=prices.index, columns=prices.columns)
 
 
 def controls(

@@ -259,7 +259,7 @@ def fit_pricing(shop: ShopData, config: PricingSettings, complete: bool = True) 
     if complete and config.refit_on_all_weeks:
         final, basis = configured_estimator(chosen, config).fit(panel), panel
     table = final.elasticity_table()
-    cross = cross_price_effects(basis, tuple(config.instruments) if instrumented else (), config.seed)
+    cross = cross_price_effects(basis)
     offers = _segment_offers(shop, config, basis) if complete else None
     version = f"{chosen}-{shop.fingerprint()[:8]}"
     facts = with_product_costs(product_facts(basis, table["elasticity"]), shop.products)

@@ -185,12 +185,19 @@ def joint_reason(response: Response, interval: G.Interval, aim: float) -> str:
     return G.OPTIMAL
 
 
-def significant_cross(cross_price: pd.DataFrame | None) -> pd.Series:
-    """Per category, the cross-price elasticity where the relation is significant (else none)."""
+def significant_cross(cross_price: pd.DataFrame | None, decision_z: float = 0.0) -> pd.Series:
+    """Per category, the cross-price elasticity the optimizer acts on, where the relation is significant
+    (else none). With a standard error ("se") and ``decision_z`` > 0, it is the end of the estimate +-
+    ``decision_z`` se nearest zero (none if that interval holds zero), as for the own elasticities: an
+    effect barely past the test moves prices barely (with a true effect of 0 the estimate still leaned to
+    complements under promotions timed to demand, see :mod:`engine.pricing.cross_price`)."""
     if cross_price is None or cross_price.empty:
         return pd.Series(dtype=float, name=CROSS)
     missing = [c for c in (CROSS, RELATION) if c not in cross_price]
     if missing:
         raise EngineError(f"PriceOptimizer.fit: cross_price lacks column(s) {missing}")
     kept = cross_price.loc[cross_price[RELATION].isin(SIGNIFICANT_RELATIONS), CROSS].astype(float)
+    if "se" in cross_price and decision_z > 0:
+        se = cross_price.loc[kept.index, "se"].astype(float).fillna(np.inf)
+        kept = np.sign(kept) * (kept.abs() - decision_z * se).clip(lower=0)
     return kept.loc[np.isfinite(kept.to_numpy()) & (kept.to_numpy() != 0)].rename(CROSS)

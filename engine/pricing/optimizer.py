@@ -95,7 +95,7 @@ class PriceOptimizer(EngineModel):
         self.facts_[COST_ASSUMED] = facts[COST_ASSUMED].astype(bool) if COST_ASSUMED in facts else False
         self.segment_offers_ = segment_offers.copy() if segment_offers is not None else pd.DataFrame({DISCOUNT: []})
         self.model_version_ = model_version
-        self.cross_price_ = J.significant_cross(cross_price)
+        self.cross_price_ = J.significant_cross(cross_price, self.policy_.decision_z)
         self._demand, self._margins = self._category_demand()
         return self
 

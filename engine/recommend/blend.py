@@ -151,8 +151,10 @@ class BlendRecommender(RecommenderModel):
         """The repeat mix on the customer's own items and on the ``k`` new items (ties included) the
         collaborative part scores highest: no other item can enter the top ``k``, and each of them
         scores ``weight x`` its scaled collaborative score, 0 at its lowest or outside its catalogue.
-        Discovery goes the dense way."""
-        again = None if task == "discovery" else self.buy_again_._sparse_task(users, rows, task, k)
+        Discovery: see :meth:`_sparse_discovery`."""
+        if task == "discovery":
+            return self._sparse_discovery(users, rows, k)
+        again = self.buy_again_._sparse_task(users, rows, task, k)
         if again is None:
             return None
         again = sparse.csr_matrix(again, dtype=np.float64)
@@ -179,6 +181,17 @@ class BlendRecommender(RecommenderModel):
             (np.concatenate([own, new]), (np.concatenate([own_rows, new_rows]), np.concatenate([again.indices, columns[new_columns]]))),
             shape=(len(users), len(self.items_)),
         )
+
+    def _sparse_discovery(self, users: np.ndarray, rows: sparse.csr_matrix, k: int) -> sparse.csr_matrix | None:
+        """The collaborative part's own sparse discovery scores (a stored ranking), moved onto the blend's
+        catalogue, when every customer has at least ``k`` of them: then no popularity fill from outside
+        its catalogue is needed and the lists are those of the dense path. Otherwise ``None`` (dense)."""
+        columns = self.columns_["collaborative"]
+        listed = self.collaborative._sparse_task(users, sparse.csr_matrix(rows[:, columns]), "discovery", k)
+        if listed is None or np.diff(listed.indptr).min(initial=k) < k:
+            return None
+        listed = sparse.csr_matrix(listed, dtype=np.float64)
+        return sparse.csr_matrix((listed.data, columns[listed.indices], listed.indptr), shape=(len(users), len(self.items_)))
 
     def _similar(self, item: int) -> np.ndarray:
         scores = np.full(len(self.items_), -np.inf)

@@ -13,6 +13,7 @@ from engine.recommend.base import RecommenderModel
 from engine.recommend.blend import BlendRecommender
 from engine.recommend.bpr import BPRRecommender
 from engine.recommend.buy_again import BuyAgainRecommender
+from engine.recommend.discovery_ranker import DiscoveryRankerRecommender
 from engine.recommend.ease import EASERecommender
 from engine.recommend.knn import ItemKNNRecommender
 from engine.recommend.popularity import PopularityRecommender, SegmentPopularityRecommender
@@ -29,11 +30,12 @@ MODELS: dict[str, type[RecommenderModel]] = {
         ItemKNNRecommender,
         EASERecommender,
         RepeatRankerRecommender,
+        DiscoveryRankerRecommender,
         BlendRecommender,
     )
 }
 BASELINES = ("popularity", "segment_popularity", "buy_again")
-COLLABORATIVE = ("als", "bpr", "item_knn", "ease")
+COLLABORATIVE = ("als", "bpr", "item_knn", "ease", "discovery_ranker")
 
 
 def make_recommender(kind: str, params: dict[str, Any] | None = None) -> RecommenderModel:

@@ -26,10 +26,10 @@ from scipy import sparse
 from engine.data.columns import Columns
 from engine.data.idmap import IdMap
 from engine.errors import EngineError
-from engine.gbm import lightgbm_params
 from engine.recommend.base import RecommenderModel
 from engine.recommend.buy_again import BuyAgainRecommender
 from engine.recommend.interactions import Value, interaction_matrix, sparse_arrays, sparse_from_arrays
+from engine.recommend.lambdarank import LambdaRankBooster, booster_from_array
 from engine.recommend.training_data import TrainingData
 
 FEATURES = (
@@ -72,7 +72,8 @@ def repeat_features(
     for half_life in (7, 30, 90, 180):
         days[f"w{half_life}"] = np.power(0.5, days["age"] / float(half_life))
     visits = _visits(days)
-    days["visit"] = visits.set_index(["user", "age"])["visit"].reindex(pd.MultiIndex.from_frame(days[["user", "age"]])).to_numpy()
+    span = int(days["age"].max()) + 1
+    days["visit"] = visits["visit"].to_numpy()[np.searchsorted(_day_keys(visits, span), _day_keys(days, span))]
     days = days.sort_values(["user", "item", "age"], kind="stable")
     step = days["age"].diff().to_numpy()  # the gap to the pair's next-older purchase day
     step[np.r_[True, (days["user"].to_numpy()[1:] != days["user"].to_numpy()[:-1]) | (days["item"].to_numpy()[1:] != days["item"].to_numpy()[:-1])]] = np.nan
@@ -95,7 +96,9 @@ def repeat_features(
     user_visits = customer["n"].to_numpy(dtype=np.float64)
     visit_gap = np.where(user_visits > 1, (customer["earliest"] - customer["latest"]).to_numpy() / np.maximum(user_visits - 1, 1), np.nan)
     buyers = per_item["buyers"].reindex(item).to_numpy(dtype=np.float64)
-    features = np.column_stack(
+    # one row per feature, then transposed (a view): filling rows is contiguous, unlike column_stack's
+    # strided writes plus a copy by astype, which cost a tenth of the ranker's fit
+    features = np.vstack(
         [
             pairs["last"], pairs["n"], pairs["first"], gap, pairs["last"] / np.where(gap > 0, gap, np.nan),
             pairs["w30"], pairs["w90"], pairs["n"] / user_visits, user_visits,
@@ -106,8 +109,9 @@ def repeat_features(
             pairs["last_visit"], pairs["recent_visits"], visit_gap,
             customer["latest"].to_numpy() / np.where(visit_gap > 0, visit_gap, np.nan), customer["width"].to_numpy(),
             per_item["recent"].reindex(item).to_numpy() / buyers,
-        ]
-    ).astype(np.float64)
+        ],
+        dtype=np.float64,
+    ).T
     return user.to_numpy(np.int64), item.to_numpy(np.int64), features
 
 
@@ -122,6 +126,12 @@ def _purchase_days(transactions: pd.DataFrame, customers: IdMap, items: IdMap, a
     return pd.DataFrame({"user": user[keep], "item": item[keep], "age": age[keep]}).drop_duplicates()
 
 
+def _day_keys(frame: pd.DataFrame, span: int) -> np.ndarray:
+    """(user, age) as one integer ascending with both (ages are whole days in ``[0, span)``), so that a
+    day's visit is found by binary search in the sorted visits instead of a MultiIndex reindex."""
+    return frame["user"].to_numpy(np.int64) * span + frame["age"].to_numpy(np.int64)
+
+
 def _visits(days: pd.DataFrame) -> pd.DataFrame:
     """The customers' shopping days: (user, age, items bought that day, visit = 0 for the latest, 1 ...)."""
     visits = days.groupby(["user", "age"], sort=True).size().rename("items").reset_index()
@@ -129,7 +139,7 @@ def _visits(days: pd.DataFrame) -> pd.DataFrame:
     return visits
 
 
-class RepeatRankerRecommender(BuyAgainRecommender):
+class RepeatRankerRecommender(LambdaRankBooster, BuyAgainRecommender):
     """LightGBM lambdarank over the customer's own items (see the module docstring).
 
     ``label_days``: the window at the end of the data whose purchases are the training labels;
@@ -142,6 +152,7 @@ class RepeatRankerRecommender(BuyAgainRecommender):
     """
 
     kind = "repeat_ranker"
+    features = FEATURES
 
     def __init__(
         self,
@@ -218,31 +229,14 @@ class RepeatRankerRecommender(BuyAgainRecommender):
                 f"label_days={self.label_days} days of the training data; nothing to learn a ranking from: "
                 "use buy_again or change label_days"
             )
-        groups = np.diff(np.flatnonzero(np.r_[True, users[1:] != users[:-1], True]))
-        params = lightgbm_params(
-            "lambdarank",
-            learning_rate=self.learning_rate,
-            num_leaves=self.num_leaves,
-            min_child_samples=self.min_child_samples,
-            seed=self.random_state,
-            num_threads=self.num_threads,
-            lambdarank_truncation_level=20,
-        )
-        train_set = lgb.Dataset(features, labels, group=groups, feature_name=list(FEATURES), free_raw_data=True)
-        return lgb.train(params, train_set, num_boost_round=self.n_estimators)
-
-    def feature_importance(self) -> dict[str, float]:
-        """Total gain of each feature in the fitted ranker."""
-        self.check_is_fitted()
-        return dict(zip(FEATURES, self.booster_.feature_importance("gain").astype(float).tolist()))
+        return self._fit_booster(users, features, labels)
 
     def _state(self) -> dict[str, np.ndarray]:
-        text = np.frombuffer(self.booster_.model_to_string().encode(), dtype=np.uint8)
-        return {**sparse_arrays("recency", self.recency_), "booster": text}
+        return {**sparse_arrays("recency", self.recency_), "booster": self._booster_array()}
 
     def _restore(self, arrays: Mapping[str, np.ndarray]) -> None:
         self.recency_ = sparse_from_arrays(arrays, "recency", (len(self.customers_), len(self.items_)))
-        self.booster_ = lgb.Booster(model_str=bytes(arrays["booster"]).decode())
+        self.booster_ = booster_from_array(arrays["booster"])
 
 
 def _scores_matrix(users: np.ndarray, items: np.ndarray, predicted: np.ndarray, shape: tuple[int, int]) -> sparse.csr_matrix:

@@ -107,6 +107,22 @@ def test_gate_rescores_the_champion_on_grown_data(store, shop):
     assert written["reason"] == gate["reason"] and f"{rescored:.4f}" in written["reason"]
 
 
+@pytest.mark.slow  # whole pipeline with MLflow, three times
+def test_the_champions_own_configuration_refitted_on_newer_data_replaces_it(store, shop):
+    """Re-scoring refits the champion's configuration on this run's weeks, so a retrain of that same
+    configuration on grown data always ties: it takes the alias as a refresh (else the served fit stays
+    stale for ever), while on the very same data a tie is still refused."""
+    light = {**FAST, "estimators": ["naive", "fixed_effects"], "segment_offers": "none", "demand_curves": 0, "chosen": "fixed_effects"}
+    assert train_pricing(shop, PricingConfig(**light), store / "first")["gate"]["promoted"]
+    grown = generate_shop(SyntheticShopConfig(seed=6, **SMALL_SHOP))
+
+    refresh = train_pricing(grown, PricingConfig(**light), store / "grown")["gate"]
+    assert refresh["promoted"] and "ties champion v1" in refresh["reason"] and "a refresh" in refresh["reason"]
+    same = train_pricing(grown, PricingConfig(**light), store / "same")["gate"]
+    assert not same["promoted"] and "does not beat champion v2" in same["reason"]
+    assert tracking.champion_version(MODEL_NAME) == "2"
+
+
 def test_saved_estimator_refuses_what_this_engine_cannot_rebuild(store, shop):
     run = fit_pricing(shop, PricingConfig(**{**FAST, "estimators": ["naive"], "segment_offers": "none"}))
     folder = run.optimizer.save(store / "model", extra={"estimator": "naive", "estimator_params": run.final.get_params()})

@@ -13,6 +13,7 @@ from engine.errors import EngineError
 from engine.recommend.evaluation import evaluate_model
 from engine.recommend.registry import load_recommender, make_recommender
 from tests.engine.recommend.conftest import planted_shop
+from training import recommender as recommender_module
 from training import tracking
 from training.recommender import (
     MODEL_NAME,
@@ -22,6 +23,7 @@ from training.recommender import (
     cuts_payload,
     gate_on_baselines,
     load_config,
+    read_search_record,
     run_cuts,
     run_experiment,
     train,
@@ -136,6 +138,33 @@ def test_bench_payload_follows_the_contract(shop):
     assert blend["ndcg@5"] == pytest.approx(sum(values) / 3)
 
 
+@pytest.mark.slow  # two pipeline runs with MLflow
+def test_a_reused_search_is_refitted_gated_and_refreshes_a_champion_of_its_own_configuration(shop, store, monkeypatch):
+    first = train(shop, _config(), store / "first")
+    record = read_search_record(store / "first" / "results.json")
+    assert record["searched"]["data_end"] == str(shop.transactions["timestamp"].max().date())
+
+    def no_search(*args, **kwargs):
+        raise AssertionError("a reused search must not search the validation window")
+
+    monkeypatch.setattr(recommender_module, "choose_on_validation", no_search)
+    # other data (another fingerprint) that the recommenders read the same way: the discounts changed
+    other = ShopData(shop.transactions.assign(discount=0.5), source="planted")
+    assert other.fingerprint() != shop.fingerprint()
+    second = train(other, _config(), store / "second", reuse=record)
+    assert second.experiment.reused and second.experiment.search == []
+    assert second.experiment.chosen.spec() == first.experiment.chosen.spec()
+    assert second.baselines.served == first.baselines.served  # gated on its baselines again, the same way
+    # the champion's configuration refitted on this test window scores the same; it was fitted on other
+    # data, so the tie promotes the refit (a refresh)
+    assert second.decision.champion == second.decision.challenger
+    assert second.decision.promoted and "refresh" in second.decision.reason
+    written = json.loads((store / "second" / "results.json").read_text())
+    assert written["search"] == "reused" and written["search_record"]["searched"] == record["searched"]
+    with pytest.raises(EngineError, match="--reuse-search: that search ran under another recommender config"):
+        run_experiment(shop, _config(k=3), reuse=record)
+
+
 def test_the_baseline_gate_serves_the_baseline_where_the_model_loses(shop):
     # a collaborative model that knows nothing (one neighbour, binary) against honest baselines
     weak = _config(candidates={"item_knn": [{"neighbours": 1, "similarity": "dot", "weighting": "binary"}]},
@@ -176,3 +205,16 @@ def test_the_catalogue_threshold_is_a_count_or_a_share_of_customers_whichever_is
     assert [time_protocol.catalogue_threshold(2469 * k) for k in (1, 2, 4, 10)] == [10, 20, 40, 99]
     assert time_protocol.catalogue_threshold(2500) == 10  # 0.004 x 2500 is 10, not 10.000000000000002
     assert TimeProtocol(min_item_buyers=10, min_item_buyer_share=0.0).catalogue_threshold(10**6) == 10
+
+
+def test_a_candidate_the_history_cannot_support_is_skipped_not_fatal(shop):
+    # a discovery ranker whose two label windows need more history than the validation window has
+    # (Complete Journey before 2017-07-24 failed this way): the search goes on without it, and says so
+    config = _config(candidates={"ease": [{"regularization": 10.0}],
+                                 "discovery_ranker": [{"label_days": 400, "label_windows": 2}]})
+    said: list[str] = []
+    experiment = run_experiment(shop, config, progress=said.append)
+    assert any("discovery_ranker" in line and "skipped" in line for line in said)
+    assert experiment.choices.winner.kind == "ease"
+    with pytest.raises(EngineError, match="no collaborative candidate could be fitted"):
+        run_experiment(shop, _config(candidates={"discovery_ranker": [{"label_days": 400}]}))

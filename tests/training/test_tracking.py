@@ -209,3 +209,41 @@ def test_scratch_folders_are_removed_and_those_of_killed_processes_swept(tmp_pat
         raise RuntimeError("the import failed")
     assert not scratch.exists() and not left_by_a_killed_process.exists()
     assert of_a_live_process.exists() and other_machine.exists()
+
+
+def test_a_scratch_folder_a_worker_thread_still_writes_into_is_removed_without_an_error(tmp_path, monkeypatch):
+    # as MLflow's download pool does when SIGTERM unwinds the main thread mid-download
+    import threading
+    import time
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    stop = time.monotonic() + 0.5
+    with tracking.scratch_folder("crm-import") as scratch:
+        (scratch / "recommender").mkdir()
+
+        def write() -> None:
+            n = 0
+            while time.monotonic() < stop:
+                (scratch / "recommender" / f"part-{n}").write_bytes(b"0")
+                n += 1
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        time.sleep(0.05)
+    writer.join()
+    assert not scratch.exists()
+
+
+def test_a_tracking_store_mlflow_refuses_is_named_as_the_users_setting(tmp_path, tiny_transactions):
+    import mlflow
+
+    from engine.errors import EngineError
+
+    before = mlflow.get_tracking_uri()
+    tracking.configure(f"file:{tmp_path / 'mlruns'}")  # a file store, which this MLflow no longer writes to
+    try:
+        with pytest.raises(EngineError, match=r"MLflow tracking store 'file:.*mlruns' \(MLFLOW_TRACKING_URI\) cannot be used"):
+            with tracking.tracked_run("rec", _Config(), ShopData(tiny_transactions, source="tiny"), seed=1):
+                pass
+    finally:
+        tracking.configure(before)

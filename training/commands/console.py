@@ -27,7 +27,6 @@ import typer
 
 from serving import routes, server
 from serving.settings import BUNDLE_NAME
-from training import tracking
 from training.console import console, step
 
 app = typer.Typer(help="The marketing console (served by `crm serve` under /console): screenshots of its pages.",
@@ -102,6 +101,8 @@ def screenshots(
         raise typer.BadParameter("needs Playwright: pip install -e '.[dev]'", param_hint="crm console screenshots") from error
     if not Path(chromium).exists():
         raise typer.BadParameter(f"{chromium} does not exist (apt-get install chromium)", param_hint="--chromium")
+    from training import tracking  # here, not at import: every crm command imports this module
+
     out.mkdir(parents=True, exist_ok=True)
     with tracking.scratch_folder("crm-console-shots") as scratch, console_service(bundle, scratch / "server.log") as running:
         with httpx.Client(base_url=running.url, follow_redirects=True, timeout=60) as client:
@@ -136,6 +137,8 @@ def bench(
     ``Server-Timing`` header) and the round trip over loopback, p50/p95; with the API's churn-risk page
     (the JSON twin of the list) and ``/v1/status`` timed the same way as baselines."""
     import bentoml
+
+    from training import tracking
 
     stored = bentoml.models.get(bundle)
     with tracking.scratch_folder("crm-bench-console") as scratch, console_service(bundle, scratch / "server.log") as running:

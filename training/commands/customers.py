@@ -134,7 +134,7 @@ def churn_list(
     with step(f"scoring every customer ({origin})"):
         scores = score_customers(shop.transactions, churn, clv, moment, shop.products, churn_settings.risk_bands,
                                  segment_rules=rules, aftersales=AfterSales.of(shop))
-    for warning in [*warnings, *scoring_warnings(scores)]:
+    for warning in [*warnings, *scoring_warnings(scores, churn_settings.risk_bands)]:
         console.print(f"[yellow]warning: {warning}[/yellow]")
     chosen = select(scores, top, segment, tier, band, min_clv)
     if len(chosen) < top:
@@ -161,8 +161,7 @@ def _models_to_score(
     with step(f"no crm-churn/crm-clv champions trained on {shop.source} (or --refit): gating and fitting both on the lines before {moment.date()}"):
         gated = gated_models(shop, churn_settings, clv_settings, moment)
     for gate in (gated.churn_gate, gated.clv_gate):
-        if gate is not None:
-            console.print(f"baseline gate: {gate.reason}")
+        console.print(f"baseline gate: {gate.reason}")
     return (gated.churn, gated.clv), f"fitted on the fly: churn {gated.churn.estimator}, CLV {gated.clv.choice_}", list(gated.warnings)
 
 

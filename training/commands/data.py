@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from engine.backend import active_backend
 from engine.data.dataset import ShopData
 from engine.data.schema import ValidationReport
 from engine.data.sources import load_shop, parse_column_map
@@ -81,6 +82,8 @@ class DataArgs:
                 console.print(report.summary())
         if self.quarantine:
             write_quarantine(shop.reports, self.quarantine)
+        if active_backend().read_lines_from_file(shop) and shop.transactions_file is not None:
+            console.print(f"engine: the verbs read the lines from {shop.transactions_file.path} itself, not from a copy")
         return shop
 
 

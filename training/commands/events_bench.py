@@ -13,6 +13,13 @@ processes).
    shared machine the rounds' spread is the honest error bar) and from the medians, so all figures come
    from the same run and machine state; the 1-minute load average before each measurement is recorded.
 
+3. **Ablation** (``--ablation``): in each round, after those two, recommendations once more beside a
+   CPU burner instead of the stream: processes outside the service, in a session of their own at the
+   ingester's nice value, that spin for the CPU seconds per second the stream costs (the service's
+   process tree and the stream's load generator, measured once over a stream alone). They ingest
+   nothing and touch no socket, so if the burner raises the p99 as much as the stream does, what the
+   stream costs the calls is CPU contention on the shared cores, not the service.
+
 The served bundle holds a recommender fitted here with the engine (ALS, the default parameters) on
 ``--data``, so the bench needs no MLflow registry.
 """
@@ -31,8 +38,6 @@ from typing import Annotated, Any
 import typer
 
 from serving import routes, server
-from training import tracking
-from training.bundle_store import store_bundle, stored_path
 from training.commands.data import DataArgs, takes_data
 from training.console import console, step
 from training.serving_bench import request_bodies, run_load
@@ -50,6 +55,7 @@ def bundle_with_recommender(source: DataArgs, home: Path, scratch: Path) -> str:
     from engine.customers.view import customer_view, default_as_of
     from engine.recommend.als import ALSRecommender
     from serving.bundle import write_bundle
+    from training.bundle_store import store_bundle
 
     shop = source.load()
     with step("fitting an ALS recommender (engine defaults, one thread)"), threadpool_limits(1):
@@ -113,11 +119,79 @@ def _with_stream(port: int, headers: dict[str, str], scratch: Path, recommend: d
     return together, streamed["events"]["concurrency_1"]
 
 
+def _machine_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by the service's process tree (workers and ingesters)
+    and by this process's finished children (the load generators, counted once they are waited for)."""
+    import psutil
+
+    root = psutil.Process(pid)
+    own = os.times()
+    total = own.children_user + own.children_system
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+BURN_PERIOD = 0.02  # seconds: each burner spins for its share of every period and sleeps the rest
+BURNER = """
+import os, sys, time
+os.setsid(); os.nice(int(sys.argv[2]))
+duty, period = float(sys.argv[1]), float(sys.argv[3])
+while True:
+    start = time.perf_counter()
+    while time.perf_counter() - start < duty * period:
+        pass
+    time.sleep(max(0.0, period - (time.perf_counter() - start)))
+"""
+
+
+def _stream_cpu(port: int, headers: dict[str, str], scratch: Path, stream_rate: float, batch_size: int,
+                customers: list[str], pid: int, seconds: float) -> tuple[float, int]:
+    """CPU seconds per second an event stream alone costs the machine: the service's process tree and
+    its load generator, measured over ``seconds`` of stream (the burner's size, module doc 3.); and the
+    events it sent."""
+    pace = batch_size / stream_rate
+    bodies = event_bodies("cpu", int(seconds / pace) + 4, batch_size, customers)
+    plan = {"port": port, "headers": headers, "scenarios": [_events_scenario("events", bodies, [1], seconds, pace)]}
+    with step(f"the CPU an event stream of {stream_rate:g} events/s costs alone (the burner's size)"):
+        before, started = _machine_cpu(pid), time.perf_counter()
+        run = run_load(plan, scratch, "stream-cpu")["events"]["concurrency_1"]
+        return (_machine_cpu(pid) - before) / (time.perf_counter() - started), (run["requests"] + 1) * batch_size
+
+
+def _with_burner(port: int, headers: dict[str, str], scratch: Path, recommend: dict[str, Any],
+                 cores: float) -> dict[str, Any]:
+    """Recommendation latency beside burner processes that spin ``cores`` CPU seconds per second in all,
+    outside the service (module doc, 3.)."""
+    import math
+    import subprocess
+    import sys
+
+    from serving.events import INGESTER_NICENESS
+
+    count = max(1, math.ceil(cores))
+    burners = [subprocess.Popen([sys.executable, "-c", BURNER, str(min(1.0, max(cores, 0.0) / count)),
+                                 str(INGESTER_NICENESS), str(BURN_PERIOD)]) for _ in range(count)]
+    try:
+        return run_load({"port": port, "headers": headers, "scenarios": [recommend]}, scratch, "burner")
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
+
+
 def _latency_rounds(port: int, headers: dict[str, str], scratch: Path, recommend: dict[str, Any], rounds: int,
-                    stream_rate: float, batch_size: int, customers: list[str]) -> tuple[list[dict[str, Any]], int]:
+                    stream_rate: float, batch_size: int, customers: list[str],
+                    ablation_pid: int | None = None) -> tuple[list[dict[str, Any]], int]:
     """Each round measures recommendations alone and with a paced event stream running, in alternating
     order (alone first in odd rounds, streaming first in even ones), so a drift of the machine's load
-    over the run does not favour one condition; returns the rounds and the events the streams sent."""
+    over the run does not favour one condition; with ``ablation_pid`` (the service's process), then
+    beside a CPU burner of the stream's extra service CPU (module doc, 3.). Returns the rounds and the
+    events the streams sent."""
     measured, sent = [], 0
     level = f"concurrency_{recommend['concurrency'][0]}"
     for turn in range(rounds):
@@ -133,6 +207,21 @@ def _latency_rounds(port: int, headers: dict[str, str], scratch: Path, recommend
                     runs["together"], runs["stream"] = _with_stream(port, headers, scratch, recommend, stream_rate,
                                                                     batch_size, customers, f"stream{turn}")
             runs[f"load_{condition}"] = round(load_before, 2)
+        ablation = {}
+        if ablation_pid:
+            if turn == 0:
+                extra, events = _stream_cpu(port, headers, scratch, stream_rate, batch_size, customers, ablation_pid,
+                                            recommend["seconds"])
+                sent += events
+            load_before = os.getloadavg()[0]
+            with step(f"round {turn + 1}/{rounds}: recommendations beside a CPU burner of {extra:.2f} cores"):
+                burned = _with_burner(port, headers, scratch, recommend, extra)["recommend"][level]
+            without = runs["alone"]["recommend"][level]
+            ablation = {"ablation": {
+                "burner_cores": round(extra, 3), "with_burner": burned, "load_average_1min": round(load_before, 2),
+                "p50_ratio": round(burned["p50_ms"] / without["p50_ms"], 3),
+                "p99_ratio": round(burned["p99_ms"] / without["p99_ms"], 3),
+            }}
         without, with_stream, stream = runs["alone"]["recommend"][level], runs["together"]["recommend"][level], runs["stream"]
         sent += (stream["requests"] + 1) * batch_size
         measured.append({
@@ -143,6 +232,7 @@ def _latency_rounds(port: int, headers: dict[str, str], scratch: Path, recommend
             "stream_errors": stream["errors"],
             "p50_ratio": round(with_stream["p50_ms"] / without["p50_ms"], 3),
             "p99_ratio": round(with_stream["p99_ms"] / without["p99_ms"], 3),
+            **ablation,
         })
     return measured, sent
 
@@ -158,10 +248,14 @@ def bench(
     stream_rate: Annotated[float, typer.Option("--stream-rate", min=1.0, help="Events per second of the stream beside the recommendations.")] = float(TARGET_EVENTS_PER_SECOND),
     recommend_rate: Annotated[float, typer.Option("--recommend-rate", min=0.0, help="Recommendation requests per second over all clients (paced, a storefront's traffic); 0: back to back (saturates the worker).")] = 200.0,
     workers: Annotated[int, typer.Option("--workers", min=1, max=8, help="Worker processes of the service.")] = 1,
+    ablation: Annotated[bool, typer.Option("--ablation", help="Also measure recommendations beside a CPU burner of the stream's extra CPU, which ingests nothing (module doc).")] = False,
 ) -> None:
     """Events in: ingestion events/s in batches, and the p99 of recommendations with and without an
     event stream, measured in the same run (module doc)."""
     import platform
+
+    from training import tracking  # here, not at import: every crm command imports this module
+    from training.bundle_store import stored_path
 
     key = secrets.token_urlsafe(16)
     headers = {"X-API-Key": key}
@@ -183,7 +277,8 @@ def bench(
         }) as running:
             port = int(running.url.rsplit(":", 1)[1])
             ingestion, ingested = _ingestion(port, headers, scratch, seconds, batch_size, customers)
-            measured, streamed = _latency_rounds(port, headers, scratch, recommend, rounds, stream_rate, batch_size, customers)
+            measured, streamed = _latency_rounds(port, headers, scratch, recommend, rounds, stream_rate, batch_size, customers,
+                                                 running.process.pid if ablation else None)
         from engine.feedback.store import EventStore
 
         store = EventStore(events_url)
@@ -221,6 +316,11 @@ def _payload(ingestion: dict[str, Any], measured: list[dict[str, Any]], sent: in
         "p99_ratio": ratio,
         "p99_ratio_per_round": _spread([r["p99_ratio"] for r in measured]),
         "p50_ratio_per_round": _spread([r["p50_ratio"] for r in measured]),
+        **({"ablation_burner": {
+            "p99_ratio_per_round": _spread([r["ablation"]["p99_ratio"] for r in measured]),
+            "p50_ratio_per_round": _spread([r["ablation"]["p50_ratio"] for r in measured]),
+            "burner_cores_per_round": [r["ablation"]["burner_cores"] for r in measured],
+        }} if measured and "ablation" in measured[0] else {}),
         "events": {"sent": sent, "stored": stored, "lost_or_doubled": sent - stored},
         "errors": errors,
         "targets": {
@@ -254,4 +354,10 @@ def _print(payload: dict[str, Any]) -> None:
     console.print(f"p99 ratio of the medians: {payload['p99_ratio']}; per round: median {spread['median']}, "
                   f"quartiles {spread['q1']}-{spread['q3']}, range {spread['min']}-{spread['max']}; "
                   f"p50 ratio per round: median {payload['p50_ratio_per_round']['median']}")
+    if "ablation_burner" in payload:
+        burner = payload["ablation_burner"]
+        console.print(f"ablation, a CPU burner of the stream's extra CPU ({burner['burner_cores_per_round']} cores) "
+                      f"instead of the stream: p99 ratio per round median {burner['p99_ratio_per_round']['median']} "
+                      f"(quartiles {burner['p99_ratio_per_round']['q1']}-{burner['p99_ratio_per_round']['q3']}), "
+                      f"p50 ratio median {burner['p50_ratio_per_round']['median']}")
     console.print(f"events {payload['events']}; targets {payload['targets']}")

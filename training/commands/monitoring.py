@@ -55,6 +55,7 @@ def retrain(
     steps: Annotated[str | None, typer.Option("--steps", help="Only these steps, comma-separated (default: all)")] = None,
     if_breach: Annotated[Path | None, typer.Option("--if-breach", help="Run only if this crm monitor report.json has a breach")] = None,
     force: Annotated[bool, typer.Option("--force", help="Run every step even if its data and config are unchanged")] = False,
+    full_search_days: Annotated[int, typer.Option("--full-search-days", min=0, help="The recommender searches its validation window again once the data grew by this many days since its last search, or when its last run failed a gate; between, it refits and gates that search's choices (0: search every run)")] = 28,
     tracking_uri: TrackingOption = None,
 ) -> None:
     """Run every pipeline in dependency order, each through its gate: segments -> churn, clv ->
@@ -73,7 +74,7 @@ def retrain(
             return
         console.print(f"{len(found)} breach(es) in {if_breach}, e.g. {found[0]}: retraining")
     chosen = tuple(name.strip() for name in steps.split(",") if name.strip()) if steps else STEP_NAMES
-    options = RetrainOptions(source, out, config_dir, tracking_uri, chosen, force)
+    options = RetrainOptions(source, out, config_dir, tracking_uri, chosen, force, full_search_days)
     outcome = run(options, source.load, report=console.print)
     troubled = [name for name, result in outcome.items() if result["status"] in (FAILED, BLOCKED)]
     if troubled:

@@ -51,11 +51,12 @@ def bench(
     config: ConfigOption = None,
     seeds: Annotated[str | None, typer.Option("--seeds", help="Comma-separated seeds for every design, development and held-out (default: the config's)")] = None,
     designs: Annotated[str | None, typer.Option("--designs", help="Comma-separated design names to run (default: the whole family)")] = None,
-    split: Annotated[str | None, typer.Option("--split", help="Comma-separated splits to run: development, held_out, sealed (default: all)")] = None,
+    split: Annotated[str | None, typer.Option("--split", help="Comma-separated splits to run: development, held_out, sealed, sealed_2 (default: all)")] = None,
 ) -> None:
     """Score every estimator: on the synthetic design family (development and held-out designs) the
     chosen estimator's elasticity error, 95% interval coverage and the optimizer's profit against the
     oracle's, per design; on real data the sign accuracy of +10% responses. Writes JSON."""
+    from engine.pricing.designs import SPLITS
     from training.pricing import PricingConfig
     from training.pricing_bench import bench_real, bench_synthetic, finite
     from training.tracking import write_json
@@ -63,7 +64,7 @@ def bench(
     settings = load_config(config, PricingConfig)
     if seeds:
         chosen = [int(s) for s in seeds.split(",")]
-        settings = settings.model_copy(update={"bench": settings.bench.model_copy(update={"development_seeds": chosen, "held_out_seeds": chosen, "sealed_seeds": chosen})})
+        settings = settings.model_copy(update={"bench": settings.bench.model_copy(update={f"{s}_seeds": chosen for s in SPLITS})})
     if source.data == "synthetic":
         names = designs.split(",") if designs else None
         with step("pricing bench on the synthetic design family"):

@@ -62,29 +62,32 @@ def train(
     tracking_uri: TrackingOption = None,
     out: Annotated[Path | None, typer.Option("--out", help="Folder for the chosen model and results.json.")] = None,
     segments_config: Annotated[Path | None, typer.Option("--segments-config", help="YAML like configs/segments.yaml (the cold-start segments' names)")] = None,
+    reuse_search: Annotated[Path | None, typer.Option("--reuse-search", help="results.json of an earlier run under the same config: refit and gate its choices without searching the validation window again (crm retrain uses it between full searches).")] = None,
 ) -> None:
     """Fit the recommenders, evaluate them against the baselines on a held-out window, log everything
     to MLflow, register crm-recommender and move its champion alias only if it is better."""
     # one BLAS thread: implicit runs its own threads, and scoring one customer is faster on one
     with threadpool_limits(1, "blas"):
-        _train(source, config, tracking_uri, out, segments_config)
+        _train(source, config, tracking_uri, out, segments_config, reuse_search)
 
 
 def _train(source: DataArgs, config: Path | None, tracking_uri: str | None, out: Path | None,
-           segments_config: Path | None) -> None:
+           segments_config: Path | None, reuse_search: Path | None) -> None:
     from training import tracking
     from training.commands.segments import SegmentsConfig
     from training.config import load_config as read_config
-    from training.recommender import MODEL_NAME, load_config
+    from training.recommender import MODEL_NAME, load_config, read_search_record
     from training.recommender import train as run_train
 
     settings = load_config(config)
     rules = read_config(segments_config, SegmentsConfig).segments
+    reuse = read_search_record(reuse_search) if reuse_search is not None else None
     shop = source.load()
     uri = tracking.configure(tracking_uri)
     folder = out or Path(tempfile.mkdtemp(prefix="crm-recommender-"))
-    with step("search on the validation window, fit, evaluate on the test window"):
-        outcome = run_train(shop, settings, folder, progress=_progress(), segment_rules=rules)
+    with step("search on the validation window, fit, evaluate on the test window" if reuse is None else
+              f"reuse the search of {reuse_search}, fit, evaluate on the test window"):
+        outcome = run_train(shop, settings, folder, progress=_progress(), segment_rules=rules, reuse=reuse)
     experiment = outcome.experiment
     console.print(_results_table(experiment, f"{shop.source}: {experiment.protocol.name} protocol, test window"))
     console.print(f"chosen: {experiment.chosen.spec()}")

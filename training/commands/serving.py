@@ -17,12 +17,8 @@ from typing import Annotated, Any
 import typer
 
 from serving import routes, server
-from serving.bundle import MODEL_NAMES, load_bundle
-from serving.experiments import Experiment
 from serving.settings import BUNDLE_NAME, current
-from training import serving_bench, tracking
-from training.bundle import import_champions
-from training.bundle_store import damage
+from training import serving_bench
 from training.commands.data import DataArgs, takes_data
 from training.commands.options import TrackingOption
 from training.commands.segments import SegmentsConfig
@@ -53,6 +49,10 @@ def import_command(
 ) -> None:
     """Copy the MLflow champions into the BentoML model store as one bundle (what the service serves)."""
     from engine.customers.config import ChurnConfig
+    from serving.bundle import MODEL_NAMES
+    from serving.experiments import Experiment
+    from training import tracking
+    from training.bundle import import_champions
 
     tracking.configure(tracking_uri)
     settings = load_config(config, SegmentsConfig) if config else None  # unset: resolved by bundle_settings
@@ -96,6 +96,8 @@ def serve(
 def _announce_bundle() -> None:
     import bentoml
 
+    from training.bundle_store import damage
+
     reference = current().bundle
     try:
         stored = bentoml.models.get(reference)
@@ -112,6 +114,8 @@ def _announce_bundle() -> None:
 
 
 def _examples(bundle_dir: Path, tag: str) -> dict[str, Any]:
+    from serving.bundle import load_bundle
+
     bundle = load_bundle(bundle_dir, tag)
     known = bundle.customers.frame.index[0]
     first = bundle.customers.query().index[0] if bundle.customers.has_value_scores else known
@@ -145,6 +149,8 @@ def whole_bundle(reference: str, alternative: str = "") -> Any:
     one-line message saying what to run and exit code 2 (nothing to show or pack)."""
     import bentoml
 
+    from training.bundle_store import damage
+
     try:
         stored = bentoml.models.get(reference)
     except bentoml.exceptions.NotFound:
@@ -169,6 +175,9 @@ def demo(
     """Start the service on the champions, call every endpoint once (printed as curl commands with their
     answers), and stop it. With --data, the champions are imported first (as `crm serve import`)."""
     if source.data is not None:
+        from training import tracking
+        from training.bundle import import_champions
+
         tracking.configure(tracking_uri)
         tag, _ = import_champions(None, source)
         console.print(f"stored bundle {tag}")
@@ -235,6 +244,8 @@ def bench(
     time of the same requests; errors; the service's memory before and after."""
     options = serving_bench.BenchOptions(seconds, batch_size, saturation_seconds, workers, train, tuple(only or ()))
     payload = serving_bench.run_bench(source, options, tracking_uri)
+    from training import tracking
+
     tracking.write_json(out, payload)
     serving_bench.print_bench(payload)
     console.print(f"wrote {out}")

@@ -43,6 +43,7 @@ def promote_if_better(
     min_improvement: float = 0.0,
     alias: str = CHAMPION,
     rescore: Callable[[Path], float] | None = None,
+    refresh_ties: bool = False,
 ) -> GateDecision:
     """Move ``alias`` to ``version`` only if it beats the current holder on ``primary_metric`` by more
     than ``min_improvement``; otherwise leave the champion in place and say why.
@@ -52,6 +53,11 @@ def promote_if_better(
     what routine retraining on grown data needs. Without it, the champion's recorded value is used only
     if it was measured on data with the same fingerprint; otherwise the gate refuses and says why. A
     champion that this engine can no longer load is replaced.
+
+    ``refresh_ties`` (with ``rescore``): a candidate that re-scores exactly equal to the champion on this
+    run's data, while the champion was trained on other data (another fingerprint), is the champion's
+    own configuration refitted on that newer data; it takes the alias as a refresh. Without it such a
+    retrain could never replace a stale fit, since re-scoring refits the same configuration.
     """
     client = MlflowClient()
     try:
@@ -80,6 +86,8 @@ def promote_if_better(
     gain = (value - best) if higher_is_better else (best - value)
     if gain > min_improvement:
         return decide(True, f"{primary_metric} {value:.4f} beats champion v{current.version} ({best:.4f}, {basis})", best)
+    if refresh_ties and rescore is not None and gain == 0 and current.tags.get(FINGERPRINT_TAG) != _run_fingerprint(client):
+        return decide(True, f"{primary_metric} {value:.4f} ties champion v{current.version} ({basis}): refitted on newer data, a refresh", best)
     return decide(
         False,
         f"refused: {primary_metric} {value:.4f} does not beat champion v{current.version} ({best:.4f}, {basis})"
@@ -114,8 +122,7 @@ def _champion_score(
                 f"refused: champion v{current.version} could not be re-scored on this run's data ({error}); "
                 "champion unchanged, promote by hand if intended",
             ) from error
-    run = mlflow.active_run()
-    fingerprint = client.get_run(run.info.run_id).data.tags.get("data.fingerprint") if run else None
+    fingerprint = _run_fingerprint(client)
     if current.tags.get(FINGERPRINT_TAG) != fingerprint:
         raise _NoComparison(
             False,
@@ -124,6 +131,12 @@ def _champion_score(
             "re-scored here; champion unchanged",
         )
     return float(current.tags[PRIMARY_VALUE_TAG]), "as recorded on the same data"
+
+
+def _run_fingerprint(client: MlflowClient) -> str | None:
+    """The data fingerprint of the active run (None outside a run)."""
+    run = mlflow.active_run()
+    return client.get_run(run.info.run_id).data.tags.get("data.fingerprint") if run else None
 
 
 def log_gate(decision: GateDecision) -> None:

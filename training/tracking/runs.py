@@ -17,6 +17,7 @@ from mlflow import MlflowClient
 from pydantic import BaseModel
 
 from engine.data.dataset import ShopData
+from engine.errors import EngineError
 from engine.io import library_versions
 from training.processes import Terminated, process_gone, stop_on_signals
 
@@ -63,7 +64,7 @@ def tracked_run(
     Any failure, including Ctrl-C and SIGTERM, ends the run FAILED with the reason in its ``failure``
     tag; runs of this experiment left RUNNING by a process of this machine that no longer exists are
     marked FAILED first."""
-    experiment_id = mlflow.set_experiment(experiment).experiment_id
+    experiment_id = _experiment_id(experiment)
     fail_orphaned_runs(experiment_id)
     with stop_on_signals(), mlflow.start_run(run_name=run_name) as run, _failure_recorded():
         config_dict = config.model_dump(mode="json")
@@ -86,6 +87,16 @@ def tracked_run(
             }
         )
         yield run
+
+
+def _experiment_id(experiment: str) -> str:
+    """The id of ``experiment`` in the configured store, created if new; a store MLflow refuses (a
+    file store it no longer writes, a database it cannot open) is the user's setting, named as such."""
+    try:
+        return str(mlflow.set_experiment(experiment).experiment_id)
+    except mlflow.exceptions.MlflowException as error:
+        raise EngineError(f"the MLflow tracking store {mlflow.get_tracking_uri()!r} (MLFLOW_TRACKING_URI) cannot be used: "
+                          f"{error}") from error
 
 
 @contextmanager

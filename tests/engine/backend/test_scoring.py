@@ -40,3 +40,20 @@ def test_every_customer_is_scored_chunk_by_chunk_as_the_models_score_them(scorin
     expected = recommender.recommend(customers.index.astype(str).tolist(), k=5)
     assert scores["top_items"].map(list).tolist() == [list(r.item_ids) for r in expected]
     assert (scores["top_source"].iloc[-3:] == "cold_start_global").all()
+
+
+def test_a_small_high_band_is_merged_over_the_whole_population_not_per_chunk(scoring_inputs, churn_model, tmp_path, monkeypatch):  # noqa: F811
+    customers, churn_dir, _, _ = scoring_inputs
+    probability = churn_model.predict_proba(customers.drop(columns=EXPECTED_CLV))
+    bands = RiskBands(medium=float(np.quantile(probability, 0.5)), high=float(np.quantile(probability, 0.9)))
+    high = int((probability >= bands.high).sum())
+    too_small = bands.model_copy(update={"min_customers": high + 1})  # every chunk alone holds fewer
+    monkeypatch.setattr(scoring, "CUSTOMERS_PER_CHUNK", 40)
+
+    for chosen in (bands, too_small):
+        merge = chosen.small_high_band(probability)
+        LocalBackend().score_to_parquet(customers, churn_dir, tmp_path / "scores", None, 5, chosen, merge)
+        written = pd.read_parquet(tmp_path / "scores")[RISK_BAND].to_numpy()
+        assert written.tolist() == chosen.assign_population(probability).tolist()
+        assert ("high" in written) is (not merge)
+    assert high > 1 and too_small.small_high_band(probability) and not bands.small_high_band(probability)

@@ -7,7 +7,7 @@ import pandas as pd
 
 from engine.customers.aftersales import AFTERSALES_FEATURES
 from engine.customers.features import FEATURES
-from engine.customers.reasons import GROUPS, phrase_reasons
+from engine.customers.reasons import GROUPS, SEPARATOR, phrase_reasons
 
 
 def _customers() -> pd.DataFrame:
@@ -74,3 +74,23 @@ def test_a_one_day_gap_is_said_in_the_singular():
     contributions = pd.DataFrame(0.0, index=features.index, columns=[*FEATURES, "base_model"])
     contributions.loc["late", "recency_days"] = 0.8
     assert phrase_reasons(contributions, features)["late"] == "raises risk: no purchase for 22 days, 16.9x their usual gap of 1 day"
+
+
+def test_customers_above_low_risk_always_get_a_reason_or_why_not():
+    features = _customers()
+    features["purchase_days"] = [12, 30, 1, 2]
+    features["tenure_days"] = [200, 300, 60, 250]
+    # a baseline's score: all of it in the base model, which says "raises" while the pause fact says
+    # "within their usual gap" for the grower (counter-intuitive, dropped) and nothing for the rest
+    contributions = pd.DataFrame(0.0, index=features.index, columns=[*FEATURES, "base_model"])
+    contributions["base_model"] = [0.01, 0.01, 0.01, 0.8]
+    explain = np.array([True, True, False, True])
+    reasons = phrase_reasons(contributions, features, k=3, explain=explain)
+    assert reasons["grower"] == "raises risk: little history to go on: 2 purchase days in 250 days, the last 10 days ago"
+    said = "risk: no single reason stands out, but together their history puts the score {} the shop's average"
+    assert reasons["regular"] == "raises " + said.format("above")
+    assert SEPARATOR not in reasons["regular"]  # one reason, not two, for whoever splits the list
+    contributions.loc["regular", "base_model"] = -0.01  # above low risk only because the shop's average is high
+    assert phrase_reasons(contributions, features, k=3, explain=explain)["regular"] == "lowers " + said.format("below")
+    assert reasons["single"] == ""  # low risk: nothing to explain
+    assert phrase_reasons(contributions, features, k=3)["grower"] == ""

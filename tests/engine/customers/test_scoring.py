@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from pydantic import ValidationError
 
@@ -47,3 +48,21 @@ def test_churn_list_filters_and_takes_the_top(scores):
 def test_risk_bands_must_be_ordered():
     with pytest.raises(ValidationError, match="must be below high"):
         RiskBands(medium=0.7, high=0.5)
+
+
+def test_a_band_too_small_to_act_on_joins_the_band_below_with_a_note():
+    bands = RiskBands(medium=0.3, high=0.6, min_customers=3)
+    probability = np.array([0.1, 0.2, 0.35, 0.4, 0.5, 0.7, 0.9])
+    band = bands.assign_population(probability)
+    assert band.tolist() == ["low", "low", "medium", "medium", "medium", "medium", "medium"]  # 2 high < 3
+    scores = pd.DataFrame({"churn_probability": probability, "churn_band": band})
+    assert bands.merged(scores) == [
+        "small band: the 2 customers with churn probability >= 0.6 are listed as medium risk: a high band under 3 customers "
+        "(risk_bands.min_customers) is too small to act on or to check"
+    ]
+    # a single customer's band (a chunk, a service call) is its own; a big enough band stays
+    assert bands.assign(probability).tolist()[-2:] == ["high", "high"]
+    assert bands.assign_population(np.r_[probability, 0.8]).tolist()[-3:] == ["high", "high", "high"]
+    assert bands.merged(scores.assign(churn_band=bands.assign(probability))) == []
+    # a small medium band stays medium: merged into low, customers at 0.3-0.6 would read as low risk
+    assert RiskBands(min_customers=3).assign_population(np.array([0.1, 0.4, 0.7])).tolist() == ["low", "medium", "medium"]

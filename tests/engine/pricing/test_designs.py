@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pydantic
 import pytest
 
 from engine.data.synthetic import generate_shop
 from engine.pricing.designs import BENCH_SHOP, SPLITS, ShopDesign, default_designs
-from engine.pricing.features import promotion_flag
+from engine.pricing.features import promotion_flag, window_reference_prices
 from engine.pricing.panel import shop_panel
 
 TINY = dict(n_customers=300, n_products=12, n_categories=2, n_weeks=30, acquisition_weeks=4, basket_units=20)
@@ -51,3 +52,11 @@ def test_displays_can_come_with_promotions():
     share = lambda w, promo: w.loc[w["promo"] == promo, "display"].mean()  # noqa: E731
     assert share(weekly, True) > 2 * share(weekly, False)
     assert share(apart, True) < 2 * share(apart, False)
+
+
+def test_a_run_of_promotions_is_not_taken_for_the_shelf_price():
+    # five promoted weeks out of nine at different depths; the shelf price 2.00 steps up to 2.20
+    prices = pd.DataFrame({"p": [2.0, 2.0, 1.6, 1.7, 1.5, 1.8, 1.65, 2.0, 2.0, 2.2, 2.2, 2.2, 2.2, 2.2]})
+    reference = window_reference_prices(prices, 4)["p"].to_numpy()
+    np.testing.assert_allclose(reference[:6], 2.0)  # the median (1.7-1.8) would miss the shallower cuts
+    np.testing.assert_allclose(reference[9:], 2.2)  # a week at the new shelf price is not a promotion

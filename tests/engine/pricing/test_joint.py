@@ -140,3 +140,14 @@ def test_cross_price_effects_survive_save_and_load(tmp_path):
     loaded = PriceOptimizer.load(optimizer.save(tmp_path / "model"))
     assert loaded.cross_price_.to_dict() == {"c": 1.2}
     pd.testing.assert_frame_equal(loaded.quote_all(), optimizer.quote_all())
+
+
+def test_cross_effect_acted_on_is_the_interval_end_nearest_zero():
+    effects = pd.DataFrame(
+        {"cross_elasticity": [0.9, -0.5, 0.3, 0.8], "se": [0.2, 0.2, 0.2, 0.1], "relation": ["substitutes", "complements", "substitutes", "independent"]},
+        index=pd.Index(["a", "b", "c", "d"], name="category"),
+    )
+    kept = J.significant_cross(effects, decision_z=1.96)
+    # a: 0.9 - 1.96 x 0.2; b: -0.5 + 1.96 x 0.2; c: its interval holds zero; d: not significant
+    assert kept.round(3).to_dict() == {"a": 0.508, "b": -0.108}
+    assert J.significant_cross(effects).to_dict() == {"a": 0.9, "b": -0.5, "c": 0.3}

@@ -106,3 +106,20 @@ def test_no_repeat_in_the_label_window_is_a_clear_error(shop_lines):
         _ranker(label_days=1).fit(shop_lines.iloc[:5])
     with pytest.raises(EngineError, match="label_days"):
         RepeatRankerRecommender(label_days=0).fit(shop_lines)
+
+
+def test_visit_features_match_a_per_customer_reference(cyclic):
+    """The visit index found by binary search over (customer, day) keys, against a plain loop."""
+    as_of = cyclic["timestamp"].max() - pd.Timedelta(days=5)
+    customers, items = IdMap.from_values(cyclic["customer_id"].unique()), IdMap.from_values(cyclic["product_id"].unique())
+    users, columns, features = repeat_features(cyclic, customers, items, as_of)
+    bought = cyclic.loc[(cyclic["timestamp"] < as_of) & (cyclic["quantity"] > 0)]
+    age = np.floor((as_of - bought["timestamp"]) / pd.Timedelta(days=1))
+    days = pd.DataFrame({"user": customers.to_internal(bought["customer_id"].to_numpy()), "item": items.to_internal(bought["product_id"].to_numpy()), "age": age})
+    since, last_5 = features[:, FEATURES.index("visits_since_item")], features[:, FEATURES.index("in_last_5_visits")]
+    for row, (user, item) in enumerate(zip(users, columns)):
+        shopping_days = np.sort(days.loc[days["user"] == user, "age"].unique())  # the most recent first
+        item_days = days.loc[(days["user"] == user) & (days["item"] == item), "age"].unique()
+        assert since[row] == np.searchsorted(shopping_days, item_days.min())
+        assert last_5[row] == np.isin(item_days, shopping_days[:5]).sum()
+    assert since.max() > 0 and last_5.max() > 1  # the reference is not trivially zero

@@ -74,3 +74,23 @@ def test_data_options_pass_on_to_a_subprocess_unchanged(tmp_path):
         "--timestamp-format", "%d/%m/%Y", "--encoding", "latin-1",
     ]
     assert DataArgs("completejourney").cli_options() == ["--data", "completejourney"]
+
+
+def test_a_command_lets_the_engine_read_the_lines_from_the_file(tmp_path, random_transactions, capsys):
+    from engine.backend import LocalBackend, use_backend
+    from training.commands.data import DataArgs
+
+    class ReadsFiles(LocalBackend):
+        """A backend that reads files itself: it is handed the loaded shop and where it came from."""
+
+        def read_lines_from_file(self, shop):
+            self.handed = shop
+            return True
+
+    path = tmp_path / "lines.parquet"
+    random_transactions.to_parquet(path, index=False)
+    with use_backend(ReadsFiles()) as backend:
+        shop = DataArgs(str(path)).load()
+    assert backend.handed is shop and shop.transactions_file.path == str(path.resolve())
+    said = " ".join(capsys.readouterr().err.split())
+    assert "the verbs read the lines from" in said and "lines.parquet itself" in said

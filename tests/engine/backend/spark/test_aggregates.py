@@ -6,12 +6,9 @@ import pandas as pd
 import pytest
 
 from engine.backend import LocalBackend, use_backend
-from engine.backend.spark.aggregates import purchase_aggregates
-from engine.backend.spark.transactions import read_transactions
 from engine.customers.features import FeatureSpec, customer_features
 from engine.customers.tiers import TierConfig
 from engine.customers.view import customer_view
-from engine.errors import DataValidationError
 
 pytestmark = pytest.mark.spark
 AS_OF = pd.Timestamp("2024-10-01")
@@ -45,23 +42,6 @@ def test_churn_features_and_btyd_summary_equal_local_exactly(backend, random_tra
         actual = customer_features(random_transactions, AS_OF, spec)
     pd.testing.assert_frame_equal(actual.summary, expected.summary, check_exact=True)
     pd.testing.assert_frame_equal(actual.features, expected.features, check_exact=True)
-
-
-def test_parquet_source_gives_the_same_aggregates(spark, random_transactions, tmp_path):
-    path = tmp_path / "lines.parquet"
-    random_transactions.to_parquet(path, index=False)
-    lines = read_transactions(spark, str(path))
-    expected = LocalBackend().purchase_aggregates(random_transactions, AS_OF)
-    pd.testing.assert_frame_equal(purchase_aggregates(lines, AS_OF, like=random_transactions), expected, check_exact=True)
-
-
-def test_parquet_source_with_a_zero_quantity_is_refused_by_count(spark, random_transactions, tmp_path):
-    bad = random_transactions.drop(columns="revenue")
-    bad.loc[[3, 8], "quantity"] = 0
-    path = tmp_path / "bad.parquet"
-    bad.to_parquet(path, index=False)
-    with pytest.raises(DataValidationError, match="2 row"):
-        read_transactions(spark, str(path))
 
 
 def test_purchase_aggregates_are_kept_per_table_and_date_and_go_with_the_table(spark, random_transactions):
