@@ -38,8 +38,7 @@ from engine.recommend.base import RecommenderModel
 from engine.recommend.ease import EASERecommender
 from engine.recommend.interactions import Value, interaction_matrix, sparse_arrays, sparse_from_arrays
 from engine.recommend.knn import ItemKNNRecommender
-from engine.recommend.lambdarank import LambdaRankBooster, booster_from_array
-from engine.recommend.repeat_ranker import _bought_between, _check_positive, _scores_matrix
+from engine.recommend.lambdarank import LambdaRankBooster, booster_from_array, bought_between, check_positive, scores_matrix
 from engine.recommend.training_data import TrainingData
 
 RANK_DEPTH = 500  # source ranks beyond this are recorded as this
@@ -141,12 +140,12 @@ class DiscoveryRankerRecommender(LambdaRankBooster, RecommenderModel):
 
     def _fit(self, data: TrainingData) -> None:
         for name in ("candidates_per_source", "label_days", "label_windows", "max_train_customers", "n_estimators"):
-            _check_positive(name, getattr(self, name))
+            check_positive(name, getattr(self, name))
         self.booster_ = self._train(data)
         final = self._snapshot(data)
         users, items, features = candidate_features(final, np.arange(len(data.customers)), self.candidates_per_source)
         predicted = cast(np.ndarray, self.booster_.predict(features, num_threads=self.num_threads)) if len(users) else np.empty(0)
-        self.scores_ = _scores_matrix(users, items, predicted, data.counts.shape)
+        self.scores_ = scores_matrix(users, items, predicted, data.counts.shape)
         self.neighbours_ = final.knn
 
     def _snapshot(self, data: TrainingData) -> _Snapshot:
@@ -198,7 +197,7 @@ class DiscoveryRankerRecommender(LambdaRankBooster, RecommenderModel):
         active = np.flatnonzero(np.diff(snapshot.data.counts.indptr) > 0)
         sample = np.sort(rng.choice(active, min(self.max_train_customers, active.size), replace=False))
         users, items, features = candidate_features(snapshot, sample, self.candidates_per_source)
-        labels = _bought_between(replace(snapshot.data, transactions=data.transactions), users, items, start, end)
+        labels = bought_between(replace(snapshot.data, transactions=data.transactions), users, items, start, end)
         return users, items, features, labels
 
     # --- scoring -------------------------------------------------------------------------------------

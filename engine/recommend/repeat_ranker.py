@@ -29,7 +29,7 @@ from engine.errors import EngineError
 from engine.recommend.base import RecommenderModel
 from engine.recommend.buy_again import BuyAgainRecommender
 from engine.recommend.interactions import Value, interaction_matrix, sparse_arrays, sparse_from_arrays
-from engine.recommend.lambdarank import LambdaRankBooster, booster_from_array
+from engine.recommend.lambdarank import LambdaRankBooster, booster_from_array, bought_between, check_positive, scores_matrix
 from engine.recommend.training_data import TrainingData
 
 FEATURES = (
@@ -181,15 +181,15 @@ class RepeatRankerRecommender(LambdaRankBooster, BuyAgainRecommender):
 
     def _fit(self, data: TrainingData) -> None:
         for name in ("label_days", "label_windows", "n_estimators"):
-            _check_positive(name, getattr(self, name))
+            check_positive(name, getattr(self, name))
         if self.max_candidates is not None:
-            _check_positive("max_candidates", self.max_candidates)
+            check_positive("max_candidates", self.max_candidates)
         self.booster_ = self._train(data)
         users, items, features = self._candidates(data, data.as_of)
         held = np.asarray(data.counts[users, items]).ravel() > 0  # not returned in full
         users, items, features = users[held], items[held], features[held]
         predicted = cast(np.ndarray, self.booster_.predict(features, num_threads=self.num_threads)) if len(users) else np.empty(0)
-        self.recency_ = _scores_matrix(users, items, predicted, data.counts.shape)
+        self.recency_ = scores_matrix(users, items, predicted, data.counts.shape)
         if self.max_candidates is not None:
             rest = _outside_candidates(data, users, items).multiply(data.counts > 0)
             self.recency_ = sparse.csr_matrix(self.recency_ + rest, dtype=np.float32)
@@ -218,7 +218,7 @@ class RepeatRankerRecommender(LambdaRankBooster, BuyAgainRecommender):
             if window and start - first_day < pd.Timedelta(days=self.label_days):
                 break
             users, items, features = self._candidates(data, start)
-            labels = _bought_between(data, users, items, start, end)
+            labels = bought_between(data, users, items, start, end)
             per_customer = pd.Series(labels).groupby(users)
             mixed = (per_customer.transform("max") > per_customer.transform("min")).to_numpy()
             parts.append((users[mixed] + window * len(data.customers), features[mixed], labels[mixed]))
@@ -237,36 +237,6 @@ class RepeatRankerRecommender(LambdaRankBooster, BuyAgainRecommender):
     def _restore(self, arrays: Mapping[str, np.ndarray]) -> None:
         self.recency_ = sparse_from_arrays(arrays, "recency", (len(self.customers_), len(self.items_)))
         self.booster_ = booster_from_array(arrays["booster"])
-
-
-def _scores_matrix(users: np.ndarray, items: np.ndarray, predicted: np.ndarray, shape: tuple[int, int]) -> sparse.csr_matrix:
-    """Predictions scaled into (0, 1] within each customer (0 stays "not a candidate")."""
-    if not len(users):
-        return sparse.csr_matrix(shape, dtype=np.float32)
-    frame = pd.DataFrame({"user": users, "score": predicted})
-    low = frame.groupby("user")["score"].transform("min").to_numpy()
-    spread = frame.groupby("user")["score"].transform("max").to_numpy() - low
-    scaled = 0.01 + 0.99 * (predicted - low) / np.where(spread > 0, spread, 1.0)
-    return sparse.csr_matrix((scaled.astype(np.float32), (users, items)), shape=shape)
-
-
-def _check_positive(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise EngineError(f"{name} must be a positive integer, got {value!r}")
-
-
-def _bought_between(
-    data: TrainingData, users: np.ndarray, items: np.ndarray, start: pd.Timestamp, end: pd.Timestamp
-) -> np.ndarray:
-    """1.0 where the customer bought the item in ``[start, end)``, else 0.0."""
-    c = Columns
-    lines = data.transactions
-    lines = lines.loc[(lines[c.timestamp] >= start) & (lines[c.timestamp] < end) & (lines[c.quantity] > 0)]
-    later_users = data.customers.to_internal(lines[c.customer].to_numpy())
-    later_items = data.items.to_internal(lines[c.item].to_numpy())
-    known = (later_users >= 0) & (later_items >= 0)
-    n_items = np.int64(len(data.items))
-    return np.isin(users * n_items + items, later_users[known] * n_items + later_items[known]).astype(np.float64)
 
 
 def _outside_candidates(data: TrainingData, users: np.ndarray, items: np.ndarray) -> sparse.csr_matrix:
