@@ -53,7 +53,6 @@ class Backend(Protocol):
 
     def score_to_parquet(
         self, customers: pd.DataFrame, churn_dir: Path, out: Path, recommender_dir: Path | None, k: int, bands: RiskBands,
-        high_as_medium: bool = False,
     ) -> int:
         """Score every row of ``customers`` (index customer_id; the churn features and ``expected_clv``)
         with the saved churn model (and recommender: top ``k``) into the Parquet folder ``out``

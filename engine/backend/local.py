@@ -56,8 +56,7 @@ class LocalBackend:
 
     def score_to_parquet(
         self, customers: pd.DataFrame, churn_dir: Path, out: Path, recommender_dir: Path | None, k: int, bands: RiskBands,
-        high_as_medium: bool = False,
     ) -> int:
         from engine.backend.scoring import score_chunks_to_parquet
 
-        return score_chunks_to_parquet(customers, churn_dir, out, recommender_dir, k, bands, high_as_medium)
+        return score_chunks_to_parquet(customers, churn_dir, out, recommender_dir, k, bands)

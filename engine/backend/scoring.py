@@ -30,12 +30,10 @@ SCHEMA = (
 Scorer = Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]
 
 
-def chunk_scorer(
-    churn_dir: Path, recommender_dir: Path | None, k: int, bands: RiskBands, high_as_medium: bool = False
-) -> Scorer:
+def chunk_scorer(churn_dir: Path, recommender_dir: Path | None, k: int, bands: RiskBands) -> Scorer:
     """The function each chunk of customers goes through: load the models once, score every chunk
-    (rows: customer_id, the churn features, expected_clv). ``high_as_medium``: the whole population's
-    high band is too small to list (:meth:`RiskBands.small_high_band`), which no chunk can tell alone."""
+    (rows: customer_id, the churn features, expected_clv). ``bands``: made :meth:`RiskBands.for_population`
+    of the whole population, whose high band's size no chunk can tell alone."""
 
     def score(chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         from engine.customers.churn_gbm import ChurnClassifier
@@ -52,7 +50,7 @@ def chunk_scorer(
                 {
                     Columns.customer: ids.to_numpy(),
                     CHURN_PROBABILITY: probability,
-                    RISK_BAND: bands.assign(probability, high_as_medium),
+                    RISK_BAND: bands.assign(probability),
                     EXPECTED_CLV: clv,
                     VALUE_AT_RISK: probability * clv,
                     TOP_ITEMS: [list(r.item_ids) for r in top] if top else [[] for _ in range(len(ids))],
@@ -73,15 +71,14 @@ def scoring_table(customers: pd.DataFrame) -> pd.DataFrame:
 
 def score_chunks_to_parquet(
     customers: pd.DataFrame, churn_dir: Path, out: Path, recommender_dir: Path | None = None, k: int = 10,
-    bands: RiskBands | None = None, high_as_medium: bool = False,
+    bands: RiskBands | None = None,
 ) -> int:
     """Score ``customers`` chunk by chunk in this process into the Parquet folder ``out`` (one
     ``part-NNNNN.parquet`` per chunk, as Spark writes it; the folder is replaced); returns the rows written."""
     import shutil
 
     table = scoring_table(customers)
-    scorer = chunk_scorer(Path(churn_dir), None if recommender_dir is None else Path(recommender_dir), k, bands or RiskBands(),
-                          high_as_medium)
+    scorer = chunk_scorer(Path(churn_dir), None if recommender_dir is None else Path(recommender_dir), k, bands or RiskBands())
     chunks = (table.iloc[start:start + CUSTOMERS_PER_CHUNK] for start in range(0, len(table), CUSTOMERS_PER_CHUNK))
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from engine.customers.aftersales import AfterSales
 from engine.customers.churn_gbm import ChurnClassifier
@@ -43,6 +43,7 @@ class RiskBands(BaseModel):
     medium: float = Field(0.3, gt=0, lt=1)
     high: float = Field(0.6, gt=0, lt=1)
     min_customers: int = Field(30, ge=1, description="a high band with fewer customers in a scored population joins medium")
+    _high_as_medium: bool = PrivateAttr(False)
 
     @model_validator(mode="after")
     def _ordered(self) -> RiskBands:
@@ -50,11 +51,24 @@ class RiskBands(BaseModel):
             raise ValueError(f"risk bands: medium ({self.medium}) must be below high ({self.high})")
         return self
 
-    def assign(self, probability: np.ndarray, high_as_medium: bool = False) -> np.ndarray:
-        """The band of each probability on its own (one customer, or a chunk of a population);
-        ``high_as_medium``: the population's high band is too small (:meth:`small_high_band`)."""
+    def assign(self, probability: np.ndarray) -> np.ndarray:
+        """The band of each probability on its own (one customer, or a chunk of a population); with
+        bands made :meth:`for_population` of a population whose high band is too small, high reads medium."""
         band = np.where(probability >= self.high, "high", np.where(probability >= self.medium, "medium", "low"))
-        return np.where(band == "high", "medium", band) if high_as_medium else band
+        return np.where(band == "high", "medium", band) if self._high_as_medium else band
+
+    @property
+    def high_as_medium(self) -> bool:
+        """Whether these bands list the high band as medium (set by :meth:`for_population`)."""
+        return self._high_as_medium
+
+    def for_population(self, probability: np.ndarray) -> RiskBands:
+        """These bands for a whole scored population, to hand to whatever scores it in chunks (which
+        no chunk can decide alone): high lists as medium when the population's high band is too small
+        (:meth:`small_high_band`)."""
+        bands = self.model_copy()
+        bands._high_as_medium = self.small_high_band(probability)
+        return bands
 
     def small_high_band(self, probability: np.ndarray) -> bool:
         """Whether a population with these churn probabilities has a high band of fewer than
@@ -66,7 +80,7 @@ class RiskBands(BaseModel):
     def assign_population(self, probability: np.ndarray) -> np.ndarray:
         """The bands of a whole scored population: :meth:`assign`, with a high band of fewer than
         ``min_customers`` customers merged into medium."""
-        return self.assign(probability, high_as_medium=self.small_high_band(probability))
+        return self.for_population(probability).assign(probability)
 
     def merged(self, scores: pd.DataFrame) -> list[str]:
         """A note when :meth:`assign_population` merged the high band of ``scores`` (churn probability

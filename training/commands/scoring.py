@@ -47,11 +47,11 @@ def score(
         features, value = features_and_clv(shop.transactions, churn, clv, moment, shop.products, AfterSales.of(shop))
     # the high band's size is a property of the whole population, which no chunk sees alone
     probability = churn.predict_proba(features)
-    high_as_medium = bands.small_high_band(probability)
+    bands = bands.for_population(probability)
     backend = active_backend()
     with step(f"scoring {len(features):,} customers ({backend.name}) into {out}"):
         written = backend.score_to_parquet(features.assign(**{EXPECTED_CLV: value}), churn_model, out,
-                                           recommender_model, top_n, bands, high_as_medium)
-    if high_as_medium:
+                                           recommender_model, top_n, bands)
+    if bands.high_as_medium:
         console.print(f"[yellow]{bands.merged_note(int((probability >= bands.high).sum()))}")
     console.print(f"wrote {written:,} customers to {out}")

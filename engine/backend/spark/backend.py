@@ -72,8 +72,7 @@ class SparkBackend:
 
     def score_to_parquet(
         self, customers: pd.DataFrame, churn_dir: Path, out: Path, recommender_dir: Path | None, k: int, bands: RiskBands,
-        high_as_medium: bool = False,
     ) -> int:
         from engine.backend.spark.scoring import score_to_parquet
 
-        return score_to_parquet(self.spark, customers, churn_dir, out, recommender_dir, k, bands, high_as_medium)
+        return score_to_parquet(self.spark, customers, churn_dir, out, recommender_dir, k, bands)

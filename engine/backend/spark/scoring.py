@@ -24,14 +24,12 @@ def score_to_parquet(
     recommender_dir: Path | None = None,
     k: int = 10,
     bands: RiskBands | None = None,
-    high_as_medium: bool = False,
 ) -> int:
     """Score ``customers`` (index customer_id; the churn model's features and ``expected_clv``) with
     ``mapInPandas`` and write them to the Parquet folder ``out``; returns the number of rows written."""
     table = scoring_table(customers)
     frame = spark.createDataFrame(table).repartition(chunks_for(len(table)))
     # each partition's Python worker imports the engine and loads the models once
-    scorer = chunk_scorer(Path(churn_dir).resolve(), None if recommender_dir is None else Path(recommender_dir).resolve(), k, bands or RiskBands(),
-                          high_as_medium)
+    scorer = chunk_scorer(Path(churn_dir).resolve(), None if recommender_dir is None else Path(recommender_dir).resolve(), k, bands or RiskBands())
     frame.mapInPandas(scorer, SCHEMA).write.mode("overwrite").parquet(str(out))
     return int(spark.read.parquet(str(out)).count())

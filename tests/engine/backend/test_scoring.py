@@ -51,9 +51,9 @@ def test_a_small_high_band_is_merged_over_the_whole_population_not_per_chunk(sco
     monkeypatch.setattr(scoring, "CUSTOMERS_PER_CHUNK", 40)
 
     for chosen in (bands, too_small):
-        merge = chosen.small_high_band(probability)
-        LocalBackend().score_to_parquet(customers, churn_dir, tmp_path / "scores", None, 5, chosen, merge)
+        population = chosen.for_population(probability)
+        LocalBackend().score_to_parquet(customers, churn_dir, tmp_path / "scores", None, 5, population)
         written = pd.read_parquet(tmp_path / "scores")[RISK_BAND].to_numpy()
         assert written.tolist() == chosen.assign_population(probability).tolist()
-        assert ("high" in written) is (not merge)
+        assert ("high" in written) is (not population.high_as_medium)
     assert high > 1 and too_small.small_high_band(probability) and not bands.small_high_band(probability)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -66,3 +68,14 @@ def test_a_band_too_small_to_act_on_joins_the_band_below_with_a_note():
     assert bands.merged(scores.assign(churn_band=bands.assign(probability))) == []
     # a small medium band stays medium: merged into low, customers at 0.3-0.6 would read as low risk
     assert RiskBands(min_customers=3).assign_population(np.array([0.1, 0.4, 0.7])).tolist() == ["low", "medium", "medium"]
+
+
+def test_bands_made_for_a_population_carry_the_merge_to_chunk_scorers_and_through_pickling():
+    bands = RiskBands(medium=0.3, high=0.6, min_customers=3)
+    population = bands.for_population(np.array([0.1, 0.4, 0.7, 0.9]))
+    chunk = np.array([0.2, 0.95])  # a chunk alone would keep its one high customer high
+    assert population.high_as_medium and not bands.high_as_medium
+    assert population.assign(chunk).tolist() == ["low", "medium"]
+    assert pickle.loads(pickle.dumps(population)).assign(chunk).tolist() == ["low", "medium"]  # as Spark ships it
+    assert bands.assign(chunk).tolist() == ["low", "high"]
+    assert not bands.for_population(np.array([0.1, 0.7, 0.8, 0.9])).high_as_medium
