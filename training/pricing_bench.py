@@ -15,7 +15,7 @@ import pandas as pd
 from engine.data.dataset import ShopData
 from engine.errors import EngineError
 from engine.pricing import panel as P
-from engine.pricing.designs import DEVELOPMENT, HELD_OUT, SEALED, SEALED_2, SPLITS, ShopDesign
+from engine.pricing.designs import SPLITS, ShopDesign
 from engine.pricing.fit import choice_evidence, fit_pricing, summarize_elasticities
 from training.pricing import PricingConfig
 
@@ -176,14 +176,8 @@ def bench_synthetic(
         "data": "synthetic",
         "seeds": sorted(scores["seed"].unique().tolist()),
         "split": {
-            "development_designs": [d.name for d in family if d.split == DEVELOPMENT],
-            "held_out_designs": [d.name for d in family if d.split == HELD_OUT],
-            "sealed_designs": [d.name for d in family if d.split == SEALED],
-            "sealed_2_designs": [d.name for d in family if d.split == SEALED_2],
-            "development_seeds": config.bench.development_seeds,
-            "held_out_seeds": config.bench.held_out_seeds,
-            "sealed_seeds": config.bench.sealed_seeds,
-            "sealed_2_seeds": config.bench.sealed_2_seeds,
+            **{f"{split}_designs": [d.name for d in family if d.split == split] for split in SPLITS},
+            **{f"{split}_seeds": config.bench.seeds(split) for split in SPLITS},
         },
         "base_shop": config.bench.shop,
         "holdout_weeks": config.holdout_weeks,

@@ -183,6 +183,15 @@ def test_bench_writes_the_contract(tmp_path):
         bench_synthetic(PricingConfig(**{**FAST, "bench": bench}), splits=["sealed"])
 
 
+def test_the_config_file_lists_the_drawn_sealed_3_designs():
+    from engine.pricing.designs import SEALED_3, drawn_designs
+    from training.config import load_config
+
+    listed = [d for d in load_config("configs/pricing.yaml", PricingConfig).bench.designs if d.split == SEALED_3]
+    as_shops = lambda designs: [(d.name, d.shop_config(600).model_dump()) for d in designs]  # noqa: E731
+    assert as_shops(listed) == as_shops(drawn_designs())
+
+
 def test_partly_missing_costs_stay_missing_and_are_never_dropped(shop):
     products = shop.transactions["product_id"].unique()
     costs = shop.transactions["unit_cost"].where(shop.transactions["product_id"] != products[0])
