@@ -121,7 +121,7 @@ def train_pricing(shop: ShopData, config: PricingConfig, out: Path) -> dict[str,
         for name, row in run.scores.iterrows():
             tracking.log_metrics(row.to_dict(), prefix=f"{name}.")
         tracking.log_metrics({PRIMARY_METRIC: run.validation_score})
-        table = run.final.elasticity_table()
+        table = run.elasticities
         tracking.log_metrics(summarize_elasticities(table), prefix="elasticities.")
         tracking.set_tags({"chosen_estimator": run.chosen, "chosen_why": run.why[:500], "notes": "; ".join(run.notes)[:500]})
         tracking.log_params({"chosen_estimator": run.chosen, "chosen_why": run.why[:500]})
