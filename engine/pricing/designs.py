@@ -17,8 +17,8 @@ estimator choice and intervals were reworked, and run once after that work: the 
 The SEALED_2 designs (seeds 400-402) were committed on 2026-12-05 at about 05:40 UTC, before the interval
 and cross-price rework of that session (issue 11, second pass), and are run once after it. The SEALED_3
 designs (seeds 600-602) are not written by hand: :func:`drawn_designs` draws them from the design knobs with
-a seeded generator, so no one chose them with a method in mind; they were committed and run once on the code
-of 2026-12-05 21:00 UTC before the bias-aware intervals (issue 11, third pass), and once after them.
+a seeded generator, so no one chose them with a method in mind; they were committed (2026-12-05 21:14 UTC)
+and run once on that commit before the bias-aware intervals (issue 11, third pass), and once after them.
 """
 
 from __future__ import annotations
