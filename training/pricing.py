@@ -26,7 +26,7 @@ from engine.errors import EngineError, ModelFormatError
 from engine.io import read_manifest
 from engine.pricing import panel as P
 from engine.pricing.base import ElasticityEstimator
-from engine.pricing.designs import BENCH_SHOP, DEVELOPMENT, HELD_OUT, SEALED, SEALED_2, ShopDesign, default_designs
+from engine.pricing.designs import BENCH_SHOP, DEVELOPMENT, HELD_OUT, SEALED, SEALED_2, SEALED_3, ShopDesign, default_designs
 from engine.pricing.evaluate import score_estimator
 from engine.pricing.fit import (  # noqa: F401  (re-exported: the pipeline's public names)
     PRIMARY_METRIC,
@@ -60,6 +60,7 @@ class BenchSettings(BaseModel):
     held_out_seeds: list[int] = Field(default_factory=lambda: [100, 101, 102], min_length=1)
     sealed_seeds: list[int] = Field(default_factory=lambda: [300, 301, 302], min_length=1)
     sealed_2_seeds: list[int] = Field(default_factory=lambda: [400, 401, 402], min_length=1)
+    sealed_3_seeds: list[int] = Field(default_factory=lambda: [600, 601, 602], min_length=1)
     shop: dict[str, Any] = Field(
         default_factory=lambda: dict(BENCH_SHOP), description="the base shop of every design (SyntheticShopConfig fields)"
     )
@@ -70,6 +71,7 @@ class BenchSettings(BaseModel):
         """The seeds a design of ``split`` runs on."""
         by_split: dict[str, list[int]] = {
             DEVELOPMENT: self.development_seeds, HELD_OUT: self.held_out_seeds, SEALED: self.sealed_seeds, SEALED_2: self.sealed_2_seeds,
+            SEALED_3: self.sealed_3_seeds,
         }
         return by_split[split]
 
@@ -119,7 +121,7 @@ def train_pricing(shop: ShopData, config: PricingConfig, out: Path) -> dict[str,
         for name, row in run.scores.iterrows():
             tracking.log_metrics(row.to_dict(), prefix=f"{name}.")
         tracking.log_metrics({PRIMARY_METRIC: run.validation_score})
-        table = run.final.elasticity_table()
+        table = run.elasticities
         tracking.log_metrics(summarize_elasticities(table), prefix="elasticities.")
         tracking.set_tags({"chosen_estimator": run.chosen, "chosen_why": run.why[:500], "notes": "; ".join(run.notes)[:500]})
         tracking.log_params({"chosen_estimator": run.chosen, "chosen_why": run.why[:500]})

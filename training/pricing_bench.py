@@ -15,7 +15,7 @@ import pandas as pd
 from engine.data.dataset import ShopData
 from engine.errors import EngineError
 from engine.pricing import panel as P
-from engine.pricing.designs import DEVELOPMENT, HELD_OUT, SEALED, SEALED_2, SPLITS, ShopDesign
+from engine.pricing.designs import SPLITS, ShopDesign
 from engine.pricing.fit import choice_evidence, fit_pricing, summarize_elasticities
 from training.pricing import PricingConfig
 
@@ -43,12 +43,17 @@ def _mean_se(values: pd.Series) -> tuple[float, float | None]:
 
 def _design_summary(design: ShopDesign, scores: pd.DataFrame, optimizer: pd.DataFrame) -> dict[str, Any]:
     """One design's entry of the bench JSON: the chosen estimator's figures over its seeds (mean and
-    standard error), the best available estimator by true error, and the target checks."""
+    standard error; coverage and width of the bias-aware intervals the optimizer uses, and of the
+    estimator's own as ``*_unwidened``), the best available estimator by true error, and the target checks."""
     chosen_rows = scores.loc[scores["chosen"]]
     error, error_se = _mean_se(chosen_rows["elasticity_median_ae"])
-    coverage, coverage_se = _mean_se(chosen_rows["coverage_95"])
+    aware = "coverage_95_bias_aware" in chosen_rows and chosen_rows["coverage_95_bias_aware"].notna().all()
+    coverage, coverage_se = _mean_se(chosen_rows["coverage_95_bias_aware" if aware else "coverage_95"])
+    width = chosen_rows["interval_width_bias_aware" if aware else "interval_width"]
     profit, profit_se = _mean_se(optimizer["profit_ratio_to_oracle"])
-    by_estimator = scores.groupby("estimator", sort=False)[["elasticity_median_ae", "coverage_95", "forecast_wmape", "cf_wmape"]].mean()
+    by_estimator = scores.groupby("estimator", sort=False)[
+        ["elasticity_median_ae", "coverage_95", "interval_width", "forecast_wmape", "cf_wmape"]
+    ].mean()
     compared = by_estimator.loc[[name for name in COMPARED if name in by_estimator.index], "elasticity_median_ae"]
     best = str(compared.idxmin()) if len(compared) else None
     choices = chosen_rows["estimator"].value_counts()
@@ -67,6 +72,9 @@ def _design_summary(design: ShopDesign, scores: pd.DataFrame, optimizer: pd.Data
         "median_abs_error_se": error_se,
         "coverage_95": coverage,
         "coverage_95_se": coverage_se,
+        "interval_width": float(width.mean()),
+        "coverage_95_unwidened": float(chosen_rows["coverage_95"].mean()),
+        "interval_width_unwidened": float(chosen_rows["interval_width"].mean()),
         "best_available": best,
         "best_available_error": float(compared.min()) if best else None,
         "error_vs_best": error / float(compared.min()) if best else None,
@@ -176,14 +184,8 @@ def bench_synthetic(
         "data": "synthetic",
         "seeds": sorted(scores["seed"].unique().tolist()),
         "split": {
-            "development_designs": [d.name for d in family if d.split == DEVELOPMENT],
-            "held_out_designs": [d.name for d in family if d.split == HELD_OUT],
-            "sealed_designs": [d.name for d in family if d.split == SEALED],
-            "sealed_2_designs": [d.name for d in family if d.split == SEALED_2],
-            "development_seeds": config.bench.development_seeds,
-            "held_out_seeds": config.bench.held_out_seeds,
-            "sealed_seeds": config.bench.sealed_seeds,
-            "sealed_2_seeds": config.bench.sealed_2_seeds,
+            **{f"{split}_designs": [d.name for d in family if d.split == split] for split in SPLITS},
+            **{f"{split}_seeds": config.bench.seeds(split) for split in SPLITS},
         },
         "base_shop": config.bench.shop,
         "holdout_weeks": config.holdout_weeks,
@@ -239,7 +241,7 @@ def bench_real(shop: ShopData, config: PricingConfig) -> dict[str, Any]:
     """Real data: sign accuracy and forecast error of every estimator, the chosen estimator's
     elasticity table summary, cross-price relations and segment offers."""
     run = fit_pricing(shop, config)
-    table = run.final.elasticity_table()
+    table = run.elasticities
     sign = float(run.scores.loc[run.chosen, "sign_accuracy"])
     return {
         "data": shop.source,

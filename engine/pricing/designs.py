@@ -15,23 +15,28 @@ The first six held-out designs were looked at by the session that wrote them, so
 what that session tuned. SEALED designs (on their own seeds) were added on 2026-12-05 before the
 estimator choice and intervals were reworked, and run once after that work: the honest held-out figure.
 The SEALED_2 designs (seeds 400-402) were committed on 2026-12-05 at about 05:40 UTC, before the interval
-and cross-price rework of that session (issue 11, second pass), and are run once after it.
+and cross-price rework of that session (issue 11, second pass), and are run once after it. The SEALED_3
+designs (seeds 600-602) are not written by hand: :func:`drawn_designs` draws them from the design knobs with
+a seeded generator, so no one chose them with a method in mind; they were committed (2026-12-05 21:14 UTC)
+and run once on that commit before the bias-aware intervals (issue 11, third pass), and once after them.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.data.synthetic import SyntheticShopConfig
 
-Split = Literal["development", "held_out", "sealed", "sealed_2"]
+Split = Literal["development", "held_out", "sealed", "sealed_2", "sealed_3"]
 DEVELOPMENT: Split = "development"
 HELD_OUT: Split = "held_out"
 SEALED: Split = "sealed"
 SEALED_2: Split = "sealed_2"
-SPLITS: tuple[Split, ...] = (DEVELOPMENT, HELD_OUT, SEALED, SEALED_2)
+SEALED_3: Split = "sealed_3"
+SPLITS: tuple[Split, ...] = (DEVELOPMENT, HELD_OUT, SEALED, SEALED_2, SEALED_3)
 
 # the base shop of every design: small enough that the whole family runs in minutes on 2 cores
 BENCH_SHOP: dict[str, Any] = dict(
@@ -40,6 +45,21 @@ BENCH_SHOP: dict[str, Any] = dict(
 WEAK_INSTRUMENT: dict[str, Any] = dict(cost_drift_sd=0.004, deal_rate=0.01)
 DISPLAY_WITH_PROMOTIONS: dict[str, Any] = dict(display_promotion=2.5, display_confounding=1.0)
 STOCKOUTS: dict[str, Any] = dict(stock_cover_weeks=(0.4, 0.9))
+STRONG_INSTRUMENT: dict[str, Any] = dict(cost_drift_sd=0.03, deal_rate=0.2)
+# the knobs :func:`drawn_designs` draws from: per knob, (tag in the design's name, shop fields) per level
+KNOBS: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    "instrument": [("weak", WEAK_INSTRUMENT), ("", {}), ("strong", STRONG_INSTRUMENT)],
+    "spread": [(f"spread{round(10 * s)}", {"elasticity_spread": s}) for s in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)],
+    "promotions": [("", {}), ("random_promotions", {"confounded": False})],
+    "display": [("", {}), ("display", DISPLAY_WITH_PROMOTIONS), ("display_follows_demand", {"display_confounding": 1.5})],
+    "manager": [("", {}), ("manager", {"manager_pricing": 0.03}), ("manager", {"manager_pricing": 0.05})],
+    "stock": [("", {}), ("stockouts", STOCKOUTS)],
+    "cross": [
+        ("", {}), ("substitutes", {"cross_elasticity_range": (0.3, 0.8)}),
+        ("complements", {"cross_elasticity_range": (-0.5, -0.1)}), ("mixed_cross", {"cross_elasticity_range": (-0.3, 0.6)}),
+    ],
+    "prices": [("", {}), ("paid", {"prices_paid": True})],
+}
 
 
 class ShopDesign(BaseModel):
@@ -65,7 +85,7 @@ def default_designs() -> list[ShopDesign]:
     """The family: six development designs, each moving one switch from the base shop (confounded
     promotions, a strong cost instrument, spread 0.2), six held-out designs that move others or
     several at once, and two sets of sealed designs with combinations none of the others has."""
-    return [*_development_designs(), *_held_out_designs(), *_sealed_designs(), *_sealed_2_designs()]
+    return [*_development_designs(), *_held_out_designs(), *_sealed_designs(), *_sealed_2_designs(), *drawn_designs()]
 
 
 def _development_designs() -> list[ShopDesign]:
@@ -164,3 +184,21 @@ def _sealed_2_designs() -> list[ShopDesign]:
             shop={**DISPLAY_WITH_PROMOTIONS, **STOCKOUTS, "prices_paid": True, "cross_elasticity_range": (-0.4, 0.0), "elasticity_spread": 0.4},
         ),
     ]
+
+
+def drawn_designs(split: Split = SEALED_3, seed: int = 600, count: int = 5) -> list[ShopDesign]:
+    """``count`` designs of ``split`` drawn by a generator seeded with ``seed``: each knob of :data:`KNOBS`
+    takes one of its levels uniformly at random, independently (a draw repeating an earlier one is drawn
+    again). The name lists the levels that depart from the base shop; the description gives the fields."""
+    rng = np.random.default_rng(seed)
+    designs: list[ShopDesign] = []
+    while len(designs) < count:
+        levels = [levels[int(rng.integers(len(levels)))] for levels in KNOBS.values()]
+        shop = {key: value for _, fields in levels for key, value in fields.items()}
+        if any(d.shop == shop for d in designs):
+            continue
+        name = "_".join(tag for tag, _ in levels if tag) or "base"
+        description = "drawn (seed " + str(seed) + "): " + ", ".join(f"{key} {value}" for key, value in shop.items())
+        designs.append(ShopDesign(name=f"{name}_{len(designs)}" if any(d.name == name for d in designs) else name, split=split,
+                                  description=description, shop=shop))
+    return designs

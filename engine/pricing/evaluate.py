@@ -29,8 +29,8 @@ def score_estimator(
 
     Always: forecast_wmape, sign_accuracy (share of +step responses that lower units), rows. With
     ``true_elasticity`` (product_id -> elasticity): cf_wmape (mean of the +step and -step scenarios),
-    cf_wmape_up, cf_wmape_down, elasticity errors and coverage_95 (share of true elasticities inside the
-95% intervals) over the products of the estimator's table.
+    cf_wmape_up, cf_wmape_down, elasticity errors, coverage_95 (share of true elasticities inside the
+    95% intervals) and interval_width (their median width) over the products of the estimator's table.
     """
     rows = estimation_rows(holdout)
     rows = rows.loc[rows[Columns.item].isin(estimator.elasticity_table().index)].reset_index(drop=True)
@@ -54,5 +54,15 @@ def score_estimator(
         table = estimator.elasticity_table()
         true = true_elasticity.reindex(table.index).to_numpy()
         scores.update(elasticity_errors(true, table[ELASTICITY].to_numpy()))
-        scores["coverage_95"] = interval_coverage(true, table[CI_LOW].to_numpy(), table[CI_HIGH].to_numpy())
+        scores.update(interval_scores(table, true_elasticity))
     return scores
+
+
+def interval_scores(table: pd.DataFrame, true_elasticity: pd.Series) -> dict[str, float]:
+    """Of an elasticity table's 95% intervals: the share that cover the true elasticity (``coverage_95``)
+    and their median width (``interval_width``), over the table's products."""
+    true = true_elasticity.reindex(table.index).to_numpy()
+    return {
+        "coverage_95": interval_coverage(true, table[CI_LOW].to_numpy(), table[CI_HIGH].to_numpy()),
+        "interval_width": float((table[CI_HIGH] - table[CI_LOW]).median()),
+    }

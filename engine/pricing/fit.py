@@ -20,10 +20,11 @@ from engine.data.shop_tables import product_unit_costs
 from engine.errors import EngineError
 from engine.pricing import panel as P
 from engine.pricing.base import ElasticityEstimator
+from engine.pricing.bias_bound import bias_bounds, widen
 from engine.pricing.choice import Choice, choose_by_evidence
 from engine.pricing.cross_price import cross_price_effects
 from engine.pricing.dml import DoubleMLIV
-from engine.pricing.evaluate import score_estimator
+from engine.pricing.evaluate import interval_scores, score_estimator
 from engine.pricing.facts import CURRENT_PRICE, product_facts
 from engine.pricing.grain import PriceGrainSettings, price_dispersion
 from engine.pricing.guardrails import PricingPolicy
@@ -139,6 +140,8 @@ class PricingRun:
     notes: list[str] = field(default_factory=list)
     first_stage_f: pd.Series | None = None  # per category, of DML-IV (None without it)
     choice: Choice | None = None  # the evidence of the auto choice (None when the config names the estimator)
+    bias_bound: pd.Series | None = None  # per category, what the chosen estimator's intervals were widened by (auto choice)
+    elasticities: pd.DataFrame = field(default_factory=pd.DataFrame)  # the table the optimizer uses (bias-aware intervals)
 
     @property
     def validation_score(self) -> float:
@@ -259,13 +262,23 @@ def fit_pricing(shop: ShopData, config: PricingSettings, complete: bool = True) 
     if complete and config.refit_on_all_weeks:
         final, basis = configured_estimator(chosen, config).fit(panel), panel
     table = final.elasticity_table()
+    bounds = bias_bounds(choice, estimators) if choice is not None else None
+    if bounds is not None:
+        table = widen(table, bounds)
+        notes.append(f"bias-aware intervals: {chosen}'s standard errors widened in {int((bounds > 0).sum())} of {len(bounds)} "
+                     f"categories (bias bound up to {bounds.max():.3f}) by its shift from the estimators the choice trusts")
+        if truth is not None:
+            widened = interval_scores(widen(estimators[chosen].elasticity_table(), bounds), truth)
+            scores.loc[chosen, [f"{key}_bias_aware" for key in widened]] = list(widened.values())
     cross = cross_price_effects(basis)
     offers = _segment_offers(shop, config, basis) if complete else None
     version = f"{chosen}-{shop.fingerprint()[:8]}"
     facts = with_product_costs(product_facts(basis, table["elasticity"]), shop.products)
     facts = with_assumed_costs(facts, config.assumed_cost_share)
     optimizer = PriceOptimizer(config.policy).fit(table, facts, offers, model_version=version, cross_price=cross)
-    return PricingRun(train, holdout, scores, estimators, chosen, why, final, optimizer, cross, offers, notes, first_stage, choice)
+    return PricingRun(
+        train, holdout, scores, estimators, chosen, why, final, optimizer, cross, offers, notes, first_stage, choice, bounds, table
+    )
 
 
 def with_product_costs(facts: pd.DataFrame, products: pd.DataFrame | None) -> pd.DataFrame:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 
 import mlflow
+import numpy as np
 import pytest
 import yaml
 from typer.testing import CliRunner
 
 from engine.data.synthetic import SyntheticShopConfig, generate_shop
 from engine.errors import EngineError, ModelFormatError
+from engine.pricing.bias_bound import critical_value
 from engine.pricing.guardrails import UNKNOWN_PRODUCT
 from engine.pricing.optimizer import PriceOptimizer
 from training import tracking
@@ -181,6 +183,28 @@ def test_bench_writes_the_contract(tmp_path):
         bench_synthetic(PricingConfig(**{**FAST, "bench": bench}), splits=["test"])
     with pytest.raises(EngineError, match="no design"):
         bench_synthetic(PricingConfig(**{**FAST, "bench": bench}), splits=["sealed"])
+
+
+def test_the_optimizer_decides_with_the_bias_aware_intervals(shop):
+    run = fit_pricing(shop, PricingConfig(**{**FAST, "segment_offers": "none"}), complete=False)
+    own = run.estimators[run.chosen].elasticity_table()
+    assert run.bias_bound is not None and set(run.bias_bound.index) == set(own["category"])
+    bound = own["category"].map(run.bias_bound)
+    np.testing.assert_allclose(run.elasticities["se"], critical_value(bound / own["se"]) * own["se"] / 1.959963984540054)
+    quoted = run.optimizer.elasticities_
+    np.testing.assert_allclose(quoted["se"], run.elasticities.loc[quoted.index, "se"])
+    row = run.scores.loc[run.chosen]
+    assert row["coverage_95_bias_aware"] >= row["coverage_95"] and row["interval_width_bias_aware"] >= row["interval_width"]
+    assert any(note.startswith("bias-aware intervals:") for note in run.notes)
+
+
+def test_the_config_file_lists_the_drawn_sealed_3_designs():
+    from engine.pricing.designs import SEALED_3, drawn_designs
+    from training.config import load_config
+
+    listed = [d for d in load_config("configs/pricing.yaml", PricingConfig).bench.designs if d.split == SEALED_3]
+    as_shops = lambda designs: [(d.name, d.shop_config(600).model_dump()) for d in designs]  # noqa: E731
+    assert as_shops(listed) == as_shops(drawn_designs())
 
 
 def test_partly_missing_costs_stay_missing_and_are_never_dropped(shop):

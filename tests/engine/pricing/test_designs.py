@@ -8,7 +8,7 @@ import pydantic
 import pytest
 
 from engine.data.synthetic import generate_shop
-from engine.pricing.designs import BENCH_SHOP, SPLITS, ShopDesign, default_designs
+from engine.pricing.designs import BENCH_SHOP, KNOBS, SEALED_3, SPLITS, ShopDesign, default_designs, drawn_designs
 from engine.pricing.features import promotion_flag, window_reference_prices
 from engine.pricing.panel import shop_panel
 
@@ -23,6 +23,18 @@ def test_the_family_has_every_split_and_unique_names():
     shop = family[1].shop_config(7)
     assert shop.seed == 7 and shop.n_products == BENCH_SHOP["n_products"] and shop.cost_drift_sd == family[1].shop["cost_drift_sd"]
     assert family[0].shop_config(1, base=TINY).n_products == 12
+
+
+def test_drawn_designs_are_reproducible_distinct_and_made_of_the_knobs():
+    drawn = drawn_designs()
+    assert [d.model_dump() for d in drawn] == [d.model_dump() for d in drawn_designs()]  # the seed fixes the draw
+    assert len(drawn) == 5 and {d.split for d in drawn} == {SEALED_3}
+    assert len({d.name for d in drawn}) == 5 and len({str(d.shop) for d in drawn}) == 5
+    for design in drawn:  # per knob, the shop holds exactly the fields of one of its levels
+        for levels in KNOBS.values():
+            keys = {key for _, fields in levels for key in fields}
+            assert {k: v for k, v in design.shop.items() if k in keys} in [fields for _, fields in levels]
+    assert [d.shop for d in drawn_designs(seed=601)] != [d.shop for d in drawn]
 
 
 def test_a_misspelt_shop_field_names_itself():
