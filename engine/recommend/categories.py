@@ -26,10 +26,9 @@ def with_product_categories(transactions: pd.DataFrame, products: pd.DataFrame |
     """The lines with their product's :data:`LEVELS` (those the products table has) as categorical
     columns; the lines themselves when there is no products table or no category column. A product
     missing from the table, or without a value, has no category (NaN)."""
-    levels = [level for level in LEVELS if products is not None and level in products and level not in transactions]
-    if not levels:
+    levels = [] if products is None else [level for level in LEVELS if level in products and level not in transactions]
+    if products is None or not levels:
         return transactions
-    assert products is not None  # levels come from the products table
     table = products.drop_duplicates(Columns.item).set_index(Columns.item)
     return transactions.assign(
         **{level: transactions[Columns.item].map(table[level]).astype("category") for level in levels}
