@@ -14,7 +14,7 @@ from engine.recommend.blend import BlendRecommender
 from engine.recommend.comparison import BASELINE_ROWS, SIGNIFICANT_SE
 from engine.recommend.evaluation import evaluate_model
 from engine.recommend.registry import make_recommender
-from training.recommender_protocol import recommend_task
+from training.recommender_protocol import fitted_lines, recommend_task
 from training.recommender_search import OWN_ITEMS, Progress, quiet
 
 if TYPE_CHECKING:
@@ -113,8 +113,9 @@ def refit_to_serve(spec: dict[str, Any], shop: ShopData, segment_rules: SegmentR
     """The configuration to serve fitted again on every line of the shop. The one fitted before the
     test window stays the evidence; serving it would leave out the latest weeks (8 on Complete
     Journey), customers who came in them included. ``segment_rules`` name the cold-start segments as
-    the served customer table names them."""
-    return make_recommender(**spec).fit(shop.transactions, segment_rules=segment_rules)
+    the served customer table names them. The products table's categories are fitted on, as in the
+    evaluation; the saved model does not need them."""
+    return make_recommender(**spec).fit(fitted_lines(shop), segment_rules=segment_rules)
 
 
 def served_manifest(experiment: Experiment) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import pandas as pd
 from engine.data.columns import Columns
 from engine.data.dataset import ShopData
 from engine.data.split import TimeSplit
+from engine.recommend.categories import with_product_categories
 from engine.recommend.evaluation import relevant_items, stratified_split
 from training.recommender_config import RecommenderConfig
 
@@ -56,7 +57,7 @@ def build_protocol(shop: ShopData, config: RecommenderConfig, cut: int = 0) -> P
     ``cut`` 0 is the latest (test window ending at the data's end); cut ``i`` ends ``i x
     cut_step_days`` earlier, with its validation window before it (classic: split seed ``seed + i``).
     """
-    tx = shop.transactions
+    tx = fitted_lines(shop)
     name = resolve_protocol(config, shop.source)
     if name == "time":
         split = TimeSplit.last(tx, holdout=config.time.holdout_days)
@@ -86,6 +87,12 @@ def build_protocol(shop: ShopData, config: RecommenderConfig, cut: int = 0) -> P
     }
     windows = [_classic_window(fit, held) for fit, held in ((inner, validation), (train, test))]
     return Protocol("classic", ("classic",), config.classic.min_item_buyers, *windows, description)
+
+
+def fitted_lines(shop: ShopData) -> pd.DataFrame:
+    """The lines every recommender of a run is fitted on: the shop's transactions with its products'
+    categories when it has them (:func:`with_product_categories`)."""
+    return with_product_categories(shop.transactions, shop.products)
 
 
 def cut_label(description: dict[str, Any]) -> str:

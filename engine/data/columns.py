@@ -20,6 +20,7 @@ class Columns:
     revenue = "revenue"
     # products
     category = "category"
+    sub_category = "sub_category"  # a finer category, optional
     brand = "brand"
     department = "department"
 

@@ -80,8 +80,8 @@ def validate_transactions(
 def validate_products(
     raw: pd.DataFrame, on_bad_rows: BadRows = "raise", limits: ValueLimits | None = None
 ) -> tuple[pd.DataFrame, ValidationReport]:
-    """Enforce the products contract: unique product_id, a category; optional brand, unit_cost (finite,
-    >= 0, within ``limits``)."""
+    """Enforce the products contract: unique product_id, a category; optional sub_category, brand,
+    unit_cost (finite, >= 0, within ``limits``)."""
     c = Columns
     limits = limits or ValueLimits()
     require_columns("products", raw, (c.item, c.category))

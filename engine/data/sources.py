@@ -361,7 +361,7 @@ def _completejourney(on_bad_rows: BadRows, include_promotions: bool) -> ShopData
     )
     shop = _validated("completejourney", raw, on_bad_rows)
     product_table = _completejourney_table("products").rename(
-        columns={"product_category": Columns.category, "brand": Columns.brand}
+        columns={"product_category": Columns.category, "product_type": Columns.sub_category, "brand": Columns.brand}
     )
     shop.products, products_report = validate_products(product_table, on_bad_rows)
     demographics = _completejourney_table("demographics").rename(columns={"household_id": Columns.customer})

@@ -33,6 +33,7 @@ from engine.data.columns import Columns
 from engine.data.idmap import UNKNOWN, IdMap
 from engine.data.split import default_as_of
 from engine.errors import EngineError, ModelFormatError
+from engine.recommend.categories import ItemCategories
 from engine.recommend.fallback import NO_SEGMENT, PopularityTable, customer_segments
 from engine.recommend.interactions import (
     VALUES,
@@ -103,20 +104,19 @@ class RecommenderModel(EngineModel, ABC):
     def _training_data(
         self, transactions: pd.DataFrame, as_of: pd.Timestamp, segment_rules: SegmentRules | None = None
     ) -> TrainingData:
-        """This model's catalogue, counts, customer segments and popularity table."""
+        """This model's catalogue, counts, customer segments, popularity table and item categories."""
         min_item_buyers, max_items, value = self._catalogue_params()
         if value not in VALUES:
             raise EngineError(f"value must be one of {VALUES}, got {value!r}")
         customers = IdMap.from_values(transactions[Columns.customer].unique())
         every_item = IdMap.from_values(transactions[Columns.item].unique())
         all_counts = interaction_matrix(transactions, customers, every_item, value)
-        items = select_items(
-            pd.Series(buyers(all_counts), index=every_item.external_ids), min_item_buyers, max_items
-        )
+        items = select_items(pd.Series(buyers(all_counts), index=every_item.external_ids), min_item_buyers, max_items)
         counts = sparse.csr_matrix(all_counts[:, every_item.to_internal(items.external_ids)])
         names, per_customer = customer_segments(transactions, as_of, customers, segment_rules)
         popularity = PopularityTable.build(counts, names, per_customer)
-        return TrainingData(transactions, customers, items, counts, as_of, popularity, min_item_buyers)
+        categories = ItemCategories.from_lines(transactions, items)
+        return TrainingData(transactions, customers, items, counts, as_of, popularity, min_item_buyers, categories)
 
     def _catalogue_params(self) -> tuple[int, int | None, Value]:
         """(min_item_buyers, max_items, value): the catalogue and the counts this model is fitted on."""

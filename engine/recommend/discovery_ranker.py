@@ -21,28 +21,28 @@ folded in after training is scored by the item-item neighbours of their items (s
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from implicit.nearest_neighbours import ItemItemRecommender
 from scipy import sparse
 
 from engine.data.columns import Columns
 from engine.errors import EngineError
 from engine.recommend.als import ALSRecommender
 from engine.recommend.base import RecommenderModel
+from engine.recommend.category_features import DISCOVERY_FEATURES
+from engine.recommend.discovery_snapshot import Snapshot, snapshot_statistics
 from engine.recommend.ease import EASERecommender
-from engine.recommend.interactions import Value, interaction_matrix, sparse_arrays, sparse_from_arrays
+from engine.recommend.interactions import Value, sparse_arrays, sparse_from_arrays
 from engine.recommend.knn import ItemKNNRecommender
 from engine.recommend.lambdarank import LambdaRankBooster, booster_from_array, bought_between, check_positive, scores_matrix
 from engine.recommend.training_data import TrainingData
 
 RANK_DEPTH = 500  # source ranks beyond this are recorded as this
-RECENT_DAYS = 28  # "recent" for the recent-history neighbours, recent popularity and trend features
 SOURCES = ("ease", "als", "knn", "recent_knn", "user_knn", "popular", "segment", "recent_popular")
 FEATURES = (
     # score / the customer's best score of that source over unbought items: scale-free, unlike raw
@@ -62,26 +62,12 @@ FEATURES = (
     "customer_items",  # distinct items they bought
     "customer_days_since_visit",
     "customer_recent_items",  # distinct items they bought in the last 28 days
+    # with product categories (NaN without): the category source (the customer's categories' popular
+    # items) and the customer's history in the candidate's category
+    "category_score",
+    "category_rank",
+    *DISCOVERY_FEATURES,
 )
-
-
-@dataclass
-class _Snapshot:
-    """Generators fitted on the lines before ``data.as_of`` and the item and customer statistics the
-    features need; every array is on ``data``'s catalogue and customers."""
-
-    data: TrainingData
-    ease: EASERecommender
-    ease_columns: np.ndarray  # where EASE's catalogue (the most bought items) sits in ``data``'s
-    als: ALSRecommender
-    knn: ItemKNNRecommender
-    peers: sparse.csr_matrix  # customers x customers: each customer's most similar customers (cosine of items)
-    bought: sparse.csr_matrix  # 1 where the customer has any purchase line of the item
-    recent: sparse.csr_matrix  # counts of the last 28 days
-    item: np.ndarray  # (n_items, 6): buyers, recent buyers, trend, age, days since sale, repeat share
-    item_price: np.ndarray  # (n_items,) median unit price
-    customer: np.ndarray  # (n_customers, 4): visits, items, days since visit, recent items
-    customer_price: np.ndarray  # (n_customers,) median unit price paid
 
 
 class DiscoveryRankerRecommender(LambdaRankBooster, RecommenderModel):
@@ -148,7 +134,7 @@ class DiscoveryRankerRecommender(LambdaRankBooster, RecommenderModel):
         self.scores_ = scores_matrix(users, items, predicted, data.counts.shape)
         self.neighbours_ = final.knn
 
-    def _snapshot(self, data: TrainingData) -> _Snapshot:
+    def _snapshot(self, data: TrainingData) -> Snapshot:
         """Fit the generators and compute the statistics on ``data`` (lines before its as-of date)."""
         als = ALSRecommender(
             factors=self.factors, regularization=self.regularization, weighting="linear",
@@ -160,7 +146,7 @@ class DiscoveryRankerRecommender(LambdaRankBooster, RecommenderModel):
         ease = EASERecommender(regularization=self.ease_regularization, max_items=self.ease_items, min_item_buyers=data.min_item_buyers)
         ease_data = data.within(data.min_item_buyers, self.ease_items)
         ease._fit_data(ease_data)
-        return _statistics(data, ease, data.items.to_internal(ease_data.items.external_ids), als, knn)
+        return snapshot_statistics(data, ease, data.items.to_internal(ease_data.items.external_ids), als, knn)
 
     def _train(self, data: TrainingData) -> lgb.Booster:
         """Queries: per label window and sampled customer, the candidates as of the window's start;
@@ -242,7 +228,7 @@ class DiscoveryRankerRecommender(LambdaRankBooster, RecommenderModel):
         return self.get_params()
 
 
-def candidate_features(snapshot: _Snapshot, users: np.ndarray, per_source: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def candidate_features(snapshot: Snapshot, users: np.ndarray, per_source: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(customer index, item index, features) of the candidates of customers ``users``: the union of
     each source's ``per_source`` best items the customer never bought, in customer order; the columns
     are :data:`FEATURES`. Customers without history get none."""
@@ -262,36 +248,52 @@ def candidate_features(snapshot: _Snapshot, users: np.ndarray, per_source: int) 
             ranks.append(rank)
             chosen |= (rank < per_source) & np.isfinite(score)
         rows, items = np.nonzero(chosen)
-        customer = chunk[rows]
-        segment = data.popularity.customer_segment[customer]
-        segment_size = np.bincount(data.popularity.customer_segment[data.popularity.customer_segment >= 0], minlength=len(data.popularity.segment_names))
-        share = data.popularity.item_buyers[items] / max(len(data.customers), 1)
-        in_segment = np.where(
-            segment >= 0,
-            data.popularity.segment_buyers[np.maximum(segment, 0), items] / np.maximum(segment_size[np.maximum(segment, 0)], 1),
-            share,
-        )
         source_scores = np.column_stack([score[rows, items] / _row_peaks(score)[rows] for score in scores])
         source_scores[~np.isfinite(source_scores)] = np.nan  # not scored by that source (EASE: outside its catalogue)
         source_ranks = np.column_stack([rank[rows, items] for rank in ranks]).astype(np.float64)
-        features = np.column_stack(
-            [
-                source_scores, source_ranks, (source_ranks < per_source).sum(axis=1),
-                snapshot.item[items, :3], in_segment / np.where(share > 0, share, 1.0), snapshot.item[items, 3:],
-                snapshot.item_price[items] / np.where(snapshot.customer_price[customer] > 0, snapshot.customer_price[customer], np.nan),
-                snapshot.customer[customer],
-            ]
-        )
-        out_users.append(customer)
+        out_users.append(chunk[rows])
         out_items.append(items)
-        out_features.append(features)
+        out_features.append(_pair_features(snapshot, chunk, rows, items, source_scores, source_ranks, per_source))
     if not out_users:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty((0, len(FEATURES)))
     return np.concatenate(out_users).astype(np.int64), np.concatenate(out_items).astype(np.int64), np.concatenate(out_features)
 
 
-def _source_scores(snapshot: _Snapshot, users: np.ndarray) -> list[np.ndarray]:
-    """Each of :data:`SOURCES`' scores (float64, customers ``users`` x items)."""
+def _pair_features(
+    snapshot: Snapshot, chunk: np.ndarray, rows: np.ndarray, items: np.ndarray,
+    source_scores: np.ndarray, source_ranks: np.ndarray, per_source: int,
+) -> np.ndarray:
+    """:data:`FEATURES` of the candidates (``chunk[rows]``, ``items``), given each source's scaled score and
+    rank of them (:data:`SOURCES`, then the category source if the shop has categories)."""
+    data = snapshot.data
+    customer = chunk[rows]
+    segment = data.popularity.customer_segment[customer]
+    segment_size = np.bincount(data.popularity.customer_segment[data.popularity.customer_segment >= 0], minlength=len(data.popularity.segment_names))
+    share = data.popularity.item_buyers[items] / max(len(data.customers), 1)
+    in_segment = np.where(
+        segment >= 0,
+        data.popularity.segment_buyers[np.maximum(segment, 0), items] / np.maximum(segment_size[np.maximum(segment, 0)], 1),
+        share,
+    )
+    n = len(SOURCES)
+    by_category = np.full((len(rows), 2 + len(DISCOVERY_FEATURES)), np.nan)
+    if snapshot.categories is not None:
+        visits = snapshot.customer[chunk, 0]
+        by_category[:, :2] = np.column_stack([source_scores[:, n], source_ranks[:, n]])
+        by_category[:, 2:] = snapshot.categories.features(chunk, rows, items, visits, snapshot.peers[chunk])
+    return np.column_stack(
+        [
+            source_scores[:, :n], source_ranks[:, :n], (source_ranks < per_source).sum(axis=1),
+            snapshot.item[items, :3], in_segment / np.where(share > 0, share, 1.0), snapshot.item[items, 3:],
+            snapshot.item_price[items] / np.where(snapshot.customer_price[customer] > 0, snapshot.customer_price[customer], np.nan),
+            snapshot.customer[customer], by_category,
+        ]
+    )
+
+
+def _source_scores(snapshot: Snapshot, users: np.ndarray) -> list[np.ndarray]:
+    """Each of :data:`SOURCES`' scores (float64, customers ``users`` x items), then the category source's
+    if the shop has categories."""
     data = snapshot.data
     rows = data.counts[users]
     segment = data.popularity.customer_segment[users]
@@ -300,6 +302,7 @@ def _source_scores(snapshot: _Snapshot, users: np.ndarray) -> list[np.ndarray]:
     )
     ease = np.full((len(users), len(data.items)), -np.inf)
     ease[:, snapshot.ease_columns] = snapshot.ease._score(users, sparse.csr_matrix(rows[:, snapshot.ease_columns]))
+    by_category = [] if snapshot.categories is None else [snapshot.categories.source_scores(users, snapshot.customer[users, 0])]
     return [
         ease,
         snapshot.als._score(users, rows).astype(np.float64),
@@ -309,6 +312,7 @@ def _source_scores(snapshot: _Snapshot, users: np.ndarray) -> list[np.ndarray]:
         np.tile(data.popularity.item_buyers.astype(np.float64), (len(users), 1)),
         segment_buyers.astype(np.float64),
         np.tile(snapshot.item[:, 1], (len(users), 1)),
+        *by_category,
     ]
 
 
@@ -320,77 +324,11 @@ def _row_peaks(scores: np.ndarray) -> np.ndarray:
 
 def _row_ranks(scores: np.ndarray, depth: int) -> np.ndarray:
     """Each entry's rank within its row, best (highest) first: 0, 1, ... for the ``depth`` best, and
-    ``depth`` for the rest (a partition, not a sort of every item)."""
+    ``depth`` for the rest and for entries the source does not score (-inf; a partition, not a sort of
+    every item)."""
     depth = min(depth, scores.shape[1])
     top = np.argpartition(-scores, depth - 1, axis=1)[:, :depth]
     order = np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable"), axis=1)
     ranks = np.full(scores.shape, depth, dtype=np.int64)
     np.put_along_axis(ranks, order, np.arange(depth)[None, :], axis=1)
-    return ranks
-
-
-def _peers(bought: sparse.csr_matrix, neighbours: int) -> sparse.csr_matrix:
-    """Each customer's ``neighbours`` most similar other customers (cosine of their bought items): the
-    user-based neighbourhood source."""
-    norms = np.sqrt(np.asarray(bought.sum(axis=1)).ravel())
-    normalized = sparse.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ bought
-    model = ItemItemRecommender(K=neighbours + 1, num_threads=1)
-    model.fit(sparse.csr_matrix(normalized.T, dtype=np.float64), show_progress=False)
-    peers = sparse.csr_matrix(model.similarity, dtype=np.float64)
-    peers.setdiag(0.0)
-    peers.eliminate_zeros()
-    return peers
-
-
-def _statistics(
-    data: TrainingData, ease: EASERecommender, ease_columns: np.ndarray, als: ALSRecommender, knn: ItemKNNRecommender
-) -> _Snapshot:
-    """The item and customer statistics of :data:`FEATURES` from the purchase lines before ``data.as_of``."""
-    c = Columns
-    lines = data.transactions
-    lines = lines.loc[(lines[c.timestamp] < data.as_of) & (lines[c.quantity] > 0)]
-    user = data.customers.to_internal(lines[c.customer].to_numpy())
-    item = data.items.to_internal(lines[c.item].to_numpy())
-    age = np.floor((data.as_of - lines[c.timestamp]).to_numpy() / np.timedelta64(1, "D"))
-    price = lines[c.unit_price].to_numpy(dtype=np.float64)
-    frame = pd.DataFrame({"user": user, "item": item, "age": age, "price": price})
-    n_customers, n_items = len(data.customers), len(data.items)
-    shape = (n_customers, n_items)
-    known = frame.loc[(frame["user"] >= 0) & (frame["item"] >= 0)]
-    bought = sparse.csr_matrix((np.ones(len(known)), (known["user"], known["item"])), shape=shape)
-    bought.data[:] = 1.0
-    recent_lines = data.transactions.loc[data.transactions[c.timestamp] >= data.as_of - pd.Timedelta(days=RECENT_DAYS)]
-    recent = interaction_matrix(recent_lines.loc[recent_lines[c.timestamp] < data.as_of], data.customers, data.items)
-    on_catalogue = frame.loc[frame["item"] >= 0]
-    pair_days = on_catalogue.loc[on_catalogue["user"] >= 0].drop_duplicates(["user", "item", "age"])
-    per_pair = pair_days.groupby(["user", "item"]).agg(days=("age", "size"), last=("age", "min")).reset_index()
-    per_item = per_pair.assign(repeater=per_pair["days"] >= 2, recent=per_pair["last"] < RECENT_DAYS).groupby("item").agg(
-        buyers=("days", "size"), repeaters=("repeater", "sum"), recent=("recent", "sum")
-    )
-    previous = pair_days.loc[(pair_days["age"] >= RECENT_DAYS) & (pair_days["age"] < 2 * RECENT_DAYS)].groupby("item")["user"].nunique()
-    sales = on_catalogue.groupby("item")["age"].agg(["max", "min"])
-    items = np.arange(n_items)
-    buyers = per_item["buyers"].reindex(items, fill_value=0).to_numpy(np.float64)
-    recent_buyers = per_item["recent"].reindex(items, fill_value=0).to_numpy(np.float64)
-    item_stats = np.column_stack(
-        [
-            buyers, recent_buyers, (recent_buyers + 1.0) / (previous.reindex(items, fill_value=0).to_numpy(np.float64) + 1.0),
-            sales["max"].reindex(items).to_numpy(np.float64), sales["min"].reindex(items).to_numpy(np.float64),
-            per_item["repeaters"].reindex(items, fill_value=0).to_numpy(np.float64) / np.maximum(buyers, 1.0),
-        ]
-    )
-    mine = frame.loc[frame["user"] >= 0]
-    per_user = mine.groupby("user").agg(visits=("age", "nunique"), latest=("age", "min"), price=("price", "median"))
-    users = np.arange(n_customers)
-    customer_items = np.diff(bought.indptr).astype(np.float64)
-    customer_stats = np.column_stack(
-        [
-            per_user["visits"].reindex(users).to_numpy(np.float64), customer_items,
-            per_user["latest"].reindex(users).to_numpy(np.float64), np.diff(recent.indptr).astype(np.float64),
-        ]
-    )
-    return _Snapshot(
-        data, ease, ease_columns, als, knn, _peers(bought, knn.neighbours), bought, recent, item_stats,
-        on_catalogue.groupby("item")["price"].median().reindex(items).to_numpy(np.float64),
-        customer_stats, per_user["price"].reindex(users).to_numpy(np.float64),
-    )
+    return np.where(np.isfinite(scores), ranks, depth)

@@ -28,6 +28,8 @@ from engine.data.idmap import IdMap
 from engine.errors import EngineError
 from engine.recommend.base import RecommenderModel
 from engine.recommend.buy_again import BuyAgainRecommender
+from engine.recommend.categories import ItemCategories
+from engine.recommend.category_features import REPEAT_FEATURES, repeat_category_features
 from engine.recommend.interactions import Value, interaction_matrix, sparse_arrays, sparse_from_arrays
 from engine.recommend.lambdarank import LambdaRankBooster, booster_from_array, bought_between, check_positive, scores_matrix
 from engine.recommend.training_data import TrainingData
@@ -58,14 +60,16 @@ FEATURES = (
     "customer_overdue",  # days since the customer's last visit / that gap
     "customer_items_per_visit",  # mean distinct items per shopping day (basket breadth)
     "item_recent_share",  # share of the item's buyers who bought it in the last 28 days (trend)
+    *REPEAT_FEATURES,  # substitution and loyalty within the item's category (NaN without categories)
 )
 
 
 def repeat_features(
-    transactions: pd.DataFrame, customers: IdMap, items: IdMap, as_of: pd.Timestamp
+    transactions: pd.DataFrame, customers: IdMap, items: IdMap, as_of: pd.Timestamp, categories: ItemCategories | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(customer index, item index, features) of every customer-item pair bought before ``as_of``
-    (purchase lines only, one purchase per day), in customer order; the columns are :data:`FEATURES`."""
+    (purchase lines only, one purchase per day), in customer order; the columns are :data:`FEATURES`
+    (``categories``: the catalogue's, for the category columns)."""
     days = _purchase_days(transactions, customers, items, as_of)
     if days.empty:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty((0, len(FEATURES)))
@@ -96,6 +100,7 @@ def repeat_features(
     user_visits = customer["n"].to_numpy(dtype=np.float64)
     visit_gap = np.where(user_visits > 1, (customer["earliest"] - customer["latest"]).to_numpy() / np.maximum(user_visits - 1, 1), np.nan)
     buyers = per_item["buyers"].reindex(item).to_numpy(dtype=np.float64)
+    in_category = repeat_category_features(categories, days, user.to_numpy(np.int64), item.to_numpy(np.int64), pairs["n"].to_numpy(np.float64))
     # one row per feature, then transposed (a view): filling rows is contiguous, unlike column_stack's
     # strided writes plus a copy by astype, which cost a tenth of the ranker's fit
     features = np.vstack(
@@ -108,7 +113,7 @@ def repeat_features(
             pairs["w7"], pairs["w180"], pairs["gap_std"] / np.where(gap > 0, gap, np.nan), pairs["last"] - gap,
             pairs["last_visit"], pairs["recent_visits"], visit_gap,
             customer["latest"].to_numpy() / np.where(visit_gap > 0, visit_gap, np.nan), customer["width"].to_numpy(),
-            per_item["recent"].reindex(item).to_numpy() / buyers,
+            per_item["recent"].reindex(item).to_numpy() / buyers, *in_category.T,
         ],
         dtype=np.float64,
     ).T
@@ -197,7 +202,7 @@ class RepeatRankerRecommender(LambdaRankBooster, BuyAgainRecommender):
     def _candidates(self, data: TrainingData, as_of: pd.Timestamp) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:func:`repeat_features` as of ``as_of``, kept to each customer's ``max_candidates`` items with
         the most weighted purchase days (customer order is kept)."""
-        users, items, features = repeat_features(data.transactions, data.customers, data.items, as_of)
+        users, items, features = repeat_features(data.transactions, data.customers, data.items, as_of, data.categories)
         if self.max_candidates is None or not len(users):
             return users, items, features
         weight = features[:, FEATURES.index("decayed_90")]

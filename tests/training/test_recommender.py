@@ -8,6 +8,7 @@ import mlflow
 import pandas as pd
 import pytest
 
+from engine.data.columns import Columns
 from engine.data.dataset import ShopData
 from engine.errors import EngineError
 from engine.recommend.evaluation import evaluate_model
@@ -28,6 +29,8 @@ from training.recommender import (
     run_experiment,
     train,
 )
+from training.recommender_gate import refit_to_serve
+from training.recommender_protocol import build_protocol, fitted_lines
 
 
 def _config(**overrides) -> RecommenderConfig:
@@ -218,3 +221,15 @@ def test_a_candidate_the_history_cannot_support_is_skipped_not_fatal(shop):
     assert experiment.choices.winner.kind == "ease"
     with pytest.raises(EngineError, match="no collaborative candidate could be fitted"):
         run_experiment(shop, _config(candidates={"discovery_ranker": [{"label_days": 400}]}))
+
+
+def test_every_fit_of_a_run_sees_the_products_categories_and_a_shop_without_them_its_own_lines(shop):
+    assert fitted_lines(shop) is shop.transactions
+    items = shop.transactions[Columns.item].unique()
+    products = pd.DataFrame({Columns.item: items, Columns.category: [item[0] for item in items]})
+    with_products = ShopData(shop.transactions, shop.source, products=products)
+    protocol = build_protocol(with_products, _config())
+    for window in (protocol.validation, protocol.test):
+        assert window.fit[Columns.category].notna().all()
+    served = refit_to_serve({"kind": "repeat_ranker", "params": {"label_days": 28, "n_estimators": 5}}, with_products)
+    assert served.recency_.nnz  # the served refit goes through the same lines

@@ -12,6 +12,8 @@ from engine.errors import EngineError
 from engine.recommend.base import MODEL
 from engine.recommend.blend import BlendRecommender
 from engine.recommend.buy_again import BuyAgainRecommender
+from engine.recommend.categories import with_product_categories
+from engine.recommend.category_features import DISCOVERY_FEATURES
 from engine.recommend.discovery_ranker import FEATURES, DiscoveryRankerRecommender, candidate_features
 from engine.recommend.registry import load_recommender
 
@@ -97,3 +99,34 @@ def test_too_short_a_history_is_a_clear_error(planted):
 def test_bad_sizes_are_errors_naming_them(planted, name):
     with pytest.raises(EngineError, match=name):
         _ranker(**{name: 0}).fit(planted)
+
+
+def _taste_categories(lines: pd.DataFrame) -> pd.DataFrame:
+    """The planted shop's products with their taste group as category and sub-category."""
+    items = lines[Columns.item].unique()
+    products = pd.DataFrame({Columns.item: items, Columns.category: [i[0] for i in items], Columns.sub_category: [i.split("_")[0] for i in items]})
+    return with_product_categories(lines, products)
+
+
+def test_categories_add_a_source_and_features_and_without_them_those_columns_are_missing(planted):
+    model = _ranker()
+    columns = [FEATURES.index(name) for name in ("category_score", "category_rank", *DISCOVERY_FEATURES)]
+    plain = model._training_data(planted, pd.Timestamp("2024-06-01"))
+    _, _, features = candidate_features(model._snapshot(plain), np.arange(len(plain.customers)), 10)
+    assert np.isnan(features[:, columns]).all()
+    data = model._training_data(_taste_categories(planted), pd.Timestamp("2024-06-01"))
+    users, items, features = candidate_features(model._snapshot(data), np.arange(len(data.customers)), 10)
+    share = features[:, FEATURES.index("sub_category_share")]
+    assert np.isfinite(share).all()
+    # the category source proposes the customer's own taste group's items, which they shop in
+    proposed = features[:, FEATURES.index("category_rank")] < 10
+    assert proposed.any() and (share[proposed] > 0).all()
+
+
+def test_a_ranker_fitted_with_categories_saves_and_serves_without_the_products_table(planted, tmp_path):
+    lines = _taste_categories(planted)
+    model = _ranker().fit(lines)
+    assert sum(model.feature_importance()[name] for name in DISCOVERY_FEATURES) > 0
+    loaded = load_recommender(model.save(tmp_path / "ranker"))
+    customers = sorted(set(planted[Columns.customer]))[:20]
+    assert [r.item_ids for r in loaded.recommend(customers)] == [r.item_ids for r in model.recommend(customers)]

@@ -6,12 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from engine.data.columns import Columns
 from engine.data.idmap import IdMap
 from engine.data.schema import validate_transactions
 from engine.data.split import TimeSplit
 from engine.errors import EngineError
 from engine.recommend.blend import BlendRecommender
 from engine.recommend.buy_again import BuyAgainRecommender
+from engine.recommend.categories import ItemCategories
+from engine.recommend.category_features import REPEAT_FEATURES
 from engine.recommend.evaluation import evaluate_model, relevant_items
 from engine.recommend.registry import load_recommender, make_recommender
 from engine.recommend.repeat_ranker import FEATURES, RepeatRankerRecommender, repeat_features
@@ -57,6 +60,13 @@ def test_features_by_hand():
     assert (ax["customer_visit_gap"], ax["customer_overdue"], ax["customer_items_per_visit"]) == (10, 1, 1)
     assert np.isnan(ax["gap_variation"])  # one gap: no spread to measure
     assert ax["item_recent_share"] == 1.0 and table.loc["01", "item_recent_share"] == 1.0  # within 28 days
+    assert np.isnan(table[list(REPEAT_FEATURES)].to_numpy()).all()  # no categories
+    # x and y in one sub-category: a's x was last bought 20 days ago, but y (a substitute) 10 days ago
+    categories = ItemCategories((Columns.sub_category,), np.array([[0], [0]]), (1,))
+    users, columns, features = repeat_features(tx, customers, items, pd.Timestamp("2024-01-31"), categories)
+    ax = pd.DataFrame(features, columns=FEATURES).iloc[0]
+    assert (ax["sub_category_days_since"], ax["sub_category_item_share"], ax["sub_category_items"]) == (10, 2 / 3, 2)
+    assert ax["sub_category_overdue"] == 1 and np.isnan(ax["category_days_since"])  # that level is missing
 
 
 def test_a_candidate_cap_and_stacked_label_windows_keep_every_own_item_ranked(cyclic):
