@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,8 @@ class BlendRecommender(RecommenderModel):
             jobs[slot] = (part, data.within(min_item_buyers, max_items))
         # the BLAS limit is taken here, in the calling thread: a limit set from a worker thread may not hold
         with single_blas_thread(), ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
-            fits = {slot: pool.submit(part._fit_data, part_data) for slot, (part, part_data) in jobs.items()}
+            # each fit runs in a copy of the caller's context, so it sees the caller's backend (a ContextVar)
+            fits = {slot: pool.submit(copy_context().run, part._fit_data, part_data) for slot, (part, part_data) in jobs.items()}
         for slot, fit in fits.items():
             try:
                 fit.result()

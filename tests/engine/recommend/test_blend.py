@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from engine.backend import active_backend, use_backend
+from engine.backend.local import LocalBackend
 from engine.errors import EngineError
 from engine.recommend.als import ALSRecommender
 from engine.recommend.blend import BlendRecommender
@@ -88,3 +90,20 @@ def test_the_sparse_repeat_lists_equal_scoring_every_item(planted, weight):
     assert [r.item_ids for r in sparse_lists] == [r.item_ids for r in dense_lists]
     for ours, theirs in zip(sparse_lists, dense_lists):
         assert ours.scores == pytest.approx(theirs.scores)
+
+
+class _BackendRecordingEASE(EASERecommender):
+    """EASE that records the backend its fit ran on (parts are fitted in worker threads)."""
+
+    seen: list[object] = []
+
+    def _fit(self, data):
+        self.seen.append(active_backend())
+        super()._fit(data)
+
+
+def test_parts_fitted_in_threads_run_on_the_callers_backend(shop_lines):
+    chosen = LocalBackend()  # not the default instance: a worker thread without the caller's context would see that
+    with use_backend(chosen):
+        BlendRecommender(_BackendRecordingEASE(regularization=10.0), BuyAgainRecommender(), 0.4).fit(shop_lines)
+    assert _BackendRecordingEASE.seen == [chosen]
