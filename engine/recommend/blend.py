@@ -16,10 +16,8 @@ scoring time: tune it on a validation window with :meth:`set_weight`, without re
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
-from contextvars import copy_context
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +25,9 @@ import numpy as np
 from scipy import sparse
 
 from engine.errors import EngineError
+from engine.parallel import side_by_side
 from engine.recommend.base import RecommenderModel
 from engine.recommend.buy_again import BuyAgainRecommender
-from engine.recommend.collaborative import single_blas_thread
 from engine.recommend.interactions import Value
 from engine.recommend.training_data import TrainingData
 
@@ -81,10 +79,7 @@ class BlendRecommender(RecommenderModel):
             if part_value != value:
                 raise EngineError(f"{slot} counts {part_value!r} but the blend counts {value!r}: use the same value")
             jobs[slot] = (part, data.within(min_item_buyers, max_items))
-        # the BLAS limit is taken here, in the calling thread: a limit set from a worker thread may not hold
-        with single_blas_thread(), ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
-            # each fit runs in a copy of the caller's context, so it sees the caller's backend (a ContextVar)
-            fits = {slot: pool.submit(copy_context().run, part._fit_data, part_data) for slot, (part, part_data) in jobs.items()}
+        fits = side_by_side({slot: partial(part._fit_data, part_data) for slot, (part, part_data) in jobs.items()})
         for slot, fit in fits.items():
             try:
                 fit.result()
