@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import numpy as np
 
 from engine.errors import EngineError
-from engine.parallel import side_by_side
 from engine.recommend.blend import BlendRecommender
 from engine.recommend.registry import make_recommender
 from engine.recommend.tuning import Trial, best_trial, run_trial, tune_blend_weight
@@ -103,13 +101,8 @@ def choose_on_validation(protocol: Protocol, config: RecommenderConfig, progress
     time_protocol = protocol.name == "time"
     buy_again_search = _search_half_lives(protocol, config, progress) if time_protocol else []
     half_life = best_trial(buy_again_search, metric).params["half_life_days"] if buy_again_search else config.buy_again_half_lives[0]
-    # the repeat rankers and the collaborative candidates are independent fits on the same window
-    calls: dict[str, Callable[[], list[Trial]]] = {"collaborative": partial(_search_collaborative, protocol, config, progress)}
-    if time_protocol:
-        calls["rankers"] = partial(_search_rankers, protocol, config, progress)
-    searches = side_by_side(calls)
-    search = searches["collaborative"].result()
-    ranker_search = searches["rankers"].result() if time_protocol else []
+    ranker_search = _search_rankers(protocol, config, progress) if time_protocol else []
+    search = _search_collaborative(protocol, config, progress)
     fitted_kinds = [kind for kind in config.candidates if any(t.kind == kind for t in search)]
     best_per_kind = {kind: best_trial([t for t in search if t.kind == kind], metric) for kind in fitted_kinds}
     if not best_per_kind:

@@ -17,7 +17,6 @@ scoring time: tune it on a validation window with :meth:`set_weight`, without re
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,6 @@ import numpy as np
 from scipy import sparse
 
 from engine.errors import EngineError
-from engine.parallel import side_by_side
 from engine.recommend.base import RecommenderModel
 from engine.recommend.buy_again import BuyAgainRecommender
 from engine.recommend.interactions import Value
@@ -64,28 +62,20 @@ class BlendRecommender(RecommenderModel):
         return parts
 
     def _fit(self, data: TrainingData) -> None:
-        """Fit the buy-again part and each collaborative part on its own catalogue. The parts are
-        independent, so they are fitted side by side in threads (the rankers' LightGBM, implicit and
-        BLAS work releases the GIL): the same models as one after another, in less wall time."""
         _check_weight(self.weight)
         for slot, part in self._parts().items():
             if not isinstance(part, RecommenderModel) or isinstance(part, (BlendRecommender, BuyAgainRecommender)):
                 raise EngineError(f"{slot} must be a collaborative RecommenderModel, got {part!r}")
         self.buy_again_ = self._repeat_part()
+        self.buy_again_._fit_data(data)
         _, _, value = self._catalogue_params()
-        jobs: dict[str, tuple[RecommenderModel, TrainingData]] = {"buy_again": (self.buy_again_, data)}
         for slot, part in self._parts().items():
             min_item_buyers, max_items, part_value = part._catalogue_params()
             if part_value != value:
                 raise EngineError(f"{slot} counts {part_value!r} but the blend counts {value!r}: use the same value")
-            jobs[slot] = (part, data.within(min_item_buyers, max_items))
-        fits = side_by_side({slot: partial(part._fit_data, part_data) for slot, (part, part_data) in jobs.items()})
-        for slot, fit in fits.items():
             try:
-                fit.result()
+                part._fit_data(data.within(min_item_buyers, max_items))
             except EngineError as error:
-                if slot == "buy_again":
-                    raise
                 message = f"{slot}: {error}; give it a min_item_buyers at least the buy-again part's"
                 raise EngineError(message) from error
         self._map_columns()

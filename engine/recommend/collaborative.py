@@ -24,10 +24,7 @@ from engine.recommend.training_data import TrainingData
 @contextmanager
 def single_blas_thread() -> Iterator[None]:
     """Limit BLAS to one thread around implicit, which runs its own threads (implicit warns, and
-    slows down, when OpenBLAS threads compete with its own). The limit is process-wide: code that fits
-    models in threads (a blend) takes it in the calling thread first, since OpenBLAS did not apply a
-    limit set from a worker thread while the calling thread held another; nested, the inner block
-    restores what the outer one set."""
+    slows down, when OpenBLAS threads compete with its own)."""
     with threadpool_limits(1, "blas"):
         yield
 
