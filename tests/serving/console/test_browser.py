@@ -86,7 +86,10 @@ def watched(browser, service) -> Iterator[Watched]:
     page.on("console", lambda message: seen.problems.append(f"console {message.type}: {message.text}")
             if message.type in ("error", "warning") else None)
     page.on("pageerror", lambda error: seen.problems.append(f"script error: {error}"))
-    page.on("requestfailed", lambda request: seen.problems.append(f"failed {request.url}: {request.failure}"))
+    # net::ERR_ABORTED is the browser cancelling a request because the page moved on (a favicon still
+    # loading when a link is clicked); a failure of the site shows as any other error or a >= 400 status
+    page.on("requestfailed", lambda request: seen.problems.append(f"failed {request.url}: {request.failure}")
+            if request.failure != "net::ERR_ABORTED" else None)
     page.on("response", lambda response: seen.problems.append(f"{response.status} {response.url}")
             if response.status >= 400 else None)
     page.on("dialog", lambda dialog: (seen.problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
