@@ -17,6 +17,7 @@ import pandas as pd
 from scipy import sparse
 
 from engine.recommend.categories import LEVELS, ItemCategories
+from engine.recommend.sorted_keys import distinct_sorted, packed_key, runs, unpack
 
 REPEAT_FEATURES = tuple(
     f"{level}_{name}"
@@ -42,14 +43,26 @@ DISCOVERY_FEATURES = tuple(
 
 
 def category_stats(days: pd.DataFrame, codes: np.ndarray) -> pd.DataFrame:
-    """Per (user, category) the customer bought in: purchase days, ``last`` and ``first`` age and
-    distinct items, from one row per (user, item, age) purchase day; items without a category are left out."""
-    category = codes[days["item"].to_numpy()]
-    frame = days.loc[category >= 0, ["user", "item", "age"]].assign(category=category[category >= 0])
-    per_day = frame.drop_duplicates(["user", "category", "age"])
-    stats = per_day.groupby(["user", "category"]).agg(days=("age", "size"), last=("age", "min"), first=("age", "max"))
-    stats["items"] = frame.drop_duplicates(["user", "category", "item"]).groupby(["user", "category"]).size()
-    return stats.reset_index()
+    """Per (user, category) the customer bought in, ascending: purchase days, ``last`` and ``first`` age
+    and distinct items, from one row per (user, item, age) purchase day (whole days); items without a
+    category are left out. Sort-based (:mod:`sorted_keys`): linear at ten times Complete Journey."""
+    item = days["item"].to_numpy(np.int64)
+    category = codes[item]
+    kept = category >= 0
+    user, item, category = days["user"].to_numpy(np.int64)[kept], item[kept], category[kept]
+    age = days["age"].to_numpy(np.int64)[kept]
+    day_key, day_radices = packed_key(user, category, age)
+    pair_user, pair_category, pair_age = unpack(distinct_sorted(day_key), day_radices)
+    pair_key, pair_radices = packed_key(pair_user, pair_category)
+    pairs, start, n_days = runs(pair_key)
+    item_key, item_radices = packed_key(user, category, item)
+    item_user, item_category, _ = unpack(distinct_sorted(item_key), item_radices)
+    n_items = runs(packed_key(item_user, item_category)[0])[2]
+    pair_user, pair_category = unpack(pairs, pair_radices)
+    return pd.DataFrame({
+        "user": pair_user, "category": pair_category, "days": n_days,
+        "last": pair_age[start].astype(np.float64), "first": pair_age[start + n_days - 1].astype(np.float64), "items": n_items,
+    })
 
 
 def repeat_category_features(
@@ -63,18 +76,27 @@ def repeat_category_features(
         codes = None if categories is None else categories.of(level)
         if codes is None:
             continue
-        stats = category_stats(days, codes)
-        size = int(codes.max()) + 1
-        stats.index = stats["user"].to_numpy(np.int64) * size + stats["category"].to_numpy(np.int64)
-        category = codes[items]
-        found = stats.reindex(np.where(category >= 0, users * size + category, -1))
-        gap = (found["first"] - found["last"]).to_numpy() / np.where(found["days"] > 1, found["days"] - 1, np.nan)
-        last = found["last"].to_numpy(np.float64)
+        days_in, last, first, n_items = _pair_stats(category_stats(days, codes), users, codes[items], int(codes.max()) + 1)
+        gap = (first - last) / np.where(days_in > 1, days_in - 1, np.nan)
         out[:, position * width : (position + 1) * width] = np.column_stack(
-            [last, item_days / found["days"].to_numpy(np.float64), found["items"].to_numpy(np.float64),
-             last / np.where(gap > 0, gap, np.nan)]
+            [last, item_days / days_in, n_items, last / np.where(gap > 0, gap, np.nan)]
         )
     return out
+
+
+def _pair_stats(stats: pd.DataFrame, users: np.ndarray, category: np.ndarray, size: int) -> list[np.ndarray]:
+    """:func:`category_stats`' days, last, first and items (float) of each (user, category) asked for,
+    NaN where the customer never bought in it or the item has no category (a binary search in the
+    ascending stats)."""
+    keys = stats["user"].to_numpy(np.int64) * size + stats["category"].to_numpy(np.int64)
+    asked = users.astype(np.int64) * size + np.maximum(category, 0)
+    at = np.minimum(np.searchsorted(keys, asked), max(len(keys) - 1, 0))
+    found = (category >= 0) & (keys[at] == asked) if len(keys) else np.zeros(len(asked), dtype=bool)
+    columns = []
+    for name in ("days", "last", "first", "items"):
+        values = stats[name].to_numpy(np.float64)[at] if len(keys) else np.empty(len(asked))
+        columns.append(np.where(found, values, np.nan))
+    return columns
 
 
 @dataclass(frozen=True)

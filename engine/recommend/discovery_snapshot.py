@@ -16,6 +16,7 @@ from engine.recommend.category_features import CategoryHistory
 from engine.recommend.ease import EASERecommender
 from engine.recommend.interactions import interaction_matrix
 from engine.recommend.knn import ItemKNNRecommender
+from engine.recommend.sorted_keys import distinct_sorted, packed_key, runs, unpack
 from engine.recommend.training_data import TrainingData
 
 RECENT_DAYS = 28  # "recent" for the recent-history neighbours, recent popularity and trend features
@@ -75,21 +76,15 @@ def snapshot_statistics(
     recent_lines = data.transactions.loc[data.transactions[c.timestamp] >= data.as_of - pd.Timedelta(days=RECENT_DAYS)]
     recent = interaction_matrix(recent_lines.loc[recent_lines[c.timestamp] < data.as_of], data.customers, data.items)
     on_catalogue = frame.loc[frame["item"] >= 0]
-    pair_days = on_catalogue.loc[on_catalogue["user"] >= 0].drop_duplicates(["user", "item", "age"])
-    per_pair = pair_days.groupby(["user", "item"]).agg(days=("age", "size"), last=("age", "min")).reset_index()
-    per_item = per_pair.assign(repeater=per_pair["days"] >= 2, recent=per_pair["last"] < RECENT_DAYS).groupby("item").agg(
-        buyers=("days", "size"), repeaters=("repeater", "sum"), recent=("recent", "sum")
-    )
-    previous = pair_days.loc[(pair_days["age"] >= RECENT_DAYS) & (pair_days["age"] < 2 * RECENT_DAYS)].groupby("item")["user"].nunique()
+    pair_days = _pair_days(on_catalogue.loc[on_catalogue["user"] >= 0])
+    buyers, repeaters, recent_buyers, previous = _item_buyers(pair_days, n_items)
     sales = on_catalogue.groupby("item")["age"].agg(["max", "min"])
     items = np.arange(n_items)
-    buyers = per_item["buyers"].reindex(items, fill_value=0).to_numpy(np.float64)
-    recent_buyers = per_item["recent"].reindex(items, fill_value=0).to_numpy(np.float64)
     item_stats = np.column_stack(
         [
-            buyers, recent_buyers, (recent_buyers + 1.0) / (previous.reindex(items, fill_value=0).to_numpy(np.float64) + 1.0),
+            buyers, recent_buyers, (recent_buyers + 1.0) / (previous + 1.0),
             sales["max"].reindex(items).to_numpy(np.float64), sales["min"].reindex(items).to_numpy(np.float64),
-            per_item["repeaters"].reindex(items, fill_value=0).to_numpy(np.float64) / np.maximum(buyers, 1.0),
+            repeaters / np.maximum(buyers, 1.0),
         ]
     )
     mine = frame.loc[frame["user"] >= 0]
@@ -107,4 +102,26 @@ def snapshot_statistics(
         data, ease, ease_columns, als, knn, peers(bought, knn.neighbours), bought, recent, item_stats,
         on_catalogue.groupby("item")["price"].median().reindex(items).to_numpy(np.float64),
         customer_stats, per_user["price"].reindex(users).to_numpy(np.float64), categories,
+    )
+
+
+def _pair_days(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per (user, item, age) of ``frame``'s purchase lines, ascending (sort-based, :mod:`sorted_keys`)."""
+    key, radices = packed_key(*(frame[name].to_numpy(np.int64) for name in ("user", "item", "age")))
+    user, item, age = unpack(distinct_sorted(key), radices)
+    return pd.DataFrame({"user": user, "item": item, "age": age.astype(np.float64)})
+
+
+def _item_buyers(pair_days: pd.DataFrame, n_items: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per item: its buyers, those who bought it on two days or more, those who bought it in the last
+    :data:`RECENT_DAYS` days and those who bought it in the :data:`RECENT_DAYS` before (float arrays)."""
+    user, item, age = (pair_days[name].to_numpy(np.int64) for name in ("user", "item", "age"))
+    key, radices = packed_key(user, item)
+    pairs, start, days = runs(key)  # pair_days ascend: a pair's first row is its latest purchase day
+    pair_item = unpack(pairs, radices)[1]
+    before = (age >= RECENT_DAYS) & (age < 2 * RECENT_DAYS)
+    previous = unpack(distinct_sorted(key[before]), radices)[1]
+    return tuple(  # type: ignore[return-value]
+        np.bincount(items, weights=weights, minlength=n_items).astype(np.float64)
+        for items, weights in ((pair_item, None), (pair_item, days >= 2), (pair_item, age[start] < RECENT_DAYS), (previous, None))
     )

@@ -32,6 +32,7 @@ from engine.recommend.categories import ItemCategories
 from engine.recommend.category_features import REPEAT_FEATURES, repeat_category_features
 from engine.recommend.interactions import Value, interaction_matrix, sparse_arrays, sparse_from_arrays
 from engine.recommend.lambdarank import LambdaRankBooster, booster_from_array, bought_between, check_positive, scores_matrix
+from engine.recommend.sorted_keys import distinct_sorted, packed_key, unpack
 from engine.recommend.training_data import TrainingData
 
 FEATURES = (
@@ -78,7 +79,6 @@ def repeat_features(
     visits = _visits(days)
     span = int(days["age"].max()) + 1
     days["visit"] = visits["visit"].to_numpy()[np.searchsorted(_day_keys(visits, span), _day_keys(days, span))]
-    days = days.sort_values(["user", "item", "age"], kind="stable")
     step = days["age"].diff().to_numpy()  # the gap to the pair's next-older purchase day
     step[np.r_[True, (days["user"].to_numpy()[1:] != days["user"].to_numpy()[:-1]) | (days["item"].to_numpy()[1:] != days["item"].to_numpy()[:-1])]] = np.nan
     days["step"] = step
@@ -121,14 +121,17 @@ def repeat_features(
 
 
 def _purchase_days(transactions: pd.DataFrame, customers: IdMap, items: IdMap, as_of: pd.Timestamp) -> pd.DataFrame:
-    """One row per (customer index, item index, age in days) with a purchase line before ``as_of``."""
+    """One row per (customer index, item index, age in days) with a purchase line before ``as_of``,
+    ascending (sort-based, :mod:`sorted_keys`)."""
     c = Columns
     bought = transactions.loc[(transactions[c.timestamp] < as_of) & (transactions[c.quantity] > 0)]
     user = customers.to_internal(bought[c.customer].to_numpy())
     item = items.to_internal(bought[c.item].to_numpy())
-    age = np.floor((as_of - bought[c.timestamp]).to_numpy() / np.timedelta64(1, "D"))
+    age = ((as_of - bought[c.timestamp]).to_numpy() // np.timedelta64(1, "D")).astype(np.int64)
     keep = (user >= 0) & (item >= 0)
-    return pd.DataFrame({"user": user[keep], "item": item[keep], "age": age[keep]}).drop_duplicates()
+    key, radices = packed_key(user[keep], item[keep], age[keep])
+    user, item, age = unpack(distinct_sorted(key), radices)
+    return pd.DataFrame({"user": user, "item": item, "age": age.astype(np.float64)})
 
 
 def _day_keys(frame: pd.DataFrame, span: int) -> np.ndarray:
