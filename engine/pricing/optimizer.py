@@ -2,22 +2,23 @@
 
 For a product with elasticity ``e`` (constant-elasticity demand ``units(p) = units0 * (p / p0) ** e``)
 and unit cost ``c``, profit peaks at ``c * e / (1 + e)`` when ``e < -1``; revenue falls with price
-when ``e < -1``. With ``e`` uncertain the optimizer aims at the certainty-equivalent optimum (below), moves the aim for stock (scarce stock raises it towards the
-price that stretches the stock to ``target_cover_days``, overstock lowers it; zero or negative stock
-counts as none on hand), clips the aim into the feasible interval of the guardrails
-(:func:`engine.pricing.guardrails.feasible_interval`: bounded, never empty) and picks among at most
-three candidates: the aim's two ladder neighbours inside the interval and the unchanged current price
-(by the certainty-equivalent objective when it aims at the optimum, else the nearest to the aim). Every step is
-O(1) whatever the magnitude of the price. A product whose cost floor is above the ceiling is quoted at
-the ceiling with reason ``cost_above_price``. It keeps the current price (with a reason code) when it
-has no elasticity to act on: no estimate of its own (reason ``not_significant``: the price never moved),
-an estimate that does not fall with the price (``|e| <= min_abs_elasticity``, 0 by default: reason
-``inelastic``), or an unknown cost with the profit objective (``no_cost``). Otherwise it aims at the
-price with the highest certainty-equivalent profit under the elasticity's uncertainty
-(:mod:`engine.pricing.decision`: the estimate and its bias-aware standard error, risk aversion
-``policy.risk_aversion``): a move is held back in proportion to how uncertain it makes the profit, so an
-inelastic or not significant estimate is priced too (flags ``inelastic``, ``not_significant``), and flag
-``uncertain`` says the uncertainty moved the aim by more than 1% from the estimate's optimum. A category with a significant cross-price effect
+when ``e < -1``. With ``e`` uncertain the optimizer aims at the certainty-equivalent optimum (below),
+moves the aim for stock (scarce stock raises it towards the price that stretches the stock to
+``target_cover_days``, overstock lowers it; zero or negative stock counts as none on hand), clips the
+aim into the feasible interval of the guardrails (:func:`engine.pricing.guardrails.feasible_interval`:
+bounded, never empty) and picks among at most three candidates: the aim's two ladder neighbours inside
+the interval and the unchanged current price (by the certainty-equivalent objective when it aims at the
+optimum, else the nearest to the aim). Every step is O(1) whatever the magnitude of the price. A product
+whose cost floor is above the ceiling is quoted at the ceiling with reason ``cost_above_price``. It
+keeps the current price (with a reason code) when it has no elasticity to act on: no estimate of its
+own (reason ``not_significant``: the price never moved), an estimate that does not fall with the price
+(``|e| <= min_abs_elasticity``, 0 by default: reason ``inelastic``), or an unknown cost with the profit
+objective (``no_cost``). Otherwise it aims at the price with the highest certainty-equivalent profit
+under the elasticity's uncertainty (:mod:`engine.pricing.decision`: the estimate and its bias-aware
+standard error, risk aversion ``policy.risk_aversion``): a move is held back in proportion to how
+uncertain it makes the profit, so an inelastic or not significant estimate is priced too (flags
+``inelastic``, ``not_significant``), and flag ``uncertain`` says the uncertainty moved the aim by more
+than 1% from the estimate's optimum. A category with a significant cross-price effect
 (:func:`engine.pricing.cross_price.cross_price_effects`) is priced for the category's profit
 (:mod:`engine.pricing.joint`): one quote is the product's best response to the others' prices, and
 :meth:`PriceOptimizer.quote_all` repeats best responses until no price moves.
