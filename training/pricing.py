@@ -26,7 +26,17 @@ from engine.errors import EngineError, ModelFormatError
 from engine.io import read_manifest
 from engine.pricing import panel as P
 from engine.pricing.base import ElasticityEstimator
-from engine.pricing.designs import BENCH_SHOP, DEVELOPMENT, HELD_OUT, SEALED, SEALED_2, SEALED_3, ShopDesign, default_designs
+from engine.pricing.designs import (
+    BENCH_SHOP,
+    DEVELOPMENT,
+    HELD_OUT,
+    SEALED,
+    SEALED_2,
+    SEALED_3,
+    SEALED_4,
+    ShopDesign,
+    default_designs,
+)
 from engine.pricing.evaluate import score_estimator
 from engine.pricing.fit import (  # noqa: F401  (re-exported: the pipeline's public names)
     PRIMARY_METRIC,
@@ -61,6 +71,7 @@ class BenchSettings(BaseModel):
     sealed_seeds: list[int] = Field(default_factory=lambda: [300, 301, 302], min_length=1)
     sealed_2_seeds: list[int] = Field(default_factory=lambda: [400, 401, 402], min_length=1)
     sealed_3_seeds: list[int] = Field(default_factory=lambda: [600, 601, 602], min_length=1)
+    sealed_4_seeds: list[int] = Field(default_factory=lambda: [700, 701, 702], min_length=1)
     shop: dict[str, Any] = Field(
         default_factory=lambda: dict(BENCH_SHOP), description="the base shop of every design (SyntheticShopConfig fields)"
     )
@@ -71,7 +82,7 @@ class BenchSettings(BaseModel):
         """The seeds a design of ``split`` runs on."""
         by_split: dict[str, list[int]] = {
             DEVELOPMENT: self.development_seeds, HELD_OUT: self.held_out_seeds, SEALED: self.sealed_seeds, SEALED_2: self.sealed_2_seeds,
-            SEALED_3: self.sealed_3_seeds,
+            SEALED_3: self.sealed_3_seeds, SEALED_4: self.sealed_4_seeds,
         }
         return by_split[split]
 

@@ -24,9 +24,9 @@ one, narrower than +- 1.96 sqrt(se^2 + b^2), which covered the same on the devel
 with intervals 3% wider on average. The table's ``se`` becomes the half width over 1.96, so that every
 reader of the table (quotes, significance) sees the widened interval.
 
-The widened standard error is also what the optimizer decides with (it moves a price only where the
-elasticity +- ``decision_z`` of it agrees on the direction), so an estimate the data shows may be shifted
-moves prices less readily.
+The widened standard error is also what the optimizer decides with (its certainty-equivalent profit,
+:mod:`engine.pricing.decision`, holds a move back in proportion to the variance it adds), so an estimate
+the data shows may be shifted moves prices less readily.
 """
 
 from __future__ import annotations

@@ -19,6 +19,9 @@ and cross-price rework of that session (issue 11, second pass), and are run once
 designs (seeds 600-602) are not written by hand: :func:`drawn_designs` draws them from the design knobs with
 a seeded generator, so no one chose them with a method in mind; they were committed (2026-12-05 21:14 UTC)
 and run once on that commit before the bias-aware intervals (issue 11, third pass), and once after them.
+The SEALED_4 designs (seeds 700-702) are drawn the same way (generator seed 700), committed (2026-12-06
+about 00:20 UTC) and run once on that commit before the optimizer's decision rule was reworked (issue 11,
+fourth pass), and once after it.
 """
 
 from __future__ import annotations
@@ -30,13 +33,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.data.synthetic import SyntheticShopConfig
 
-Split = Literal["development", "held_out", "sealed", "sealed_2", "sealed_3"]
+Split = Literal["development", "held_out", "sealed", "sealed_2", "sealed_3", "sealed_4"]
 DEVELOPMENT: Split = "development"
 HELD_OUT: Split = "held_out"
 SEALED: Split = "sealed"
 SEALED_2: Split = "sealed_2"
 SEALED_3: Split = "sealed_3"
-SPLITS: tuple[Split, ...] = (DEVELOPMENT, HELD_OUT, SEALED, SEALED_2, SEALED_3)
+SEALED_4: Split = "sealed_4"
+SPLITS: tuple[Split, ...] = (DEVELOPMENT, HELD_OUT, SEALED, SEALED_2, SEALED_3, SEALED_4)
 
 # the base shop of every design: small enough that the whole family runs in minutes on 2 cores
 BENCH_SHOP: dict[str, Any] = dict(
@@ -84,8 +88,12 @@ class ShopDesign(BaseModel):
 def default_designs() -> list[ShopDesign]:
     """The family: six development designs, each moving one switch from the base shop (confounded
     promotions, a strong cost instrument, spread 0.2), six held-out designs that move others or
-    several at once, and two sets of sealed designs with combinations none of the others has."""
-    return [*_development_designs(), *_held_out_designs(), *_sealed_designs(), *_sealed_2_designs(), *drawn_designs()]
+    several at once, two sets of sealed designs with combinations none of the others has, and two sets
+    drawn at random over the knobs (sealed_3, sealed_4)."""
+    return [
+        *_development_designs(), *_held_out_designs(), *_sealed_designs(), *_sealed_2_designs(), *drawn_designs(),
+        *drawn_designs(SEALED_4, seed=700),
+    ]
 
 
 def _development_designs() -> list[ShopDesign]:

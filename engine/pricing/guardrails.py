@@ -53,7 +53,7 @@ STOCK_SCARCE = "stock_scarce"
 STOCK_OVERSTOCK = "stock_overstock"
 NOT_SIGNIFICANT = "not_significant"
 INELASTIC = "inelastic"
-UNCERTAIN = "uncertain"  # the elasticity's plausible values disagree on whether to raise or cut
+UNCERTAIN = "uncertain"  # flag: the elasticity's uncertainty moved the aim off where the estimate alone puts it
 NO_COST = "no_cost"
 UNKNOWN_PRODUCT = "unknown_product"
 ENDING_UNAVAILABLE = "ending_unavailable"
@@ -73,10 +73,18 @@ class PricingPolicy(BaseModel):
     allow_outside_range: bool = Field(False, description="allow prices outside the range the data has seen")
     endings: tuple[float, ...] = Field((0.49, 0.99), description="cents endings of the price ladder")
     fine_endings_below: float = Field(2.0, ge=0, description="below this price the ladder steps by 0.10 (.09, .19, ...)")
-    min_abs_elasticity: float = Field(1.0, ge=0, description="|elasticity| <= this: inelastic, keep the price")
+    min_abs_elasticity: float = Field(
+        0.0, ge=0, description="|elasticity| <= this: keep the price (reason inelastic); 0: only an estimate that does not "
+        "fall with the price (an inelastic one is priced by the decision rule, the move held back by its uncertainty)",
+    )
+    risk_aversion: float = Field(
+        25.0, ge=0, description="constant relative risk aversion over a product's profit while its elasticity is uncertain "
+        "(engine.pricing.decision): 0 maximises the expected profit, 1 the profit at the estimate, more holds a move back "
+        "in proportion to the uncertainty it adds",
+    )
     decision_z: float = Field(
-        1.96, ge=0, description="move a price only where the elasticity +- this many standard errors agrees on the "
-        "direction, aiming where the least favourable of them puts the optimum (0: the estimate alone)",
+        1.96, ge=0, description="cross-price effects: act on the end of the effect's interval (estimate +- this many "
+        "standard errors) nearest zero, none where the interval holds zero",
     )
     target_cover_days: float = Field(28.0, gt=0, description="stock cover a stock-aware price aims for")
     scarce_cover_days: float = Field(7.0, gt=0, description="cover below this raises the price towards the target")

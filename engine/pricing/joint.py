@@ -188,8 +188,8 @@ def joint_reason(response: Response, interval: G.Interval, aim: float) -> str:
 def significant_cross(cross_price: pd.DataFrame | None, decision_z: float = 0.0) -> pd.Series:
     """Per category, the cross-price elasticity the optimizer acts on, where the relation is significant
     (else none). With a standard error ("se") and ``decision_z`` > 0, it is the end of the estimate +-
-    ``decision_z`` se nearest zero (none if that interval holds zero), as for the own elasticities: an
-    effect barely past the test moves prices barely (with a true effect of 0 the estimate still leaned to
+    ``decision_z`` se nearest zero (none if that interval holds zero): an effect barely past the test
+    moves prices barely (with a true effect of 0 the estimate still leaned to
     complements under promotions timed to demand, see :mod:`engine.pricing.cross_price`)."""
     if cross_price is None or cross_price.empty:
         return pd.Series(dtype=float, name=CROSS)

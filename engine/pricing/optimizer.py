@@ -2,20 +2,23 @@
 
 For a product with elasticity ``e`` (constant-elasticity demand ``units(p) = units0 * (p / p0) ** e``)
 and unit cost ``c``, profit peaks at ``c * e / (1 + e)`` when ``e < -1``; revenue falls with price
-when ``e < -1``. The optimizer aims there, moves the aim for stock (scarce stock raises it towards the
-price that stretches the stock to ``target_cover_days``, overstock lowers it; zero or negative stock
-counts as none on hand), clips the aim into the feasible interval of the guardrails
-(:func:`engine.pricing.guardrails.feasible_interval`: bounded, never empty) and picks among at most
-three candidates: the aim's two ladder neighbours inside the interval and the unchanged current price
-(by the estimated objective when it aims at the optimum, else the nearest to the aim). Every step is
-O(1) whatever the magnitude of the price. A product whose cost floor is above the ceiling is quoted at
-the ceiling with reason ``cost_above_price``. It keeps the current price (with a reason code) when it
-cannot trust the elasticity: not significant (the 95% interval reaches 0, or no estimate of its own) or inelastic (``|e| <= min_abs_elasticity``, where the constant-elasticity optimum is unbounded), or
-when the cost is unknown and the objective is profit. It moves a price only where the elasticity's
-plausible values (the estimate +- ``decision_z`` standard errors) agree on the direction, aiming where
-the least favourable of them puts the optimum; otherwise it keeps the price with reason ``uncertain``
-(a cut decided on an elasticity 0.4 too elastic loses more than the optimum gains; on development designs
-1.96 instead of 0 raised the profit against the oracle from 0.943-0.982 to 0.971-0.984). A category with a significant cross-price effect
+when ``e < -1``. With ``e`` uncertain the optimizer aims at the certainty-equivalent optimum (below),
+moves the aim for stock (scarce stock raises it towards the price that stretches the stock to
+``target_cover_days``, overstock lowers it; zero or negative stock counts as none on hand), clips the
+aim into the feasible interval of the guardrails (:func:`engine.pricing.guardrails.feasible_interval`:
+bounded, never empty) and picks among at most three candidates: the aim's two ladder neighbours inside
+the interval and the unchanged current price (by the certainty-equivalent objective when it aims at the
+optimum, else the nearest to the aim). Every step is O(1) whatever the magnitude of the price. A product
+whose cost floor is above the ceiling is quoted at the ceiling with reason ``cost_above_price``. It
+keeps the current price (with a reason code) when it has no elasticity to act on: no estimate of its
+own (reason ``not_significant``: the price never moved), an estimate that does not fall with the price
+(``|e| <= min_abs_elasticity``, 0 by default: reason ``inelastic``), or an unknown cost with the profit
+objective (``no_cost``). Otherwise it aims at the price with the highest certainty-equivalent profit
+under the elasticity's uncertainty (:mod:`engine.pricing.decision`: the estimate and its bias-aware
+standard error, risk aversion ``policy.risk_aversion``): a move is held back in proportion to how
+uncertain it makes the profit, so an inelastic or not significant estimate is priced too (flags
+``inelastic``, ``not_significant``), and flag ``uncertain`` says the uncertainty moved the aim by more
+than 1% from the estimate's optimum. A category with a significant cross-price effect
 (:func:`engine.pricing.cross_price.cross_price_effects`) is priced for the category's profit
 (:mod:`engine.pricing.joint`): one quote is the product's best response to the others' prices, and
 :meth:`PriceOptimizer.quote_all` repeats best responses until no price moves.
@@ -37,6 +40,7 @@ import pandas as pd
 
 from engine.base import EngineModel
 from engine.data.columns import Columns
+from engine.pricing import decision as D
 from engine.pricing import guardrails as G
 from engine.pricing import joint as J
 from engine.pricing.cross_price import RELATION
@@ -52,7 +56,6 @@ from engine.pricing.facts import (
     ProductFacts,
     check_fit_inputs,
 )
-from engine.pricing.oracle import best_price, unconstrained_optimum
 from engine.pricing.quote import PriceQuote, binding_reason, check_quote_inputs, finite_or_none, weekly_margin
 from engine.pricing.shrinkage import CI_HIGH, CI_LOW, ELASTICITY, OWN_ESTIMATE, SE
 
@@ -218,8 +221,8 @@ class PriceOptimizer(EngineModel):
     ) -> tuple[float, str, list[str], G.Interval]:
         """The quoted price inside the feasible interval, its reason, its flags and that interval."""
         policy = self.policy_
-        target, driver, decided = self._target(item, current, units_now, stock)
         interval = G.feasible_interval(policy, current, item.unit_cost, item.list_price, item.min_price, item.max_price)
+        target, driver, decided = self._target(item, current, units_now, stock, interval)
         response = self._cross_response(product_id, item, current, decided, category_prices) if driver == G.OPTIMAL else None
         if response is not None:  # the category's profit, not the product's alone
             price, aim = J.best_response(response, interval, policy, keep=(current,))
@@ -228,6 +231,8 @@ class PriceOptimizer(EngineModel):
             aim = interval.clip(target)
             reason = binding_reason(interval, aim, target, G.price_tolerance(aim), driver)
         flags = [driver] if reason != driver else []
+        if driver == G.OPTIMAL:  # what the decision weighed besides the estimate
+            flags += D.uncertainty_flags(interval, item.current_price, item.elasticity, item.ci_high, self._cost(item), target)
         flags += [f"relaxed:{name}" for name in interval.relaxed]
         if bool(self.facts_.at[product_id, COST_ASSUMED]):
             flags.append("assumed_cost")
@@ -235,7 +240,7 @@ class PriceOptimizer(EngineModel):
             flags.append(f"cross_price:{'substitutes' if response.spill > 0 else 'complements'}")
         else:
             keep = abs(aim - current) <= G.price_tolerance(aim)
-            price = current if keep else self._on_ladder(item, decided, aim, current, interval, driver, flags)
+            price = current if keep else self._on_ladder(item, aim, current, interval, driver, flags)
 
         return price, reason, flags, interval
 
@@ -260,12 +265,10 @@ class PriceOptimizer(EngineModel):
         response = system.response(j, prices, range(len(position)), system.cost)
         return J.Response(current, response.units_now, elasticity, response.cost, response.others_profit, response.spill)
 
-    def _on_ladder(
-        self, item: ProductFacts, elasticity: float, aim: float, current: float, interval: G.Interval, driver: str, flags: list[str]
-    ) -> float:
+    def _on_ladder(self, item: ProductFacts, aim: float, current: float, interval: G.Interval, driver: str, flags: list[str]) -> float:
         """A ladder price for ``aim`` (already inside the interval): of its two ladder neighbours inside
-        the interval and the current price (if allowed), the best by the objective under ``elasticity`` when the
-        aim is the optimum, else the neighbour nearest to the aim, or the current price if that
+        the interval and the current price (if allowed), the one with the highest certainty-equivalent
+        objective when the aim is its optimum, else the neighbour nearest to the aim, or the current price if that
         neighbour would move the other way than intended. Whole cents when no ladder price fits."""
         candidates = G.ladder_candidates(interval, aim, self.policy_)
         if not candidates:
@@ -273,7 +276,8 @@ class PriceOptimizer(EngineModel):
             return G.cents_within(aim, interval.low, interval.high)
         current_allowed = interval.low <= current <= interval.high
         if driver == G.OPTIMAL:
-            chosen = best_price(candidates + ([current] if current_allowed else []), elasticity, item.unit_cost, self.policy_.objective)
+            pool = candidates + ([current] if current_allowed else [])
+            chosen = D.best_price(pool, item.current_price, item.elasticity, self._cost(item), D.penalty(item.se, self.policy_.risk_aversion))
         else:
             chosen = min(candidates, key=lambda p: abs(p - aim))
             if current_allowed and (chosen - current) * (aim - current) < 0:
@@ -282,30 +286,26 @@ class PriceOptimizer(EngineModel):
             flags.append(NO_LADDER_STEP)
         return chosen
 
-    def _target(self, item: ProductFacts, current: float, units_now: float, stock: float | None) -> tuple[float, str, float]:
-        """Where the price should go before guardrails, what drives it, and the elasticity the move is
-        decided with (the estimate moved ``policy.decision_z`` standard errors against the move)."""
+    def _cost(self, item: ProductFacts) -> float:
+        """The cost the objective subtracts: the unit cost for profit, 0 for revenue."""
+        return 0.0 if self.policy_.objective == "revenue" else float(item.unit_cost or 0.0)
+
+    def _target(
+        self, item: ProductFacts, current: float, units_now: float, stock: float | None, interval: G.Interval
+    ) -> tuple[float, str, float]:
+        """Where the price should go before guardrails, what drives it, and the elasticity a joint
+        (cross-price) move is decided with: the certainty-equivalent elasticity at the aim."""
         policy, e = self.policy_, item.elasticity
         if policy.objective == "profit" and item.unit_cost is None:
             return current, G.NO_COST, e
-        if not (item.own_estimate and item.ci_high < 0):
+        if not item.own_estimate:
             return current, G.NOT_SIGNIFICANT, e
         if e >= -policy.min_abs_elasticity:
             return current, G.INELASTIC, e
-        target = unconstrained_optimum(e, item.unit_cost, policy.objective)
-        if math.isnan(target):  # revenue at exactly unit elasticity: flat, nothing to gain by moving
-            return current, G.INELASTIC, e
-        # move only where every elasticity within decision_z standard errors agrees on the direction, and
-        # aim where the least favourable of them puts the optimum (a raise: the most elastic; a cut: the least)
-        spread = policy.decision_z * item.se
-        raise_to = unconstrained_optimum(e - spread, item.unit_cost, policy.objective)
-        cut_to = unconstrained_optimum(e + spread, item.unit_cost, policy.objective)
-        if raise_to > current:
-            target, decided, driver = raise_to, e - spread, G.OPTIMAL
-        elif cut_to < current:
-            target, decided, driver = cut_to, e + spread, G.OPTIMAL
-        else:
-            target, decided, driver = current, e, G.UNCERTAIN
+        # the price with the highest certainty-equivalent profit, the elasticity uncertain (engine.pricing.decision)
+        curvature = D.penalty(item.se, policy.risk_aversion)
+        target, driver = D.optimum(item.current_price, e, self._cost(item), curvature), G.OPTIMAL
+        decided = D.equivalent_elasticity(interval.clip(target), item.current_price, e, curvature)
         if stock is not None and units_now > 0:
             stock = max(stock, 0.0)
             cover_days = 7 * stock / units_now

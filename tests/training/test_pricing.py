@@ -207,6 +207,15 @@ def test_the_config_file_lists_the_drawn_sealed_3_designs():
     assert as_shops(listed) == as_shops(drawn_designs())
 
 
+def test_the_config_file_lists_the_drawn_sealed_4_designs():
+    from engine.pricing.designs import SEALED_4, drawn_designs
+    from training.config import load_config
+
+    listed = [d for d in load_config("configs/pricing.yaml", PricingConfig).bench.designs if d.split == SEALED_4]
+    as_shops = lambda designs: [(d.name, d.shop_config(700).model_dump()) for d in designs]  # noqa: E731
+    assert as_shops(listed) == as_shops(drawn_designs(SEALED_4, seed=700)) and len(listed) == 5
+
+
 def test_partly_missing_costs_stay_missing_and_are_never_dropped(shop):
     products = shop.transactions["product_id"].unique()
     costs = shop.transactions["unit_cost"].where(shop.transactions["product_id"] != products[0])

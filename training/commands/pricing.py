@@ -51,7 +51,7 @@ def bench(
     config: ConfigOption = None,
     seeds: Annotated[str | None, typer.Option("--seeds", help="Comma-separated seeds for every design, development and held-out (default: the config's)")] = None,
     designs: Annotated[str | None, typer.Option("--designs", help="Comma-separated design names to run (default: the whole family)")] = None,
-    split: Annotated[str | None, typer.Option("--split", help="Comma-separated splits to run: development, held_out, sealed, sealed_2, sealed_3 (default: all)")] = None,
+    split: Annotated[str | None, typer.Option("--split", help="Comma-separated splits to run: development, held_out, sealed, sealed_2, sealed_3, sealed_4 (default: all)")] = None,
 ) -> None:
     """Score every estimator: on the synthetic design family (development and held-out designs) the
     chosen estimator's elasticity error, 95% interval coverage and the optimizer's profit against the

@@ -49,18 +49,19 @@ ratios = st.floats(-1.5, 1.5).map(lambda x: 10**x)  # 0.03x .. 30x
     allow_outside=st.booleans(),
     ceiling_multiple=st.floats(0.5, 3),
     min_abs=st.sampled_from([0.0, 0.5, 1.0, 2.0]),
+    risk=st.sampled_from([0.0, 1.0, 25.0, 1e4]),
     objective=st.sampled_from(["profit", "revenue"]),
     stock=st.one_of(st.none(), st.sampled_from([0.0, -5.0, 1e12]), st.floats(-100, 1e6)),
     base_units=st.sampled_from([0.0, 1e-3, 100.0, 1e9]),
 )
 def test_quotes_never_break_a_guardrail(
     current, asked, cost, list_factor, seen, elasticity, half_width, max_change, min_margin, allow_outside,
-    ceiling_multiple, min_abs, objective, stock, base_units,
+    ceiling_multiple, min_abs, risk, objective, stock, base_units,
 ):
     """Adversarial products and policies, checked by the independent checker (not the optimizer's code)."""
     policy = G.PricingPolicy(
         max_change=max_change, min_margin=min_margin, allow_outside_range=allow_outside, ceiling_multiple=ceiling_multiple,
-        min_abs_elasticity=min_abs, objective=objective,
+        min_abs_elasticity=min_abs, risk_aversion=risk, objective=objective,
     )
     unit_cost = math.nan if cost is None else cost * current
     facts = dict(
@@ -134,14 +135,28 @@ def test_facts_with_a_bad_price_are_refused_naming_the_product():
 
 
 def test_fallback_reasons_keep_the_current_price():
-    assert _optimizer(elasticity=-1.5, ci_low=-3.5, ci_high=0.4).quote("p1").reason == G.NOT_SIGNIFICANT
-    inelastic = _optimizer(elasticity=-0.7, ci_low=-0.9, ci_high=-0.5).quote("p1")
-    assert inelastic.reason == G.INELASTIC and inelastic.price == 4.99
+    # an estimate that does not fall with the price is no demand curve to act on
+    rising = _optimizer(elasticity=0.3, ci_low=-0.2, ci_high=0.8).quote("p1")
+    assert rising.reason == G.INELASTIC and rising.price == 4.99
+    # a merchant may keep the prices of inelastic products (|e| <= min_abs_elasticity)
+    kept = _optimizer(G.PricingPolicy(min_abs_elasticity=1.0), elasticity=-0.7, ci_low=-0.9, ci_high=-0.5).quote("p1")
+    assert kept.reason == G.INELASTIC and kept.price == 4.99
     no_cost = _optimizer(unit_cost=float("nan")).quote("p1")
     assert no_cost.reason == G.NO_COST and no_cost.price == 4.99 and no_cost.expected_margin is None
     # a fallback still respects the cost floor: a price below cost is raised to it
-    below_cost = _optimizer(unit_cost=5.5, elasticity=-0.7, ci_low=-0.9, ci_high=-0.5).quote("p1")
+    below_cost = _optimizer(unit_cost=5.5, elasticity=0.3, ci_low=-0.2, ci_high=0.8).quote("p1")
     assert below_cost.price >= 5.5 / 0.95 and below_cost.reason == G.COST_FLOOR and G.INELASTIC in below_cost.flags
+
+
+def test_inelastic_and_not_significant_estimates_are_priced_with_their_uncertainty():
+    # e = -0.7 +- 0.1, cost 2: profit rises with the price, so it goes up as far as one step allows
+    inelastic = _optimizer(elasticity=-0.7, ci_low=-0.9, ci_high=-0.5).quote("p1")
+    assert inelastic.price == 5.49 and inelastic.reason == G.MAX_CHANGE and {G.OPTIMAL, G.INELASTIC} <= set(inelastic.flags)
+    # e = -1.5 +- 1.95 (se 1): the estimate alone would raise to 5.49; the uncertainty that move adds keeps 4.99
+    alone = G.PricingPolicy(risk_aversion=1.0)
+    assert _optimizer(alone, elasticity=-1.5, ci_low=-3.45, ci_high=0.45).quote("p1").price == 5.49
+    unsure = _optimizer(elasticity=-1.5, ci_low=-3.45, ci_high=0.45).quote("p1")
+    assert unsure.price == 4.99 and unsure.reason == G.OPTIMAL and {G.NOT_SIGNIFICANT, G.UNCERTAIN} <= set(unsure.flags)
 
 
 def test_profit_optimum_and_explanation():
@@ -154,24 +169,27 @@ def test_profit_optimum_and_explanation():
     assert quote.expected_margin > quote.current_margin
     assert quote.model_version == "test-v1" and quote.elasticity_interval == (-3.5, -2.5)
     # near the optimum nothing binds (deciding on the estimate alone)
-    point = G.PricingPolicy(decision_z=0.0)
+    point = G.PricingPolicy(risk_aversion=1.0)
     near = _optimizer(point, elasticity=-3.0, ci_low=-3.5, ci_high=-2.5, current_price=3.09, min_price=2.5).quote("p1")
     assert near.reason == G.OPTIMAL and near.price == pytest.approx(2.99)
 
 
-def test_a_price_moves_only_where_the_elasticity_interval_agrees_on_the_direction():
-    # cost 2, e = -3 +- 1.96 x 0.255: the optimum 2 e / (1 + e) runs from 2.80 (e -3.5) to 3.33 (e -2.5)
-    uncertain = _optimizer(elasticity=-3.0, ci_low=-3.5, ci_high=-2.5, current_price=3.09, min_price=2.5).quote("p1")
-    assert uncertain.reason == G.UNCERTAIN and uncertain.price == 3.09
-    # from 3.99 every plausible elasticity says cut: aim at the least elastic one's optimum (3.33); of its
-    # ladder neighbours 2.99 and 3.49 the objective at e = -2.5 prefers 3.49
-    wide = G.PricingPolicy(max_change=0.5)
-    cut = _optimizer(wide, elasticity=-3.0, ci_low=-3.5, ci_high=-2.5, current_price=3.99, min_price=2.5).quote("p1")
-    assert cut.reason == G.OPTIMAL and cut.price == pytest.approx(3.49)
-    # the estimate alone would go to its own optimum, 2.99
-    alone = _optimizer(wide.model_copy(update={"decision_z": 0.0}), elasticity=-3.0, ci_low=-3.5, ci_high=-2.5,
-                       current_price=3.99, min_price=2.5).quote("p1")
-    assert alone.price == pytest.approx(2.99)
+@pytest.mark.parametrize("se", [0.0, 0.255, 0.5, 1.0])
+@pytest.mark.parametrize("risk", [0.0, 1.0, 25.0])
+def test_a_move_is_held_back_in_proportion_to_its_uncertainty(se, risk):
+    # cost 2, e = -3 from 3.99 with steps up to 50%: the ladder prices allowed are 2.99, 3.49 and 3.99; the
+    # quote is the one whose certainty-equivalent profit (written here from the docstring of
+    # engine.pricing.decision) is highest: log(p - 2) - 3 L - (risk - 1) se^2 L^2 / 2, L = log(p / 3.99)
+    policy = G.PricingPolicy(max_change=0.5, risk_aversion=risk)
+    quote = _optimizer(policy, elasticity=-3.0, ci_low=-3 - 1.96 * se, ci_high=-3 + 1.96 * se, current_price=3.99, min_price=2.5).quote("p1")
+
+    def certainty_equivalent(p: float) -> float:
+        move = math.log(p / 3.99)
+        return math.log(p - 2) - 3 * move - (risk - 1) * se**2 * move**2 / 2
+
+    assert quote.price == max([2.99, 3.49, 3.99], key=certainty_equivalent)
+    expected = {(0.0, 25.0): 2.99, (0.255, 25.0): 2.99, (0.5, 25.0): 3.49, (1.0, 25.0): 3.99}  # more doubt, smaller move
+    assert quote.price == expected.get((se, risk), 2.99)
 
 
 def test_stock_moves_the_price():
@@ -207,13 +225,14 @@ def test_unknown_product_bad_input_and_unfitted():
 
 def test_segment_offers_are_capped_and_above_the_floor():
     offers = pd.DataFrame({"discount": [0.5, 0.0]}, index=pd.Index(["Champions", "Loyal"], name="segment"))
-    optimizer = _optimizer(G.PricingPolicy(max_segment_discount=0.15), offers, elasticity=-0.5, ci_low=-0.8, ci_high=-0.2)
+    kept = G.PricingPolicy(max_segment_discount=0.15, min_abs_elasticity=1.0)  # an inelastic product keeps 4.99
+    optimizer = _optimizer(kept, offers, elasticity=-0.5, ci_low=-0.8, ci_high=-0.2)
     quote = optimizer.quote("p1", segment="Champions")
     assert quote.price == 4.99 and quote.segment_price == 4.49
     assert 0 < quote.segment_discount <= 0.15 and "segment_offer" in quote.flags
     assert optimizer.quote("p1", segment="Loyal").segment_price is None
     assert "unknown_segment" in optimizer.quote("p1", segment="Gold").flags
-    tight = _optimizer(G.PricingPolicy(max_segment_discount=0.15), offers, unit_cost=4.7, elasticity=-0.5, ci_low=-0.8, ci_high=-0.2)
+    tight = _optimizer(kept, offers, unit_cost=4.7, elasticity=-0.5, ci_low=-0.8, ci_high=-0.2)
     assert tight.quote("p1", segment="Champions").segment_price is None  # the offer would go below cost
 
 
