@@ -79,7 +79,8 @@ class DiscoveryRankerRecommender(LambdaRankBooster, RecommenderModel):
     window (seeded) to bound the fit time. ``factors``, ``regularization``: the ALS generator's;
     ``neighbours``: the item-item generator's; ``ease_regularization``: EASE's, on the ``ease_items``
     most bought items. ``n_estimators``, ``learning_rate``, ``num_leaves``,
-    ``min_child_samples``: the booster's. ``random_state`` and ``num_threads`` make it reproducible.
+    ``min_child_samples``: the booster's. ``random_state`` makes it reproducible; ``num_threads`` (the booster's,
+    ALS's and the neighbours') changes its speed, not its scores.
     """
 
     kind = "discovery_ranker"

@@ -42,12 +42,13 @@ class Snapshot:
     categories: CategoryHistory | None  # the customers' purchases per category (None: the shop has none)
 
 
-def peers(bought: sparse.csr_matrix, neighbours: int) -> sparse.csr_matrix:
+def peers(bought: sparse.csr_matrix, neighbours: int, num_threads: int = 1) -> sparse.csr_matrix:
     """Each customer's ``neighbours`` most similar other customers (cosine of their bought items): the
-    user-based neighbourhood source."""
+    user-based neighbourhood source (on ``num_threads`` threads; each row is found alone, so the count
+    changes no value)."""
     norms = np.sqrt(np.asarray(bought.sum(axis=1)).ravel())
     normalized = sparse.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ bought
-    model = ItemItemRecommender(K=neighbours + 1, num_threads=1)
+    model = ItemItemRecommender(K=neighbours + 1, num_threads=num_threads)
     model.fit(sparse.csr_matrix(normalized.T, dtype=np.float64), show_progress=False)
     peers = sparse.csr_matrix(model.similarity, dtype=np.float64)
     peers.setdiag(0.0)
@@ -99,7 +100,7 @@ def snapshot_statistics(
     )
     categories = None if data.categories is None else CategoryHistory.build(data.categories, pair_days, n_customers, buyers)
     return Snapshot(
-        data, ease, ease_columns, als, knn, peers(bought, knn.neighbours), bought, recent, item_stats,
+        data, ease, ease_columns, als, knn, peers(bought, knn.neighbours, knn.num_threads), bought, recent, item_stats,
         on_catalogue.groupby("item")["price"].median().reindex(items).to_numpy(np.float64),
         customer_stats, per_user["price"].reindex(users).to_numpy(np.float64), categories,
     )

@@ -156,7 +156,7 @@ class RepeatRankerRecommender(LambdaRankBooster, BuyAgainRecommender):
     ``max_candidates``: each customer's items ranked by the booster, the most bought first (purchase days
     weighted with a 90-day half-life); the rest follow in that order (``None``: every item).
     ``n_estimators``, ``learning_rate``, ``num_leaves``, ``min_child_samples``: the booster's.
-    ``random_state`` and ``num_threads`` make the fit reproducible.
+    ``random_state`` makes the fit reproducible; ``num_threads`` (LightGBM's) changes its speed, not its scores.
     """
 
     kind = "repeat_ranker"
