@@ -38,6 +38,7 @@ from engine.errors import EngineError
 from engine.io import MANIFEST
 from engine.recommend.base import RecommenderModel
 from engine.recommend.blend import BlendRecommender
+from engine.recommend.bpr import BPRRecommender
 from engine.recommend.buy_again import BuyAgainRecommender
 from engine.recommend.comparison import ModelResult, compare_to_baselines
 from engine.recommend.evaluation import evaluate_model
@@ -193,7 +194,18 @@ def config_digest(config: RecommenderConfig) -> str:
 
 
 def _canonical(spec: dict[str, Any]) -> str:
-    return json.dumps(spec, sort_keys=True, default=str)
+    return json.dumps(_thread_free(spec), sort_keys=True, default=str)
+
+
+def _thread_free(spec: dict[str, Any]) -> dict[str, Any]:
+    """``spec`` without the thread counts that change no fitted value: every kind's but BPR's (whose
+    Hogwild updates depend on them), so that a champion fitted on other threads is still reused."""
+    params = {
+        name: _thread_free(value) if isinstance(value, dict) and "kind" in value else value
+        for name, value in spec.get("params", {}).items()
+        if name != "num_threads" or spec.get("kind") == BPRRecommender.kind
+    }
+    return {**spec, "params": params}
 
 
 def _run(

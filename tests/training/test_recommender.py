@@ -20,6 +20,7 @@ from training.recommender import (
     MODEL_NAME,
     RecommenderConfig,
     TimeProtocol,
+    _canonical,
     add_latency,
     cuts_payload,
     gate_on_baselines,
@@ -233,3 +234,14 @@ def test_every_fit_of_a_run_sees_the_products_categories_and_a_shop_without_them
         assert window.fit[Columns.category].notna().all()
     served = refit_to_serve({"kind": "repeat_ranker", "params": {"label_days": 28, "n_estimators": 5}}, with_products)
     assert served.recency_.nnz  # the served refit goes through the same lines
+
+
+def test_a_champion_fitted_on_other_threads_is_the_same_configuration_unless_its_result_depends_on_them():
+    def blend(threads: int, collaborative: str = "discovery_ranker") -> dict:
+        part = {"kind": collaborative, "params": {"factors": 8, "num_threads": threads}}
+        repeat = {"kind": "repeat_ranker", "params": {"label_days": 28, "num_threads": threads}}
+        return {"kind": "blend", "params": {"collaborative": part, "buy_again": repeat, "weight": 0.1}}
+
+    assert _canonical(blend(1)) == _canonical(blend(2))  # rankers, ALS, neighbours: the same scores
+    assert _canonical(blend(1, "bpr")) != _canonical(blend(2, "bpr"))  # Hogwild: the result depends on them
+    assert _canonical(blend(1)) != _canonical({**blend(1), "params": {**blend(1)["params"], "weight": 0.2}})
